@@ -1,0 +1,87 @@
+"""What every unlearning method takes and returns."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Callable
+
+import torch
+
+from ..errors import ConfigError
+from ..model import Classifier, Encoded
+from ..pmi import TokenScore
+
+
+@dataclass
+class UnlearnContext:
+    """One deletion request, tokenised: the original model (never edited) and the data."""
+
+    original: Classifier
+    forget: Encoded                 # forget-set token ids (all of class forget_class_id)
+    retain: Encoded                 # retain-set token ids (training notes of the other classes)
+    retain_labels: torch.Tensor     # label ids of the retain set
+    forget_class_id: int
+    seed: int = 0
+    progress: Callable[[dict], None] | None = None
+    cancel: Callable[[], bool] | None = None
+    # Head inputs of the original model, computed once (None: no exact head adapter for this model)
+    forget_features: torch.Tensor | None = None
+
+    def report(self, **info) -> None:
+        if self.progress:
+            self.progress(info)
+
+    def cancelled(self) -> bool:
+        return bool(self.cancel and self.cancel())
+
+
+@dataclass
+class AllowedChanges:
+    """What a method promises to change; the parameter-diff audit fails when anything else changed."""
+
+    embedding_rows: list[int] | None = None   # None: no embedding row may change
+    head: bool = True
+    everything: bool = False                  # full-model methods (baselines)
+
+
+@dataclass
+class MethodResult:
+    model: Classifier                          # the new version (a copy; the original is untouched)
+    allowed: AllowedChanges
+    selected_tokens: list[TokenScore] = field(default_factory=list)
+    encoder_changed: bool = False              # False: cached features stay exact outside the edited rows
+    training: dict = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)
+    seconds: dict = field(default_factory=dict)  # {"select": s, "unlearn": s}
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def row_ids(self) -> list[int]:
+        return [t.id for t in self.selected_tokens]
+
+
+METHODS: dict[str, type] = {}
+
+
+def register(name: str):
+    def deco(cls):
+        cls.name = name
+        METHODS[name] = cls
+        return cls
+    return deco
+
+
+def get_method(name: str):
+    if name not in METHODS:
+        raise ConfigError(f"unknown method '{name}'", hint=f"Available: {', '.join(sorted(METHODS))}.")
+    return METHODS[name]
+
+
+def config_from_dict(config_cls, values: dict | None):
+    """Build a method's config dataclass from a dict, refusing unknown keys by name."""
+    values = dict(values or {})
+    known = {f.name for f in fields(config_cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {', '.join(unknown)} for this method",
+                          hint=f"Known settings: {', '.join(sorted(known))}.")
+    return config_cls(**{k: v for k, v in values.items() if v is not None})

