@@ -1,0 +1,84 @@
+"""Shared fixtures: a tiny labelled corpus and tiny classifiers trained on it (seconds, CPU)."""
+from __future__ import annotations
+
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+CLASS_WORDS = {
+    "cardiac": ["chest pain", "troponin", "palpitations", "murmur", "edema"],
+    "respiratory": ["cough", "wheezing", "sputum", "inhaler", "crackles"],
+    "substance": ["heroin", "withdrawal", "buprenorphine", "naloxone", "methadone"],
+}
+SHARED = ["patient seen in clinic", "vitals stable", "denies fever", "follow up in two weeks",
+          "history of hypertension", "takes aspirin daily", "no acute distress", "labs reviewed"]
+
+
+def make_notes(n_per_class: int, seed: int) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    rows = []
+    for label, words in CLASS_WORDS.items():
+        for _ in range(n_per_class):
+            parts = rng.sample(SHARED, 3) + rng.sample(words, 2)
+            rng.shuffle(parts)
+            rows.append((", ".join(parts), label))
+    rng.shuffle(rows)
+    return rows
+
+
+def write_csv(path: Path, rows) -> Path:
+    import csv
+
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        w.writerows(rows)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    """Every test gets its own data directory: nothing touches the user's real one."""
+    monkeypatch.setenv("STEU_HOME", str(tmp_path_factory.mktemp("steu_home")))
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tmp_path_factory) -> dict:
+    d = tmp_path_factory.mktemp("tiny_data")
+    train = write_csv(d / "train.csv", make_notes(30, seed=1))
+    evaluation = write_csv(d / "eval.csv", make_notes(15, seed=2))
+    forget = write_csv(d / "forget.csv", [r for r in make_notes(30, seed=1) if r[1] == "substance"])
+    return {"dir": d, "train": train, "eval": evaluation, "forget": forget, "forget_class": "substance",
+            "labels": sorted(CLASS_WORDS)}
+
+
+def _trained_tiny(arch: str, tmp_path_factory, tiny_data) -> Path:
+    from tiny_models import make_tiny_classifier
+
+    from steu_core.data import load_notes
+    from steu_core.model import load_classifier, save_model_atomically
+    from steu_core.train import TrainConfig, fine_tune
+
+    base = make_tiny_classifier(arch, tmp_path_factory.mktemp(f"tiny_{arch}_base") / "m", tiny_data["labels"],
+                                texts=[r[0] for r in make_notes(5, 9)])
+    clf = load_classifier(base, device="cpu")
+    fine_tune(clf, load_notes(tiny_data["train"]), TrainConfig(epochs=20, batch_size=8, lr=3e-3, max_length=48))
+    out = tmp_path_factory.mktemp(f"tiny_{arch}") / "model"
+    save_model_atomically(clf, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory, tiny_data) -> Path:
+    return _trained_tiny("bert", tmp_path_factory, tiny_data)
+
+
+@pytest.fixture(scope="session", params=["bert", "distilbert", "roberta"])
+def tiny_any(request, tmp_path_factory, tiny_data) -> Path:
+    return _trained_tiny(request.param, tmp_path_factory, tiny_data)
