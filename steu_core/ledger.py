@@ -1,0 +1,311 @@
+"""An append-only, hash-chained log of deletion requests and unlearning runs.
+
+The ledger is one SQLite file (``steu_home()/ledger.sqlite``) with one table. Every entry stores
+``seq`` (1, 2, 3 ... without gaps), ``ts_utc``, ``kind``, ``payload`` (canonical JSON: sorted keys, no
+whitespace), ``prev_hash`` (the previous entry's hash; 64 zeros for the first) and ``entry_hash``::
+
+    entry_hash = SHA-256( canonical JSON of [seq, ts_utc, kind, payload, prev_hash] )
+
+where ``payload`` is the stored canonical text. Changing any field of any entry, removing an entry
+or swapping two entries breaks the chain at that point, and :meth:`Ledger.verify` names the first
+entry where it breaks.
+
+What the chain cannot show on its own: removal of the *newest* entries (the remaining chain is still
+consistent). Each report prints the hash of its run's entry; a hash written down outside the ledger
+(the PDF in the compliance file) is the anchor that exposes such a truncation
+(:meth:`Ledger.find_hash`).
+
+The ledger holds hashes, counts and metadata only. Payload keys that name text content (``text``,
+``note``, ``notes`` ...) are refused at any depth.
+
+Appends are safe across processes: each runs in a ``BEGIN IMMEDIATE`` transaction, so reading the
+chain's head and writing the next entry happen under SQLite's write lock.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sqlite3
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+GENESIS_HASH = "0" * 64
+LEDGER_FILE = "ledger.sqlite"
+BUSY_TIMEOUT_S = 60.0
+
+# Keys that would carry note text into the ledger. Matched on the lower-cased key.
+_TEXT_KEYS = {"text", "texts", "note", "notes", "note_text", "raw_text", "content", "body", "document", "documents"}
+_TEXT_KEY_SUFFIXES = ("_text", "_texts", "_notes")
+_KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    seq        INTEGER PRIMARY KEY,
+    ts_utc     TEXT NOT NULL,
+    kind       TEXT NOT NULL,
+    payload    TEXT NOT NULL,
+    prev_hash  TEXT NOT NULL,
+    entry_hash TEXT NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
+BEGIN SELECT RAISE(ABORT, 'the STEU ledger is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
+BEGIN SELECT RAISE(ABORT, 'the STEU ledger is append-only'); END;
+"""
+
+
+def canonical_json(obj: Any) -> str:
+    """The one text form of a JSON value: sorted keys, no spaces, UTF-8, finite numbers only."""
+
+    def default(o):
+        if hasattr(o, "item") and callable(o.item):  # numpy scalars
+            return o.item()
+        if isinstance(o, Path):
+            return str(o)
+        if isinstance(o, (set, frozenset)):
+            return sorted(o)
+        raise TypeError(f"{type(o).__name__} is not JSON serialisable")
+
+    try:
+        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+                          default=default)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"ledger payload is not canonical JSON: {exc}") from None
+
+
+def compute_entry_hash(seq: int, ts_utc: str, kind: str, payload_json: str, prev_hash: str) -> str:
+    """SHA-256 (hex) of the canonical JSON array [seq, ts_utc, kind, payload_json, prev_hash]."""
+    material = canonical_json([int(seq), ts_utc, kind, payload_json, prev_hash])
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def _check_no_text(obj: Any, where: str = "payload") -> None:
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if not isinstance(key, str):
+                raise ValueError(f"{where}: keys must be strings (got {key!r})")
+            low = key.lower()
+            if low in _TEXT_KEYS or low.endswith(_TEXT_KEY_SUFFIXES):
+                raise ValueError(f"{where}.{key}: the ledger stores hashes, counts and metadata only, never text "
+                                 "content; store a SHA-256 and a row count instead")
+            _check_no_text(value, f"{where}.{key}")
+    elif isinstance(obj, (list, tuple)):
+        for i, value in enumerate(obj):
+            _check_no_text(value, f"{where}[{i}]")
+
+
+@dataclass
+class VerifyResult:
+    """Outcome of :meth:`Ledger.verify`. ``first_broken_seq`` is None when the chain is intact."""
+
+    ok: bool
+    n_entries: int
+    first_broken_seq: int | None = None
+    reason: str = ""
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def default_path() -> Path:
+    from .paths import steu_home
+
+    return steu_home() / LEDGER_FILE
+
+
+class Ledger:
+    """The hash-chained ledger at ``path`` (default: ``steu_home()/ledger.sqlite``)."""
+
+    def __init__(self, path: str | Path | None = None):
+        self.path = Path(path).expanduser() if path is not None else default_path()
+
+    # -- connection -------------------------------------------------------------------------
+    def _connect(self, *, write: bool) -> sqlite3.Connection:
+        """A connection in autocommit mode (transactions are explicit). Only writers create the schema."""
+        if write:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        con.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        if write:
+            try:
+                con.execute("PRAGMA journal_mode = WAL")  # readers never block the writer
+            except sqlite3.OperationalError:  # e.g. a file system without shared memory: keep the default
+                pass
+            con.executescript(_SCHEMA)
+        return con
+
+    # -- writing ------------------------------------------------------------------------------
+    def append(self, kind: str, payload: dict) -> dict:
+        """Add one entry and return it as stored (with seq, ts_utc, prev_hash, entry_hash).
+
+        Raises ValueError for an invalid kind, a payload that is not a JSON object, or a payload key
+        that names text content.
+        """
+        if not isinstance(kind, str) or not _KIND_RE.match(kind):
+            raise ValueError(f"ledger kind must be a short lower-case word (got {kind!r})")
+        if not isinstance(payload, dict):
+            raise ValueError(f"ledger payload must be a dict (got {type(payload).__name__})")
+        _check_no_text(payload)
+        payload_json = canonical_json(payload)
+        con = self._connect(write=True)
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                row = con.execute("SELECT seq, entry_hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+                seq = (row[0] + 1) if row else 1
+                prev_hash = row[1] if row else GENESIS_HASH
+                ts = datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
+                entry_hash = compute_entry_hash(seq, ts, kind, payload_json, prev_hash)
+                con.execute("INSERT INTO entries (seq, ts_utc, kind, payload, prev_hash, entry_hash) "
+                            "VALUES (?, ?, ?, ?, ?, ?)", (seq, ts, kind, payload_json, prev_hash, entry_hash))
+                con.execute("COMMIT")
+            except BaseException:
+                try:
+                    con.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass
+                raise
+        finally:
+            con.close()
+        return {"seq": seq, "ts_utc": ts, "kind": kind, "payload": json.loads(payload_json),
+                "prev_hash": prev_hash, "entry_hash": entry_hash}
+
+    # -- reading ------------------------------------------------------------------------------
+    def _rows(self) -> list[tuple]:
+        if not self.path.is_file():
+            return []
+        con = self._connect(write=False)
+        try:
+            return con.execute("SELECT seq, ts_utc, kind, payload, prev_hash, entry_hash FROM entries "
+                               "ORDER BY seq").fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):  # an empty file: nothing appended yet
+                return []
+            raise
+        finally:
+            con.close()
+
+    @staticmethod
+    def _as_entry(row: tuple) -> dict:
+        seq, ts, kind, payload, prev_hash, entry_hash = row
+        try:
+            parsed = json.loads(payload)
+        except (TypeError, json.JSONDecodeError):
+            parsed = {"_unreadable_payload": True}
+        return {"seq": seq, "ts_utc": ts, "kind": kind, "payload": parsed, "prev_hash": prev_hash,
+                "entry_hash": entry_hash}
+
+    def entries(self) -> list[dict]:
+        """Every entry, oldest first, with the payload parsed."""
+        return [self._as_entry(r) for r in self._rows()]
+
+    def __len__(self) -> int:
+        return len(self._rows())
+
+    def find(self, kind: str | None = None, **fields: Any) -> list[dict]:
+        """Entries of ``kind`` (any kind if None) whose payload has every ``field=value`` given, oldest first."""
+        out = []
+        for e in self.entries():
+            if kind is not None and e["kind"] != kind:
+                continue
+            if all(e["payload"].get(k) == v for k, v in fields.items()):
+                out.append(e)
+        return out
+
+    def find_run(self, run_id: str) -> dict | None:
+        """The newest entry of kind "run" for ``run_id``, or None."""
+        hits = self.find("run", run_id=run_id)
+        return hits[-1] if hits else None
+
+    def find_hash(self, entry_hash: str) -> dict | None:
+        """The entry with this hash (an anchor kept outside the ledger), or None."""
+        entry_hash = entry_hash.strip().lower()
+        return next((e for e in self.entries() if e["entry_hash"] == entry_hash), None)
+
+    # -- checking -----------------------------------------------------------------------------
+    def verify(self) -> VerifyResult:
+        """Walk the chain from the first entry; stop at the first entry that does not fit."""
+        rows = self._rows()
+        prev_hash = GENESIS_HASH
+        for expected_seq, (seq, ts, kind, payload, stored_prev, stored_hash) in enumerate(rows, start=1):
+            if seq != expected_seq:
+                missing = f"entries {expected_seq}-{seq - 1} are" if seq - 1 > expected_seq else f"entry {expected_seq} is"
+                return VerifyResult(False, len(rows), expected_seq,
+                                    f"{missing} missing: the entry after {expected_seq - 1} has seq {seq}")
+            if stored_prev != prev_hash:
+                what = "the first entry" if seq == 1 else f"entry {seq - 1}"
+                return VerifyResult(False, len(rows), seq,
+                                    f"entry {seq}: prev_hash does not match the hash of {what} "
+                                    "(an entry before it was removed, replaced or reordered)")
+            try:
+                canonical = canonical_json(json.loads(payload))
+            except (TypeError, ValueError, json.JSONDecodeError):
+                return VerifyResult(False, len(rows), seq, f"entry {seq}: payload is not valid JSON")
+            if canonical != payload:
+                return VerifyResult(False, len(rows), seq, f"entry {seq}: payload is not in canonical form (edited)")
+            if compute_entry_hash(seq, ts, kind, payload, stored_prev) != stored_hash:
+                return VerifyResult(False, len(rows), seq,
+                                    f"entry {seq}: contents do not match its entry_hash (edited or swapped)")
+            prev_hash = stored_hash
+        return VerifyResult(True, len(rows), None, f"{len(rows)} entries, chain intact")
+
+
+# -- command line ---------------------------------------------------------------------------------
+def _short(h: str | None, n: int = 12) -> str:
+    return (h or "")[:n]
+
+
+def _summary(payload: dict, limit: int = 90) -> str:
+    keys = ("request_id", "run_id", "outcome", "method", "forget_class", "forget_rows", "requester", "operator")
+    parts = [f"{k}={payload[k]}" for k in keys if payload.get(k) not in (None, "")]
+    text = " ".join(parts)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def cmd_verify(args) -> int:
+    ledger = Ledger(args.path)
+    res = ledger.verify()
+    if getattr(args, "json", False):
+        print(json.dumps({"path": str(ledger.path), **res.as_dict()}, indent=2))
+        return 0 if res.ok else 1
+    if res.ok:
+        print(f"OK: {res.n_entries} entries, chain intact ({ledger.path})")
+        return 0
+    print(f"BROKEN at entry {res.first_broken_seq} of {res.n_entries}: {res.reason} ({ledger.path})")
+    return 1
+
+
+def cmd_show(args) -> int:
+    ledger = Ledger(args.path)
+    entries = ledger.entries()
+    if args.last is not None:
+        entries = entries[-args.last:] if args.last > 0 else []
+    if args.json:
+        print(json.dumps(entries, indent=2, ensure_ascii=False))
+        return 0
+    if not entries:
+        print(f"The ledger is empty ({ledger.path}).")
+        return 0
+    for e in entries:
+        print(f"{e['seq']:>5}  {e['ts_utc']}  {e['kind']:<8} {_short(e['entry_hash'])}  {_summary(e['payload'])}")
+    return 0
+
+
+def register_cli(subparsers) -> None:
+    """Add ``ledger verify`` and ``ledger show [--last N]`` to a ``python -m steu_core`` parser."""
+    p = subparsers.add_parser("ledger", help="check or list the hash-chained log of requests and runs")
+    sub = p.add_subparsers(dest="ledger_command", required=True)
+
+    v = sub.add_parser("verify", help="check the hash chain; exit 1 and name the first broken entry if it fails")
+    v.add_argument("--path", help="ledger file (default: the data directory's ledger.sqlite)")
+    v.add_argument("--json", action="store_true", help="print the result as JSON")
+    v.set_defaults(func=cmd_verify)
+
+    s = sub.add_parser("show", help="list ledger entries, oldest first")
+    s.add_argument("--last", type=int, metavar="N", help="only the newest N entries")
+    s.add_argument("--path", help="ledger file (default: the data directory's ledger.sqlite)")
+    s.add_argument("--json", action="store_true", help="print full entries as JSON")
+    s.set_defaults(func=cmd_show)
