@@ -19,7 +19,7 @@ FAST = {"max_steps": 40, "lr_rows": 0.05, "lr_head": 0.02, "min_df": 2}
 def _run(model, tiny_data, out, **kw):
     req = UnlearnRequest(model=str(model), train=tiny_data["train"], eval=tiny_data["eval"],
                          forget_class=tiny_data["forget_class"], out=out, settings=dict(FAST, k=6),
-                         device="cpu", max_length=48, min_forget=5, record_ledger=False, **kw)
+                         device="cpu", max_length=48, min_forget=5, **kw)
     return run_unlearning(req)
 
 
