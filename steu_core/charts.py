@@ -117,7 +117,7 @@ def mia_roc(results: dict) -> go.Figure:
     """Membership-inference ROC curves (loss and confidence attacks), before and after, with AUCs."""
     mia = results.get("mia") or {}
     fig = go.Figure()
-    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="Chance (AUC 0.5)",
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="Chance: AUC 0.5 (the attacker guesses)",
                     line=dict(color=DIAGONAL, dash="dot", width=1.5), hoverinfo="skip")
     styles = {"loss": dict(dash="solid", width=2.6), "confidence": dict(dash="dash", width=2.0)}
     auc_key = {"loss": "loss_auc", "confidence": "conf_auc"}
@@ -133,16 +133,18 @@ def mia_roc(results: dict) -> go.Figure:
             ci = mia.get(f"{auc_key[attack]}_ci_{when}")
             label = f"{when.capitalize()}, {attack} attack"
             if auc is not None:
-                label += f" (AUC {auc:.3f}"
-                label += f", 95% CI {ci[0]:.2f}-{ci[1]:.2f})" if ci and len(ci) == 2 else ")"
+                label += f": AUC {auc:.3f}"
+                label += f" (95% CI {ci[0]:.2f}-{ci[1]:.2f})" if ci and len(ci) == 2 else ""
             fig.add_scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=label,
                             line=dict(color=colour, **styles[attack]),
                             hovertemplate="FPR %{x:.3f}<br>TPR %{y:.3f}<extra>" + label + "</extra>")
-    title = "Membership inference: can an attacker tell forget-set notes from unseen ones?"
+    title = ("Membership inference: ROC curves<br><span style='font-size:13px;color:#5f6368'>"
+             "Can an attacker tell forget-set notes from unseen notes of the class?</span>")
     _layout(fig, title)
-    fig.update_layout(legend=dict(orientation="v", yanchor="bottom", y=0.02, xanchor="right", x=0.99,
-                                  bgcolor="rgba(255,255,255,0.85)", bordercolor="#dadce0", borderwidth=1),
-                      margin=dict(l=70, r=30, t=70, b=60))
+    # The legend sits under the plot, so it never hides a curve and stays legible when printed.
+    fig.update_layout(legend=dict(orientation="v", yanchor="top", y=-0.13, xanchor="left", x=0.0,
+                                  font=dict(size=13)),
+                      margin=dict(l=70, r=30, t=85, b=40), height=760)
     fig.update_xaxes(title_text="False positive rate (unseen notes flagged as members)", range=[0, 1],
                      constrain="domain", tickformat=".1f", dtick=0.2)
     fig.update_yaxes(title_text="True positive rate (forget-set notes detected)", range=[0, 1],
@@ -169,7 +171,7 @@ def changed_rows(results: dict, top: int = 30) -> go.Figure:
     n_all = len(results.get("selected_tokens", []))
     _layout(fig, f"Changed embedding rows: top {len(toks)} of {n_all} by size of change", showlegend=False)
     fig.update_xaxes(title_text="L2 norm of the row change")
-    fig.update_yaxes(title_text="", automargin=True, tickfont=dict(size=11))
+    fig.update_yaxes(title_text="", automargin=True, tickfont=dict(size=12))
     fig.update_layout(height=max(380, 110 + 19 * len(toks)), margin=dict(l=150, r=60, t=70, b=60))
     if not toks:
         fig.add_annotation(text="no changed rows recorded", x=0.5, y=0.5, xref="paper", yref="paper",

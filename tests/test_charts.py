@@ -74,8 +74,8 @@ def test_mia_roc_has_diagonal_four_curves_and_auc_in_legend(results):
     assert len(fig.data) == 5
     assert list(fig.data[0].x) == [0, 1] and list(fig.data[0].y) == [0, 1]
     names = [t.name for t in fig.data[1:]]
-    assert any("Before, loss attack (AUC 0.642" in n for n in names)
-    assert any("After, confidence attack (AUC 0.497" in n for n in names)
+    assert any("Before, loss attack: AUC 0.642" in n for n in names)
+    assert any("After, confidence attack: AUC 0.497" in n for n in names)
     colours = {t.name.split(",")[0]: t.line.color for t in fig.data[1:]}
     assert colours == {"Before": charts.BEFORE, "After": charts.AFTER}
     assert "False positive rate" in fig.layout.xaxis.title.text

@@ -1,0 +1,281 @@
+"""The PDF/JSON audit report: built from a CONTRACTS.md results.json, every page renders, the printed
+figures are the exported ones, no note text leaks, and bad run directories give clear errors."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import struct
+import subprocess
+import zlib
+from pathlib import Path
+
+import pytest
+from pypdf import PdfReader
+
+from fixtures_results import FORGET_MARKER, make_comparison, make_results, make_run_dir
+from steu_core import report
+from steu_core.errors import ConfigError, SteuError
+from steu_core.ledger import Ledger
+
+ORG = "St. Example Hospital NHS Trust"
+
+
+def _pdf_text(path: Path) -> str:
+    return "\n".join(page.extract_text() or "" for page in PdfReader(str(path)).pages)
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def _record(results: dict) -> dict:
+    req = results["request"]
+    ledger = Ledger()
+    first = ledger.append("request", {"request_id": req["request_id"], "run_id": results["run_id"],
+                                      "forget_sha256": results["hashes"]["forget_set"],
+                                      "forget_rows": results["data"]["forget"]["rows"]})
+    return ledger.append("run", {"request_id": req["request_id"], "run_id": results["run_id"], "outcome": "success",
+                                 "request_entry": first["entry_hash"], "hashes": results["hashes"]})
+
+
+def _tiny_png(path: Path, w: int = 40, h: int = 20) -> None:
+    raw = b"".join(b"\x00" + b"\xff\xff\xff" * w for _ in range(h))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+@pytest.fixture
+def fast_charts(monkeypatch):
+    """Skip the browser: every chart becomes a small blank PNG (for tests about text, not images)."""
+    from steu_core import charts
+
+    def fake(items, scale=2.0):
+        for _, path, w, h in items:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _tiny_png(Path(path), w // 10, h // 10)
+        return [Path(p) for _, p, _, _ in items]
+
+    monkeypatch.setattr(charts, "to_pngs", fake)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """One full report with real charts (kaleido), a ledger entry and a comparison table."""
+    root = tmp_path_factory.mktemp("report")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STEU_HOME", str(root / "home"))
+        mp.delenv("STEU_ORG", raising=False)
+        results = make_results()
+        run = make_run_dir(root, results=results)
+        (run / "comparison.json").write_text(json.dumps(make_comparison(results)))
+        entry = _record(results)
+        pdf = report.build_report(run, root / "out" / "report.pdf", organisation=ORG, json_out=root / "report.json")
+    return {"root": root, "run": run, "pdf": pdf, "json": json.loads((root / "report.json").read_text()),
+            "results": results, "entry": entry, "text": _pdf_text(pdf)}
+
+
+def test_every_page_renders(built, tmp_path):
+    n_pages = len(PdfReader(str(built["pdf"])).pages)
+    assert n_pages >= 6
+    if not shutil.which("pdftoppm"):
+        pytest.skip("pdftoppm not installed")
+    subprocess.run(["pdftoppm", "-png", "-r", "50", str(built["pdf"]), str(tmp_path / "page")], check=True,
+                   capture_output=True, timeout=120)
+    pngs = sorted(tmp_path.glob("page-*.png"))
+    assert len(pngs) == n_pages
+    for png in pngs:
+        data = png.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 1000
+
+
+def test_charts_are_embedded_as_images(built):
+    reader = PdfReader(str(built["pdf"]))
+    n_images = sum(len(page.images) for page in reader.pages)
+    assert n_images == 4  # F1, MIA ROC, changed rows, changed fraction
+
+
+def test_pdf_prints_the_exported_numbers(built):
+    text, exported = built["text"], built["json"]
+    for row in exported["results_table"]:
+        for key in ("before", "after", "change"):
+            if row[key]:
+                assert row[key] in text, (row["metric"], key, row[key])
+    for row in exported["per_class_f1"]:
+        assert row["before"] in text and row["after"] in text
+    assert exported["param_diff"]["fraction_changed"] in text
+    for row in exported["comparison"]:
+        assert row["forget_f1"] in text and row["retain_f1"] in text and row["params_changed_fraction"] in text
+
+
+def test_exported_numbers_are_the_results_with_4_decimals(built):
+    r, rows = built["results"], {row["metric"]: row for row in built["json"]["results_table"]}
+    forget = rows[f"Forget F1 ('{r['forget_class']}')"]
+    assert (forget["before"], forget["after"]) == (f"{r['forget_f1_before']:.4f}", f"{r['forget_f1_after']:.4f}")
+    assert forget["change"] == f"{r['forget_f1_after'] - r['forget_f1_before']:+.4f}"
+    assert rows["Retain F1 (other classes)"]["after"] == f"{r['retain_f1_after']:.4f}"
+    assert rows["Macro F1 (all classes)"]["before"] == f"{r['macro_f1_before']:.4f}"
+    mia = r["mia"]
+    assert rows["MIA loss AUC"]["after"] == f"{mia['loss_auc_after']:.4f}"
+    lo, hi = mia["loss_auc_ci_after"]
+    assert rows["MIA loss AUC, 95 % CI"]["after"] == f"[{lo:.4f}, {hi:.4f}]"
+    assert rows["MIA TPR at 1 % FPR"]["before"] == f"{mia['tpr_at_1pct_fpr_before']:.4f}"
+    assert forget["before_value"] == pytest.approx(r["forget_f1_before"])
+    assert built["json"]["param_diff"]["fraction_changed"] == f"{100 * r['params_changed_fraction']:.4f} %"
+
+
+def test_title_page_and_identity(built):
+    text, r = built["text"], built["results"]
+    first = PdfReader(str(built["pdf"])).pages[0].extract_text()
+    for value in (ORG, r["request"]["request_id"], r["request"]["requester"], r["request"]["reason"],
+                  r["request"]["operator"], "2025-03-01", "STEU Audit 0.1.0"):
+        assert value in first, value
+    squashed = _squash(text)
+    for h in (r["model"]["sha256_before"], r["model"]["sha256_after"], r["data"]["forget"]["sha256"]):
+        assert h in squashed
+    assert r["model"]["architecture"] in text
+    assert "22,714,756" in text
+
+
+def test_sections_appear_in_order(built):
+    text = built["text"]
+    order = ["Executive summary", "Model identity", "Data", "Method", "Results", "Charts",
+             "Parameter-diff verification", "Limitations", "Comparison with other methods", "Ledger entry",
+             "Sign-off"]
+    positions = [text.index(f"{i + 1}. {name}") for i, name in enumerate(order)]
+    assert positions == sorted(positions)
+    for line in ("Name", "Role", "Signature", "Date"):
+        assert line in text[positions[-1]:]
+
+
+def test_summary_and_limitations_in_plain_words(built):
+    text = built["text"]
+    assert "Was the class forgotten?" in text and "Was the model's usefulness kept?" in text
+    assert "How much of the model changed?" in text
+    assert "behavioural suppression" in text
+    assert "encoder" in text.lower() and "bit-identical" in text
+    assert "Encoder bit-identical" in text
+
+
+def test_ledger_entry_hash_is_printed(built):
+    assert built["entry"]["entry_hash"] in _squash(built["text"])
+    assert built["json"]["ledger"]["entry_hash"] == built["entry"]["entry_hash"]
+    assert "intact" in built["json"]["ledger"]["chain"]
+
+
+def test_no_note_text_reaches_the_report(built):
+    assert FORGET_MARKER in (built["root"] / "data" / "forget.csv").read_text()
+    assert FORGET_MARKER in (built["run"] / "forget.csv").read_text()
+    assert FORGET_MARKER not in built["text"]
+    assert FORGET_MARKER not in json.dumps(built["json"])
+    assert FORGET_MARKER.encode() not in built["pdf"].read_bytes()
+    assert "methadone, withdrawal symptoms" not in built["text"]
+
+
+def test_json_export_is_valid_and_private(built):
+    exported = built["json"]
+    assert exported["report_schema"] == 1 and "_results" not in exported
+    assert exported["run"]["run_id"] == built["results"]["run_id"]
+    assert exported["organisation"] == ORG
+
+
+def test_not_recorded_without_ledger_entry_and_org_from_env(tmp_path, monkeypatch, fast_charts):
+    monkeypatch.setenv("STEU_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("STEU_ORG", "Hôpital Łódź – Unité naïve")
+    run = make_run_dir(tmp_path)
+    out = report.build_report(run, tmp_path / "r.pdf")
+    text = _pdf_text(out)
+    assert "not recorded" in text
+    assert "Hôpital Łódź – Unité naïve" in text
+    assert "Comparison with other methods" not in text  # no comparison.json: section skipped
+    exported = json.loads(report.build_json(run, tmp_path / "r.json").read_text())
+    assert exported["ledger"]["recorded"] is False and exported["ledger"]["text"] == "not recorded"
+    assert exported["comparison"] is None
+
+
+def test_explicit_organisation_wins_over_env(tmp_path, monkeypatch):
+    monkeypatch.setenv("STEU_ORG", "From env")
+    run = make_run_dir(tmp_path)
+    assert report.report_content(run, organisation="Given")["organisation"] == "Given"
+    assert report.report_content(run)["organisation"] == "From env"
+
+
+def test_report_without_mia_curves(tmp_path, monkeypatch, fast_charts):
+    monkeypatch.setenv("STEU_HOME", str(tmp_path / "home"))
+    results = make_results(mia={"n_members": 1, "n_nonmembers": 0, "members": "forget-set notes",
+                                "nonmembers": "evaluation notes of the forget class",
+                                "skipped": "membership inference needs at least 2 members"})
+    run = make_run_dir(tmp_path, results=results)
+    text = _pdf_text(report.build_report(run, tmp_path / "r.pdf"))
+    assert "Membership inference was not run" in text
+    assert "0.9367" in text
+
+
+def test_report_survives_failed_chart_rendering(tmp_path, monkeypatch):
+    from steu_core import charts
+
+    def broken(items, scale=2.0):
+        raise RuntimeError("no Chromium here")
+
+    monkeypatch.setattr(charts, "to_pngs", broken)
+    text = _pdf_text(report.build_report(make_run_dir(tmp_path), tmp_path / "r.pdf"))
+    assert "could not be rendered" in text and "no Chromium here" in text
+    assert "Executive summary" in text
+
+
+def test_utility_verdicts(tmp_path):
+    kept = make_results(retain_f1_after=0.9200)
+    summary = {s["question"]: s for s in report.report_content(make_run_dir(tmp_path, results=kept))["summary"]}
+    assert summary["Was the model's usefulness kept?"]["verdict"] == "Yes"
+    assert summary["Was the class forgotten?"]["verdict"] == "Yes"
+    partly = make_results(forget_f1_after=0.4, run_id="run-partly")
+    summary = {s["question"]: s for s in report.report_content(make_run_dir(tmp_path, results=partly))["summary"]}
+    assert summary["Was the class forgotten?"]["verdict"] == "Partly"
+
+
+def test_not_a_finished_run_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        report.build_report(tmp_path / "missing", tmp_path / "r.pdf")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ConfigError, match="not a finished run"):
+        report.build_report(tmp_path / "empty", tmp_path / "r.pdf")
+    partial = tmp_path / ".busy.partial"
+    partial.mkdir()
+    (partial / "progress.json").write_text(json.dumps({"state": "running", "stage": "unlearn"}))
+    with pytest.raises(ConfigError, match="still running"):
+        report.build_report(tmp_path / "busy", tmp_path / "r.pdf")
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "results.json").write_text(json.dumps({"schema_version": 1, "run_id": "x"}))
+    with pytest.raises(ConfigError, match="lacks"):
+        report.build_json(bad, tmp_path / "r.json")
+    assert not (tmp_path / "r.pdf").exists() and not (tmp_path / "r.json").exists()
+
+
+def test_cli_report(tmp_path, monkeypatch, fast_charts, capsys):
+    monkeypatch.setenv("STEU_HOME", str(tmp_path / "home"))
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command", required=True)
+    report.register_cli(sub)
+    run = make_run_dir(tmp_path)
+    args = parser.parse_args(["report", "--run", str(run), "--out", str(tmp_path / "o.pdf"), "--json",
+                              str(tmp_path / "o.json"), "--organisation", "Org X"])
+    assert args.func(args) == 0
+    assert (tmp_path / "o.pdf").stat().st_size > 1000
+    assert json.loads((tmp_path / "o.json").read_text())["organisation"] == "Org X"
+    args = parser.parse_args(["report", "--run", str(tmp_path / "nope"), "--out", str(tmp_path / "n.pdf")])
+    with pytest.raises(SteuError):
+        args.func(args)
+
+
+def test_main_cli_reports_user_error(tmp_path, capsys):
+    from steu_core.cli import main
+
+    assert main(["report", "--run", str(tmp_path / "nope"), "--out", str(tmp_path / "n.pdf")]) == 2
+    assert "not exist" in capsys.readouterr().err
