@@ -856,12 +856,12 @@ def _write_pdf(doc: _Doc, c: dict, images: dict, sizes: dict) -> None:
                ([("Ledger chain", lg["chain"], False)] if lg.get("chain") else []))
 
     # 12. Sign-off
-    doc.h1(f"{n}. Sign-off", keep=110)
+    doc.h1(f"{n}. Sign-off", keep=120)
     for role in ("Prepared by (operator)", "Reviewed and approved by (privacy officer)"):
         doc.h2(role)
         pdf.set_font(doc.sans, "", 10)
         for label in ("Name", "Role", "Signature", "Date"):
-            y = pdf.get_y() + 7
+            y = pdf.get_y() + (12 if label == "Signature" else 8)  # room to sign by hand
             pdf.set_xy(pdf.l_margin, y - 4.5)
             pdf.cell(28, 5, t(label))
             pdf.set_draw_color(120, 120, 120)

@@ -279,3 +279,33 @@ def test_main_cli_reports_user_error(tmp_path, capsys):
 
     assert main(["report", "--run", str(tmp_path / "nope"), "--out", str(tmp_path / "n.pdf")]) == 2
     assert "not exist" in capsys.readouterr().err
+
+
+def test_report_of_a_real_tiny_run(tiny_bert, tiny_data, tmp_path, fast_charts):
+    """The report reads what the runner really writes, and finds the runner's ledger entry."""
+    import csv
+
+    from steu_core import charts
+    from steu_core.runs import UnlearnRequest, run_unlearning
+
+    req = UnlearnRequest(model=str(tiny_bert), train=tiny_data["train"], eval=tiny_data["eval"],
+                         forget_class=tiny_data["forget_class"], out=tmp_path / "run",
+                         settings={"max_steps": 20, "lr_rows": 0.05, "lr_head": 0.02, "min_df": 2, "k": 6},
+                         device="cpu", max_length=48, min_forget=5, request_id="REQ-7", requester="DPO",
+                         reason="test", operator="tester")
+    run = run_unlearning(req)
+    results = json.loads((run / "results.json").read_text())
+    for builder in (charts.forget_retain_f1, charts.per_class_f1, charts.confusion_matrices, charts.mia_roc,
+                    charts.changed_rows, charts.changed_fraction):
+        builder(results).to_json()
+    pdf = report.build_report(run, tmp_path / "r.pdf", json_out=tmp_path / "r.json")
+    text = _pdf_text(pdf)
+    exported = json.loads((tmp_path / "r.json").read_text())
+    assert exported["ledger"]["recorded"] is True
+    assert exported["ledger"]["entry_hash"] == Ledger().find_run(results["run_id"])["entry_hash"]
+    assert exported["ledger"]["entry_hash"] in _squash(text)
+    for row in exported["results_table"][:3]:
+        assert row["before"] in text and row["after"] in text
+    with open(tiny_data["forget"], newline="") as f:
+        notes = [row["text"] for row in csv.DictReader(f)]
+    assert notes and not any(note in text for note in notes)
