@@ -53,7 +53,11 @@ class _Bar:
 
 
 def _settings(args) -> dict:
-    settings = json.loads(args.settings) if args.settings else {}
+    try:
+        settings = json.loads(args.settings) if args.settings else {}
+    except ValueError as exc:
+        raise SteuError(f"--settings is not valid JSON ({type(exc).__name__} at character {getattr(exc, 'pos', '?')}).",
+                        hint="Give a JSON object in single quotes, e.g. --settings '{\"max_steps\": 40}'.") from None
     if not isinstance(settings, dict):
         raise SteuError("--settings must be a JSON object, e.g. '{\"max_steps\": 40}'.")
     if args.k is not None:
@@ -89,10 +93,17 @@ def cmd_unlearn(args) -> int:
                          text_column=args.text_column, label_column=args.label_column,
                          max_length=args.max_length, min_forget=args.min_forget, allow_pickle=args.allow_pickle,
                          use_cache=not args.no_cache, request_id=args.request_id, requester=args.requester,
-                         reason=args.reason, operator=args.operator or os.environ.get("USER", ""))
+                         reason=args.reason, operator=args.operator or os.environ.get("USER", ""),
+                         batch_size=args.batch_size, max_file_mb=args.max_file_mb, lock_wait_s=args.wait)
+
+    def waiting(holder: dict) -> None:
+        who = f" (process {holder['pid']})" if holder.get("pid") else ""
+        print(f"Another run on this model is in progress{who}; waiting up to {args.wait:.0f} s for it to finish ...",
+              file=sys.stderr, flush=True)
+
     bar = _Bar(args.quiet)
     try:
-        out = run_unlearning(req, progress=bar)
+        out = run_unlearning(req, progress=bar, on_wait=waiting)
     finally:
         bar.close()
     r = json.loads((out / "results.json").read_text())
@@ -120,6 +131,14 @@ def summary_text(r: dict, out: Path) -> str:
         f"  time: select {r['wall_seconds']['select']:.1f} s, unlearn {r['wall_seconds']['unlearn']:.1f} s, "
         f"audit {r['wall_seconds']['audit']:.1f} s",
     ]
+    trunc = (r.get("data") or {}).get("truncated_notes") or {}
+    n_trunc = {k: v for k, v in trunc.items() if k != "max_length" and v}
+    if n_trunc:
+        parts = ", ".join(f"{v} {k}" for k, v in n_trunc.items())
+        lines.append(f"  note: {parts} note(s) were longer than {trunc.get('max_length')} tokens and were truncated "
+                     "(raise --max-length to use more of each note)")
+    for w in r.get("warnings") or []:
+        lines.append(f"  warning: {w}")
     return "\n".join(lines)
 
 
@@ -242,6 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda or mps")
     u.add_argument("--max-length", type=int, default=128, help="tokens per note (longer notes are truncated)")
     u.add_argument("--min-forget", type=int, default=10, help="fewest forget examples accepted")
+    u.add_argument("--batch-size", type=int, default=64, help="notes per batch when scoring (lower it if the GPU runs out of memory)")
+    u.add_argument("--max-file-mb", type=float, default=200, help="refuse data files larger than this many MB")
+    u.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+                   help="if another run on the same model is in progress, wait up to this long (default: refuse at once)")
     u.add_argument("--no-cache", action="store_true", help="disable the exact feature cache (for benchmarks)")
     u.add_argument("--allow-pickle", action="store_true", help="accept pickle weights (pytorch_model.bin) - runs code from the file")
     u.add_argument("--request-id", default="", help="deletion request id (recorded in the ledger and report)")
@@ -291,5 +314,25 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("STEU_DEBUG"):
             raise
-        print(f"internal error: {type(exc).__name__}: {str(exc)[:300]} (set STEU_DEBUG=1 for details)", file=sys.stderr)
+        from .errors import as_user_error
+
+        user_error = as_user_error(exc)
+        if user_error is not None:  # a full disk, an exhausted GPU
+            print(f"error: {user_error}", file=sys.stderr)
+            return EXIT_USER_ERROR
+        # The message of an unexpected exception may quote a value from a data file (PHI): show the
+        # type and where it happened, and the full traceback only on request.
+        print(f"internal error: {type(exc).__name__} at {_where(exc)} (set STEU_DEBUG=1 for details)", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _where(exc: BaseException) -> str:
+    """file:line of the innermost frame of the traceback (our code if possible); never a message."""
+    import traceback
+
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if "steu_core" in f.filename] or frames
+    if not ours:
+        return "an unknown place"
+    f = ours[-1]
+    return f"{Path(f.filename).name}:{f.lineno} ({f.name})"

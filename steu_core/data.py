@@ -6,6 +6,7 @@ never put into an error message.
 """
 from __future__ import annotations
 
+import csv
 import hashlib
 import io
 import json
@@ -17,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
+from .safety import csv_safe_frame, shown_value, shown_values
 
 TEXT_COLUMN_CANDIDATES = ("text", "note", "note_text", "notes", "clinical_note", "document",
                           "medical_abstract", "abstract", "body", "content", "report", "sentence")
@@ -102,16 +104,20 @@ def _pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, 
         if wanted in columns:
             return wanted
         raise DataError(f"has no {role} column '{wanted}'", file=file, column=wanted,
-                        hint=f"Columns found: {', '.join(map(str, columns)) or '(none)'}. "
-                             f"Name the right one with {flag}.")
+                        hint=f"Columns found: {shown_values(columns)}. Name the right one with {flag}.")
     lower = {str(c).strip().lower(): c for c in columns}
     for cand in candidates:
         if cand in lower:
             return lower[cand]
-    hint = (f"Columns found: {', '.join(map(str, columns)) or '(none)'}. Name the {role} column with {flag}.")
+    # Column names are repeated only when they look like names: in a file without a header line the
+    # "column names" are the first note, which must never appear in a message.
+    hint = f"Columns found: {shown_values(columns)}. Name the {role} column with {flag}."
     if len(columns) == 1 and any(sep in str(columns[0]) for sep in (";", "\t", "|")):
-        hint = (f"Only one column was found ('{str(columns[0])[:60]}'): the file seems to be separated by "
-                "';', tab or '|' rather than commas. Save it as comma-separated CSV (or .tsv for tabs).")
+        hint = ("Only one column was found: the file seems to be separated by ';', tab or '|' rather than "
+                "commas. Save it as comma-separated CSV (or .tsv for tabs).")
+    elif any(not shown_value(c).startswith("'") for c in columns):
+        hint = ("The first line does not look like a header (a header is a line of column names such as "
+                f"'text,label'); add one, or name the {role} column with {flag}.")
     raise DataError(f"no {role} column found", file=file, hint=hint)
 
 
@@ -121,13 +127,17 @@ def _read_frame(path: Path, fmt: str, max_mb: float) -> pd.DataFrame:
         raise DataError("file not found", file=str(path), hint="Check the path and try again.")
     if path.is_dir():
         raise DataError("is a directory, not a file", file=str(path), hint="Give the path of the data file.")
-    size = path.stat().st_size
+    try:
+        size = path.stat().st_size
+        raw = path.read_bytes() if size <= max_mb * 1024 * 1024 else b""
+    except OSError as exc:
+        raise DataError(f"cannot be read ({exc.strerror or type(exc).__name__})", file=name,
+                        hint="Check that the file exists and that you may read it.") from None
     if size == 0:
         raise DataError("the file is empty", file=name, hint="Export the notes again; the file has no bytes.")
     if size > max_mb * 1024 * 1024:
         raise DataError(f"the file is {size / 1e6:.0f} MB, over the {max_mb:.0f} MB limit", file=name,
                         hint="Split it, or raise the limit (max_file_mb / --max-file-mb).")
-    raw = path.read_bytes()
     if fmt == "parquet":
         try:
             return pd.read_parquet(io.BytesIO(raw))
@@ -151,12 +161,12 @@ def _read_frame(path: Path, fmt: str, max_mb: float) -> pd.DataFrame:
         raise DataError("the file holds only whitespace", file=name, hint="Export the notes again.")
     if fmt == "jsonl":
         records = []
-        for lineno, line in enumerate(text.splitlines(), start=1):
+        for lineno, line in enumerate(text.split("\n"), start=1):  # not splitlines(): U+2028 is not a line end in JSONL
             if not line.strip():
                 continue
             try:
                 rec = json.loads(line)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):
                 raise DataError("is not a JSON object", file=name, row=lineno,
                                 hint="Each line of a .jsonl file must be one JSON object.") from None
             if not isinstance(rec, dict):
@@ -165,13 +175,35 @@ def _read_frame(path: Path, fmt: str, max_mb: float) -> pd.DataFrame:
             records.append(rec)
         return pd.DataFrame.from_records(records)
     try:
-        return pd.read_csv(io.StringIO(text), sep="\t" if fmt == "tsv" else ",", dtype=str,
-                           keep_default_na=False, na_filter=False)
+        # header=None: the header line is read as a row, so a data row with more fields than the header
+        # (an unquoted comma in a note) is a parser error instead of a silent index column.
+        df = pd.read_csv(io.StringIO(text), sep="\t" if fmt == "tsv" else ",", dtype=str, header=None,
+                         keep_default_na=False, na_filter=False)
+        header = [str(c).strip() or f"unnamed_{i + 1}" for i, c in enumerate(df.iloc[0].tolist())]
+        repeated = sorted({c for c in header if header.count(c) > 1})
+        if repeated:
+            raise DataError(f"the header names a column more than once ({shown_values(repeated)})", file=name,
+                            hint="Give every column its own name in the first line.")
+        df = df.iloc[1:].reset_index(drop=True)
+        df.columns = header
+        return df
+    except DataError:
+        raise
     except pd.errors.EmptyDataError:
         raise DataError("has no header and no rows", file=name, hint="Export the notes again.") from None
     except pd.errors.ParserError as exc:
+        first = text.split("\n", 1)[0]
+        sep = "," if fmt == "csv" else "\t"
+        if sep not in first and any(other in first for other in (";", "\t", "|") if other != sep):
+            raise DataError("the header line has no "
+                            f"{'commas' if sep == ',' else 'tabs'}: the file seems to be separated by "
+                            "';', tab or '|'", file=name,
+                            hint="Save it as comma-separated CSV (or .tsv for tabs).") from None
         raise DataError(f"is not well-formed {fmt.upper()} ({str(exc).splitlines()[0][:120]})", file=name,
                         hint="Check quoting: a note containing commas or line breaks must be in double quotes.") from None
+    except Exception as exc:  # the parser's other complaints (limits, odd bytes): never a traceback
+        raise DataError(f"cannot be parsed as {fmt.upper()} ({type(exc).__name__})", file=name,
+                        hint="Export the notes again as plain UTF-8 CSV with a header line.") from None
 
 
 def _as_label(value) -> str | None:
@@ -188,6 +220,33 @@ def _as_label(value) -> str | None:
         return None
     s = str(value).strip()
     return s or None
+
+
+def _label_kind(value) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return "true/false value"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return "number"
+    if isinstance(value, str):
+        return "text"
+    return type(value).__name__
+
+
+def _check_label_types(values: list, file: str, column: str) -> None:
+    """A typed file (JSONL, Parquet) whose labels mix numbers and text is refused: 1 and "1" would
+    silently become the same class, and a model's label names are one kind or the other."""
+    first: dict[str, int] = {}
+    for i, value in enumerate(values, start=1):
+        kind = _label_kind(value)
+        if kind is not None and kind not in first:
+            first[kind] = i
+    if len(first) > 1:
+        kinds = ", ".join(f"{k} (first at row {r})" for k, r in sorted(first.items(), key=lambda kv: kv[1]))
+        raise DataError(f"the labels mix value types: {kinds}", file=file, column=column,
+                        hint="Write every label the same way - all as names (\"cardiac\") or all as "
+                             "numbers - matching the model's label names.")
 
 
 def load_notes(path: str | Path, *, text_column: str | None = None, label_column: str | None = None,
@@ -228,6 +287,7 @@ def load_notes(path: str | Path, *, text_column: str | None = None, label_column
                             hint="Remove the row or fill in the note.")
         texts.append(value)
     if require_labels:
+        _check_label_types(df[lcol].tolist(), name, lcol)
         for i, value in enumerate(df[lcol].tolist(), start=1):
             label = _as_label(value)
             if label is None:
@@ -248,16 +308,25 @@ def check_labels_known(notes: NoteSet, known: Sequence[str]) -> None:
     for i, label in enumerate(notes.labels):
         if label not in known_set:
             shown = ", ".join(known[:12]) + (" ..." if len(known) > 12 else "")
-            raise DataError(f"label '{label[:60]}' is not one of the model's labels", file=notes.name,
+            raise DataError(f"label {shown_value(label)} is not one of the model's labels", file=notes.name,
                             row=notes.row_numbers[i], column=notes.label_column,
                             hint=f"The model knows: {shown}. Fix the label or use the matching model.")
 
 
 def check_forget_set(forget: NoteSet, forget_class: str, min_examples: int) -> None:
     """A forget set holds only the forget class and at least ``min_examples`` notes."""
+    if len(forget) and forget_class not in forget.labels:
+        raise DataError(f"the forget set has no note of the forget class '{forget_class}' (its labels: "
+                        f"{shown_values(sorted(set(forget.labels)))})", file=forget.name,
+                        column=forget.label_column,
+                        hint="Choose the forget class the file was made for (--forget-class), or give "
+                             "the right forget-set file.")
+    if len(forget) == 0:
+        raise DataError(f"there is no note of the forget class '{forget_class}'", file=forget.name,
+                        hint="Give a forget-set file (--forget) or a training file that holds notes of that class.")
     for i, label in enumerate(forget.labels):
         if label != forget_class:
-            raise DataError(f"the forget set contains a note of class '{label[:60]}', not the forget class "
+            raise DataError(f"the forget set contains a note of class {shown_value(label)}, not the forget class "
                             f"'{forget_class}'", file=forget.name, row=forget.row_numbers[i],
                             column=forget.label_column,
                             hint="A forget set must hold only notes of the class being forgotten; remove "
@@ -277,8 +346,24 @@ def stratified_split(notes: NoteSet, test_fraction: float, seed: int) -> tuple[N
     return notes.subset(sorted(tr), name=f"{notes.name}[train]"), notes.subset(sorted(te), name=f"{notes.name}[test]")
 
 
-def write_notes(notes: NoteSet, path: str | Path) -> Path:
-    """Write a NoteSet as CSV/JSONL/Parquet by extension (used for splits and tests)."""
+def find_overlap(a: NoteSet, b: NoteSet) -> list[tuple[int, int]]:
+    """(row in a, row in b) for every note text of ``a`` that also occurs in ``b`` (exact text match).
+
+    Row numbers only: the caller reports them without the text.
+    """
+    first_in_b: dict[str, int] = {}
+    for text, row in zip(b.texts, b.row_numbers):
+        first_in_b.setdefault(text, row)
+    return [(row, first_in_b[text]) for text, row in zip(a.texts, a.row_numbers) if text in first_in_b]
+
+
+def write_notes(notes: NoteSet, path: str | Path, *, formula_safe: bool = True) -> Path:
+    """Write a NoteSet as CSV/JSONL/Parquet by extension (used for splits and tests).
+
+    In a CSV/TSV a cell starting with = + - @ (or tab / carriage return) gets a leading apostrophe so
+    a spreadsheet never evaluates it (``formula_safe``); such a CSV is for people, and its content
+    hash then differs from the original's. JSONL and Parquet are written exactly.
+    """
     path = Path(path)
     df = pd.DataFrame({"text": list(notes.texts), "label": list(notes.labels)})
     fmt = FORMATS.get(path.suffix.lower())
@@ -287,7 +372,9 @@ def write_notes(notes: NoteSet, path: str | Path) -> Path:
     elif fmt == "jsonl":
         df.to_json(path, orient="records", lines=True, force_ascii=False)
     elif fmt in ("csv", "tsv"):
-        df.to_csv(path, index=False, sep="\t" if fmt == "tsv" else ",")
+        # every text cell quoted: pandas leaves a lone carriage return unquoted, which readers take as a line end
+        (csv_safe_frame(df) if formula_safe else df).to_csv(path, index=False, sep="\t" if fmt == "tsv" else ",",
+                                                            quoting=csv.QUOTE_NONNUMERIC)
     else:
         raise DataError(f"unknown file type '{path.suffix}'", file=path.name, hint="Use .csv, .tsv, .jsonl or .parquet.")
     return path

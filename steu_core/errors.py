@@ -41,3 +41,35 @@ class ConfigError(SteuError):
 
 class Cancelled(SteuError):
     """The run was cancelled by the user."""
+
+
+class ResourceError(SteuError):
+    """The machine ran out of something the run needs: disk space or GPU memory."""
+
+
+def as_user_error(exc: BaseException) -> SteuError | None:
+    """The user-facing error for an exhausted resource (full disk, GPU out of memory), else None.
+
+    The message names the resource and what to do; it never repeats the original message, which
+    could carry a path or a value from a data file.
+    """
+    import errno as _errno
+
+    if isinstance(exc, SteuError):
+        return exc
+    if isinstance(exc, OSError) and exc.errno in (_errno.ENOSPC, _errno.EDQUOT):
+        where = f" while writing '{exc.filename}'" if getattr(exc, "filename", None) else ""
+        return ResourceError(f"the disk is full (no space left on device){where}; nothing was finished.",
+                             hint="Free disk space (or set STEU_HOME / --out to a disk with room) and run again.")
+    name = type(exc).__name__
+    text = str(exc).lower()
+    if name == "OperationalError" and ("disk is full" in text or "database or disk is full" in text):
+        return ResourceError("the disk is full: the ledger could not be written; nothing was finished.",
+                             hint="Free disk space in the data directory (STEU_HOME) and run again.")
+    if name == "OutOfMemoryError" or (isinstance(exc, RuntimeError) and "out of memory" in text
+                                      and ("cuda" in text or "mps" in text)):
+        return ResourceError("the GPU ran out of memory; nothing was finished.",
+                             hint="Lower the batch sizes (--batch-size for scoring, --settings "
+                                  "'{\"batch_size\": 8}' for training), lower --max-length, or run on the "
+                                  "CPU with --device cpu.")
+    return None

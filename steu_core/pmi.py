@@ -82,7 +82,7 @@ def select_tokens(forget_docs: Sequence[Sequence[int]], retain_docs: Sequence[Se
     cand = np.flatnonzero(eligible)
     if cand.size == 0:
         raise ConfigError(f"no token occurs in at least {min_df} forget documents.",
-                          hint="Lower --min-df or add forget examples.")
+                          hint="Lower min_df (--settings '{\"min_df\": 1}'), raise --max-length, or add forget examples.")
     order = np.lexsort((cand, -df_f[cand], -scores[cand]))
     chosen = cand[order[:k]]
     tokens = tokenizer.convert_ids_to_tokens([int(i) for i in chosen])

@@ -4,6 +4,13 @@ a finished run directory (or nothing that looks finished).
 The run is written into a hidden staging directory next to ``out`` and renamed to ``out`` only when
 every file is complete. While it runs, the staging directory holds ``progress.json``; a file named
 ``CANCEL`` there asks the run to stop. The original model directory is only ever read.
+
+Only one run per model runs at a time (:mod:`steu_core.locks`); cheap checks of the request
+(method settings, device, sizes) run before anything is written (:func:`validate_request`).
+A full disk or an exhausted GPU becomes a :class:`~steu_core.errors.ResourceError` saying what to do.
+
+Test hook: ``STEU_TEST_PAUSE_AT=<point>`` stops the run at a point so crash tests can kill it
+there deterministically (see :func:`_test_pause`); it does nothing unless that variable is set.
 """
 from __future__ import annotations
 
@@ -22,8 +29,8 @@ import torch
 
 from . import __version__
 from .audits import AuditInputs, run_audits
-from .data import NoteSet, check_forget_set, check_labels_known, load_notes
-from .errors import Cancelled, ConfigError, DataError, SteuError
+from .data import DEFAULT_MAX_FILE_MB, NoteSet, check_forget_set, check_labels_known, find_overlap, load_notes
+from .errors import Cancelled, ConfigError, DataError, SteuError, as_user_error
 from .methods import UnlearnContext, get_method
 from .model import (Classifier, compute_features, compute_logits, device_description, encode, file_sha256,
                     hash_directory, load_classifier, seed_everything, write_json_atomic, write_model)
@@ -59,6 +66,8 @@ class UnlearnRequest:
     reason: str = ""
     operator: str = ""
     record_ledger: bool = True
+    max_file_mb: float = DEFAULT_MAX_FILE_MB
+    lock_wait_s: float = 0.0        # 0: refuse at once when another run holds the model; > 0: wait
 
 
 def staging_dir(out: str | Path) -> Path:
@@ -108,7 +117,12 @@ class _Staging:
         if self.out.exists():
             raise ConfigError(f"output directory '{self.out}' already exists.",
                               hint="Choose a new --out; finished runs are never overwritten.")
-        self.out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise as_user_error(exc) or ConfigError(
+                f"cannot create the output directory's parent '{self.out.parent}' ({exc.strerror or type(exc).__name__}).",
+                hint="Choose an --out in a directory you may write to.") from None
         for _ in range(2):
             try:
                 self.path.mkdir()
@@ -119,9 +133,17 @@ class _Staging:
                     raise ConfigError(f"another run (process {prev.get('pid')}) is already writing '{self.out}'.",
                                       hint="Wait for it to finish or cancel it, or choose another --out.") from None
                 shutil.rmtree(self.path, ignore_errors=True)  # left by a crashed or failed run
+            except OSError as exc:
+                raise as_user_error(exc) or ConfigError(
+                    f"cannot write into '{self.out.parent}' ({exc.strerror or type(exc).__name__}).",
+                    hint="Choose an --out in a directory you may write to.") from None
         else:
             raise ConfigError(f"cannot claim '{self.path}'.", hint="Remove it by hand and retry.")
-        self.update(stage="start", step=0, total=0, losses={}, force=True)
+        try:
+            self.update(stage="start", step=0, total=0, losses={}, force=True)
+        except OSError as exc:  # e.g. a full disk: leave nothing behind
+            shutil.rmtree(self.path, ignore_errors=True)
+            raise as_user_error(exc) or exc from None
 
     def update(self, force: bool = False, **info) -> None:
         self.state.update(info)
@@ -138,17 +160,82 @@ class _Staging:
     def finish(self) -> None:
         (self.path / PROGRESS_FILE).unlink(missing_ok=True)
         (self.path / CANCEL_FILE).unlink(missing_ok=True)
+        (self.path / RESUME_FILE).unlink(missing_ok=True)
         os.replace(self.path, self.out)
 
     def fail(self, state: str, message: str) -> None:
-        """Remove every partial output; keep only progress.json saying what happened."""
+        """Remove every partial output; keep only progress.json saying what happened.
+
+        If even that cannot be written (a full disk), the staging directory goes entirely.
+        """
         if not self.path.exists():
             return
-        for child in self.path.iterdir():
-            if child.name != PROGRESS_FILE:
-                shutil.rmtree(child) if child.is_dir() else child.unlink()
-        self.state["state"] = state
-        self.update(force=True, stage=state, message=message)
+        try:
+            for child in self.path.iterdir():
+                if child.name != PROGRESS_FILE:
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+            self.state["state"] = state
+            self.update(force=True, stage=state, message=message)
+        except OSError:
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+RESUME_FILE = "RESUME"
+TEST_PAUSE_ENV = "STEU_TEST_PAUSE_AT"
+_EXPLICIT_PAUSE_POINTS = {"save", "finish"}
+
+
+def _test_pause(stage: _Staging, point: str | None) -> None:
+    """Test hook, inert unless ``STEU_TEST_PAUSE_AT`` names ``point``.
+
+    The run marks ``progress.json`` with ``"paused_at": point`` and sleeps until a file ``RESUME``
+    appears in the staging directory (at most 10 minutes), so a test can kill -9 it at a known
+    point. Points: ``select`` (token selection starts), ``unlearn`` (after the first training
+    step), ``save`` (the new model is written into staging; patch, manifest and results are not),
+    ``finish`` (results.json written into staging, not yet renamed into place); any other stage
+    name the run reports works as well.
+    """
+    if not point or os.environ.get(TEST_PAUSE_ENV) != point or stage.state.get("paused_at") == point:
+        return
+    stage.update(force=True, paused_at=point)
+    deadline = time.monotonic() + 600
+    resume = stage.path / RESUME_FILE
+    while time.monotonic() < deadline and not resume.exists():
+        time.sleep(0.02)
+    resume.unlink(missing_ok=True)
+
+
+def validate_request(req: UnlearnRequest) -> None:
+    """Cheap checks that need neither the model nor the data; raise before anything is written."""
+    method_cls = get_method(req.method)
+    method_cls(req.settings, use_cache=req.use_cache)  # the method's config refuses bad settings
+    from .model import resolve_device
+
+    resolve_device(req.device)
+    checks = [(req.max_length, 8, "--max-length", "tokens per note"),
+              (req.min_forget, 1, "--min-forget", "fewest forget examples"),
+              (req.batch_size, 1, "--batch-size", "notes per scoring batch")]
+    for value, lo, flag, what in checks:
+        if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+            raise ConfigError(f"{flag} must be a whole number of at least {lo} ({what}); got {value!r}.")
+    if not (isinstance(req.max_file_mb, (int, float)) and req.max_file_mb > 0):
+        raise ConfigError(f"--max-file-mb must be a positive number of megabytes; got {req.max_file_mb!r}.")
+    if Path(req.out).expanduser().exists():
+        raise ConfigError(f"output directory '{req.out}' already exists.",
+                          hint="Choose a new --out; finished runs are never overwritten.")
+
+
+def check_max_length(clf: Classifier, max_length: int) -> None:
+    """The model must have a position for every token of a ``max_length`` sequence."""
+    cfg = clf.model.config
+    limit = getattr(cfg, "max_position_embeddings", None)
+    if not isinstance(limit, int):
+        return
+    if cfg.model_type in {"roberta", "xlm-roberta", "camembert", "longformer", "data2vec-text"}:
+        limit -= (getattr(cfg, "pad_token_id", 1) or 0) + 1  # positions start after the padding index
+    if max_length > limit:
+        raise ConfigError(f"--max-length {max_length} is longer than this model accepts ({limit} tokens).",
+                          hint=f"Use --max-length {limit} or less; longer notes are truncated and counted.")
 
 
 def _ledger():
@@ -159,7 +246,7 @@ def _ledger():
 
 def load_request_data(req: UnlearnRequest, clf: Classifier) -> tuple[NoteSet, NoteSet, NoteSet, NoteSet, int]:
     """train, eval, forget, retain and the forget class id, validated against the model."""
-    cols = {"text_column": req.text_column, "label_column": req.label_column}
+    cols = {"text_column": req.text_column, "label_column": req.label_column, "max_file_mb": req.max_file_mb}
     train = load_notes(req.train, **cols)
     evaluation = load_notes(req.eval, **cols)
     check_labels_known(train, clf.labels)
@@ -176,12 +263,55 @@ def load_request_data(req: UnlearnRequest, clf: Classifier) -> tuple[NoteSet, No
     if len(retain) == 0:
         raise DataError("the training file has no notes of any class other than the forget class", file=train.name,
                         hint="The retain set (the other classes) is needed to keep the model's utility.")
+    if name not in evaluation.labels:
+        raise DataError(f"the evaluation file has no note of the forget class '{name}'", file=evaluation.name,
+                        hint="The forget F1 and the membership-inference audit need held-out notes of the "
+                             "forget class; add some to the evaluation file.")
+    clash = find_overlap(forget, retain)
+    if clash:
+        (f_row, r_row), n = clash[0], len(clash)
+        raise DataError(f"{n} note(s) of the forget set also appear, with another label, among the training notes "
+                        f"kept for the other classes (e.g. forget row {f_row} = training row {r_row}): the model "
+                        "would keep learning them", file=forget.name,
+                        hint=f"Remove those notes from '{train.name}' (or from the forget set if they do not belong "
+                             "to the request) and run again.")
     return train, evaluation, forget, retain, fc
 
 
+def data_warnings(train: NoteSet, evaluation: NoteSet, forget: NoteSet) -> list[str]:
+    """Things worth knowing about the data that do not stop a run (counts and row numbers only)."""
+    out = []
+    if forget.duplicate_rows:
+        out.append(f"the forget set holds {forget.duplicate_rows} duplicate row(s) ({forget.name}); each copy "
+                   "is used, which is harmless but weights those notes more")
+    if train.duplicate_rows:
+        out.append(f"the training file holds {train.duplicate_rows} duplicate row(s) ({train.name})")
+    leaked = find_overlap(forget, evaluation)
+    if leaked:
+        out.append(f"{len(leaked)} forget-set note(s) also appear in the evaluation file (e.g. forget row "
+                   f"{leaked[0][0]} = eval row {leaked[0][1]}): the held-out audits then see forgotten notes")
+    return out
+
+
 def run_unlearning(req: UnlearnRequest, progress: Callable[[dict], None] | None = None,
-                   cancel: Callable[[], bool] | None = None) -> Path:
-    """Run ``req`` and return the finished run directory. Raises SteuError on any bad input."""
+                   cancel: Callable[[], bool] | None = None,
+                   on_wait: Callable[[dict], None] | None = None) -> Path:
+    """Run ``req`` and return the finished run directory. Raises SteuError on any bad input.
+
+    The request is checked first (nothing is written if that fails); then the model's run lock is
+    taken (another run on the same model: refused, or waited for up to ``req.lock_wait_s`` seconds,
+    calling ``on_wait`` with the holder's pid/out/started once).
+    """
+    from .locks import model_run_lock
+
+    validate_request(req)
+    out = Path(req.out).expanduser().resolve()
+    with model_run_lock(req.model, out=out, wait_s=req.lock_wait_s, on_wait=on_wait):
+        return _run_unlearning_locked(req, progress, cancel)
+
+
+def _run_unlearning_locked(req: UnlearnRequest, progress: Callable[[dict], None] | None = None,
+                           cancel: Callable[[], bool] | None = None) -> Path:
     out = Path(req.out).expanduser().resolve()
     get_method(req.method)  # an unknown method is refused before anything is written
     stage = _Staging(out)
@@ -193,6 +323,8 @@ def run_unlearning(req: UnlearnRequest, progress: Callable[[dict], None] | None 
         stage.update(**info)
         if progress:
             progress(dict(stage.state))
+        if info.get("stage") not in _EXPLICIT_PAUSE_POINTS:
+            _test_pause(stage, info.get("stage"))
 
     def is_cancelled() -> bool:
         return stage.cancelled() or bool(cancel and cancel())
@@ -203,6 +335,7 @@ def run_unlearning(req: UnlearnRequest, progress: Callable[[dict], None] | None 
         clf = load_classifier(req.model, device=req.device, allow_pickle=req.allow_pickle,
                               progress=lambda d: report({**d, "stage": "prepare-demo-model"}))
         model_dir = clf.path
+        check_max_length(clf, req.max_length)
         original_hash = hash_directory(model_dir)
         report({"stage": "data"})
         train, evaluation, forget, retain, fc = load_request_data(req, clf)
@@ -243,6 +376,7 @@ def run_unlearning(req: UnlearnRequest, progress: Callable[[dict], None] | None 
         report({"stage": "save", "step": 0, "total": 0})
         new_dir = stage.path / "model"
         write_model(new, new_dir)
+        _test_pause(stage, "save")
 
         t0 = time.perf_counter()
         report({"stage": "audit"})
@@ -324,10 +458,12 @@ def run_unlearning(req: UnlearnRequest, progress: Callable[[dict], None] | None 
             "request": {"request_id": req.request_id, "requester": req.requester, "reason": req.reason,
                         "operator": req.operator},
             "notes": result.notes,
+            "warnings": data_warnings(train, evaluation, forget),
         }
         results["wall_seconds"]["total"] = time.perf_counter() - t_start
         write_json_atomic(stage.path / "manifest.json", manifest)
         write_json_atomic(stage.path / "results.json", results)
+        _test_pause(stage, "finish")
         if is_cancelled():
             raise Cancelled("the run was cancelled")
         stage.finish()
@@ -342,8 +478,14 @@ def run_unlearning(req: UnlearnRequest, progress: Callable[[dict], None] | None 
                                      "param_diff_verdict": results["param_diff_verdict"]})
         return out
     except BaseException as exc:
+        user_error = as_user_error(exc) if isinstance(exc, Exception) else None
+        if user_error is not None and user_error is not exc and torch.cuda.is_available():
+            try:
+                torch.cuda.empty_cache()  # after an out-of-memory error, give the memory back
+            except Exception:
+                pass
         state = "cancelled" if isinstance(exc, (Cancelled, KeyboardInterrupt)) else "failed"
-        message = str(exc) if isinstance(exc, SteuError) else f"internal error: {type(exc).__name__}"
+        message = str(user_error) if user_error is not None else f"internal error: {type(exc).__name__}"
         stage.fail(state, message)
         if req.record_ledger and ledger_request is not None:
             try:
@@ -351,6 +493,8 @@ def run_unlearning(req: UnlearnRequest, progress: Callable[[dict], None] | None 
                                          "request_entry": ledger_request["entry_hash"], "error": message[:500]})
             except Exception:
                 pass
+        if user_error is not None and user_error is not exc:
+            raise user_error from None
         raise
 
 

@@ -19,6 +19,11 @@ def load_state(model_dir: str | Path) -> dict[str, torch.Tensor]:
     state: dict[str, torch.Tensor] = {}
     files = sorted(Path(model_dir).glob("*.safetensors"))
     if not files:
+        pickles = sorted(Path(model_dir).glob("pytorch_model*.bin"))
+        if pickles:  # accepted only with --allow-pickle upstream; read with torch's restricted unpickler
+            for f in pickles:
+                state.update(torch.load(str(f), map_location="cpu", weights_only=True))
+            return state
         raise FileNotFoundError(f"no .safetensors weights in {model_dir}")
     for f in files:
         state.update(load_file(str(f)))

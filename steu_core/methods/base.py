@@ -84,4 +84,22 @@ def config_from_dict(config_cls, values: dict | None):
     if unknown:
         raise ConfigError(f"unknown setting(s) {', '.join(unknown)} for this method",
                           hint=f"Known settings: {', '.join(sorted(known))}.")
+    for f in fields(config_cls):
+        if f.name in values and values[f.name] is not None:
+            _check_setting_type(f.name, values[f.name], f.type)
     return config_cls(**{k: v for k, v in values.items() if v is not None})
+
+
+_SETTING_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
+
+
+def _check_setting_type(name: str, value, annotation) -> None:
+    """A setting's value must have its field's type (``int``, ``float``, ``bool``, ``str``, ``X | None``)."""
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    kinds = [k.strip() for k in str(text).split("|") if k.strip() != "None"]
+    if not kinds or any(k not in _SETTING_TYPES for k in kinds):
+        return  # a type this check does not know: left to the method
+    ok = any(isinstance(value, _SETTING_TYPES[k]) and (k == "bool" or not isinstance(value, bool)) for k in kinds)
+    if not ok:
+        raise ConfigError(f"setting '{name}' must be {' or '.join(kinds)} (got {type(value).__name__} "
+                          f"{str(value)[:40]!r}).", hint="Fix the value in --settings.")

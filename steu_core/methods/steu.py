@@ -45,6 +45,27 @@ class SteuConfig:
     train_head: bool = field(default=True, metadata={"help": "train the classification head (STEU: yes)"})
     train_rows: bool = field(default=True, metadata={"help": "train the selected embedding rows (STEU: yes)"})
 
+    def __post_init__(self):
+        if self.k is not None and self.k < 1:
+            raise ConfigError(f"k must be at least 1 (got {self.k}).", hint="Give --k 1 or more, or use --budget.")
+        if not (0 < self.budget < 1):
+            raise ConfigError(f"budget {self.budget} is not a fraction between 0 and 1 (exclusive).",
+                              hint="Give e.g. --budget 0.0019 for the paper's 0.19 % of all parameters.")
+        ranges = {"min_df": (self.min_df, 1), "batch_size": (self.batch_size, 1), "max_steps": (self.max_steps, 1),
+                  "min_steps": (self.min_steps, 0), "check_every": (self.check_every, 1),
+                  "retain_pool": (self.retain_pool, 1)}
+        for name, (value, lo) in ranges.items():
+            if value is not None and value < lo:
+                raise ConfigError(f"setting '{name}' must be at least {lo} (got {value}).")
+        for name in ("alpha", "lr_rows", "lr_head"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"setting '{name}' must be a positive number (got {value}).")
+        if not (math.isfinite(self.forget_weight) and self.forget_weight >= 0):
+            raise ConfigError(f"setting 'forget_weight' must be zero or more (got {self.forget_weight}).")
+        if not (0 <= self.forget_f1_target <= 1) or not (self.retain_tolerance >= 0):
+            raise ConfigError("settings 'forget_f1_target' (0 to 1) and 'retain_tolerance' (0 or more) are out of range.")
+
 
 def stratified_sample(labels: torch.Tensor, n: int, seed: int) -> list[int]:
     """Up to n indices, each class represented in proportion, deterministic for a seed."""

@@ -1,0 +1,60 @@
+"""Small guards for values that come from user files: what may be shown in a message, and how a
+cell is written to a CSV that a spreadsheet will open.
+
+* :func:`shown_value` - a value from a data file (a label, a column name) is repeated in an error
+  message only when it looks like a short name; anything longer or sentence-like may be note text
+  (PHI) and is described by its length instead.
+* :func:`csv_safe_cell` - a cell starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return
+  is a formula to Excel/LibreOffice ("CSV injection"); it is written with a leading apostrophe so
+  the spreadsheet shows it as text. Every CSV the tool writes goes through it.
+* :func:`html_text` - text for an HTML context (reports, the dashboard's unsafe-HTML blocks).
+"""
+from __future__ import annotations
+
+import html
+import re
+from typing import Any, Iterable
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+_NAME_RE = re.compile(r"^[\w .,:/()#&+'-]{1,40}$")
+
+
+def shown_value(value: Any, max_len: int = 40, max_words: int = 4) -> str:
+    """``'value'`` when it looks like a label or column name, else a neutral description.
+
+    A value longer than ``max_len`` characters, with more than ``max_words`` words, or with line
+    breaks or unusual characters is not repeated: it may be a piece of a clinical note.
+    """
+    s = str(value)
+    if _NAME_RE.match(s) and len(s.split()) <= max_words:
+        return f"'{s}'"
+    return f"a {len(s)}-character value (not shown: it may be note text)"
+
+
+def shown_values(values: Iterable[Any], limit: int = 12) -> str:
+    vals = list(values)
+    shown = [shown_value(v) for v in vals[:limit]]
+    if len(vals) > limit:
+        shown.append(f"... ({len(vals) - limit} more)")
+    return ", ".join(shown) or "(none)"
+
+
+def csv_safe_cell(value: Any) -> Any:
+    """A cell value that a spreadsheet will not evaluate as a formula (strings only; others as is)."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def csv_safe_frame(df):
+    """A copy of a pandas DataFrame with every string cell (and column name) passed through csv_safe_cell."""
+    out = df.copy()
+    out.columns = [csv_safe_cell(str(c)) for c in out.columns]
+    for col in out.columns:
+        out[col] = out[col].map(csv_safe_cell)  # non-string cells pass through unchanged
+    return out
+
+
+def html_text(value: Any) -> str:
+    """Escape text for HTML (quotes too), so a note or token like ``<script>`` is shown, never run."""
+    return html.escape(str(value), quote=True)

@@ -1,0 +1,188 @@
+"""No note text leaves the data files: not in logs, the ledger, reports, error messages or temporary
+files. A unique marker (a made-up patient name and record number) is planted in the notes; after
+unlearn + report + ledger, every byte under STEU_HOME, the run directory, the report, the temporary
+directory and everything printed is searched for it (binary-safe: raw bytes in UTF-8 and UTF-16,
+case-insensitive, plus the text of the PDF's compressed streams)."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+import uuid
+import zlib
+from pathlib import Path
+
+import pytest
+from conftest import CLASS_WORDS, make_notes, write_csv
+from proc_helpers import logs, spawn
+from tiny_models import make_tiny_classifier
+
+from steu_core.cli import main
+
+MARKER = "Qzyx" + uuid.uuid4().hex[:12].upper()   # a "patient name" no tokenizer vocabulary holds
+MRN = "MRN" + str(uuid.uuid4().int)[:10]
+
+
+def _needles() -> list[bytes]:
+    out = []
+    for s in (MARKER, MARKER.lower(), MRN):
+        out += [s.encode("utf-8"), s.encode("utf-16-le")]
+    return out
+
+
+def _pdf_streams(raw: bytes) -> list[bytes]:
+    """Every FlateDecode stream of a PDF, inflated (the text of a PDF page is compressed)."""
+    out, pos = [], 0
+    while (start := raw.find(b"stream", pos)) != -1:
+        body_start = start + len(b"stream") + (2 if raw[start + 6:start + 8] == b"\r\n" else 1)
+        end = raw.find(b"endstream", body_start)
+        if end == -1:
+            break
+        try:
+            out.append(zlib.decompress(raw[body_start:end].rstrip(b"\r\n")))
+        except zlib.error:
+            pass
+        pos = end
+    return out
+
+
+def leaks_in(paths: list[Path], texts: list[str] = ()) -> list[str]:
+    """Where the marker appears (file paths and 'printed output #i'); empty when nowhere."""
+    found = []
+    needles = _needles()
+
+    def hit(blob: bytes) -> bool:
+        low = blob.lower()
+        return any(n in blob or n.lower() in low for n in needles)
+
+    for root in paths:
+        files = [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]
+        for f in files:
+            raw = f.read_bytes()
+            blobs = [raw] + (_pdf_streams(raw) if raw.startswith(b"%PDF") else [])
+            if any(hit(b) for b in blobs) or hit(str(f).encode()):
+                found.append(str(f))
+    for i, t in enumerate(texts):
+        if hit(t.encode("utf-8")):
+            found.append(f"printed output #{i}")
+    return found
+
+
+def _planted_note(words: str) -> str:
+    return f"Patient {MARKER} ({MRN}) {words}, lives alone, sister is the contact"
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    d = tmp_path_factory.mktemp("phi")
+    rows = make_notes(12, seed=1)
+    forget = [r for r in rows if r[1] == "substance"]
+    # the marker in one forget note (and the same note in the training file, as in real data), and in a
+    # retained note and an evaluation note
+    i = rows.index(forget[0])
+    rows[i] = (_planted_note(rows[i][0]), "substance")
+    forget[0] = rows[i]
+    j = next(k for k, r in enumerate(rows) if r[1] == "cardiac")
+    rows[j] = (_planted_note(rows[j][0]), "cardiac")
+    ev = make_notes(6, seed=2)
+    ev[0] = (_planted_note(ev[0][0]), ev[0][1])
+    return {"dir": d, "model": make_tiny_classifier("bert", d / "model", sorted(CLASS_WORDS)),
+            "train": write_csv(d / "train.csv", rows), "eval": write_csv(d / "eval.csv", ev),
+            "forget": write_csv(d / "forget.csv", forget), "rows": rows}
+
+
+def test_planted_marker_is_found_by_the_search(planted, tmp_path):
+    """The search itself works: it finds the marker in the input files, in a PDF stream, in UTF-16."""
+    assert leaks_in([planted["train"], planted["forget"]])
+    f = tmp_path / "x.bin"
+    f.write_bytes(b"%PDF-1.4\n1 0 obj\nstream\n" + zlib.compress(MARKER.encode()) + b"\nendstream\n")
+    assert leaks_in([f])
+    f.write_bytes(("note: " + MARKER.lower()).encode("utf-16-le"))
+    assert leaks_in([f])
+    assert leaks_in([], texts=[f"... {MRN} ..."])
+    f.write_bytes(b"nothing here")
+    assert not leaks_in([f], texts=["clean"])
+
+
+def test_no_note_text_anywhere_after_unlearn_report_and_ledger(planted, tmp_path):
+    home, out, tmp = tmp_path / "home", tmp_path / "run", tmp_path / "tmp"
+    home.mkdir()
+    tmp.mkdir()
+    env = {"TMPDIR": str(tmp), "STEU_ORG": "Test Hospital"}
+    printed = []
+
+    def run(argv):
+        proc = spawn(argv, home, log_dir=tmp_path / "logs", **env)
+        proc.wait(timeout=600)
+        o, e = logs(proc)
+        printed.extend([o, e])
+        assert proc.returncode == 0, f"{argv[3:5]}:\n{o}\n{e}"
+        return o
+
+    (tmp_path / "logs").mkdir()
+    py = [sys.executable, "-m", "steu_core"]
+    run(py + ["unlearn", "--model", str(planted["model"]), "--train", str(planted["train"]), "--eval",
+              str(planted["eval"]), "--forget", str(planted["forget"]), "--forget-class", "substance", "--out",
+              str(out), "--device", "cpu", "--k", "4", "--settings", '{"max_steps": 4, "min_df": 2}',
+              "--min-forget", "5", "--max-length", "48", "--request-id", "DR-1", "--requester", "privacy office",
+              "--reason", "patient request"])
+    report_pdf, report_json = tmp_path / "report.pdf", tmp_path / "report.json"
+    run(py + ["report", "--run", str(out), "--out", str(report_pdf), "--json", str(report_json)])
+    run(py + ["ledger", "show", "--json"])
+    run(py + ["ledger", "verify"])
+    run(py + ["runs"])
+    run(py + ["verify", "--original", str(planted["model"]), "--unlearned", str(out)])
+
+    assert (out / "results.json").is_file() and report_pdf.stat().st_size > 1000
+    # the search covers a real report: its streams inflate and hold the run's text
+    assert any(b"substance" in s or b"s\x00u\x00b" in s for s in _pdf_streams(report_pdf.read_bytes())) or \
+        b"substance" in report_json.read_bytes()
+    leaks = leaks_in([home, out, tmp, report_pdf, report_json, tmp_path / "logs"], printed)
+    assert not leaks, f"note text found in: {leaks}"
+
+
+@pytest.mark.parametrize("case", ["headerless", "label_is_note", "forget_row_other_class", "unknown_label",
+                                  "mixed_types", "duplicate_header", "forget_in_retain"])
+def test_error_messages_never_carry_note_text(case, planted, tmp_path, capsys):
+    """Errors that point at a row name the file, row and column - never the note."""
+    rows = planted["rows"]
+    marked = [r for r in rows if MARKER in r[0]]
+    bad = tmp_path / "bad.csv"
+    args = {"--train": str(planted["train"]), "--eval": str(planted["eval"]), "--forget": str(planted["forget"])}
+
+    def write(rows_, header=("text", "label")):
+        with open(bad, "w", newline="") as f:
+            w = csv.writer(f)
+            if header:
+                w.writerow(header)
+            w.writerows(rows_)
+        return str(bad)
+
+    if case == "headerless":
+        args["--train"] = write(marked + rows, header=None)
+    elif case == "label_is_note":
+        args["--train"] = write([(l, t) for t, l in rows])
+    elif case == "forget_row_other_class":
+        args["--forget"] = write([r for r in rows if r[1] == "substance"] + [r for r in marked if r[1] == "cardiac"])
+    elif case == "unknown_label":
+        args["--train"] = write(rows + [("x", marked[0][0])])
+    elif case == "mixed_types":
+        bad = tmp_path / "bad.jsonl"
+        bad.write_text("\n".join(json.dumps({"text": t, "label": l if k else 1}) for k, (t, l) in enumerate(rows)))
+        args["--train"] = str(bad)
+    elif case == "duplicate_header":
+        args["--train"] = write(rows, header=(marked[0][0], marked[0][0]))
+    elif case == "forget_in_retain":
+        args["--forget"] = write([r for r in rows if r[1] == "substance"] + [(next(r for r in marked if r[1] == "cardiac")[0], "substance")])
+    argv = ["unlearn", "--quiet", "--model", str(planted["model"]), "--forget-class", "substance",
+            "--out", str(tmp_path / "run"), "--device", "cpu", "--k", "4", "--min-forget", "5",
+            "--max-length", "48"]
+    for k, v in args.items():
+        argv += [k, v]
+    code = main(argv)
+    captured = capsys.readouterr()
+    assert code == 2, captured.err
+    assert captured.err.startswith("error: ")
+    assert not leaks_in([], [captured.out, captured.err]), captured.err
+    assert not leaks_in([Path(os.environ["STEU_HOME"])])
