@@ -1,0 +1,1 @@
+"""The STEU Audit dashboard (Streamlit): thin pages over steu_core."""

@@ -1,0 +1,62 @@
+"""STEU Audit dashboard: ``streamlit run dashboard/app.py``.
+
+Five steps, one page each: the model, the deletion request, the run, the results, the history.
+Every figure and check comes from ``steu_core``; this file only lays the pages out.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from dashboard import common  # noqa: E402
+from steu_core import __version__, worker  # noqa: E402
+from steu_core.paths import steu_home  # noqa: E402
+
+st.set_page_config(page_title="STEU Audit", page_icon=":material/shield_lock:", layout="wide",
+                   initial_sidebar_state="expanded",
+                   menu_items={"About": f"STEU Audit {__version__}: make a clinical text classifier forget one "
+                                        "class, prove it, and report it. Runs offline."})
+
+HERE = Path(__file__).resolve().parent
+pages = {
+    "model": st.Page(HERE / "views" / "model.py", title="1 · Model", icon=":material/neurology:",
+                     url_path="model", default=True),
+    "request": st.Page(HERE / "views" / "request.py", title="2 · Deletion request",
+                       icon=":material/contract_delete:", url_path="request"),
+    "run": st.Page(HERE / "views" / "run.py", title="3 · Run", icon=":material/play_circle:", url_path="run"),
+    "results": st.Page(HERE / "views" / "results.py", title="4 · Results", icon=":material/fact_check:",
+                       url_path="results"),
+    "history": st.Page(HERE / "views" / "history.py", title="5 · History", icon=":material/history:",
+                       url_path="history"),
+}
+common.PAGES.update(pages)
+common.init_request_state()
+
+# A run id in the URL (?run=...) survives a browser refresh: adopt it as the run this session follows.
+qp_run = st.query_params.get("run")
+if qp_run and qp_run != st.session_state.get("run_id"):
+    st.session_state["run_id"] = qp_run
+
+page = st.navigation({"Steps": list(pages.values())}, position="sidebar", expanded=True)
+
+with st.sidebar:
+    st.markdown("### :material/shield_lock: STEU Audit")
+    st.caption("Make a clinical text classifier forget one class, prove it, and report it. Everything "
+               "stays on this machine.")
+    active = worker.active_runs()
+    if active:
+        a = active[0]
+        st.info(f"**Run in progress**  \n{common.md(common.stage_words(a.stage))} · "
+                f"{common.duration(a.elapsed_s)}", icon=":material/hourglass_top:")
+        st.page_link(pages["run"], label="Follow the run", icon=":material/arrow_forward:",
+                     query_params={"run": a.run_id})
+    st.divider()
+    st.caption(f"Data directory: `{steu_home()}`  \nVersion {__version__}")
+
+page.run()

@@ -1,0 +1,125 @@
+"""Step 5: every past run in the data directory, openable, and two runs side by side."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import common
+from steu_core import charts, worker
+from steu_core.errors import SteuError
+from steu_core.runs import list_runs, load_results
+
+ss = st.session_state
+PLOT_CONFIG = {"displaylogo": False}
+
+st.title("5 · History")
+runs = list_runs()
+if not runs:
+    st.info("No finished run yet.", icon=":material/hourglass_empty:")
+else:
+    st.markdown(f"**{len(runs)} finished run(s)** in the data directory, newest first. Select one to open it.")
+    table = pd.DataFrame([{
+        "Date": common.when(r.get("created_utc")), "Request": r.get("request_id") or "",
+        "Forgotten class": r.get("forget_class"), "Method": r.get("method"),
+        "Forget F1 before": r.get("forget_f1_before"), "Forget F1 after": r.get("forget_f1_after"),
+        "Retain F1 before": r.get("retain_f1_before"), "Retain F1 after": r.get("retain_f1_after"),
+        "Parameters changed": 100 * float(r.get("params_changed_fraction") or 0.0), "Run id": r["run_id"],
+    } for r in runs])
+    num = st.column_config.NumberColumn(format="%.3f")
+    picked = st.dataframe(
+        table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="history_table",
+        column_config={"Forget F1 before": num, "Forget F1 after": num, "Retain F1 before": num,
+                       "Retain F1 after": num,
+                       "Parameters changed": st.column_config.NumberColumn(format="%.3f %%")})
+    rows = list(getattr(getattr(picked, "selection", None), "rows", []) or [])
+    if st.button("Open the selected run", icon=":material/open_in_new:", disabled=not rows, type="primary"):
+        chosen = runs[rows[0]]["run_id"]
+        ss["view_run"] = chosen
+        common.goto("results", run=chosen)
+
+    # --- comparison ---------------------------------------------------------------------------
+    st.header("Compare two runs", divider="gray")
+    ids = [r["run_id"] for r in runs]
+    label = {r["run_id"]: f"{common.when(r.get('created_utc'))} · {r.get('forget_class')} · {r['run_id']}" for r in runs}
+    if len(ids) < 2:
+        st.caption("Two finished runs are needed for a comparison.")
+    else:
+        a, b = st.columns(2)
+        ra_id = a.selectbox("Run A", ids, index=1, key="cmp_a", format_func=label.get)
+        rb_id = b.selectbox("Run B", ids, index=0, key="cmp_b", format_func=label.get)
+        by_id = {r["run_id"]: r for r in runs}
+        try:
+            ra, rb = load_results(by_id[ra_id]["path"]), load_results(by_id[rb_id]["path"])
+        except SteuError as exc:
+            common.show_error(exc)
+            st.stop()
+
+        def fig(r: dict, key: str):
+            return {"forget": r.get(f"forget_f1_{key}"), "retain": r.get(f"retain_f1_{key}"),
+                    "macro": r.get(f"macro_f1_{key}")}
+
+        items = [
+            ("Forgotten class", ra.get("forget_class"), rb.get("forget_class"), None),
+            ("Method", ra.get("method"), rb.get("method"), None),
+            ("Embedding rows (k)", ra.get("k"), rb.get("k"), "int"),
+            ("Forget F1 after", ra.get("forget_f1_after"), rb.get("forget_f1_after"), "f"),
+            ("Retain F1 after", ra.get("retain_f1_after"), rb.get("retain_f1_after"), "f"),
+            ("Macro F1 after", ra.get("macro_f1_after"), rb.get("macro_f1_after"), "f"),
+            ("Membership AUC after (loss)", (ra.get("mia") or {}).get("loss_auc_after"),
+             (rb.get("mia") or {}).get("loss_auc_after"), "f"),
+            ("Parameters changed", ra.get("params_changed_fraction"), rb.get("params_changed_fraction"), "pct"),
+            ("Encoder bit-identical", "yes" if ra.get("encoder_unchanged") else "NO",
+             "yes" if rb.get("encoder_unchanged") else "NO", None),
+            ("Training steps", (ra.get("training") or {}).get("steps"), (rb.get("training") or {}).get("steps"), "int"),
+            ("Total time", (ra.get("wall_seconds") or {}).get("total"), (rb.get("wall_seconds") or {}).get("total"), "s"),
+        ]
+
+        def fmt(v, kind):
+            if v is None:
+                return "n/a"
+            if kind == "f":
+                return common.f3(v)
+            if kind == "pct":
+                return common.pct(v)
+            if kind == "s":
+                return common.duration(v)
+            return str(v)
+
+        def diff(x, y, kind):
+            try:
+                d = float(y) - float(x)
+            except (TypeError, ValueError):
+                return ""
+            if kind == "f":
+                return f"{d:+.3f}"
+            if kind == "pct":
+                return f"{100 * d:+.3f} pp"
+            if kind == "s":
+                return f"{d:+.0f} s"
+            if kind == "int":
+                return f"{d:+.0f}"
+            return ""
+
+        st.dataframe(pd.DataFrame([{"Figure": n, "Run A": fmt(x, k), "Run B": fmt(y, k), "B − A": diff(x, y, k)}
+                                   for n, x, y, k in items]), hide_index=True, width="stretch")
+        ca, cb = st.columns(2)
+        for col, r, tag in ((ca, ra, "A"), (cb, rb, "B")):
+            with col:
+                st.markdown(f"**Run {tag}** · `{r.get('run_id')}`")
+                st.plotly_chart(charts.forget_retain_f1(r), theme=None, config=PLOT_CONFIG, key=f"cmp_f1_{tag}")
+                st.plotly_chart(charts.mia_roc(r), theme=None, config=PLOT_CONFIG, key=f"cmp_mia_{tag}")
+                st.plotly_chart(charts.changed_fraction(r), theme=None, config=PLOT_CONFIG, key=f"cmp_frac_{tag}")
+        st.caption("Same charts as on the Results page, for each run: F1 before and after, membership-inference "
+                   "curves, and the share of the model that changed.")
+
+# --- runs that did not finish -------------------------------------------------------------------
+problems = worker.unfinished_runs()
+if problems:
+    with st.expander(f"Runs that did not finish ({len(problems)})", icon=":material/report:"):
+        for p in problems:
+            c1, c2 = st.columns([5, 1], vertical_alignment="center")
+            c1.markdown(f"`{p.run_id}` · **{p.state}** · {common.md(p.message or 'no message')}")
+            if c2.button("Remove", key=f"discard_{p.run_id}", icon=":material/delete:",
+                         help="Delete what the run left behind (its staging directory)."):
+                worker.discard(p.run_dir)
+                st.rerun()

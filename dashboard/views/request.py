@@ -1,0 +1,146 @@
+"""Step 2: the deletion request - what must be forgotten, the data to check it with, and who asked."""
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import common
+
+ss = st.session_state
+files: dict = ss["files"]
+
+st.title("2 · Deletion request")
+st.markdown("Upload the notes that must be forgotten and choose their class. The training notes of the other "
+            "classes keep the model useful; the evaluation notes are used only to measure the result. Files "
+            "may be CSV, TSV, JSONL or Parquet with a text column and a label column.")
+
+clf, model_dir, model_error = common.current_model(prepare=True)
+if clf is None:
+    st.warning("Choose and load a model first (step 1).", icon=":material/neurology:")
+    if model_error is not None:
+        common.show_error(model_error)
+    st.page_link(common.PAGES.get("model", "views/model.py"), label="Go to 1 · Model", icon=":material/arrow_back:")
+    st.stop()
+labels = list(clf.labels)
+
+
+def _on_upload(role: str) -> None:
+    """Store a new upload in the data directory (or forget it when the user removed it)."""
+    up = ss.get(f"up_{role}")
+    if up is None:
+        if files.get(role, {}).get("source") == "upload":
+            files.pop(role, None)
+        return
+    path = common.save_upload(up.name, up.getvalue())
+    files[role] = {"path": str(path), "name": path.name, "source": "upload"}
+    if role == "forget":
+        ss["_prefill_class"] = True
+
+
+def _use_sample(role: str) -> None:
+    p = common.sample_file(role)
+    if role == "forget":
+        files[role] = {"path": str(p), "name": p.name, "source": "sample"}
+        ss["_prefill_class"] = True
+    else:
+        files.pop(role, None)  # train / eval fall back to the sample file
+
+
+def _summary(chk: common.FileCheck, where) -> None:
+    """One line on the file in use: what it is, or what is wrong with it."""
+    if chk.path is None:
+        return
+    source = "sample file" if (files.get(chk.role) or {}).get("source", "sample") == "sample" else "uploaded"
+    if chk.error is not None:
+        common.show_error(chk.error, where)
+        return
+    n = chk.notes
+    counts = n.label_counts
+    classes = ", ".join(f"{common.md(k)} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])[:6])
+    more = f" and {len(counts) - 6} more" if len(counts) > 6 else ""
+    where.success(f"**{common.md(chk.name)}** ({source}): {len(n):,} notes · {classes}{more}  \n"
+                  f"SHA-256 of the content `{n.sha256[:16]}…`", icon=":material/task_alt:")
+
+
+# --- the forget set and its class -------------------------------------------------------------
+with st.container(border=True):
+    st.subheader(":material/delete_sweep: Notes to forget")
+    st.file_uploader("Forget set (required)", type=common.UPLOAD_TYPES, key="up_forget",
+                     on_change=_on_upload, args=("forget",),
+                     help="Every note in this file must be of the class being forgotten.")
+    sample_forget = common.sample_file("forget")
+    if sample_forget.is_file():
+        st.button(f"Use the sample request ({sample_forget.name})", on_click=_use_sample, args=("forget",),
+                  icon=":material/science:", type="tertiary")
+    forget_slot = st.container()
+
+    # Pre-fill the class from a newly chosen forget set (the user may still change it).
+    if ss.pop("_prefill_class", False) and files.get("forget"):
+        try:
+            guess = common.detected_class(common.read_notes(files["forget"]["path"]), labels)
+        except Exception:
+            guess = None
+        if guess:
+            ss["forget_class"] = guess
+    if ss.get("forget_class") not in labels:
+        ss["forget_class"] = None
+    st.selectbox("Class to forget", labels, key="forget_class", persist_state="session",
+                 placeholder="Choose the class named in the request",
+                 help="One of the model's label names. Its notes in the evaluation set measure the forgetting.")
+
+req = common.evaluate_request(clf, model_dir)
+_summary(req.checks["forget"], forget_slot)
+if req.checks["forget"].path is None:
+    forget_slot.info("No forget set yet: upload the file that came with the deletion request.",
+                     icon=":material/upload_file:")
+
+# --- training and evaluation notes ------------------------------------------------------------
+left, right = st.columns(2)
+for role, col, title, hint in (
+        ("train", left, ":material/library_books: Training notes (retain set)",
+         "The notes the model was trained on. Its other classes are the retain set that keeps the model useful."),
+        ("eval", right, ":material/rule: Evaluation notes",
+         "Held-out notes of every class, never trained on: they measure forgetting and utility, and their "
+         "notes of the forgotten class are the unseen reference for the membership test.")):
+    with col.container(border=True):
+        st.subheader(title)
+        st.file_uploader(f"Upload {common.ROLES[role]} (optional)", type=common.UPLOAD_TYPES, key=f"up_{role}",
+                         on_change=_on_upload, args=(role,), help=hint)
+        slot = st.container()
+        if files.get(role):
+            st.button(f"Use the sample {common.ROLES[role]} instead", key=f"sample_{role}", on_click=_use_sample,
+                      args=(role,), icon=":material/undo:", type="tertiary")
+        chk = req.checks[role]
+        if chk.path and not files.get(role) and not common.sample_file(role).is_file():
+            slot.error(f"No {common.ROLES[role]}: the sample file {common.md(chk.name)} is missing. Upload one.")
+        else:
+            _summary(chk, slot)
+
+# --- who asked, and why -----------------------------------------------------------------------
+with st.container(border=True):
+    st.subheader(":material/badge: Request details")
+    st.caption("Recorded in the tamper-evident ledger and printed on the report.")
+    a, b = st.columns(2)
+    a.text_input("Request id", key="request_id", persist_state="session")
+    b.text_input("Requester", key="requester", persist_state="session", placeholder="e.g. Patient services")
+    a.text_input("Reason", key="reason", persist_state="session", placeholder="e.g. GDPR art. 17 request")
+    b.text_input("Operator", key="operator", persist_state="session", help="Who runs the unlearning.")
+
+# --- ready? ------------------------------------------------------------------------------------
+if req.cross_error is not None:
+    common.show_error(req.cross_error)
+elif req.ok:
+    f = req.checks["forget"].notes
+    ev = req.checks["eval"].notes
+    held = ev.label_counts.get(req.forget_class, 0)
+    st.success(f"Ready: forget **{common.md(req.forget_class)}** using {len(f):,} forget notes; "
+               f"{len(ev):,} evaluation notes ({held} of the forgotten class).", icon=":material/verified:")
+    from steu_core import runs as core_runs
+
+    data_warnings = getattr(core_runs, "data_warnings", None)
+    for text in (data_warnings(req.checks["train"].notes, ev, f) if data_warnings else []):
+        st.warning(common.md(text[:1].upper() + text[1:]) + ".", icon=":material/warning:")
+    if st.button("Next: run the unlearning", type="primary", icon=":material/arrow_forward:"):
+        common.goto("run")
+else:
+    st.info(f"To continue, {common.md(req.first_problem() or 'complete the request')}.",
+            icon=":material/pending_actions:")

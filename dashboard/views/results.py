@@ -1,0 +1,236 @@
+"""Step 4: the evidence of one finished run - did the class disappear, did the rest keep working, can
+an attacker still find the forgotten notes, exactly what changed - and the PDF for the file."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import common
+from steu_core import charts
+from steu_core.errors import SteuError
+from steu_core.paths import runs_dir
+from steu_core.runs import list_runs, load_results
+
+ss = st.session_state
+PLOT_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+
+st.title("4 · Results")
+
+runs = list_runs()
+if not runs:
+    st.info("No finished run yet. Prepare a request (step 2) and run it (step 3).", icon=":material/hourglass_empty:")
+    st.page_link(common.PAGES.get("run", "views/run.py"), label="Go to 3 · Run", icon=":material/play_circle:")
+    st.stop()
+
+ids = [r["run_id"] for r in runs]
+by_id = {r["run_id"]: r for r in runs}
+wanted = st.query_params.get("run") or ss.get("view_run") or ss.get("run_id")
+if ss.get("results_run") not in ids:
+    ss["results_run"] = wanted if wanted in ids else ids[0]
+
+
+def _picked() -> None:
+    st.query_params["run"] = ss["results_run"]
+
+
+def _run_label(run_id: str) -> str:
+    r = by_id[run_id]
+    req = f" · {r['request_id']}" if r.get("request_id") else ""
+    return f"{common.when(r.get('created_utc'))} · forget '{r.get('forget_class')}'{req} · {run_id}"
+
+
+run_id = st.selectbox("Run", ids, key="results_run", format_func=_run_label, on_change=_picked)
+st.query_params["run"] = run_id
+ss["view_run"] = run_id
+run_dir = Path(by_id[run_id]["path"])
+try:
+    r = load_results(run_dir)
+except SteuError as exc:
+    common.show_error(exc)
+    st.stop()
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _summary(run_dir: str, stamp: float) -> list[dict]:
+    """The report's plain-language answers (the same words the PDF prints)."""
+    try:
+        from steu_core.report import report_content
+
+        return list(report_content(run_dir).get("summary") or [])
+    except Exception:
+        return []
+
+
+req = r.get("request") or {}
+fc = r.get("forget_class", "")
+st.caption(" · ".join(x for x in [
+    f"Request **{common.md(req['request_id'])}**" if req.get("request_id") else "",
+    f"forget class **{common.md(fc)}**", f"method {common.md(r.get('method', ''))}",
+    f"k = {r.get('k')} rows", f"device {common.md(r.get('device', ''))}",
+    f"total time {common.duration((r.get('wall_seconds') or {}).get('total'))}",
+    common.when(r.get("created_utc"))] if x))
+
+# --- headline figures -------------------------------------------------------------------------
+mia = r.get("mia") or {}
+
+
+def _delta(a, b):
+    try:
+        return f"{float(a) - float(b):+.3f}"
+    except (TypeError, ValueError):
+        return None
+
+
+m = st.columns(5)
+m[0].metric(f"Forget F1 ({fc})", common.f3(r.get("forget_f1_after")),
+            _delta(r.get("forget_f1_after"), r.get("forget_f1_before")), delta_color="inverse", border=True,
+            help="F1 of the forgotten class on the held-out evaluation notes, after unlearning (change from before). "
+                 "0 means the model never predicts the class correctly any more.")
+m[1].metric("Retain F1 (other classes)", common.f3(r.get("retain_f1_after")),
+            _delta(r.get("retain_f1_after"), r.get("retain_f1_before")), border=True,
+            help="Macro F1 over the other classes: how well the model still does its job.")
+m[2].metric("Membership AUC", common.f3(mia.get("loss_auc_after")),
+            _delta(mia.get("loss_auc_after"), mia.get("loss_auc_before")), delta_color="off", border=True,
+            help="How well a loss-threshold attacker tells forget-set notes from unseen notes of the class. "
+                 "0.5 = guessing.")
+m[3].metric("Parameters changed", common.pct(r.get("params_changed_fraction")), border=True,
+            help=f"{r.get('params_changed', 0):,} of {r.get('params_total', 0):,} parameters: "
+                 f"{r.get('changed_embedding_rows', 0)} embedding rows and the classification head.")
+enc_ok = bool(r.get("encoder_unchanged"))
+m[4].metric("Encoder bit-identical", "Yes" if enc_ok else "NO", border=True,
+            help="Every encoder tensor compared with the original, bit for bit.")
+
+summary = _summary(str(run_dir), (run_dir / "results.json").stat().st_mtime)
+if summary:
+    cols = st.columns(len(summary))
+    for col, item in zip(cols, summary):
+        with col.container(border=True, height="stretch"):
+            st.markdown(f"**{common.md(item.get('question', ''))}**")
+            st.markdown(f"### {common.md(item.get('verdict', ''))}")
+            st.caption(common.md(item.get("text", "")))
+
+# --- forgetting vs utility --------------------------------------------------------------------
+st.header("Forgetting and utility", divider="gray")
+st.plotly_chart(charts.forget_retain_f1(r), theme=None, config=PLOT_CONFIG, key="c_headline")
+st.caption("F1 on the held-out evaluation notes before (grey) and after (teal): the forgotten class should fall "
+           "towards 0 while the other classes stay where they were.")
+
+left, right = st.columns(2)
+with left:
+    st.plotly_chart(charts.per_class_f1(r), theme=None, config=PLOT_CONFIG, key="c_perclass")
+    st.caption("Each class before and after: only the forgotten class should move.")
+with right:
+    st.plotly_chart(charts.confusion_matrices(r), theme=None, config=PLOT_CONFIG, key="c_confusion")
+    st.caption("Where the evaluation notes are predicted (rows: true class). After unlearning, notes of the "
+               "forgotten class go to other classes.")
+
+# --- membership inference ---------------------------------------------------------------------
+st.header("Membership inference", divider="gray")
+left, right = st.columns([3, 2])
+with left:
+    st.plotly_chart(charts.mia_roc(r), theme=None, config=PLOT_CONFIG, key="c_mia")
+with right:
+    st.markdown("An attacker with the model tries to tell the **forget-set notes** (members) from **unseen notes "
+                "of the same class**. A curve on the diagonal, AUC 0.5, means they can only guess.")
+    if mia.get("skipped"):
+        st.warning(common.md(mia["skipped"]), icon=":material/info:")
+    rows = []
+    for name, key in (("Loss attack", "loss_auc"), ("Confidence attack", "conf_auc")):
+        if key + "_before" in mia:
+            ci = mia.get(key + "_ci_after") or [None, None]
+            rows.append({"Attack": name, "AUC before": mia.get(key + "_before"), "AUC after": mia.get(key + "_after"),
+                         "95 % CI after": f"{common.f3(ci[0])} – {common.f3(ci[1])}" if ci[0] is not None else "n/a"})
+    if "tpr_at_1pct_fpr_before" in mia:
+        rows.append({"Attack": "Loss attack, TPR at 1 % FPR", "AUC before": mia.get("tpr_at_1pct_fpr_before"),
+                     "AUC after": mia.get("tpr_at_1pct_fpr_after"), "95 % CI after": ""})
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+                     column_config={"AUC before": st.column_config.NumberColumn(format="%.3f"),
+                                    "AUC after": st.column_config.NumberColumn(format="%.3f")})
+    st.caption(f"{mia.get('n_members', 'n/a')} member notes, {mia.get('n_nonmembers', 'n/a')} unseen notes.")
+
+# --- what changed in the model ----------------------------------------------------------------
+st.header("What changed in the model", divider="gray")
+verdict_text = (f"**Parameter check: {common.md(str(r.get('param_diff_verdict', 'n/a')).upper())}.** "
+                f"Encoder bit-identical: **{'yes' if enc_ok else 'NO'}**. "
+                f"{common.md(r.get('param_diff_message', ''))}")
+if r.get("param_diff_verdict") == "pass" and enc_ok:
+    st.success(verdict_text, icon=":material/verified_user:")
+else:
+    st.error(verdict_text, icon=":material/gpp_bad:")
+with st.expander(f"Tensors that changed ({len(r.get('changed_tensors', []))})"):
+    st.dataframe(pd.DataFrame({"Tensor": r.get("changed_tensors", [])}), hide_index=True, width="stretch")
+
+left, right = st.columns([1, 1])
+with left:
+    st.plotly_chart(charts.changed_rows(r, top=25), theme=None, config=PLOT_CONFIG, key="c_rows")
+    st.caption("The selected tokens whose embedding rows moved most (L2 norm of the change). Hover for the PMI "
+               "and how many notes contain the token.")
+with right:
+    st.markdown(f"**All {len(r.get('selected_tokens', []))} selected tokens**")
+    query = st.text_input("Filter tokens", key="token_filter", placeholder="Type part of a token",
+                          label_visibility="collapsed", icon=":material/search:")
+    toks = pd.DataFrame(r.get("selected_tokens", []), columns=["token", "id", "pmi", "df_forget", "df_total",
+                                                               "l2_change"])
+    toks = toks.sort_values("l2_change", ascending=False, kind="stable")
+    if query:
+        toks = toks[toks["token"].astype(str).str.contains(query, case=False, regex=False)]
+    top = float(toks["l2_change"].max()) if len(toks) else 1.0
+    st.dataframe(
+        toks.rename(columns={"token": "Token", "id": "Row", "pmi": "PMI", "df_forget": "Forget notes",
+                             "df_total": "All notes", "l2_change": "L2 change"}),
+        hide_index=True, width="stretch", height=520,
+        column_config={"PMI": st.column_config.NumberColumn(format="%.3f"),
+                       "L2 change": st.column_config.ProgressColumn(format="%.4f", min_value=0.0,
+                                                                    max_value=max(top, 1e-9)),
+                       "Forget notes": st.column_config.NumberColumn(help="forget notes containing the token"),
+                       "All notes": st.column_config.NumberColumn(help="notes containing the token, all classes")})
+    st.caption(f"{len(toks)} shown. PMI: how much more often the token appears in the forgotten class than overall.")
+
+st.plotly_chart(charts.changed_fraction(r), theme=None, config=PLOT_CONFIG, key="c_fraction")
+st.caption("Changed parameters against the whole model, on a log scale: everything outside these bars is "
+           "bit-identical to the original.")
+
+# --- provenance ---------------------------------------------------------------------------------
+with st.expander("Provenance: request, data files and hashes", icon=":material/fingerprint:"):
+    data = r.get("data") or {}
+    hashes = r.get("hashes") or {}
+    st.markdown(f"**Request** {common.md(req.get('request_id') or '-')} · requester "
+                f"{common.md(req.get('requester') or '-')} · reason {common.md(req.get('reason') or '-')} · "
+                f"operator {common.md(req.get('operator') or '-')}")
+    files = [{"Role": role, "File": (data.get(key) or {}).get("name", ""), "Notes": (data.get(key) or {}).get("rows"),
+              "SHA-256 of the content": (data.get(key) or {}).get("sha256", "")}
+             for role, key in (("Forget set", "forget"), ("Training notes", "train"), ("Evaluation notes", "eval"))]
+    st.dataframe(pd.DataFrame(files), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame([{"Item": k.replace("_", " "), "SHA-256": v} for k, v in hashes.items()]),
+                 hide_index=True, width="stretch")
+    st.caption(f"Run directory `{run_dir}` · method settings: " +
+               ", ".join(f"{k} = {v}" for k, v in sorted((r.get("method_settings") or {}).items())))
+
+# --- the report ---------------------------------------------------------------------------------
+st.header("Report", divider="gray")
+pdf = run_dir / "report.pdf"
+a, b = st.columns([2, 3], vertical_alignment="bottom")
+org = a.text_input("Organisation printed on the report (optional)", key="organisation", persist_state="session")
+if b.button("Create the PDF report", icon=":material/picture_as_pdf:", key="make_pdf"):
+    with st.spinner("Rendering the charts and writing the PDF…"):
+        try:
+            from steu_core.report import build_report
+
+            build_report(run_dir, pdf, organisation=org or None)
+        except SteuError as exc:
+            common.show_error(exc)
+        except ImportError:
+            st.error("The report module is not available in this installation.")
+c1, c2 = st.columns(2)
+if pdf.is_file():
+    c1.download_button("Download the PDF report", data=pdf.read_bytes(), file_name=f"steu-report-{run_id}.pdf",
+                       mime="application/pdf", icon=":material/download:", type="primary", key="dl_pdf")
+else:
+    c1.caption("Create the PDF to download it: a signed summary for the compliance file, with the charts, "
+               "hashes and the ledger entry.")
+c2.download_button("Download results.json", data=json.dumps(r, indent=2), file_name=f"{run_id}-results.json",
+                   mime="application/json", icon=":material/data_object:", key="dl_json")

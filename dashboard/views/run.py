@@ -1,0 +1,174 @@
+"""Step 3: run the unlearning in a worker process and follow it live."""
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from dashboard import common
+from steu_core import worker
+from steu_core.errors import SteuError
+from steu_core.pmi import DEFAULT_BUDGET, k_from_budget
+from steu_core.runs import UnlearnRequest
+
+ss = st.session_state
+st.title("3 · Run")
+
+
+def _follow(run_id: str) -> None:
+    ss["run_id"] = run_id
+    st.query_params["run"] = run_id
+
+
+# Which run does this page follow? The one in the URL or session, else one found running on load
+# (after a browser refresh, or one started in another tab).
+run_id = ss.get("run_id")
+current = worker.status(run_id) if run_id else None
+if current is None or not current.active:
+    active = worker.active_runs()
+    if active:
+        current = active[0]
+        _follow(current.run_id)
+        run_id = current.run_id
+
+if current is not None and current.state == "finished" and ss.get("_watching") == run_id:
+    ss.pop("_watching", None)
+    ss["view_run"] = run_id
+    common.goto("results", run=run_id)
+
+
+@st.fragment(run_every=1.0)
+def monitor(run_id: str) -> None:
+    s = worker.status(run_id)
+    if not s.active:
+        st.rerun()  # the whole page switches to the outcome
+    with st.container(border=True):
+        st.markdown(f"#### :material/autorenew: Run `{run_id}` is in progress")
+        st.markdown(common.milestone_line(s.stage))
+        label = common.progress_text(s.stage, s.step, s.total)
+        st.progress(common.overall_fraction(s.stage, s.step, s.total), text=label)
+        c = st.columns(4)
+        c[0].metric("Elapsed", common.duration(s.elapsed_s))
+        c[1].metric("Training step", f"{s.step} / {s.total}" if s.stage == "unlearn" and s.total else "-")
+        losses = s.losses or {}
+        if losses:
+            c[2].metric("Training loss", common.f3(losses.get("loss")),
+                        help="Retain cross-entropy + weight x forget term, on the last batch.")
+            c[3].metric("Forget term", common.f3(losses.get("forget")),
+                        help="-log(1 - p(forgotten class)) on forget notes: falls towards 0 as the class is forgotten.")
+        else:
+            c[2].metric("Training loss", "-")
+            c[3].metric("Forget term", "-")
+        st.caption("You can leave this page or close the browser: the run continues, and this page finds it "
+                   "again when you come back.")
+        if s.cancel_requested:
+            asked = ss.setdefault("_cancel_at", time.time())
+            st.warning("Stopping at the next safe point; partial files will be removed.", icon=":material/block:")
+            if time.time() - asked > 15 and st.button("Stop now", key="force_stop", icon=":material/dangerous:"):
+                worker.cancel(run_id, force=True)
+                st.rerun()
+        elif st.button("Cancel run", key="cancel_run", icon=":material/cancel:"):
+            worker.cancel(run_id)
+            ss["_cancel_at"] = time.time()
+            st.rerun(scope="fragment")
+
+
+if current is not None and current.active:
+    monitor(current.run_id)
+    st.stop()
+
+ss.pop("_cancel_at", None)
+
+# --- the outcome of the last run followed -------------------------------------------------------
+if current is not None and current.state == "finished":
+    st.success(f"Run `{current.run_id}` finished.", icon=":material/task_alt:")
+    if st.button("See the results", type="primary", icon=":material/fact_check:"):
+        ss["view_run"] = current.run_id
+        common.goto("results", run=current.run_id)
+elif current is not None and current.state == "failed":
+    st.error(f"**Run `{current.run_id}` failed.** {common.md(current.message)}", icon=":material/error:")
+elif current is not None and current.state == "cancelled":
+    st.info(f"Run `{current.run_id}` was cancelled. Nothing from it was kept.", icon=":material/block:")
+elif current is not None and current.state == "missing" and run_id:
+    st.warning(f"Run `{common.md(run_id)}` is not in the data directory.", icon=":material/help:")
+
+# --- a new run ----------------------------------------------------------------------------------
+clf, model_dir, model_error = common.current_model(prepare=True)
+if clf is None:
+    st.warning("Choose and load a model first (step 1).", icon=":material/neurology:")
+    if model_error is not None:
+        common.show_error(model_error)
+    st.stop()
+
+req = common.evaluate_request(clf, model_dir)
+kind, _ = common.model_choice()
+
+with st.container(border=True):
+    st.subheader(":material/summarize: The request")
+    chk = req.checks
+    rows = {
+        "Model": common.model_label(kind, model_dir),
+        "Class to forget": req.forget_class or "(not chosen)",
+        "Forget set": f"{chk['forget'].name} ({len(chk['forget'].notes):,} notes)" if chk["forget"].ok else "(missing or invalid)",
+        "Training notes": f"{chk['train'].name} ({len(chk['train'].notes):,} notes)" if chk["train"].ok else "(missing or invalid)",
+        "Evaluation notes": f"{chk['eval'].name} ({len(chk['eval'].notes):,} notes)" if chk["eval"].ok else "(missing or invalid)",
+        "Request id": ss.get("request_id", ""),
+        "Requester": ss.get("requester", "") or "-",
+        "Operator": ss.get("operator", "") or "-",
+    }
+    st.dataframe([{"": k, "Value": v} for k, v in rows.items()], hide_index=True, width="stretch")
+
+with st.expander("Advanced settings", icon=":material/tune:"):
+    st.caption("The defaults follow the STEU paper and suit most requests.")
+    a, b = st.columns(2)
+    mode = a.radio("Size of the edit", ["budget", "k"], key="sel_mode", persist_state="session",
+                   format_func={"budget": "Parameter budget (share of the model)", "k": "Fixed number of rows"}.get)
+    if mode == "budget":
+        budget_pct = b.number_input("Budget, % of all parameters", min_value=0.001, max_value=10.0,
+                                    value=100 * DEFAULT_BUDGET, step=0.01, format="%.3f", key="budget_pct",
+                                    persist_state="session",
+                                    help="The paper uses 0.19 %: the edited rows plus the classification head.")
+        k_preview = k_from_budget(clf.params_total, clf.head_params_total, clf.hidden_size, budget_pct / 100)
+        b.caption(f"About **{k_preview}** embedding rows for this model.")
+    else:
+        b.number_input("Embedding rows to edit (k)", min_value=1, max_value=5000, value=50, step=1, key="k_rows",
+                       persist_state="session")
+    c, d, e, f = st.columns(4)
+    c.number_input("Max steps", min_value=1, max_value=5000, value=60, step=10, key="max_steps",
+                   persist_state="session", help="Upper bound; the run stops earlier once the class is forgotten "
+                                                 "and the other classes are held.")
+    d.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="seed", persist_state="session")
+    devices = ["auto", "cpu"] + (["cuda"] if common.compute_device().startswith("cuda") else [])
+    e.selectbox("Device", devices, key="device", persist_state="session",
+                help=f"auto = {common.compute_device()}")
+    f.number_input("Minimum forget notes", min_value=1, max_value=100000, step=1, key="min_forget",
+                   persist_state="session", help="Fewer notes than this are refused: the audit would be too weak.")
+
+busy = worker.active_runs()
+problem = req.first_problem()
+if problem:
+    st.info(f"To start, {common.md(problem)} (step 2).", icon=":material/pending_actions:")
+    st.page_link(common.PAGES.get("request", "views/request.py"), label="Go to 2 · Deletion request",
+                 icon=":material/arrow_back:")
+start = st.button("Run STEU", type="primary", icon=":material/play_arrow:", disabled=bool(problem or busy),
+                  help="Starts the run in a separate process; this page shows its progress.")
+if start:
+    settings = {"max_steps": int(ss.get("max_steps", 60))}
+    if ss.get("sel_mode", "budget") == "k":
+        settings["k"] = int(ss.get("k_rows", 50))
+    else:
+        settings["budget"] = float(ss.get("budget_pct", 100 * DEFAULT_BUDGET)) / 100
+    files = {r: common.file_for(r) for r in common.ROLES}
+    try:
+        started = worker.start_run(UnlearnRequest(
+            model=str(model_dir), train=files["train"]["path"], eval=files["eval"]["path"],
+            forget=files["forget"]["path"], forget_class=req.forget_class, out="", settings=settings,
+            seed=int(ss.get("seed", 0)), device=ss.get("device", "auto"), min_forget=int(ss.get("min_forget", 10)),
+            request_id=ss.get("request_id", ""), requester=ss.get("requester", ""), reason=ss.get("reason", ""),
+            operator=ss.get("operator", "")))
+    except SteuError as exc:
+        common.show_error(exc)
+    else:
+        _follow(started.run_id)
+        ss["_watching"] = started.run_id
+        st.rerun()

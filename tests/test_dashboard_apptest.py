@@ -1,0 +1,351 @@
+"""The dashboard, page by page, with Streamlit's AppTest (no browser): a tiny model stands in for the
+demo model (STEU_DASHBOARD_MODEL) and the tiny corpus for the sample files."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from steu_core import worker
+from steu_core.paths import runs_dir, steu_home
+from steu_core.runs import UnlearnRequest, run_unlearning, staging_dir
+
+APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
+
+
+# --- fixtures -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def dash_env(monkeypatch, tiny_bert, tiny_data):
+    monkeypatch.setenv("STEU_DASHBOARD_MODEL", str(tiny_bert))
+    monkeypatch.setenv("STEU_DASHBOARD_TRAIN", str(tiny_data["train"]))
+    monkeypatch.setenv("STEU_DASHBOARD_EVAL", str(tiny_data["eval"]))
+    monkeypatch.setenv("STEU_DASHBOARD_FORGET", str(tiny_data["forget"]))
+    return tiny_data
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, tiny_bert, tiny_data) -> Path:
+    """One real finished run of the tiny model (made once, copied into each test's data directory)."""
+    home = tmp_path_factory.mktemp("run_home")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STEU_HOME", str(home))
+        out = run_unlearning(UnlearnRequest(
+            model=str(tiny_bert), train=tiny_data["train"], eval=tiny_data["eval"], forget=tiny_data["forget"],
+            forget_class="substance", out=home / "runs" / "run-fixture", device="cpu", max_length=48, min_forget=5,
+            settings={"max_steps": 30, "lr_rows": 0.05, "lr_head": 0.02, "min_df": 2}, request_id="REQ-7",
+            requester="Privacy office", record_ledger=False))
+    return out
+
+
+def _install_run(src: Path, run_id: str, created: str | None = None) -> Path:
+    dst = runs_dir() / run_id
+    shutil.copytree(src, dst)
+    r = json.loads((dst / "results.json").read_text())
+    r["run_id"] = run_id
+    if created:
+        r["created_utc"] = created
+    (dst / "results.json").write_text(json.dumps(r))
+    return dst
+
+
+def _app(**query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    for k, v in query.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def _page(at: AppTest, name: str) -> AppTest:
+    at.switch_page(f"views/{name}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _csv(rows, header=("text", "label")) -> bytes:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue().encode()
+
+
+def _rows(path) -> list[tuple[str, str]]:
+    with open(path, newline="") as f:
+        return [(r["text"], r["label"]) for r in csv.DictReader(f)]
+
+
+def _walk(node):
+    yield node
+    for child in getattr(node, "children", {}).values():
+        yield from _walk(child)
+
+
+def _box_of(at: AppTest, key: str):
+    """The innermost bordered container holding the widget with ``key``."""
+    best = None
+    for node in _walk(at.main):
+        if getattr(node, "type", None) in ("vertical", "container", "flex_container") or node.__class__.__name__ == "Block":
+            if any(getattr(n, "key", None) == key for n in _walk(node)):
+                best = node
+    uploaders = [n for n in _walk(best) if getattr(n, "type", None) == "file_uploader"]
+    assert len(uploaders) == 1, "the box must hold that one input only"
+    return best
+
+
+def _errors(at: AppTest) -> list[str]:
+    """Error texts as the user reads them (Markdown escapes removed)."""
+    return [e.value.replace("\\", "") for e in at.error]
+
+
+def _errors_in(node) -> list[str]:
+    return [n.value.replace("\\", "") for n in _walk(node) if getattr(n, "type", None) == "error" or n.__class__.__name__ == "Error"]
+
+
+def _texts(at: AppTest) -> str:
+    parts = []
+    for kind in ("markdown", "success", "info", "warning", "error", "caption", "title", "header", "subheader"):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    return "\n".join(parts).replace("\\", "")
+
+
+# --- 1 Model ------------------------------------------------------------------------------------
+
+
+def test_model_page_shows_the_configured_model(dash_env):
+    at = _app()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Architecture"] == "BERT"
+    assert metrics["Classes"] == "3"
+    assert metrics["Parameters"].endswith(" M")
+    assert metrics["Runs will use"] in ("CPU", "MPS") or metrics["Runs will use"].startswith("cuda")
+    text = _texts(at)
+    for label in dash_env["labels"]:
+        assert label in text
+
+
+def test_model_page_explains_a_bad_checkpoint(dash_env, tmp_path):
+    at = _app()
+    at.radio(key="model_kind").set_value("local").run()
+    at.text_input(key="model_path_value").input(str(tmp_path / "nope")).run()
+    assert not at.exception
+    assert any("does not exist" in e for e in _errors(at))
+    (tmp_path / "empty").mkdir()
+    at.text_input(key="model_path_value").input(str(tmp_path / "empty")).run()
+    assert any("no config.json" in e for e in _errors(at))
+    assert not at.metric  # no model card for a model that did not load
+
+
+# --- 2 Deletion request -------------------------------------------------------------------------
+
+
+def test_request_upload_is_saved_in_the_data_dir_and_prefills_the_class(dash_env):
+    at = _page(_app(), "request")
+    assert at.selectbox(key="forget_class").value is None
+    data = Path(dash_env["forget"]).read_bytes()
+    at.file_uploader(key="up_forget").set_value(("my forget set.csv", data, "text/csv")).run()
+    assert not at.exception
+    assert at.selectbox(key="forget_class").value == "substance"
+    assert not at.error
+    saved = list((steu_home() / "uploads").rglob("*.csv"))
+    assert [p.name for p in saved] == ["my_forget_set.csv"] and saved[0].read_bytes() == data
+    assert any(t.startswith("Ready") for t in (s.value.replace("\\", "") for s in at.success))
+    # the request survives a trip to another page and back
+    _page(at, "model")
+    _page(at, "request")
+    assert at.selectbox(key="forget_class").value == "substance"
+    assert any("my_forget_set.csv" in s.value.replace("\\", "") for s in at.success)
+
+
+def test_request_forget_file_with_a_row_of_another_class_is_refused_next_to_it(dash_env):
+    rows = [r for r in _rows(dash_env["forget"])][:12]
+    rows[4] = (rows[4][0], "cardiac")
+    at = _page(_app(), "request")
+    at.file_uploader(key="up_forget").set_value(("forget.csv", _csv(rows), "text/csv")).run()
+    assert not at.exception
+    at.selectbox(key="forget_class").set_value("substance").run()
+    errs = _errors_in(_box_of(at, "up_forget"))
+    assert len(errs) == 1, errs
+    msg = errs[0].replace("\\", "")
+    assert "row 5" in msg and "'cardiac'" in msg and "not the forget class" in msg
+    assert "What to do" in msg and "Traceback" not in msg
+    assert rows[4][0] not in msg  # the note text is never repeated
+    assert not any(b.label == "Next: run the unlearning" for b in at.button)
+
+
+def test_request_file_without_a_text_column_is_refused(dash_env):
+    at = _page(_app(), "request")
+    at.file_uploader(key="up_forget").set_value(
+        ("forget.csv", _csv([("a", "substance")] * 12, header=("words", "label")), "text/csv")).run()
+    errs = _errors_in(_box_of(at, "up_forget"))
+    assert any("no text column found" in e for e in errs), errs
+
+
+def test_request_training_file_with_an_unknown_label_is_refused_next_to_it(dash_env):
+    rows = _rows(dash_env["train"])
+    rows[2] = (rows[2][0], "oncology")
+    at = _page(_app(), "request")
+    at.file_uploader(key="up_train").set_value(("train.csv", _csv(rows), "text/csv")).run()
+    errs = _errors_in(_box_of(at, "up_train"))
+    assert any("'oncology' is not one of the model's labels" in e.replace("\\", "") and "row 3" in e for e in errs), errs
+    assert not _errors_in(_box_of(at, "up_eval"))  # the evaluation file is fine
+
+
+def test_request_binary_file_is_refused(dash_env):
+    at = _page(_app(), "request")
+    at.file_uploader(key="up_forget").set_value(("forget.parquet", b"not parquet at all", "application/octet-stream")).run()
+    errs = _errors_in(_box_of(at, "up_forget"))
+    assert any("cannot be read as Parquet" in e for e in errs), errs
+
+
+# --- 3 Run --------------------------------------------------------------------------------------
+
+
+def _ready_run_page(dash_env, max_steps: int) -> AppTest:
+    at = _page(_app(), "request")
+    at.file_uploader(key="up_forget").set_value(("forget.csv", Path(dash_env["forget"]).read_bytes(), "text/csv")).run()
+    _page(at, "run")
+    at.number_input(key="max_steps").set_value(max_steps)
+    at.number_input(key="min_forget").set_value(5)
+    at.selectbox(key="device").set_value("cpu")
+    return at
+
+
+def _run_button(at):
+    return next(b for b in at.button if b.label == "Run STEU")
+
+
+def test_run_starts_off_thread_survives_a_refresh_and_shows_results(dash_env):
+    at = _ready_run_page(dash_env, max_steps=15)
+    assert not _run_button(at).disabled
+    _run_button(at).click().run()
+    assert not at.exception
+    run_id = at.query_params["run"]
+    run_id = run_id[0] if isinstance(run_id, list) else run_id
+    assert worker.status(run_id).active
+    assert "is in progress" in _texts(at)
+
+    # a browser refresh: a new session that only has the URL finds the same run, and cannot start another
+    again = _app(run=run_id)
+    _page(again, "run")
+    if worker.status(run_id).active:
+        assert run_id in _texts(again) and "in progress" in _texts(again)
+    fresh = _page(_app(), "run")  # no run id at all: discovered from the data directory
+    if worker.status(run_id).active:
+        assert run_id in _texts(fresh)
+
+    end = worker.wait(run_id, timeout=400)
+    assert end.state == "finished", end.message
+    assert [p.name for p in runs_dir().iterdir() if not p.name.startswith(".")] == [run_id]
+    at.run()  # the page that watched the run moves on to its results
+    assert not at.exception
+    labels = [m.label for m in at.metric]
+    assert "Forget F1 (substance)" in labels and "Encoder bit-identical" in labels
+
+
+def test_cancel_stops_the_run_cleanly(dash_env):
+    at = _ready_run_page(dash_env, max_steps=100000)
+    _run_button(at).click().run()
+    run_id = at.query_params["run"]
+    run_id = run_id[0] if isinstance(run_id, list) else run_id
+    deadline = time.monotonic() + 300
+    while worker.status(run_id).stage not in ("unlearn",) and time.monotonic() < deadline:
+        assert worker.status(run_id).active, worker.status(run_id).message
+        time.sleep(0.5)
+    at.run()
+    next(b for b in at.button if b.label == "Cancel run").click().run()
+    end = worker.wait(run_id, timeout=120)
+    assert end.state == "cancelled"
+    assert not (runs_dir() / run_id).exists()
+    assert sorted(p.name for p in staging_dir(runs_dir() / run_id).iterdir()) == ["progress.json"]
+    at.run()
+    assert "was cancelled" in _texts(at)
+
+
+def test_a_failed_run_shows_its_message(dash_env):
+    out = runs_dir() / "run-broken"
+    staging_dir(out).mkdir(parents=True)
+    (staging_dir(out) / "progress.json").write_text(json.dumps(
+        {"state": "failed", "stage": "failed", "message": "file 'forget.csv', row 3: the label is missing", "pid": 1}))
+    at = _page(_app(run="run-broken"), "run")
+    msg = " ".join(e.value for e in at.error).replace("\\", "")
+    assert "run-broken" in msg and "row 3: the label is missing" in msg
+
+
+# --- 4 Results ----------------------------------------------------------------------------------
+
+
+def test_results_page_shows_the_evidence(dash_env, finished_run):
+    _install_run(finished_run, "run-a")
+    r = json.loads((runs_dir() / "run-a" / "results.json").read_text())
+    at = _page(_app(run="run-a"), "results")
+    metrics = {m.label: m for m in at.metric}
+    assert metrics["Forget F1 (substance)"].value == f"{r['forget_f1_after']:.3f}"
+    assert metrics["Retain F1 (other classes)"].value == f"{r['retain_f1_after']:.3f}"
+    assert metrics["Encoder bit-identical"].value == "Yes"
+    assert metrics["Membership AUC"].value == f"{r['mia']['loss_auc_after']:.3f}"
+    assert len(at.get("plotly_chart")) == 6
+    text = _texts(at)
+    assert "Parameter check: PASS" in text and "REQ-7" in text
+    assert not any("{" in str(m.value) and "}" in str(m.value) for m in at.markdown)  # no raw dicts
+
+    tokens = [t["token"] for t in r["selected_tokens"]]
+    table = next(d for d in at.dataframe if "Token" in d.value.columns)
+    assert len(table.value) == len(tokens)
+    at.text_input(key="token_filter").input(tokens[0]).run()
+    table = next(d for d in at.dataframe if "Token" in d.value.columns)
+    assert 1 <= len(table.value) < len(tokens) or len(tokens) == 1
+    assert all(tokens[0].lower() in str(t).lower() for t in table.value["Token"])
+
+
+def test_results_page_builds_the_pdf_in_the_run_dir(dash_env, finished_run):
+    pytest.importorskip("steu_core.report")
+    run = _install_run(finished_run, "run-pdf")
+    at = _page(_app(run="run-pdf"), "results")
+    assert not any(b.label == "Download the PDF report" for b in at.get("download_button"))
+    next(b for b in at.button if b.label == "Create the PDF report").click().run(timeout=300)
+    assert not at.exception and not at.error
+    pdf = run / "report.pdf"
+    assert pdf.read_bytes()[:5] == b"%PDF-"
+    assert any(b.label == "Download the PDF report" for b in at.get("download_button"))
+
+
+def test_results_page_without_runs_says_so(dash_env):
+    at = _page(_app(), "results")
+    assert "No finished run yet" in _texts(at)
+
+
+# --- 5 History ----------------------------------------------------------------------------------
+
+
+def test_history_lists_opens_and_compares_runs(dash_env, finished_run):
+    _install_run(finished_run, "run-old", created="2030-01-01T10:00:00+00:00")
+    _install_run(finished_run, "run-new", created="2030-01-02T10:00:00+00:00")
+    out = runs_dir() / "run-crashed"
+    staging_dir(out).mkdir()
+    (staging_dir(out) / "progress.json").write_text(json.dumps({"state": "cancelled", "message": "the run was cancelled"}))
+
+    at = _page(_app(), "history")
+    table = at.dataframe[0].value
+    assert list(table["Run id"]) == ["run-old", "run-new"][::-1] or set(table["Run id"]) == {"run-old", "run-new"}
+    compare = next(d.value for d in at.dataframe if "B − A" in d.value.columns)
+    assert set(compare["Figure"]) >= {"Forget F1 after", "Retain F1 after", "Parameters changed"}
+    assert len(at.get("plotly_chart")) == 6  # three charts per run, side by side
+    assert "run-crashed" in _texts(at)
+
+    next(b for b in at.button if b.label == "Remove").click().run()
+    assert not staging_dir(out).exists()
+
+    at.selectbox(key="cmp_a").set_value("run-new").run()
+    assert not at.exception
+    at.session_state["view_run"] = "run-old"
+    _page(at, "results")
+    assert at.selectbox(key="results_run").value == "run-old"
