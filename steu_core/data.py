@@ -136,7 +136,7 @@ def _read_frame(path: Path, fmt: str, max_mb: float) -> pd.DataFrame:
     if size == 0:
         raise DataError("the file is empty", file=name, hint="Export the notes again; the file has no bytes.")
     if size > max_mb * 1024 * 1024:
-        raise DataError(f"the file is {size / 1e6:.0f} MB, over the {max_mb:.0f} MB limit", file=name,
+        raise DataError(f"the file is {size / 2**20:.3g} MB, over the {max_mb:g} MB limit", file=name,
                         hint="Split it, or raise the limit (max_file_mb / --max-file-mb).")
     if fmt == "parquet":
         try:

@@ -291,7 +291,7 @@ def binary_file_renamed_csv(env, tmp):
     return {"--train": _file(tmp, "train.csv", bytes(range(256)) * 8)}
 
 
-@case(r"the file is \d+ MB, over the 0 MB limit|over the .* MB limit")
+@case(r"the file is 0\.00\d+ MB, over the 0\.0005 MB limit")
 def over_size_limit(env, tmp):
     return {"--max-file-mb": "0.0005"}
 
