@@ -23,7 +23,7 @@ TEMPLATE = "plotly_white"
 FONT = dict(family="DejaVu Sans, Arial, sans-serif", size=13, color="#202124")
 
 __all__ = ["BEFORE", "AFTER", "forget_retain_f1", "per_class_f1", "confusion_matrices", "mia_roc",
-           "changed_rows", "changed_fraction", "to_png", "to_pngs"]
+           "changed_rows", "changed_fraction", "comparison_pareto", "to_png", "to_pngs"]
 
 
 def _layout(fig: go.Figure, title: str, **kw) -> go.Figure:
@@ -247,3 +247,77 @@ def to_pngs(items: list[tuple[go.Figure, str | Path, int, int]], scale: float = 
         for fig, p, w, h in items:
             to_png(fig, p, w, h, scale)
     return paths
+
+
+def _dominated(a: dict, b: dict) -> bool:
+    """``b`` is at least as good as ``a`` on both axes (lower forget F1, higher retain F1) and better on one."""
+    return (b["forget_f1"] <= a["forget_f1"] and b["retain_f1"] >= a["retain_f1"]
+            and (b["forget_f1"] < a["forget_f1"] or b["retain_f1"] > a["retain_f1"]))
+
+
+def comparison_pareto(comparison) -> go.Figure:
+    """Methods of a comparison (``comparison.json`` dict or its rows): forget F1 against retain F1 with
+    their 95 % intervals; marker size = share of parameters changed (log), colour = wall seconds (log);
+    the dashed line joins the Pareto-optimal methods (no other method has lower forget F1 *and*
+    higher retain F1). The original model is the hollow grey diamond."""
+    rows = comparison.get("rows", []) if isinstance(comparison, dict) else list(comparison or [])
+    rows = [r for r in rows if _num(r.get("forget_f1")) is not None and _num(r.get("retain_f1")) is not None]
+    fig = go.Figure()
+    orig = [r for r in rows if r.get("method") == "original"]
+    methods = [r for r in rows if r.get("method") != "original"]
+
+    def err(rs, key, side):
+        out = []
+        for r in rs:
+            ci, v = r.get(f"{key}_ci"), _num(r.get(key))
+            out.append(0.0 if not ci or _num(ci[side]) is None else abs(v - float(ci[side])))
+        return out
+
+    def hover(r):
+        pct = _num(r.get("params_changed_fraction"))
+        sec = _num(r.get("wall_seconds"))
+        return (f"<b>{html.escape(str(r.get('method')))}</b><br>forget F1 {float(r['forget_f1']):.3f}"
+                f"<br>retain F1 {float(r['retain_f1']):.3f}"
+                + (f"<br>parameters changed {100 * pct:.4g} %" if pct is not None else "")
+                + (f"<br>{sec:.1f} s" if sec is not None else ""))
+
+    if methods:
+        fracs = [max(_num(r.get("params_changed_fraction")) or 0.0, 1e-7) for r in methods]
+        sizes = [14 + 4.5 * (math.log10(f) + 7) for f in fracs]  # 1e-7 -> 14 px, 1 -> 45.5 px
+        secs = [max(_num(r.get("wall_seconds")) or 0.0, 0.01) for r in methods]
+        logs = [math.log10(s) for s in secs]
+        lo, hi = math.floor(min(logs)), math.ceil(max(logs))
+        hi = hi if hi > lo else lo + 1
+        ticks = list(range(lo, hi + 1))
+        fig.add_scatter(
+            x=[r["retain_f1"] for r in methods], y=[r["forget_f1"] for r in methods], mode="markers+text",
+            name="methods", text=[str(r.get("method")) for r in methods], textposition="top center",
+            hovertext=[hover(r) for r in methods], hoverinfo="text",
+            error_x=dict(type="data", symmetric=False, array=err(methods, "retain_f1", 1),
+                         arrayminus=err(methods, "retain_f1", 0), color="#b0b0b0", thickness=1.2),
+            error_y=dict(type="data", symmetric=False, array=err(methods, "forget_f1", 1),
+                         arrayminus=err(methods, "forget_f1", 0), color="#b0b0b0", thickness=1.2),
+            marker=dict(size=sizes, color=logs, colorscale="Viridis", cmin=lo, cmax=hi, opacity=0.85,
+                        line=dict(color="white", width=1),
+                        colorbar=dict(title=dict(text="wall time"), tickvals=ticks,
+                                      ticktext=[f"{10 ** t:g} s" for t in ticks])))
+        front = sorted((r for r in methods if not any(_dominated(r, o) for o in methods if o is not r)),
+                       key=lambda r: r["retain_f1"])
+        if len(front) > 1:
+            fig.add_scatter(x=[r["retain_f1"] for r in front], y=[r["forget_f1"] for r in front], mode="lines",
+                            name="Pareto front", line=dict(color=AFTER, dash="dash", width=1.5), hoverinfo="skip")
+    for r in orig:
+        fig.add_scatter(x=[r["retain_f1"]], y=[r["forget_f1"]], mode="markers+text", name="original",
+                        text=["original"], textposition="bottom center", hovertext=[hover(r)], hoverinfo="text",
+                        marker=dict(symbol="diamond-open", size=16, color=BEFORE_DARK, line=dict(width=2)))
+    _layout(fig, "Forgetting vs utility of the compared methods")
+    fig.update_xaxes(title_text="Retain F1 (other classes; higher is better)")
+    fig.update_yaxes(title_text="Forget F1 (forgotten class; lower is better)", rangemode="tozero")
+    fig.add_annotation(text="marker size: share of parameters changed (log scale); colour: wall time; bars: 95 % "
+                            "intervals", xref="paper", yref="paper", x=0, y=-0.16, xanchor="left", showarrow=False,
+                       font=dict(size=11, color=BEFORE_DARK))
+    fig.update_layout(height=560, margin=dict(l=80, r=40, t=90, b=100))
+    if not rows:
+        fig.add_annotation(text="no rows in this comparison", x=0.5, y=0.5, xref="paper", yref="paper",
+                           showarrow=False)
+    return fig

@@ -368,7 +368,7 @@ def _run_unlearning_locked(req: UnlearnRequest, progress: Callable[[dict], None]
         ctx = UnlearnContext(original=clf, forget=enc_forget, retain=enc_retain,
                              retain_labels=torch.as_tensor([clf.labels.index(y) for y in retain.labels]),
                              forget_class_id=fc, seed=req.seed, progress=report, cancel=is_cancelled,
-                             forget_features=feats_forget)
+                             forget_features=feats_forget, retain_notes=retain, max_length=req.max_length)
         report({"stage": "select"})
         result = method.run(ctx)
         new = result.model

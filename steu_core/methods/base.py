@@ -25,6 +25,10 @@ class UnlearnContext:
     cancel: Callable[[], bool] | None = None
     # Head inputs of the original model, computed once (None: no exact head adapter for this model)
     forget_features: torch.Tensor | None = None
+    # The retain notes as text (NoteSet) and the token limit, for methods that retrain from a base
+    # checkpoint with its own tokenisation (retrain_oracle); None where the caller has no text.
+    retain_notes: object = None
+    max_length: int = 128
 
     def report(self, **info) -> None:
         if self.progress:

@@ -1,0 +1,62 @@
+"""Representation probe: can the forget class still be read off the model's frozen features?
+
+For every model, a linear probe (logistic regression on standardised head inputs) is trained to
+tell notes of the forget class from the others, on the held-out evaluation notes, with stratified
+k-fold cross-validation; the probe AUC is the ROC AUC of its out-of-fold scores. Held-out notes are
+used so that no model has trained on them: the probe asks whether the *representation* still
+separates the class, not whether it remembers particular notes.
+
+Read it next to ``output_auc``, the AUC of the model's own probability of the forget class on the
+same notes: a method that only suppresses the class at the output (head_only) keeps the original's
+features exactly, so its probe AUC equals the original's however low its forget F1 is. Also
+reported for the oracle, the honest floor: a model that never learnt the class usually still
+separates it from its features (pretrained encoders know what digestive-system text looks like).
+Intervals: percentile bootstrap over the notes (positives and negatives resampled separately),
+with the out-of-fold scores held fixed.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .deep import DeepInputs, auc, auc_with_ci, register_deep_audit, true_label_logprob
+
+
+def probe_scores(x: np.ndarray, y: np.ndarray, folds: int, c: float, seed: int) -> np.ndarray:
+    """Out-of-fold probability of y=1 from a standardised logistic regression."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    scores = np.zeros(len(y))
+    for tr, te in StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(x, y):
+        clf = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000, random_state=seed))
+        clf.fit(x[tr], y[tr])
+        scores[te] = clf.predict_proba(x[te])[:, 1]
+    return scores
+
+
+@register_deep_audit("probe")
+def probe(inp: DeepInputs) -> dict:
+    folds = int(inp.setting("probe", "folds", 5))
+    c = float(inp.setting("probe", "C", 1.0))
+    y = (inp.eval_labels == inp.forget_class_id).astype(int)
+    out = {"probe": "logistic regression on standardised head inputs, forget class vs rest, "
+                    f"{folds}-fold cross-validated on the evaluation notes", "per_model": {},
+           "n_positive": int(y.sum()), "n_negative": int(len(y) - y.sum())}
+    folds_ok = min(int(y.sum()), int(len(y) - y.sum()))
+    if folds_ok < 2:
+        out["skipped"] = "the evaluation set needs at least 2 notes of the forget class and 2 of the others"
+        return {"probe": out}
+    folds = min(folds, folds_ok)
+    for name, m in inp.models.items():
+        own = true_label_logprob(m.eval_logits, inp.forget_class_id)
+        row = {"output_auc": auc(own[y == 1], own[y == 0])}
+        if m.eval_feats is None:
+            row["skipped"] = "no exact head adapter: the head inputs of this model cannot be read"
+        else:
+            s = probe_scores(m.eval_feats.numpy(), y, folds, c, inp.seed)
+            r = auc_with_ci(s[y == 1], s[y == 0], inp.seed, inp.n_boot)
+            row.update(probe_auc=r["auc"], probe_auc_ci=r["auc_ci"])
+        out["per_model"][name] = row
+    return {"probe": out}

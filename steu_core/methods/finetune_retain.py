@@ -1,0 +1,45 @@
+"""finetune_retain: the full model fine-tuned on the retain set only, for a few steps (baseline).
+
+Forgetting by continued training without the forget class ("catastrophic forgetting"): the forget
+class's output only ever receives negative gradient. Every parameter is trained with Adam on
+retain cross-entropy for at most ``max_steps`` steps, stopping early once forget F1 on the forget
+set reaches ``forget_f1_target``. All parameters may change; the encoder changes.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+from .base import AllowedChanges, MethodResult, UnlearnContext, config_from_dict, register
+from .full_model import check_full_settings, train_full_model
+
+
+@dataclass
+class FinetuneRetainConfig:
+    lr: float = field(default=5e-5, metadata={"help": "Adam learning rate of all parameters"})
+    batch_size: int = field(default=16, metadata={"help": "retain notes per step"})
+    max_steps: int = field(default=40, metadata={"help": "upper bound on optimisation steps"})
+    check_every: int = field(default=5, metadata={"help": "steps between checks of forget F1 on the forget set"})
+    forget_f1_target: float = field(default=0.01, metadata={"help": "stop once forget F1 on the forget set is at or below this"})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm"})
+
+    def __post_init__(self):
+        check_full_settings(**asdict(self))
+
+
+@register("finetune_retain")
+class FinetuneRetain:
+    """Full model, a few steps of retain-set fine-tuning (baseline)."""
+
+    Config = FinetuneRetainConfig
+    description = "Baseline: every parameter fine-tuned on the retain set only, for a bounded number of steps."
+
+    def __init__(self, settings: dict | None = None, use_cache: bool = True):
+        self.cfg = config_from_dict(self.Config, settings)
+
+    def run(self, ctx: UnlearnContext) -> MethodResult:
+        t0 = time.perf_counter()
+        new, log = train_full_model(ctx, ascent=False, forget_weight=0.0, retain_weight=1.0, **asdict(self.cfg))
+        return MethodResult(model=new, allowed=AllowedChanges(everything=True), encoder_changed=True,
+                            training=log, settings=asdict(self.cfg),
+                            seconds={"select": 0.0, "unlearn": time.perf_counter() - t0})

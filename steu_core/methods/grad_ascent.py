@@ -1,0 +1,49 @@
+"""grad_ascent: full-model gradient ascent on the forget set with a retain term (baseline).
+
+Every parameter is trained ("gradient difference": cross-entropy descended on retain notes and
+ascended on forget notes), for at most ``max_steps`` steps, stopping once forget F1 on the forget
+set reaches ``forget_f1_target``. Gradient ascent on cross-entropy is unbounded, so the step bound
+and gradient clipping are what keep it from wrecking the model; the retain F1 in the comparison
+shows what it cost. All parameters may change (the parameter diff allows everything) and the
+encoder changes, so no feature cache applies.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+
+from .base import AllowedChanges, MethodResult, UnlearnContext, config_from_dict, register
+from .full_model import check_full_settings, train_full_model
+
+
+@dataclass
+class GradAscentConfig:
+    lr: float = field(default=2e-5, metadata={"help": "Adam learning rate of all parameters"})
+    forget_weight: float = field(default=1.0, metadata={"help": "weight of the ascent term (forget CE)"})
+    retain_weight: float = field(default=1.0, metadata={"help": "weight of the retain CE term"})
+    batch_size: int = field(default=16, metadata={"help": "forget notes per step (and as many retain notes)"})
+    max_steps: int = field(default=40, metadata={"help": "upper bound on optimisation steps"})
+    check_every: int = field(default=5, metadata={"help": "steps between checks of forget F1 on the forget set"})
+    forget_f1_target: float = field(default=0.01, metadata={"help": "stop once forget F1 on the forget set is at or below this"})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm"})
+
+    def __post_init__(self):
+        check_full_settings(**asdict(self))
+
+
+@register("grad_ascent")
+class GradAscent:
+    """Full-model gradient ascent on the forget set + retain CE (baseline)."""
+
+    Config = GradAscentConfig
+    description = "Baseline: every parameter, gradient ascent on the forget set with a retain term, bounded steps."
+
+    def __init__(self, settings: dict | None = None, use_cache: bool = True):
+        self.cfg = config_from_dict(self.Config, settings)
+
+    def run(self, ctx: UnlearnContext) -> MethodResult:
+        t0 = time.perf_counter()
+        new, log = train_full_model(ctx, ascent=True, **asdict(self.cfg))
+        return MethodResult(model=new, allowed=AllowedChanges(everything=True), encoder_changed=True,
+                            training=log, settings=asdict(self.cfg),
+                            seconds={"select": 0.0, "unlearn": time.perf_counter() - t0})

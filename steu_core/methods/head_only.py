@@ -1,0 +1,55 @@
+"""head_only: only the classification head is trained, with STEU's objective; no embedding row moves.
+
+The baseline STEU has to beat to justify editing embeddings at all. With the encoder frozen and no
+row edited, every head input is exactly the cached feature of the original model, so this runs on
+the feature cache alone (milliseconds per step). It usually reaches forget F1 0 as fast as STEU,
+or faster: suppression at the output is easy. What it cannot do is change the representation:
+the features still carry the class (see the probe, relearning and reference-MIA audits of
+``python -m steu_core compare``).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, fields
+
+from .base import AllowedChanges, MethodResult, UnlearnContext, config_from_dict, register
+from .steu import SteuConfig, run_sparse_unlearning
+
+
+@dataclass
+class HeadOnlyConfig:
+    lr_head: float = field(default=2e-3, metadata={"help": "learning rate of the classification head"})
+    forget_weight: float = field(default=1.0, metadata={"help": "lambda: weight of the forget term"})
+    batch_size: int = field(default=16, metadata={"help": "forget examples per step (and as many retain)"})
+    max_steps: int = field(default=60, metadata={"help": "upper bound on optimisation steps"})
+    min_steps: int = field(default=5, metadata={"help": "steps before early stopping may trigger"})
+    check_every: int = field(default=5, metadata={"help": "steps between full checks of the stopping rule"})
+    forget_f1_target: float = field(default=0.01, metadata={"help": "stop once forget F1 on the forget set is at or below this"})
+    retain_tolerance: float = field(default=0.05, metadata={"help": "retain loss may rise at most this much over its start"})
+    retain_pool: int = field(default=256, metadata={"help": "retain notes sampled (stratified) for the retain term"})
+
+    def __post_init__(self):
+        self.as_steu()  # SteuConfig checks the ranges
+
+    def as_steu(self) -> SteuConfig:
+        return SteuConfig(**{f.name: getattr(self, f.name) for f in fields(self)}, k=1,
+                          train_head=True, train_rows=False)
+
+
+@register("head_only")
+class HeadOnly:
+    """The classification head alone, STEU's objective (baseline)."""
+
+    Config = HeadOnlyConfig
+    description = "Baseline: only the classification head is trained (STEU's objective); no embedding row changes."
+
+    def __init__(self, settings: dict | None = None, use_cache: bool = True):
+        self.cfg = config_from_dict(self.Config, settings)
+        self.use_cache = use_cache
+
+    def run(self, ctx: UnlearnContext) -> MethodResult:
+        t0 = time.perf_counter()
+        new, log = run_sparse_unlearning(ctx, self.cfg.as_steu(), [], use_cache=self.use_cache)
+        return MethodResult(model=new, allowed=AllowedChanges(embedding_rows=None, head=True), selected_tokens=[],
+                            encoder_changed=False, training=log, settings=asdict(self.cfg),
+                            seconds={"select": 0.0, "unlearn": time.perf_counter() - t0})
