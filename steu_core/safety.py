@@ -6,7 +6,8 @@ cell is written to a CSV that a spreadsheet will open.
   (PHI) and is described by its length instead.
 * :func:`csv_safe_cell` - a cell starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return
   is a formula to Excel/LibreOffice ("CSV injection"); it is written with a leading apostrophe so
-  the spreadsheet shows it as text. Every CSV the tool writes goes through it.
+  the spreadsheet shows it as text (plain numbers such as ``-0.25`` excepted). Every CSV the tool
+  writes goes through it (:func:`csv_safe_row` for ``csv.writer`` rows).
 * :func:`html_text` - text for an HTML context (reports, the dashboard's unsafe-HTML blocks).
 """
 from __future__ import annotations
@@ -39,11 +40,23 @@ def shown_values(values: Iterable[Any], limit: int = 12) -> str:
     return ", ".join(shown) or "(none)"
 
 
+_PLAIN_NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+
+
 def csv_safe_cell(value: Any) -> Any:
-    """A cell value that a spreadsheet will not evaluate as a formula (strings only; others as is)."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+    """A cell value that a spreadsheet will not evaluate as a formula (strings only; others as is).
+
+    A string that is just a number ("-0.25", "+3e-4") stays as it is: it cannot be a formula, and a
+    spreadsheet should still read it as a number.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES) and not _PLAIN_NUMBER.match(value):
         return "'" + value
     return value
+
+
+def csv_safe_row(row: Iterable[Any]) -> list[Any]:
+    """``csv.writer(f).writerow(csv_safe_row(values))``: every cell passed through csv_safe_cell."""
+    return [csv_safe_cell(v) for v in row]
 
 
 def csv_safe_frame(df):

@@ -32,7 +32,7 @@ from steu_core.errors import DataError
 from steu_core.ledger import Ledger
 from steu_core.model import hash_directory
 from steu_core.runs import staging_dir
-from steu_core.safety import csv_safe_cell, html_text, shown_value
+from steu_core.safety import csv_safe_cell, csv_safe_row, html_text, shown_value
 
 FAST = '{"max_steps": 3, "min_df": 2}'
 LABELS = sorted(CLASS_WORDS)
@@ -732,7 +732,9 @@ def test_every_csv_written_is_formula_safe(tmp_path):
 
 def test_safety_helpers():
     assert csv_safe_cell("=1+1") == "'=1+1" and csv_safe_cell("@x") == "'@x" and csv_safe_cell("ok") == "ok"
-    assert csv_safe_cell(-3) == -3  # numbers are not formulas
+    assert csv_safe_cell(-3) == -3 and csv_safe_cell("-0.25") == "-0.25" and csv_safe_cell("+3e-4") == "+3e-4"
+    assert csv_safe_cell("-2+3") == "'-2+3" and csv_safe_cell("-") == "'-"  # numbers pass, formulas do not
+    assert csv_safe_row(["=A1", 1.5, "ok"]) == ["'=A1", 1.5, "ok"]
     assert html_text("<script>alert('x')</script>") == "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;"
     assert shown_value("cardiac") == "'cardiac'"
     long_note = "pt with hx of IVDU presents with fever and new murmur"
