@@ -105,7 +105,7 @@ def test_planted_marker_is_found_by_the_search(planted, tmp_path):
     assert not leaks_in([f], texts=["clean"])
 
 
-def test_no_note_text_anywhere_after_unlearn_report_and_ledger(planted, tmp_path):
+def test_no_note_text_anywhere_after_unlearn_report_and_ledger(planted, tmp_path, monkeypatch, capsys):
     home, out, tmp = tmp_path / "home", tmp_path / "run", tmp_path / "tmp"
     home.mkdir()
     tmp.mkdir()
@@ -129,10 +129,14 @@ def test_no_note_text_anywhere_after_unlearn_report_and_ledger(planted, tmp_path
               "--reason", "patient request"])
     report_pdf, report_json = tmp_path / "report.pdf", tmp_path / "report.json"
     run(py + ["report", "--run", str(out), "--out", str(report_pdf), "--json", str(report_json)])
-    run(py + ["ledger", "show", "--json"])
-    run(py + ["ledger", "verify"])
-    run(py + ["runs"])
-    run(py + ["verify", "--original", str(planted["model"]), "--unlearned", str(out)])
+    # the read-only commands in this process (same code, no process start-up each)
+    monkeypatch.setenv("STEU_HOME", str(home))
+    for argv in (["ledger", "show", "--json"], ["ledger", "verify"], ["runs"],
+                 ["verify", "--original", str(planted["model"]), "--unlearned", str(out)]):
+        assert main(argv) == 0, argv
+        captured = capsys.readouterr()
+        printed.extend([captured.out, captured.err])
+    assert f'"run_id": "{out.name}"' in printed[-8], "ledger show printed the run's entries"
 
     assert (out / "results.json").is_file() and report_pdf.stat().st_size > 1000
     # the search covers a real report: its streams inflate and hold the run's text
