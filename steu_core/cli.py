@@ -94,18 +94,25 @@ def cmd_unlearn(args) -> int:
                          max_length=args.max_length, min_forget=args.min_forget, allow_pickle=args.allow_pickle,
                          use_cache=not args.no_cache, request_id=args.request_id, requester=args.requester,
                          reason=args.reason, operator=args.operator or os.environ.get("USER", ""),
-                         batch_size=args.batch_size, max_file_mb=args.max_file_mb, lock_wait_s=args.wait)
+                         batch_size=args.batch_size, max_file_mb=args.max_file_mb, lock_wait_s=args.wait,
+                         precision=args.precision)
 
     def waiting(holder: dict) -> None:
         who = f" (process {holder['pid']})" if holder.get("pid") else ""
         print(f"Another run on this model is in progress{who}; waiting up to {args.wait:.0f} s for it to finish ...",
               file=sys.stderr, flush=True)
 
-    bar = _Bar(args.quiet)
+    from . import distributed
+
+    bar = _Bar(args.quiet or distributed.requested_world_size() > 1 and os.environ.get("RANK", "0") != "0")
     try:
         out = run_unlearning(req, progress=bar, on_wait=waiting)
     finally:
         bar.close()
+        main_process = distributed.current().is_main
+        distributed.teardown()  # several processes (torchrun / accelerate launch): leave the group
+    if not main_process:  # process 0 prints the summary
+        return 0
     r = json.loads((out / "results.json").read_text())
     print(summary_text(r, out))
     return 0
@@ -259,6 +266,9 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--settings", help="JSON object of further method settings, e.g. '{\"max_steps\": 40}'")
     u.add_argument("--seed", type=int, default=0)
     u.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda or mps")
+    u.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="CUDA autocast: auto = bf16 where supported (fp16 for scoring otherwise); "
+                        "fp32 = none; bf16/fp16 need a CUDA GPU. A CPU always runs fp32")
     u.add_argument("--max-length", type=int, default=128, help="tokens per note (longer notes are truncated)")
     u.add_argument("--min-forget", type=int, default=10, help="fewest forget examples accepted")
     u.add_argument("--batch-size", type=int, default=64, help="notes per batch when scoring (lower it if the GPU runs out of memory)")

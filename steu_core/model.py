@@ -8,14 +8,17 @@ the base model. Nothing assumes MiniLM's sizes or module names.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
+import math
 import os
 import shutil
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from collections.abc import Sequence as _SequenceABC
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -177,6 +180,7 @@ class Classifier:
     device: torch.device
     source: str = ""
     adapter: HeadAdapter | None = None
+    precision: str = "auto"  # autocast on CUDA: auto, fp32, bf16, fp16 (steu_core.accel)
 
     @property
     def model_type(self) -> str:
@@ -237,7 +241,8 @@ class Classifier:
         import copy
 
         return Classifier(model=copy.deepcopy(self.model), tokenizer=self.tokenizer, path=self.path,
-                          labels=list(self.labels), device=self.device, source=self.source, adapter=self.adapter)
+                          labels=list(self.labels), device=self.device, source=self.source, adapter=self.adapter,
+                          precision=self.precision)
 
 
 def check_model_dir(path: Path, allow_pickle: bool = False) -> None:
@@ -382,47 +387,165 @@ def _json_default(o):
 
 # ---------------------------------------------------------------------------------------------
 # Tokenised corpora, dynamic padding and batched scoring
+#
+# Token ids are stored compactly: one int32 array holding every note's ids back to back, and n+1
+# offsets (note i is flat[offsets[i]:offsets[i+1]]). That is 4 bytes a token; Python lists of ints
+# took about 9 times as much (bench/scale.py measures both). Tokenisation streams through the notes
+# in batches, so only one batch of Python lists exists at a time.
 
 
-@dataclass
-class Encoded:
-    """Token ids of a set of notes (no padding), with how many were truncated."""
+class TokenIds(_SequenceABC):
+    """Read-only sequence view of an :class:`Encoded`: ``ids[i]`` is note i's int32 id array (no copy)."""
 
-    ids: list[list[int]]
-    truncated: int
-    max_length: int
+    __slots__ = ("flat", "offsets")
+
+    def __init__(self, flat: np.ndarray, offsets: np.ndarray):
+        self.flat, self.offsets = flat, offsets
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self.offsets) - 1
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = int(i)
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return self.flat[self.offsets[i]:self.offsets[i + 1]]
+
+    def __iter__(self):
+        flat, off = self.flat, self.offsets
+        for a, b in zip(off[:-1].tolist(), off[1:].tolist()):
+            yield flat[a:b]
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+
+def _gather_positions(offsets: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions in ``flat`` of the notes ``idx`` (concatenated), and their lengths."""
+    starts = offsets[idx]
+    lens = offsets[idx + 1] - starts
+    total = int(lens.sum())
+    new_starts = np.cumsum(lens) - lens
+    pos = np.arange(total, dtype=np.int64) - np.repeat(new_starts - starts, lens)
+    return pos, lens
+
+
+class Encoded:
+    """Token ids of a set of notes (no padding), with how many were truncated.
+
+    ``Encoded(list_of_id_lists, truncated, max_length)`` still works; internally the ids are one
+    int32 array plus offsets (see the comment above). ``ids`` is a sequence view of the notes.
+    """
+
+    __slots__ = ("flat", "offsets", "truncated", "max_length")
+
+    def __init__(self, ids: Sequence[Sequence[int]] | None = None, truncated: int = 0, max_length: int = 0, *,
+                 flat: np.ndarray | None = None, offsets: np.ndarray | None = None):
+        if flat is None:
+            ids = list(ids or [])
+            lens = np.fromiter((len(s) for s in ids), dtype=np.int64, count=len(ids))
+            flat = np.fromiter(itertools.chain.from_iterable(ids), dtype=np.int32, count=int(lens.sum()))
+            offsets = np.concatenate([[0], np.cumsum(lens)]).astype(np.int64)
+        self.flat = np.ascontiguousarray(flat, dtype=np.int32)
+        self.offsets = np.asarray(offsets, dtype=np.int64)
+        self.truncated, self.max_length = int(truncated), int(max_length)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def __repr__(self) -> str:
+        return f"Encoded({len(self)} notes, {len(self.flat)} tokens, truncated={self.truncated})"
+
+    @property
+    def ids(self) -> TokenIds:
+        return TokenIds(self.flat, self.offsets)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.flat.nbytes + self.offsets.nbytes)
 
     def subset(self, idx: Sequence[int]) -> "Encoded":
-        return Encoded([self.ids[i] for i in idx], sum(1 for i in idx if len(self.ids[i]) >= self.max_length),
-                       self.max_length)
+        idx = np.asarray(idx, dtype=np.int64).reshape(-1)
+        pos, lens = _gather_positions(self.offsets, idx)
+        return Encoded(flat=self.flat[pos], offsets=np.concatenate([[0], np.cumsum(lens)]),
+                       truncated=int((lens >= self.max_length).sum()) if self.max_length else 0,
+                       max_length=self.max_length)
+
+    def pad(self, idx: Sequence[int], pad_id: int, device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+        """Notes ``idx`` as a padded (ids, attention mask) pair as wide as the longest of them."""
+        idx = np.asarray(idx, dtype=np.int64).reshape(-1)
+        pos, lens = _gather_positions(self.offsets, idx)
+        width = int(lens.max()) if len(lens) else 0
+        mask = np.arange(width)[None, :] < lens[:, None]
+        ids = np.full((len(idx), width), pad_id, dtype=np.int64)
+        ids[mask] = self.flat[pos]  # row-major order of the mask = the notes' ids in order
+        return _to_device(torch.from_numpy(ids), device), _to_device(torch.from_numpy(mask.astype(np.int64)), device)
+
+    @classmethod
+    def concat(cls, parts: Sequence["Encoded"], max_length: int | None = None) -> "Encoded":
+        parts = list(parts)
+        if not parts:
+            return cls(flat=np.zeros(0, np.int32), offsets=np.zeros(1, np.int64), max_length=max_length or 0)
+        flat = np.concatenate([p.flat for p in parts])
+        lens = np.concatenate([np.diff(p.offsets) for p in parts])
+        return cls(flat=flat, offsets=np.concatenate([[0], np.cumsum(lens)]),
+                   truncated=sum(p.truncated for p in parts),
+                   max_length=max_length if max_length is not None else parts[0].max_length)
 
 
-def encode(tokenizer, texts: Sequence[str], max_length: int, batch: int = 1024) -> Encoded:
-    ids: list[list[int]] = []
-    truncated = 0
-    for start in range(0, len(texts), batch):
-        chunk = list(texts[start:start + batch])
+def _to_device(t: torch.Tensor, device: torch.device | str) -> torch.Tensor:
+    device = torch.device(device)
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
+def iter_encode(tokenizer, texts: Iterable[str], max_length: int, batch: int = 1024) -> Iterator[Encoded]:
+    """Tokenise ``texts`` (any iterable, e.g. a file read in chunks) ``batch`` notes at a time.
+
+    Notes longer than ``max_length`` tokens are cut to ``max_length``, keeping the closing special
+    token; each chunk counts how many were cut.
+    """
+    it = iter(texts)
+    while True:
+        chunk = list(itertools.islice(it, batch))
+        if not chunk:
+            return
         full = tokenizer(chunk, add_special_tokens=True, truncation=False, return_attention_mask=False,
                          verbose=False)["input_ids"]
-        for seq in full:
+        truncated = 0
+        for j, seq in enumerate(full):
             if len(seq) > max_length:
                 truncated += 1
-                seq = seq[:max_length - 1] + [seq[-1]]  # keep the closing special token
-            ids.append(list(seq))
-    return Encoded(ids, truncated, max_length)
+                full[j] = seq[:max_length - 1] + [seq[-1]]  # keep the closing special token
+        lens = np.fromiter((len(s) for s in full), dtype=np.int64, count=len(full))
+        flat = np.fromiter(itertools.chain.from_iterable(full), dtype=np.int32, count=int(lens.sum()))
+        yield Encoded(flat=flat, offsets=np.concatenate([[0], np.cumsum(lens)]), truncated=truncated,
+                      max_length=max_length)
+
+
+def encode(tokenizer, texts: Iterable[str], max_length: int, batch: int = 1024) -> Encoded:
+    """Tokenise every note (streamed in batches of ``batch``) into one compact :class:`Encoded`."""
+    return Encoded.concat(iter_encode(tokenizer, texts, max_length, batch), max_length=max_length)
 
 
 def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    lens = np.fromiter((len(s) for s in seqs), dtype=np.int64, count=len(seqs))
+    width = int(lens.max()) if len(lens) else 0
+    ids = np.full((len(seqs), width), pad_id, dtype=np.int64)
     for i, s in enumerate(seqs):
-        ids[i, :len(s)] = torch.as_tensor(s, dtype=torch.long)
-        mask[i, :len(s)] = 1
-    return ids.to(device), mask.to(device)
+        ids[i, :len(s)] = s
+    mask = (np.arange(width)[None, :] < lens[:, None]).astype(np.int64)
+    return _to_device(torch.from_numpy(ids), device), _to_device(torch.from_numpy(mask), device)
 
 
 def length_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
@@ -432,59 +555,92 @@ def length_batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int
         yield order[start:start + batch_size].tolist()
 
 
+def length_order(enc: Encoded) -> np.ndarray:
+    """Note indices sorted by length (stable): consecutive slices are length-bucketed batches."""
+    return np.argsort(enc.lengths, kind="stable")
+
+
 def pad_id(tokenizer) -> int:
     return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
 
 
-@torch.inference_mode()
 def compute_features(clf: Classifier, enc: Encoded, batch_size: int = 64,
                      progress: Callable[[int, int], None] | None = None) -> torch.Tensor | None:
-    """Head inputs for every example (None when the model has no exact head adapter)."""
+    """Head inputs for every example (None when the model has no exact head adapter).
+
+    Length-bucketed batches with dynamic padding; autocast on CUDA where safe; a batch that runs out
+    of memory is retried at half the size. The N x d float32 result (150 MB for 100k notes at d=384)
+    stays on the accelerator when it takes at most a quarter of its free memory, else in host memory.
+    """
     if clf.adapter is None:
         return None
+    from .accel import cache_device, inference, map_batches
+
     clf.model.eval()
+    n = len(enc)
     out: torch.Tensor | None = None
     done = 0
-    for idx in length_batches([len(s) for s in enc.ids], batch_size):
-        ids, mask = pad_batch([enc.ids[i] for i in idx], pad_id(clf.tokenizer), clf.device)
-        feats = clf.adapter.features(clf.model, ids, mask).float()
+
+    def run(idx: np.ndarray) -> None:
+        nonlocal done, out
+        ids, mask = enc.pad(idx, pad_id(clf.tokenizer), clf.device)
+        with inference(clf.device, clf.precision):
+            feats = clf.adapter.features(clf.model, ids, mask).float()
         if out is None:
-            out = torch.empty((len(enc), *feats.shape[1:]), dtype=torch.float32, device=clf.device)
-        out[torch.as_tensor(idx, device=clf.device)] = feats
+            shape = (n, *feats.shape[1:])
+            out = torch.empty(shape, dtype=torch.float32, device=cache_device(clf.device, 4 * math.prod(shape)))
+        out[torch.as_tensor(idx, device=out.device)] = feats.to(out.device)
         done += len(idx)
         if progress:
-            progress(done, len(enc))
+            progress(done, n)
+
+    map_batches(length_order(enc), batch_size, run, device=clf.device, what="scoring")
+    if out is None:  # no notes
+        out = torch.empty((0, clf.hidden_size), dtype=torch.float32, device=clf.device)
     return out
 
 
 @torch.inference_mode()
+def head_logits(clf: Classifier, feats: torch.Tensor, chunk: int = 8192) -> torch.Tensor:
+    """The head applied to cached head inputs (in fp32, in chunks, wherever the cache lives)."""
+    parts = [clf.adapter.logits(clf.model, feats[s:s + chunk].to(clf.device)).float().cpu()
+             for s in range(0, len(feats), chunk)]
+    return torch.cat(parts) if parts else torch.empty((0, len(clf.labels)), dtype=torch.float32)
+
+
 def compute_logits(clf: Classifier, enc: Encoded, batch_size: int = 64, feats: torch.Tensor | None = None,
                    recompute: Sequence[int] | None = None,
                    progress: Callable[[int, int], None] | None = None) -> torch.Tensor:
-    """Logits for every example.
+    """Logits for every example (an N x C float32 tensor in host memory).
 
     With cached ``feats`` (from the unedited encoder) only the examples in ``recompute`` get a new
     encoder pass; the rest go through the (possibly new) head alone. This is exact when only the
     embedding rows of tokens absent from those examples, and the head, changed.
     """
+    from .accel import inference, map_batches
+
     clf.model.eval()
     n = len(enc)
     if feats is not None and clf.adapter is not None:
-        feats = feats.clone()
         todo = list(recompute) if recompute is not None else []
         if todo:
-            sub = enc.subset(todo)
-            new = compute_features(clf, sub, batch_size, progress)
-            feats[torch.as_tensor(todo, device=feats.device)] = new
-        return clf.adapter.logits(clf.model, feats).float().cpu()
+            feats = feats.clone()
+            new = compute_features(clf, enc.subset(todo), batch_size, progress)
+            feats[torch.as_tensor(todo, device=feats.device)] = new.to(feats.device)
+        return head_logits(clf, feats)
     logits = torch.empty((n, len(clf.labels)), dtype=torch.float32)
     done = 0
-    for idx in length_batches([len(s) for s in enc.ids], batch_size):
-        ids, mask = pad_batch([enc.ids[i] for i in idx], pad_id(clf.tokenizer), clf.device)
-        logits[torch.as_tensor(idx)] = clf.model(input_ids=ids, attention_mask=mask).logits.float().cpu()
+
+    def run(idx: np.ndarray) -> None:
+        nonlocal done
+        ids, mask = enc.pad(idx, pad_id(clf.tokenizer), clf.device)
+        with inference(clf.device, clf.precision):
+            logits[torch.as_tensor(idx)] = clf.model(input_ids=ids, attention_mask=mask).logits.float().cpu()
         done += len(idx)
         if progress:
             progress(done, n)
+
+    map_batches(length_order(enc), batch_size, run, device=clf.device, what="scoring")
     return logits
 
 

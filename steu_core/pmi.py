@@ -29,13 +29,48 @@ class TokenScore:
         return asdict(self)
 
 
+def _is_compact(docs) -> bool:
+    """An Encoded (or its ids view): one flat id array plus offsets."""
+    return hasattr(docs, "flat") and hasattr(docs, "offsets")
+
+
+def _compact_df(flat: np.ndarray, offsets: np.ndarray, vocab_size: int, counts: np.ndarray,
+                chunk_tokens: int = 1 << 22) -> None:
+    """Add the document frequencies of compact docs to ``counts``, a bounded number of tokens at a time."""
+    n = len(offsets) - 1
+    d = 0
+    while d < n:
+        # as many documents as fit in chunk_tokens (at least one)
+        e = int(np.searchsorted(offsets, offsets[d] + chunk_tokens, side="right")) - 1
+        e = min(max(e, d + 1), n)
+        seg = flat[offsets[d]:offsets[e]].astype(np.int64)
+        doc = np.repeat(np.arange(e - d, dtype=np.int64), np.diff(offsets[d:e + 1]))
+        keep = (seg >= 0) & (seg < vocab_size)
+        pairs = np.unique(doc[keep] * vocab_size + seg[keep])  # each (document, token) once
+        counts += np.bincount(pairs % vocab_size, minlength=vocab_size)
+        d = e
+
+
 def document_frequency(docs: Iterable[Sequence[int]], vocab_size: int) -> tuple[np.ndarray, int]:
-    """How many documents contain each token id (each document counted once), and the document count."""
+    """How many documents contain each token id (each document counted once), and the document count.
+
+    One streaming pass: ``docs`` may be an Encoded (or its ``ids``), an iterable of Encoded chunks
+    (e.g. from :func:`steu_core.model.iter_encode`, so a corpus never has to be held whole), or any
+    iterable of token-id sequences. Ids outside the vocabulary are ignored.
+    """
     counts = np.zeros(vocab_size, dtype=np.int64)
+    if _is_compact(docs):
+        _compact_df(docs.flat, docs.offsets, vocab_size, counts)
+        return counts, len(docs.offsets) - 1
     n = 0
     for doc in docs:
+        if _is_compact(doc):
+            _compact_df(doc.flat, doc.offsets, vocab_size, counts)
+            n += len(doc.offsets) - 1
+            continue
         if len(doc):
-            counts += np.bincount(np.unique(np.asarray(doc, dtype=np.int64)), minlength=vocab_size)[:vocab_size]
+            u = np.unique(np.asarray(doc, dtype=np.int64))
+            counts[u[(u >= 0) & (u < vocab_size)]] += 1
         n += 1
     return counts, n
 
@@ -63,16 +98,21 @@ def k_from_budget(params_total: int, head_params: int, hidden_size: int, budget:
 
 def select_tokens(forget_docs: Sequence[Sequence[int]], retain_docs: Sequence[Sequence[int]], tokenizer,
                   k: int, *, min_df: int = 2, alpha: float = 1.0, vocab_size: int | None = None,
-                  exclude_ids: Iterable[int] = ()) -> list[TokenScore]:
-    """The top-k tokens by PMI with the forget documents (ties: more forget documents, then lower id)."""
+                  exclude_ids: Iterable[int] = (), count=None) -> list[TokenScore]:
+    """The top-k tokens by PMI with the forget documents (ties: more forget documents, then lower id).
+
+    ``count(docs, vocab_size) -> (df, n)`` replaces :func:`document_frequency` (the multi-process
+    run passes one that counts a shard per process and sums the counts).
+    """
+    count = count or document_frequency
     vocab_size = vocab_size or len(tokenizer)
     if k < 1:
         raise ConfigError(f"k must be at least 1 (got {k}).", hint="Give --k 1 or more, or use --budget.")
     if k > vocab_size:
         raise ConfigError(f"k = {k} is larger than the vocabulary ({vocab_size} tokens).",
                           hint="Choose a smaller --k, or use --budget.")
-    df_f, n_f = document_frequency(forget_docs, vocab_size)
-    df_r, n_r = document_frequency(retain_docs, vocab_size)
+    df_f, n_f = count(forget_docs, vocab_size)
+    df_r, n_r = count(retain_docs, vocab_size)
     df_all, n_all = df_f + df_r, n_f + n_r
     scores = pmi_scores(df_f, n_f, df_all, n_all, alpha)
     eligible = df_f >= min_df
@@ -92,5 +132,9 @@ def select_tokens(forget_docs: Sequence[Sequence[int]], retain_docs: Sequence[Se
 
 def coverage(docs: Sequence[Sequence[int]], ids: Iterable[int]) -> np.ndarray:
     """Boolean mask: which documents contain at least one of ``ids``."""
+    if _is_compact(docs):
+        hit = np.isin(docs.flat, np.fromiter((int(i) for i in ids), dtype=np.int64))
+        cum = np.concatenate([[0], np.cumsum(hit, dtype=np.int64)])
+        return (cum[docs.offsets[1:]] - cum[docs.offsets[:-1]]) > 0
     wanted = set(int(i) for i in ids)
     return np.array([bool(wanted.intersection(doc)) for doc in docs], dtype=bool)

@@ -32,7 +32,11 @@ from .audits import AuditInputs, run_audits
 from .data import DEFAULT_MAX_FILE_MB, NoteSet, check_forget_set, check_labels_known, find_overlap, load_notes
 from .errors import Cancelled, ConfigError, DataError, SteuError, as_user_error
 from .methods import UnlearnContext, get_method
-from .model import (Classifier, compute_features, compute_logits, device_description, encode, file_sha256,
+from . import distributed
+from .accel import check_precision
+# compute_features / compute_logits: with several processes each scores its share (steu_core.distributed)
+from .distributed import compute_features, compute_logits
+from .model import (Classifier, device_description, encode, file_sha256,
                     hash_directory, load_classifier, seed_everything, write_json_atomic, write_model)
 from .patch import make_patch, save_patch
 from .pmi import coverage
@@ -66,6 +70,7 @@ class UnlearnRequest:
     reason: str = ""
     operator: str = ""
     record_ledger: bool = True
+    precision: str = "auto"         # CUDA autocast: auto (bf16 where supported), fp32, bf16, fp16
     max_file_mb: float = DEFAULT_MAX_FILE_MB
     lock_wait_s: float = 0.0        # 0: refuse at once when another run holds the model; > 0: wait
 
@@ -305,8 +310,9 @@ def run_unlearning(req: UnlearnRequest, progress: Callable[[dict], None] | None 
     from .locks import model_run_lock
 
     validate_request(req)
+    dp = distributed.setup(req.device)  # several processes (torchrun / accelerate launch): join them
     out = Path(req.out).expanduser().resolve()
-    with model_run_lock(req.model, out=out, wait_s=req.lock_wait_s, on_wait=on_wait):
+    with dp.on_main(lambda: model_run_lock(req.model, out=out, wait_s=req.lock_wait_s, on_wait=on_wait)):
         return _run_unlearning_locked(req, progress, cancel)
 
 
@@ -315,11 +321,15 @@ def _run_unlearning_locked(req: UnlearnRequest, progress: Callable[[dict], None]
     out = Path(req.out).expanduser().resolve()
     get_method(req.method)  # an unknown method is refused before anything is written
     stage = _Staging(out)
-    stage.claim()
+    dp = distributed.current()  # one process unless launched with several; only process 0 writes
+    dp.call_on_main(stage.claim)
     run_id = out.name
     ledger_request = None
+    followers_waiting = False
 
     def report(info: dict) -> None:
+        if not dp.is_main:
+            return
         stage.update(**info)
         if progress:
             progress(dict(stage.state))
@@ -327,13 +337,14 @@ def _run_unlearning_locked(req: UnlearnRequest, progress: Callable[[dict], None]
             _test_pause(stage, info.get("stage"))
 
     def is_cancelled() -> bool:
-        return stage.cancelled() or bool(cancel and cancel())
+        return dp.any(dp.is_main and (stage.cancelled() or bool(cancel and cancel())))
 
     try:
         t_start = time.perf_counter()
         report({"stage": "model", "step": 0, "total": 0, "losses": {}})
-        clf = load_classifier(req.model, device=req.device, allow_pickle=req.allow_pickle,
+        clf = load_classifier(req.model, device=dp.run_device(req.device), allow_pickle=req.allow_pickle,
                               progress=lambda d: report({**d, "stage": "prepare-demo-model"}))
+        clf.precision = check_precision(clf.device, req.precision)
         model_dir = clf.path
         check_max_length(clf, req.max_length)
         original_hash = hash_directory(model_dir)
@@ -341,7 +352,7 @@ def _run_unlearning_locked(req: UnlearnRequest, progress: Callable[[dict], None]
         train, evaluation, forget, retain, fc = load_request_data(req, clf)
         method = get_method(req.method)(req.settings, use_cache=req.use_cache)
         seed_everything(req.seed)
-        if req.record_ledger:
+        if req.record_ledger and dp.is_main:
             ledger_request = _ledger().append("request", {
                 "request_id": req.request_id, "requester": req.requester, "reason": req.reason,
                 "operator": req.operator, "run_id": run_id, "model_path": str(model_dir),
@@ -375,8 +386,9 @@ def _run_unlearning_locked(req: UnlearnRequest, progress: Callable[[dict], None]
 
         report({"stage": "save", "step": 0, "total": 0})
         new_dir = stage.path / "model"
-        write_model(new, new_dir)
-        _test_pause(stage, "save")
+        if dp.is_main:
+            write_model(new, new_dir)
+            _test_pause(stage, "save")
 
         t0 = time.perf_counter()
         report({"stage": "audit"})
@@ -388,6 +400,10 @@ def _run_unlearning_locked(req: UnlearnRequest, progress: Callable[[dict], None]
                                            feats=feats_eval if exact_cache else None, recompute=recompute_eval)
         logits_forget_after = compute_logits(new, enc_forget, req.batch_size,
                                              feats=feats_forget if exact_cache else None, recompute=recompute_forget)
+        if not dp.is_main:  # audits, files and ledger are process 0's: wait for it, share its outcome
+            dp.follow_main()
+            return out
+        followers_waiting = dp.enabled
         pmi_by_id = {t.id: t.pmi for t in result.selected_tokens}
         audits = run_audits(AuditInputs(
             labels=clf.labels, forget_class_id=fc, eval_labels=eval_labels,
@@ -433,6 +449,7 @@ def _run_unlearning_locked(req: UnlearnRequest, progress: Callable[[dict], None]
             "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "method": req.method, "method_settings": result.settings, "seed": req.seed,
             "device": device_description(clf.device),
+            "processes": dp.world,
             "forget_class": clf.labels[fc], "forget_class_id": fc, "labels": clf.labels,
             "k": len(result.selected_tokens), "budget": result.settings.get("budget") if result.settings.get("k") is None else None,
             "selected_tokens": selected,
@@ -464,7 +481,7 @@ def _run_unlearning_locked(req: UnlearnRequest, progress: Callable[[dict], None]
         write_json_atomic(stage.path / "manifest.json", manifest)
         write_json_atomic(stage.path / "results.json", results)
         _test_pause(stage, "finish")
-        if is_cancelled():
+        if stage.cancelled() or (cancel and cancel()):
             raise Cancelled("the run was cancelled")
         stage.finish()
         if req.record_ledger:
@@ -476,6 +493,7 @@ def _run_unlearning_locked(req: UnlearnRequest, progress: Callable[[dict], None]
                                      "retain_f1_after": results["retain_f1_after"],
                                      "params_changed": results["params_changed"],
                                      "param_diff_verdict": results["param_diff_verdict"]})
+        dp.release_followers()
         return out
     except BaseException as exc:
         user_error = as_user_error(exc) if isinstance(exc, Exception) else None
@@ -486,7 +504,11 @@ def _run_unlearning_locked(req: UnlearnRequest, progress: Callable[[dict], None]
                 pass
         state = "cancelled" if isinstance(exc, (Cancelled, KeyboardInterrupt)) else "failed"
         message = str(user_error) if user_error is not None else f"internal error: {type(exc).__name__}"
+        if not dp.is_main:  # process 0 owns the staging directory and the ledger
+            raise
         stage.fail(state, message)
+        if followers_waiting:
+            dp.release_followers(user_error or exc)
         if req.record_ledger and ledger_request is not None:
             try:
                 _ledger().append("run", {"request_id": req.request_id, "run_id": run_id, "outcome": state,

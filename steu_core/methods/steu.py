@@ -20,8 +20,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import distributed
+from ..accel import autocast, is_oom, out_of_memory_error, release_memory
 from ..errors import Cancelled, ConfigError
-from ..model import Classifier, Encoded, RowOverride, compute_features, pad_batch, pad_id, seed_everything
+from ..model import Classifier, Encoded, RowOverride, head_logits, pad_batch, pad_id, seed_everything
 from ..pmi import DEFAULT_BUDGET, TokenScore, coverage, k_from_budget, select_tokens
 from .base import AllowedChanges, MethodResult, UnlearnContext, config_from_dict, register
 
@@ -95,14 +97,18 @@ def _head_inputs(clf: Classifier, pool: _Pool, idx: list[int], override: RowOver
     feats = None
     need = [i for i in idx if not use_cache or pool.touched[i]]
     if use_cache and len(need) < len(idx):
-        feats = pool.feats[torch.as_tensor(idx, device=pool.feats.device)].clone()
+        feats = pool.feats[torch.as_tensor(idx, device=pool.feats.device)].to(device).clone()
     if need:
-        ids, mask = pad_batch([pool.enc.ids[i] for i in need], pad_id(clf.tokenizer), device)
-        if override is not None:
-            with override:
+        ids, mask = pool.enc.pad(need, pad_id(clf.tokenizer), device)
+        # autocast (CUDA bf16 only) covers the frozen encoder; the k x d rows stay fp32 parameters and
+        # the head runs in fp32 on fp32 inputs
+        with autocast(device, clf.precision, training=True):
+            if override is not None:
+                with override:
+                    new = adapter.features(clf.model, ids, mask)
+            else:
                 new = adapter.features(clf.model, ids, mask)
-        else:
-            new = adapter.features(clf.model, ids, mask)
+        new = new.float()
         if feats is None:
             return new
         pos = {i: p for p, i in enumerate(idx)}
@@ -151,7 +157,8 @@ def choose_tokens(ctx: UnlearnContext, cfg: SteuConfig) -> list[TokenScore]:
                                                        clf.hidden_size, cfg.budget)
     min_df = cfg.min_df if cfg.min_df is not None else default_min_df(len(ctx.forget))
     return select_tokens(ctx.forget.ids, ctx.retain.ids, clf.tokenizer, k, min_df=min_df,
-                         alpha=cfg.alpha, vocab_size=int(clf.embedding.weight.shape[0]))
+                         alpha=cfg.alpha, vocab_size=int(clf.embedding.weight.shape[0]),
+                         count=distributed.document_frequency)
 
 
 def run_sparse_unlearning(ctx: UnlearnContext, cfg: SteuConfig, selected: list[TokenScore],
@@ -197,45 +204,41 @@ def run_sparse_unlearning(ctx: UnlearnContext, cfg: SteuConfig, selected: list[T
         # Head inputs of the unedited model for every pool example: exact forever for the examples
         # without a selected token, and the exact starting point for the others.
         ctx.report(stage="cache", step=0, total=cfg.max_steps, losses={}, elapsed_s=0.0)
-        f_feats = ctx.forget_features if ctx.forget_features is not None else compute_features(ctx.original, ctx.forget)
-        r_feats = compute_features(ctx.original, r_enc)
+        f_feats = (ctx.forget_features if ctx.forget_features is not None
+                   else distributed.compute_features(ctx.original, ctx.forget))
+        r_feats = distributed.compute_features(ctx.original, r_enc)
     cache_s = time.perf_counter() - t0
     forget_pool = _Pool(ctx.forget, forget_labels, f_touched, f_feats)
     retain_pool = _Pool(r_enc, r_labels, r_touched, r_feats)
 
     def evaluate() -> tuple[float, float]:
-        with torch.no_grad():
-            fl = torch.cat([pool_logits(new, forget_pool, b, override, use_cache)
-                            for b in _chunks(range(len(forget_pool)), 64)])
-            rl = torch.cat([pool_logits(new, retain_pool, b, override, use_cache)
-                            for b in _chunks(range(len(retain_pool)), 64)])
+        with torch.no_grad():  # with several processes each scores its share of the chunks
+            fl = distributed.map_rows(len(forget_pool), lambda b: pool_logits(new, forget_pool, b, override, use_cache))
+            rl = distributed.map_rows(len(retain_pool), lambda b: pool_logits(new, retain_pool, b, override, use_cache))
         return f1_on_forget(fl.argmax(-1).cpu(), fc), float(F.cross_entropy(rl.float().cpu(), r_labels))
 
     if use_cache:  # nothing edited yet: the cached head inputs give the starting point exactly
-        with torch.no_grad():
-            f1_start = f1_on_forget(new.adapter.logits(model, f_feats).argmax(-1).cpu(), fc)
-            retain_start = float(F.cross_entropy(new.adapter.logits(model, r_feats).float().cpu(), r_labels))
+        f1_start = f1_on_forget(head_logits(new, f_feats).argmax(-1), fc)
+        retain_start = float(F.cross_entropy(head_logits(new, r_feats), r_labels))
     else:
         f1_start, retain_start = evaluate()
     gen = torch.Generator().manual_seed(ctx.seed)
     f_order, r_order = _Cycler(len(forget_pool), gen), _Cycler(len(retain_pool), gen)
     history, stopped_early, step = [], False, 0
     f1_now, retain_now = f1_start, retain_start
+    trainable = [p for g in groups for p in g["params"]]
+    micro = cfg.batch_size
     for step in range(1, cfg.max_steps + 1):
         if ctx.cancelled():
             raise Cancelled("the unlearning run was cancelled")
         fb, rb = f_order.take(cfg.batch_size), r_order.take(cfg.batch_size)
-        f_logits = pool_logits(new, forget_pool, fb, override, use_cache)
-        r_logits = pool_logits(new, retain_pool, rb, override, use_cache)
-        retain_loss = F.cross_entropy(r_logits.float(), r_labels[rb].to(new.device))
-        f_loss = forget_term(f_logits, fc)
-        loss = retain_loss + cfg.forget_weight * f_loss
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        (retain_loss, f_loss, batch_hits), micro = step_gradients(
+            new, forget_pool, retain_pool, fb, rb, override, use_cache, fc, cfg.forget_weight, trainable, micro)
         opt.step()
-        batch_hits = int((f_logits.detach().argmax(-1) == fc).sum())
-        history.append({"step": step, "loss": float(loss.detach()), "retain_loss": float(retain_loss.detach()),
-                        "forget_loss": float(f_loss.detach()), "forget_hits": batch_hits})
+        loss = retain_loss + cfg.forget_weight * f_loss
+        history.append({"step": step, "loss": loss, "retain_loss": retain_loss,
+                        "forget_loss": f_loss, "forget_hits": batch_hits})
         ctx.report(stage="unlearn", step=step, total=cfg.max_steps,
                    losses={"loss": history[-1]["loss"], "retain": history[-1]["retain_loss"],
                            "forget": history[-1]["forget_loss"]},
@@ -261,6 +264,76 @@ def run_sparse_unlearning(ctx: UnlearnContext, cfg: SteuConfig, selected: list[T
            "forget_touched": int(f_touched.sum()), "retain_pool": len(retain_pool),
            "retain_pool_touched": int(r_touched.sum())}
     return new, log
+
+
+def _accumulate(clf: Classifier, forget_pool: _Pool, retain_pool: _Pool, fb: list[int], rb: list[int],
+                n_forget: int, n_retain: int, override, use_cache: bool, fc: int, forget_weight: float,
+                micro: int) -> torch.Tensor:
+    """Backward of this process's share (fb, rb) of one step's loss, ``micro`` notes at a time.
+
+    Each part is scaled by the global batch sizes, so the gradients add up (over micro-batches and
+    processes) to those of CE(retain batch) + forget_weight * mean(-log(1 - p_forget)) on the whole
+    batch. Returns [retain loss, forget loss, forget-class hits] of this share, summed likewise.
+    """
+    sums = torch.zeros(3, dtype=torch.float64)
+    for chunk in _chunks(rb, micro):
+        logits = pool_logits(clf, retain_pool, chunk, override, use_cache).float()
+        part = F.cross_entropy(logits, retain_pool.labels[chunk].to(logits.device), reduction="sum") / n_retain
+        if part.requires_grad:
+            part.backward()
+        sums[0] += float(part.detach())
+    for chunk in _chunks(fb, micro):
+        logits = pool_logits(clf, forget_pool, chunk, override, use_cache).float()
+        part = forget_term(logits, fc) * (len(chunk) / n_forget)
+        if part.requires_grad and forget_weight:
+            (forget_weight * part).backward()
+        sums[1] += float(part.detach())
+        sums[2] += int((logits.detach().argmax(-1) == fc).sum())
+    return sums
+
+
+def step_gradients(clf: Classifier, forget_pool: _Pool, retain_pool: _Pool, fb: list[int], rb: list[int],
+                   override, use_cache: bool, fc: int, forget_weight: float, trainable: list[torch.Tensor],
+                   micro: int) -> tuple[tuple[float, float, int], int]:
+    """The gradients of one STEU step in ``.grad`` of ``trainable``, and (retain loss, forget loss,
+    forget hits) of the whole batch.
+
+    With several processes each takes every world-th note of the (same) global batch and the
+    gradients and losses are summed across processes. Out of memory: the step is redone in
+    micro-batches of half the size (same gradients), down to one note. Returns the micro-batch size
+    that worked, for the next steps.
+    """
+    dp = distributed.current()
+    my_f, my_r = dp.shard(fb), dp.shard(rb)
+    while True:
+        failed = False
+        try:
+            sums = _accumulate(clf, forget_pool, retain_pool, my_f, my_r, len(fb), len(rb), override, use_cache,
+                               fc, forget_weight, micro)
+        except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
+            if not is_oom(exc):
+                raise
+            failed = True
+        if not failed:
+            break
+        for p in trainable:
+            p.grad = None
+        release_memory(clf.device)
+        if micro <= 1:
+            raise out_of_memory_error("STEU step", clf.device)
+        micro = max(1, micro // 2)
+        import logging
+
+        logging.getLogger("steu_core").warning(
+            "STEU step: out of %s memory; redoing the step in micro-batches of %d notes (same gradients).",
+            clf.device.type, micro)
+    if dp.enabled:
+        for p in trainable:
+            if p.grad is None:
+                p.grad = torch.zeros_like(p)
+        dp.sum_([p.grad for p in trainable])
+        dp.sum_([sums])
+    return (float(sums[0]), float(sums[1]), int(round(float(sums[2])))), micro
 
 
 def _chunks(seq, n):

@@ -1,0 +1,157 @@
+"""Accelerator helpers: mixed precision where it is safe, and batch sizes that survive out-of-memory.
+
+Nothing here changes what happens on a CPU: autocast is used on CUDA only, and the out-of-memory
+recovery only acts when an allocation actually fails.
+
+Precision (``--precision``):
+- ``auto`` (default): on CUDA, bf16 autocast where the GPU supports it, else fp16 for scoring only;
+  fp32 elsewhere.
+- ``fp32``: no autocast anywhere.
+- ``bf16`` / ``fp16``: that autocast dtype on CUDA (an error on a CPU or MPS device).
+Autocast changes the dtype of the encoder's matrix products only: parameters stay fp32, and the
+trainable embedding rows and the classification head are computed in fp32. Training never uses
+fp16 (its small gradients underflow without loss scaling); on a GPU without bf16 it trains in fp32.
+"""
+from __future__ import annotations
+
+import gc
+import logging
+from contextlib import contextmanager, nullcontext
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from .errors import ConfigError, SteuError
+
+log = logging.getLogger("steu_core")
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+# The largest batch that fitted so far, per (device, what): later calls start there instead of
+# running into the same out-of-memory again.
+_LEARNED_BATCH: dict[tuple[str, str], int] = {}
+
+
+def check_precision(device: torch.device, precision: str | None) -> str:
+    """The precision name, validated against the device (a clear error for one that cannot work)."""
+    p = (precision or "auto").lower()
+    if p not in PRECISIONS:
+        raise ConfigError(f"unknown precision '{precision}'", hint=f"Use one of: {', '.join(PRECISIONS)}.")
+    if p in ("bf16", "fp16") and device.type != "cuda":
+        raise ConfigError(f"--precision {p} needs a CUDA GPU; this run is on {device.type}.",
+                          hint="Use --precision auto (fp32 off CUDA) or --precision fp32.")
+    if p == "bf16" and not torch.cuda.is_bf16_supported():
+        raise ConfigError("--precision bf16 is not supported by this GPU.",
+                          hint="Use --precision auto (fp16 for scoring, fp32 for training) or fp32.")
+    return p
+
+
+def autocast_dtype(device: torch.device, precision: str | None = "auto", training: bool = False) -> torch.dtype | None:
+    """The autocast dtype for work on ``device`` (None: plain fp32)."""
+    p = check_precision(device, precision)
+    if device.type != "cuda" or p == "fp32":
+        return None
+    if p == "auto":
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    else:
+        dtype = torch.bfloat16 if p == "bf16" else torch.float16
+    if training and dtype == torch.float16:
+        return None
+    return dtype
+
+
+def autocast(device: torch.device, precision: str | None = "auto", training: bool = False):
+    """A context manager: CUDA autocast in the chosen dtype, or nothing."""
+    dtype = autocast_dtype(device, precision, training)
+    if dtype is None:
+        return nullcontext()
+    return torch.autocast(device_type="cuda", dtype=dtype)
+
+
+# ---------------------------------------------------------------------------------------------
+# Out-of-memory recovery
+
+
+def is_oom(exc: BaseException) -> bool:
+    """True for an accelerator (or host) allocation failure that a smaller batch may avoid."""
+    if isinstance(exc, torch.OutOfMemoryError):
+        return True
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def release_memory(device: torch.device) -> None:
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    elif device.type == "mps" and hasattr(torch, "mps"):
+        torch.mps.empty_cache()
+
+
+def out_of_memory_error(what: str, device: torch.device) -> SteuError:
+    try:
+        from .errors import ResourceError
+    except ImportError:  # pragma: no cover - older errors module
+        ResourceError = SteuError
+    return ResourceError(f"{what}: out of {device.type} memory even with one note per batch.",
+                         hint="Lower --max-length, free the GPU (other processes), or run with --device cpu.")
+
+
+def start_batch_size(device: torch.device, what: str, requested: int) -> int:
+    return max(1, min(int(requested), _LEARNED_BATCH.get((str(device), what), int(requested))))
+
+
+def forget_learned_batch_sizes() -> None:
+    _LEARNED_BATCH.clear()
+
+
+def map_batches(order: Sequence[int] | np.ndarray, batch_size: int, fn: Callable[[np.ndarray], None], *,
+                device: torch.device, what: str) -> int:
+    """Call ``fn`` on consecutive slices of ``order`` of ``batch_size`` items.
+
+    On out-of-memory the slice is retried with half as many items (a message is logged) down to one;
+    the size that fitted is remembered for later calls on the same device. ``fn`` must write its
+    results for a slice only once the slice has fully succeeded. Returns the batch size in use at the end.
+    """
+    order = np.asarray(order)
+    size = start_batch_size(device, what, batch_size)
+    start = 0
+    while start < len(order):
+        idx = order[start:start + size]
+        failed = False
+        try:
+            fn(idx)
+        except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
+            if not is_oom(exc):
+                raise
+            failed = True
+        if failed:  # outside the except block, so the failed batch's tensors can be freed
+            release_memory(device)
+            if size == 1:
+                raise out_of_memory_error(what, device)
+            size = max(1, size // 2)
+            _LEARNED_BATCH[(str(device), what)] = size
+            log.warning("%s: out of %s memory with %d notes per batch; retrying with %d.",
+                        what, device.type, len(idx), size)
+            continue
+        start += len(idx)
+    return size
+
+
+def cache_device(device: torch.device, nbytes: int, fraction: float = 0.25) -> torch.device:
+    """Where a cache of ``nbytes`` should live: on the accelerator while it takes at most ``fraction``
+    of its free memory, else in host memory."""
+    if device.type != "cuda":
+        return device
+    try:
+        free, _ = torch.cuda.mem_get_info(device)
+    except Exception:  # noqa: BLE001 - no reading: stay on the device
+        return device
+    return device if nbytes <= fraction * free else torch.device("cpu")
+
+
+@contextmanager
+def inference(device: torch.device, precision: str | None = "auto") -> Iterator[None]:
+    """``torch.inference_mode`` plus autocast where safe: the context for scoring."""
+    with torch.inference_mode(), autocast(device, precision):
+        yield
