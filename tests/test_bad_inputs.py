@@ -260,13 +260,6 @@ def training_file_only_forget_class(env, tmp):
     return {"--train": _file(tmp, "train.csv", _csv_rows(env.forget_rows))}
 
 
-@case(r"1 note\(s\) of the forget set also appear, with another label, among the training notes .*"
-      r"\(e\.g\. forget row 13 = training row \d+\)")
-def forget_note_duplicated_in_retain(env, tmp):
-    other = next(r for r in env.train_rows if r[1] == "cardiac")
-    return {"--forget": _file(tmp, "forget.csv", _csv_rows(env.forget_rows + [(other[0], "substance")]))}
-
-
 @case(r"is not valid UTF-8 \(byte \d+, line 3\)")
 def non_utf8_bytes(env, tmp):
     raw = _csv_rows(env.train_rows[:1]).encode() + "caf\u00e9 au lait,cardiac\n".encode("latin-1")
@@ -655,6 +648,16 @@ def test_duplicate_forget_rows_are_counted_and_warned(env, tmp_path, capsys):
     assert r["data"]["forget"]["duplicate_rows"] == 3
     assert any("3 duplicate row(s)" in w for w in r["warnings"])
     assert "warning: the forget set holds 3 duplicate row(s)" in stdout
+
+
+def test_forget_note_duplicated_in_retain_is_warned(env, tmp_path, capsys):
+    args = base_args(env, tmp_path / "run")
+    other = next(r for r in env.train_rows if r[1] == "cardiac")
+    args["--forget"] = _file(tmp_path, "forget.csv", _csv_rows(env.forget_rows + [(other[0], "substance")]))
+    code, stdout, stderr = run_cli(argv_of(args), capsys)
+    assert code == 0, stderr
+    assert "1 forget-set note(s) also appear, with another label" in stdout
+    assert any("forget row 13 = training row" in w for w in _results(tmp_path / "run")["warnings"])
 
 
 def test_forget_notes_in_eval_are_warned(env, tmp_path, capsys):
