@@ -43,6 +43,25 @@ qp_run = st.query_params.get("run")
 if qp_run and qp_run != st.session_state.get("run_id"):
     st.session_state["run_id"] = qp_run
 
+
+@st.fragment(run_every=2.0)
+def _run_badge(run_id: str) -> None:
+    """A small live status of the run in progress, on every page but the Run page itself."""
+    s = worker.status(run_id)
+    if s.active:
+        st.info(f"**Run in progress**  \n{common.md(common.progress_text(s.stage, s.step, s.total))} · "
+                f"{common.duration(s.elapsed_s)}", icon=":material/hourglass_top:")
+        st.page_link(pages["run"], label="Follow the run", icon=":material/arrow_forward:",
+                     query_params={"run": run_id})
+    elif s.state == "finished":
+        st.success("**The run finished.**", icon=":material/task_alt:")
+        st.page_link(pages["results"], label="See the results", icon=":material/fact_check:",
+                     query_params={"run": run_id})
+    else:
+        st.warning(f"**The run {s.state}.**", icon=":material/report:")
+        st.page_link(pages["run"], label="Details", icon=":material/arrow_forward:", query_params={"run": run_id})
+
+
 page = st.navigation({"Steps": list(pages.values())}, position="sidebar", expanded=True)
 
 with st.sidebar:
@@ -50,12 +69,8 @@ with st.sidebar:
     st.caption("Make a clinical text classifier forget one class, prove it, and report it. Everything "
                "stays on this machine.")
     active = worker.active_runs()
-    if active:
-        a = active[0]
-        st.info(f"**Run in progress**  \n{common.md(common.stage_words(a.stage))} · "
-                f"{common.duration(a.elapsed_s)}", icon=":material/hourglass_top:")
-        st.page_link(pages["run"], label="Follow the run", icon=":material/arrow_forward:",
-                     query_params={"run": a.run_id})
+    if active and page.url_path != "run":
+        _run_badge(active[0].run_id)
     st.divider()
     st.caption(f"Data directory: `{steu_home()}`  \nVersion {__version__}")
 

@@ -284,26 +284,35 @@ def check_file(role: str, labels: list[str] | None, forget_class: str | None = N
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _cross_check(model_dir: str, train: str, eval_: str, forget: str | None, forget_class: str,
-                 min_forget: int, stamps: tuple) -> tuple[str, str] | None:
-    """The checks across files that only the full request can do (e.g. no retain notes)."""
-    from steu_core.runs import UnlearnRequest, load_request_data
+                 min_forget: int, stamps: tuple) -> tuple[tuple[str, str] | None, list[str]]:
+    """The checks across files that only the full request can do (e.g. no retain notes), and the
+    warnings that do not stop a run - both from steu_core.runs."""
+    from steu_core import runs
 
     try:
-        req = UnlearnRequest(train=train, eval=eval_, forget=forget, forget_class=forget_class, out="",
-                             model=model_dir, min_forget=min_forget)
-        load_request_data(req, load_model(model_dir))
+        req = runs.UnlearnRequest(train=train, eval=eval_, forget=forget, forget_class=forget_class, out="",
+                                  model=model_dir, min_forget=min_forget)
+        sets = runs.load_request_data(req, load_model(model_dir))
     except SteuError as exc:
-        return exc.message, exc.hint or ""
-    return None
+        return (exc.message, exc.hint or ""), []
+    warnings: list[str] = []
+    data_warnings = getattr(runs, "data_warnings", None)
+    if data_warnings is not None:
+        train_s, eval_s, forget_s, retain_s = sets[:4]
+        try:
+            warnings = list(data_warnings(train_s, eval_s, forget_s, retain_s))
+        except TypeError:  # an older signature without the retain set
+            warnings = list(data_warnings(train_s, eval_s, forget_s))
+    return None, warnings
 
 
-def cross_check(model_dir: Path, forget_class: str) -> SteuError | None:
+def cross_check(model_dir: Path, forget_class: str) -> tuple[SteuError | None, list[str]]:
     files = {r: file_for(r) for r in ROLES}
     paths = [files[r]["path"] if files[r] else None for r in ("train", "eval", "forget")]
     stamps = tuple(Path(p).stat().st_mtime_ns if p and Path(p).exists() else 0 for p in paths)
-    res = _cross_check(str(model_dir), paths[0], paths[1], paths[2], forget_class,
-                       int(st.session_state.get("min_forget", 10)), stamps)
-    return SteuError(res[0], hint=res[1] or None) if res else None
+    err, warnings = _cross_check(str(model_dir), paths[0], paths[1], paths[2], forget_class,
+                                 int(st.session_state.get("min_forget", 10)), stamps)
+    return (SteuError(err[0], hint=err[1] or None) if err else None), warnings
 
 
 # ---------------------------------------------------------------------------------------------
@@ -404,6 +413,7 @@ class RequestState:
     checks: dict
     forget_class: str | None
     cross_error: SteuError | None = None
+    warnings: list = None
 
     @property
     def ok(self) -> bool:
@@ -431,7 +441,7 @@ def evaluate_request(clf, model_dir: Path | None) -> RequestState:
     checks = {role: check_file(role, labels, fc, mf) for role in ("forget", "train", "eval")}
     state = RequestState(checks=checks, forget_class=fc)
     if clf is not None and fc and all(c.ok for c in checks.values()):
-        state.cross_error = cross_check(model_dir, fc)
+        state.cross_error, state.warnings = cross_check(model_dir, fc)
     return state
 
 

@@ -159,6 +159,8 @@ def _is_worker(pid: int | None) -> bool:
     """A live process that is still our worker (guards against a recycled pid after a reboot)."""
     if not process_alive(pid):
         return False
+    if int(pid) in _CHILDREN:  # started here (its command line may not show the exec yet)
+        return True
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:

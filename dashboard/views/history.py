@@ -18,19 +18,21 @@ if not runs:
     st.info("No finished run yet.", icon=":material/hourglass_empty:")
 else:
     st.markdown(f"**{len(runs)} finished run(s)** in the data directory, newest first. Select one to open it.")
+    def arrow(before, after) -> str:
+        return f"{common.f3(before)} → {common.f3(after)}"
+
     table = pd.DataFrame([{
         "Date": common.when(r.get("created_utc")), "Request": r.get("request_id") or "",
         "Forgotten class": r.get("forget_class"), "Method": r.get("method"),
-        "Forget F1 before": r.get("forget_f1_before"), "Forget F1 after": r.get("forget_f1_after"),
-        "Retain F1 before": r.get("retain_f1_before"), "Retain F1 after": r.get("retain_f1_after"),
-        "Parameters changed": 100 * float(r.get("params_changed_fraction") or 0.0), "Run id": r["run_id"],
+        "Forget F1": arrow(r.get("forget_f1_before"), r.get("forget_f1_after")),
+        "Retain F1": arrow(r.get("retain_f1_before"), r.get("retain_f1_after")),
+        "Changed": common.pct(r.get("params_changed_fraction")), "Run id": r["run_id"],
     } for r in runs])
-    num = st.column_config.NumberColumn(format="%.3f")
     picked = st.dataframe(
         table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="history_table",
-        column_config={"Forget F1 before": num, "Forget F1 after": num, "Retain F1 before": num,
-                       "Retain F1 after": num,
-                       "Parameters changed": st.column_config.NumberColumn(format="%.3f %%")})
+        column_config={"Forget F1": st.column_config.TextColumn(help="on the evaluation notes, before → after"),
+                       "Retain F1": st.column_config.TextColumn(help="other classes, before → after"),
+                       "Changed": st.column_config.TextColumn(help="share of the model's parameters changed")})
     rows = list(getattr(getattr(picked, "selection", None), "rows", []) or [])
     if st.button("Open the selected run", icon=":material/open_in_new:", disabled=not rows, type="primary"):
         chosen = runs[rows[0]]["run_id"]
@@ -101,7 +103,8 @@ else:
             return ""
 
         st.dataframe(pd.DataFrame([{"Figure": n, "Run A": fmt(x, k), "Run B": fmt(y, k), "B − A": diff(x, y, k)}
-                                   for n, x, y, k in items]), hide_index=True, width="stretch")
+                                   for n, x, y, k in items]), hide_index=True, width="stretch",
+                     height=36 * (len(items) + 1) + 4)
         ca, cb = st.columns(2)
         for col, r, tag in ((ca, ra, "A"), (cb, rb, "B")):
             with col:

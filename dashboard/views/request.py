@@ -134,10 +134,7 @@ elif req.ok:
     held = ev.label_counts.get(req.forget_class, 0)
     st.success(f"Ready: forget **{common.md(req.forget_class)}** using {len(f):,} forget notes; "
                f"{len(ev):,} evaluation notes ({held} of the forgotten class).", icon=":material/verified:")
-    from steu_core import runs as core_runs
-
-    data_warnings = getattr(core_runs, "data_warnings", None)
-    for text in (data_warnings(req.checks["train"].notes, ev, f) if data_warnings else []):
+    for text in req.warnings or []:
         st.warning(common.md(text[:1].upper() + text[1:]) + ".", icon=":material/warning:")
     if st.button("Next: run the unlearning", type="primary", icon=":material/arrow_forward:"):
         common.goto("run")

@@ -85,22 +85,25 @@ def _delta(a, b):
 
 
 m = st.columns(5)
-m[0].metric(f"Forget F1 ({fc})", common.f3(r.get("forget_f1_after")),
-            _delta(r.get("forget_f1_after"), r.get("forget_f1_before")), delta_color="inverse", border=True,
-            help="F1 of the forgotten class on the held-out evaluation notes, after unlearning (change from before). "
+m[0].metric("Forget F1", common.f3(r.get("forget_f1_after")),
+            _delta(r.get("forget_f1_after"), r.get("forget_f1_before")), delta_color="inverse",
+            border=True, height="stretch",
+            help=f"F1 of the forgotten class ({fc}) on the held-out evaluation notes, after unlearning (change from before). "
                  "0 means the model never predicts the class correctly any more.")
 m[1].metric("Retain F1 (other classes)", common.f3(r.get("retain_f1_after")),
             _delta(r.get("retain_f1_after"), r.get("retain_f1_before")), border=True,
+            height="stretch",
             help="Macro F1 over the other classes: how well the model still does its job.")
 m[2].metric("Membership AUC", common.f3(mia.get("loss_auc_after")),
-            _delta(mia.get("loss_auc_after"), mia.get("loss_auc_before")), delta_color="off", border=True,
+            _delta(mia.get("loss_auc_after"), mia.get("loss_auc_before")), delta_color="off",
+            border=True, height="stretch",
             help="How well a loss-threshold attacker tells forget-set notes from unseen notes of the class. "
                  "0.5 = guessing.")
-m[3].metric("Parameters changed", common.pct(r.get("params_changed_fraction")), border=True,
+m[3].metric("Parameters changed", common.pct(r.get("params_changed_fraction")), border=True, height="stretch",
             help=f"{r.get('params_changed', 0):,} of {r.get('params_total', 0):,} parameters: "
                  f"{r.get('changed_embedding_rows', 0)} embedding rows and the classification head.")
 enc_ok = bool(r.get("encoder_unchanged"))
-m[4].metric("Encoder bit-identical", "Yes" if enc_ok else "NO", border=True,
+m[4].metric("Encoder bit-identical", "Yes" if enc_ok else "NO", border=True, height="stretch",
             help="Every encoder tensor compared with the original, bit for bit.")
 
 summary = _summary(str(run_dir), (run_dir / "results.json").stat().st_mtime)
@@ -118,18 +121,18 @@ st.plotly_chart(charts.forget_retain_f1(r), theme=None, config=PLOT_CONFIG, key=
 st.caption("F1 on the held-out evaluation notes before (grey) and after (teal): the forgotten class should fall "
            "towards 0 while the other classes stay where they were.")
 
-left, right = st.columns(2)
-with left:
-    st.plotly_chart(charts.per_class_f1(r), theme=None, config=PLOT_CONFIG, key="c_perclass")
-    st.caption("Each class before and after: only the forgotten class should move.")
-with right:
-    st.plotly_chart(charts.confusion_matrices(r), theme=None, config=PLOT_CONFIG, key="c_confusion")
-    st.caption("Where the evaluation notes are predicted (rows: true class). After unlearning, notes of the "
-               "forgotten class go to other classes.")
+st.plotly_chart(charts.per_class_f1(r), theme=None, config=PLOT_CONFIG, key="c_perclass")
+st.caption("Each class before and after: only the forgotten class should move.")
+confusion = charts.confusion_matrices(r)
+confusion.update_layout(height=max(480, 150 + 55 * len(r.get("labels", []))))
+confusion.update_yaxes(showticklabels=False, title_text=None, row=1, col=2)  # same rows as on the left
+st.plotly_chart(confusion, theme=None, config=PLOT_CONFIG, key="c_confusion")
+st.caption("Where the evaluation notes are predicted (rows: true class; colour: share of the row, numbers: notes). "
+           "After unlearning, notes of the forgotten class go to other classes.")
 
 # --- membership inference ---------------------------------------------------------------------
 st.header("Membership inference", divider="gray")
-left, right = st.columns([3, 2])
+left, right = st.columns([1, 1])
 with left:
     st.plotly_chart(charts.mia_roc(r), theme=None, config=PLOT_CONFIG, key="c_mia")
 with right:
@@ -138,25 +141,33 @@ with right:
     if mia.get("skipped"):
         st.warning(common.md(mia["skipped"]), icon=":material/info:")
     rows = []
-    for name, key in (("Loss attack", "loss_auc"), ("Confidence attack", "conf_auc")):
+    for name, key in (("Loss attack, AUC", "loss_auc"), ("Confidence attack, AUC", "conf_auc")):
         if key + "_before" in mia:
             ci = mia.get(key + "_ci_after") or [None, None]
-            rows.append({"Attack": name, "AUC before": mia.get(key + "_before"), "AUC after": mia.get(key + "_after"),
-                         "95 % CI after": f"{common.f3(ci[0])} – {common.f3(ci[1])}" if ci[0] is not None else "n/a"})
+            rows.append({"Measure": name, "Before": mia.get(key + "_before"), "After": mia.get(key + "_after"),
+                         "95 % CI after": f"{common.f3(ci[0])} – {common.f3(ci[1])}" if ci[0] is not None else ""})
     if "tpr_at_1pct_fpr_before" in mia:
-        rows.append({"Attack": "Loss attack, TPR at 1 % FPR", "AUC before": mia.get("tpr_at_1pct_fpr_before"),
-                     "AUC after": mia.get("tpr_at_1pct_fpr_after"), "95 % CI after": ""})
+        rows.append({"Measure": "Loss attack, TPR at 1 % FPR", "Before": mia.get("tpr_at_1pct_fpr_before"),
+                     "After": mia.get("tpr_at_1pct_fpr_after"), "95 % CI after": ""})
     if rows:
         st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-                     column_config={"AUC before": st.column_config.NumberColumn(format="%.3f"),
-                                    "AUC after": st.column_config.NumberColumn(format="%.3f")})
+                     column_config={"Before": st.column_config.NumberColumn(format="%.3f"),
+                                    "After": st.column_config.NumberColumn(format="%.3f")})
+    st.markdown("**How to read it.** AUC is the chance that the attacker ranks a random forget-set note above a "
+                "random unseen note: 1.0 = always tells them apart, 0.5 = coin toss. TPR at 1 % FPR: the share "
+                "of forget-set notes caught when only 1 % of unseen notes are wrongly flagged.")
     st.caption(f"{mia.get('n_members', 'n/a')} member notes, {mia.get('n_nonmembers', 'n/a')} unseen notes.")
+
+def _sentence(text: str) -> str:
+    text = str(text or "").strip()
+    return (text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")) if text else ""
+
 
 # --- what changed in the model ----------------------------------------------------------------
 st.header("What changed in the model", divider="gray")
 verdict_text = (f"**Parameter check: {common.md(str(r.get('param_diff_verdict', 'n/a')).upper())}.** "
                 f"Encoder bit-identical: **{'yes' if enc_ok else 'NO'}**. "
-                f"{common.md(r.get('param_diff_message', ''))}")
+                f"{common.md(_sentence(r.get('param_diff_message', '')))}")
 if r.get("param_diff_verdict") == "pass" and enc_ok:
     st.success(verdict_text, icon=":material/verified_user:")
 else:
