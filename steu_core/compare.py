@@ -166,7 +166,7 @@ def run_comparison(req: CompareRequest, progress: Callable[[dict], None] | None 
             results[method] = json.loads((run_dir / "results.json").read_text())
 
         report({"stage": "score", "method": None, "run": {}})
-        inputs = _deep_inputs(req, stage.path, results, report, is_cancelled)
+        inputs = deep_inputs_from_runs(req, stage.path, report, is_cancelled)
         audits = run_deep_audits(inputs, req.audits)
         report({"stage": "table"})
         comparison = build_comparison(req, results, audits, inputs, time.perf_counter() - t_start)
@@ -183,11 +183,17 @@ def run_comparison(req: CompareRequest, progress: Callable[[dict], None] | None 
         raise
 
 
-def _deep_inputs(req: CompareRequest, root: Path, results: dict, report, is_cancelled) -> DeepInputs:
-    """Score the original and every new model on the forget set, the evaluation set and a retain sample."""
+def deep_inputs_from_runs(req: CompareRequest, root: str | Path, report: Callable[[dict], None] | None = None,
+                          is_cancelled: Callable[[], bool] | None = None) -> DeepInputs:
+    """Score the original and the models in ``root/<method>/model`` (one per ``req.methods``) on the forget
+    set, the evaluation set and a retain sample: the inputs of the deep audits. Also usable on a finished
+    comparison directory, to rerun audits with other settings (:func:`run_deep_audits`)."""
     from .methods.steu import stratified_sample
     from .runs import load_request_data
 
+    root = Path(root)
+    report = report or (lambda info: None)
+    is_cancelled = is_cancelled or (lambda: False)
     seed_everything(req.seed)
     clf = load_classifier(req.model, device=req.device)
     ureq = _unlearn_request(req, req.methods[0], root / "unused")

@@ -137,7 +137,8 @@ def model_outputs(name: str, clf: Classifier, forget: Encoded, evaluation: Encod
             todo = np.flatnonzero(coverage(enc.ids, rows)).tolist() if rows else []
             base = getattr(original, f"{key}_feats").to(clf.device).clone()
             if todo:
-                base[torch.as_tensor(todo, device=base.device)] = compute_features(clf, enc.subset(todo), batch_size)
+                new = compute_features(clf, enc.subset(todo), batch_size)
+                base[torch.as_tensor(todo, device=base.device)] = new.to(base.device, torch.float32)
             recomputed += len(todo)
             feats[key] = base
             logits[key] = compute_logits(clf, enc, batch_size, feats=base, recompute=[])
