@@ -16,12 +16,45 @@ import streamlit as st  # noqa: E402
 
 from dashboard import common  # noqa: E402
 from steu_core import __version__, worker  # noqa: E402
+from steu_core.access import AccessError, AttemptLimiter, server_address, startup_policy  # noqa: E402
 from steu_core.paths import steu_home  # noqa: E402
 
 st.set_page_config(page_title="STEU Audit", page_icon=":material/shield_lock:", layout="wide",
                    initial_sidebar_state="expanded",
                    menu_items={"About": f"STEU Audit {__version__}: make a clinical text classifier forget one "
                                         "class, prove it, and report it. Runs offline."})
+
+@st.cache_resource
+def _attempt_limiter() -> AttemptLimiter:
+    """One per server process: slows down password guessing."""
+    return AttemptLimiter()
+
+
+def _require_access() -> None:
+    """On 127.0.0.1 the app is open to this machine's users; on any other address it needs the
+    password of steu_core.access (or refuses to start). See docs/DEPLOYMENT.md."""
+    try:
+        policy = startup_policy(server_address())
+    except AccessError as exc:
+        st.error(str(exc))
+        st.stop()
+    if not policy.password_required or st.session_state.get("steu_authenticated"):
+        return
+    client = st.context.ip_address or ""
+    given = st.text_input("Password", type="password")
+    wait = _attempt_limiter().wait_s(client)
+    if wait > 0:
+        st.warning(f"Too many wrong passwords; try again in {wait:.0f} s.")
+        st.stop()
+    if not given:
+        st.stop()
+    if not _attempt_limiter().attempt(policy, given, key=client):
+        st.error("Wrong password.")
+        st.stop()
+    st.session_state["steu_authenticated"] = True
+
+
+_require_access()
 
 HERE = Path(__file__).resolve().parent
 pages = {
