@@ -58,7 +58,7 @@ def _demo_substitute(home: Path) -> Path:
         notes = load_notes(demo.DEMO_TRAIN)
         base = make_tiny_classifier("bert", home / "tiny-base", sorted(set(notes.labels)))
         clf = load_classifier(base, device="cpu")
-        fine_tune(clf, notes, TrainConfig(epochs=2, batch_size=32, lr=3e-3, max_length=64, seed=0))
+        fine_tune(clf, notes, TrainConfig(epochs=1, batch_size=32, lr=5e-3, max_length=48, seed=0))
         save_model_atomically(clf, target)
         shutil.rmtree(home / "tiny-base", ignore_errors=True)
         return target
