@@ -295,15 +295,8 @@ def _cross_check(model_dir: str, train: str, eval_: str, forget: str | None, for
         sets = runs.load_request_data(req, load_model(model_dir))
     except SteuError as exc:
         return (exc.message, exc.hint or ""), []
-    warnings: list[str] = []
-    data_warnings = getattr(runs, "data_warnings", None)
-    if data_warnings is not None:
-        train_s, eval_s, forget_s, retain_s = sets[:4]
-        try:
-            warnings = list(data_warnings(train_s, eval_s, forget_s, retain_s))
-        except TypeError:  # an older signature without the retain set
-            warnings = list(data_warnings(train_s, eval_s, forget_s))
-    return None, warnings
+    train_s, eval_s, forget_s, retain_s = sets[:4]
+    return None, runs.data_warnings(train_s, eval_s, forget_s, retain_s)
 
 
 def cross_check(model_dir: Path, forget_class: str) -> tuple[SteuError | None, list[str]]:

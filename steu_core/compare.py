@@ -117,8 +117,7 @@ def validate_compare_request(req: CompareRequest) -> None:
 def _unlearn_request(req: CompareRequest, method: str, out: Path):
     from .runs import UnlearnRequest
 
-    extra = {"lock_wait_s": req.lock_wait_s} if "lock_wait_s" in UnlearnRequest.__dataclass_fields__ else {}
-    return UnlearnRequest(**extra,model=req.model, train=req.train, eval=req.eval, forget_class=req.forget_class, out=out,
+    return UnlearnRequest(lock_wait_s=req.lock_wait_s, model=req.model, train=req.train, eval=req.eval, forget_class=req.forget_class, out=out,
                           forget=req.forget, method=method, settings=dict(req.settings.get(method, {})),
                           seed=req.seed, device=req.device, text_column=req.text_column,
                           label_column=req.label_column, max_length=req.max_length, batch_size=req.batch_size,
