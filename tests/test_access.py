@@ -38,10 +38,15 @@ def test_missing_secrets_file_means_no_password():
 
 
 def test_real_streamlit_secrets_without_a_file(monkeypatch, tmp_path):
-    monkeypatch.chdir(tmp_path)  # no .streamlit/secrets.toml here
-    monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.delenv("STEU_DASHBOARD_PASSWORD", raising=False)
-    assert configured_password() is None
+    from streamlit import config
+
+    with monkeypatch.context() as mp:
+        mp.chdir(tmp_path)  # no .streamlit/secrets.toml here
+        mp.setenv("HOME", str(tmp_path))
+        mp.delenv("STEU_DASHBOARD_PASSWORD", raising=False)
+        assert configured_password() is None
+    # Reading st.secrets parsed Streamlit's config from tmp_path; read it again from the project.
+    config.get_config_options(force_reparse=True)
 
 
 @pytest.mark.parametrize("address", [None, "", "0.0.0.0", "10.0.0.5", "steu.hospital.example"])

@@ -186,6 +186,13 @@ def test_error_messages_never_carry_note_text(case, planted, tmp_path, capsys):
         argv += [k, v]
     code = main(argv)
     captured = capsys.readouterr()
+    if case == "forget_in_retain":
+        # Real corpora hold the same text under two labels: a warning naming rows, not a refusal.
+        assert code == 0, captured.err
+        assert "also appear, with another label" in captured.out + captured.err
+        assert not leaks_in([], [captured.out, captured.err]), captured.out + captured.err
+        assert not leaks_in([tmp_path / "run", Path(os.environ["STEU_HOME"])])
+        return
     assert code == 2, captured.err
     assert captured.err.startswith("error: ")
     assert not leaks_in([], [captured.out, captured.err]), captured.err
