@@ -8,6 +8,7 @@ import streamlit as st
 from dashboard import common
 from steu_core import worker
 from steu_core.errors import SteuError
+from steu_core.methods import METHODS, setting_names, settings_for
 from steu_core.pmi import DEFAULT_BUDGET, k_from_budget
 from steu_core.runs import UnlearnRequest
 
@@ -118,10 +119,20 @@ with st.container(border=True):
     }
     st.dataframe([{"": k, "Value": v} for k, v in rows.items()], hide_index=True, width="stretch")
 
+# STEU first; the others are the controls and baselines of `python -m steu_core compare`.
+METHOD_NAMES = ["steu"] + sorted(m for m in METHODS if m != "steu")
+
 with st.expander("Advanced settings", icon=":material/tune:"):
     st.caption("The defaults follow the STEU paper and suit most requests.")
+    method = st.selectbox("Method", METHOD_NAMES, key="method", persist_state="session",
+                          format_func=lambda m: f"{m} - {METHODS[m].description}",
+                          help="STEU is the method this tool is for. The others are controls and baselines, "
+                               "to see what STEU's sparse edit does that they do not (5 · History compares runs).")
+    accepts = setting_names(method)
     a, b = st.columns(2)
-    mode = a.radio("Size of the edit", ["budget", "k"], key="sel_mode", persist_state="session",
+    if not {"k", "budget"} & accepts:
+        a.caption("This method edits no embedding rows: no size of edit to choose.")
+    mode = "none" if not {"k", "budget"} & accepts else a.radio("Size of the edit", ["budget", "k"], key="sel_mode", persist_state="session",
                    format_func={"budget": "Parameter budget (share of the model)", "k": "Fixed number of rows"}.get)
     if mode == "budget":
         budget_pct = b.number_input("Budget, % of all parameters", min_value=0.001, max_value=10.0,
@@ -130,13 +141,20 @@ with st.expander("Advanced settings", icon=":material/tune:"):
                                     help="The paper uses 0.19 %: the edited rows plus the classification head.")
         k_preview = k_from_budget(clf.params_total, clf.head_params_total, clf.hidden_size, budget_pct / 100)
         b.caption(f"About **{k_preview}** embedding rows for this model.")
-    else:
+    elif mode == "k":
         b.number_input("Embedding rows to edit (k)", min_value=1, max_value=5000, value=50, step=1, key="k_rows",
                        persist_state="session")
     c, d, e, f = st.columns(4)
-    c.number_input("Max steps", min_value=1, max_value=5000, value=60, step=10, key="max_steps",
-                   persist_state="session", help="Upper bound; the run stops earlier once the class is forgotten "
-                                                 "and the other classes are held.")
+    if "max_steps" in accepts:
+        c.number_input("Max steps", min_value=1, max_value=5000, value=60, step=10, key="max_steps",
+                       persist_state="session", help="Upper bound; the run stops earlier once the class is "
+                                                     "forgotten and the other classes are held.")
+    if "epochs" in accepts:
+        c.number_input("Epochs", min_value=1, max_value=50, value=3, step=1, key="epochs", persist_state="session",
+                       help="Passes over the retain set; match the original model's training.")
+        b.text_input("Pretrained start", value="default", key="oracle_base", persist_state="session",
+                     help="The checkpoint the original was fine-tuned from: 'default' (the packaged MiniLM) or "
+                          "a local directory. A checkpoint of another vocabulary or shape is refused.")
     d.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="seed", persist_state="session")
     devices = ["auto", "cpu"] + (["cuda"] if common.compute_device().startswith("cuda") else [])
     e.selectbox("Device", devices, key="device", persist_state="session",
@@ -150,19 +168,23 @@ if problem:
     st.info(f"To start, {common.md(problem)} (step 2).", icon=":material/pending_actions:")
     st.page_link(common.PAGES.get("request", "views/request.py"), label="Go to 2 · Deletion request",
                  icon=":material/arrow_back:")
-start = st.button("Run STEU", type="primary", icon=":material/play_arrow:", disabled=bool(problem or busy),
-                  help="Starts the run in a separate process; this page shows its progress.")
+method = ss.get("method", "steu")
+start = st.button("Run STEU" if method == "steu" else f"Run {method}", type="primary", icon=":material/play_arrow:",
+                  disabled=bool(problem or busy), help="Starts the run in a separate process; this page shows its "
+                                                       "progress.")
 if start:
-    settings = {"max_steps": int(ss.get("max_steps", 60))}
+    chosen = {"max_steps": int(ss.get("max_steps", 60)), "epochs": int(ss.get("epochs", 3)),
+              "base": ss.get("oracle_base") or "default"}
     if ss.get("sel_mode", "budget") == "k":
-        settings["k"] = int(ss.get("k_rows", 50))
+        chosen["k"] = int(ss.get("k_rows", 50))
     else:
-        settings["budget"] = float(ss.get("budget_pct", 100 * DEFAULT_BUDGET)) / 100
+        chosen["budget"] = float(ss.get("budget_pct", 100 * DEFAULT_BUDGET)) / 100
+    settings = settings_for(method, chosen)
     files = {r: common.file_for(r) for r in common.ROLES}
     try:
         started = worker.start_run(UnlearnRequest(
             model=str(model_dir), train=files["train"]["path"], eval=files["eval"]["path"],
-            forget=files["forget"]["path"], forget_class=req.forget_class, out="", settings=settings,
+            forget=files["forget"]["path"], forget_class=req.forget_class, out="", method=method, settings=settings,
             seed=int(ss.get("seed", 0)), device=ss.get("device", "auto"), min_forget=int(ss.get("min_forget", 10)),
             request_id=ss.get("request_id", ""), requester=ss.get("requester", ""), reason=ss.get("reason", ""),
             operator=ss.get("operator", "")))

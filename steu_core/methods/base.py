@@ -80,6 +80,18 @@ def get_method(name: str):
     return METHODS[name]
 
 
+def setting_names(name: str) -> set[str]:
+    """The settings method ``name`` accepts (the fields of its config)."""
+    return {f.name for f in fields(get_method(name).Config)}
+
+
+def settings_for(name: str, values: dict) -> dict:
+    """``values`` reduced to the settings method ``name`` accepts (None values dropped), for front ends
+    that offer one set of inputs for several methods."""
+    known = setting_names(name)
+    return {k: v for k, v in values.items() if k in known and v is not None}
+
+
 def config_from_dict(config_cls, values: dict | None):
     """Build a method's config dataclass from a dict, refusing unknown keys by name."""
     values = dict(values or {})
