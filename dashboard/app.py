@@ -67,6 +67,8 @@ pages = {
                        url_path="results"),
     "history": st.Page(HERE / "views" / "history.py", title="5 · History", icon=":material/history:",
                        url_path="history"),
+    "compare": st.Page(HERE / "views" / "compare.py", title="6 · Compare methods", icon=":material/compare:",
+                       url_path="compare"),
 }
 common.PAGES.update(pages)
 common.init_request_state()

@@ -39,6 +39,7 @@ from .audits.deep import DEEP_AUDITS, ORACLE, ORIGINAL, DeepInputs, intervals_ov
 from .errors import Cancelled, ConfigError, SteuError
 from .methods import METHODS, get_method
 from .model import encode, load_classifier, seed_everything, write_json_atomic
+from .paths import comparisons_dir
 
 SCHEMA = "steu-comparison/1"
 DEFAULT_METHODS = ["steu", "steu_rows_only", "random_tokens", "head_only", "grad_ascent", "finetune_retain",
@@ -433,6 +434,24 @@ def load_comparison_dir(directory: str | Path) -> dict:
     return data
 
 
+def list_comparisons(root: str | Path | None = None) -> list[dict]:
+    """Finished comparisons under ``root`` (default: the data directory's comparisons/), newest first:
+    id, path, created_utc, forget_class, methods, total_seconds. Unreadable ones are skipped."""
+    root = Path(root) if root is not None else comparisons_dir()
+    out = []
+    for d in sorted(root.iterdir() if root.is_dir() else [], reverse=True):
+        if not d.is_dir() or d.name.startswith("."):
+            continue
+        try:
+            c = load_comparison_dir(d)
+        except ConfigError:
+            continue
+        out.append({"id": d.name, "path": str(d), "created_utc": c.get("created_utc"),
+                    "forget_class": c.get("forget_class"), "methods": list(c.get("methods") or []),
+                    "total_seconds": c.get("total_seconds")})
+    return out
+
+
 def comparison_figures(directory: str | Path) -> dict:
     """Plotly figures of a finished comparison, for the dashboard: ``{"pareto": Figure}``."""
     from .charts import comparison_pareto
@@ -440,26 +459,27 @@ def comparison_figures(directory: str | Path) -> dict:
     return {"pareto": comparison_pareto(load_comparison_dir(directory))}
 
 
-def table_text(comparison: dict) -> str:
+def table_rows(comparison: dict) -> tuple[list[str], list[list[str]]]:
+    """The comparison table as text cells (figure and its 95 % interval together): headers, rows."""
     rows = comparison["rows"]
     n_values = [int(k[len("relearn_n"):-len("_steps")]) for k in rows[0] if k.startswith("relearn_n")
                 and k.endswith("_steps")]
-    cols = [("method", 16), ("forget F1 [95% CI]", 22), ("retain F1 [95% CI]", 22), ("loss-MIA AUC [CI]", 22),
-            ("RMIA AUC [CI]", 22), ("probe AUC [CI]", 22), ("KS vs oracle (p)", 17)]
-    cols += [(f"relearn n={n}", 17) for n in n_values]
-    cols += [("coverage", 9), ("% params", 10), ("seconds", 9), ("x oracle", 9)]
-    lines = ["".join(f"{c:<{w}}" for c, w in cols)]
+    mx = _get(comparison, "audits", "relearn", "max_steps")
+    headers = ["method", "forget F1 [95% CI]", "retain F1 [95% CI]", "loss-MIA AUC [CI]", "RMIA AUC [CI]",
+               "probe AUC [CI]", "KS vs oracle (p)"]
+    headers += [f"relearn n={n}" for n in n_values]
+    headers += ["coverage", "% params", "seconds", "x oracle"]
 
     def cell(r, key):
         return f"{_fmt(r.get(key))} {_ci(r.get(key + '_ci'))}".strip()
 
+    out = []
     for r in rows:
         ks = "n/a" if r.get("ks_statistic") is None else f"{r['ks_statistic']:.3f} (p={r['ks_pvalue']:.2g})"
         vals = [r["method"], cell(r, "forget_f1"), cell(r, "retain_f1"), cell(r, "loss_mia_auc"),
                 cell(r, "ref_mia_auc"), cell(r, "probe_auc"), ks]
         for n in n_values:
             ci = r.get(f"relearn_n{n}_steps_ci")
-            mx = _get(comparison, "audits", "relearn", "max_steps")
             txt = r.get(f"relearn_n{n}_text") or "n/a"
             if ci:
                 txt += f" [{_steps(ci[0], mx)}, {_steps(ci[1], mx)}]"
@@ -468,8 +488,14 @@ def table_text(comparison: dict) -> str:
         vals += ["n/a" if r.get("coverage") is None else f"{100 * r['coverage']:.0f} %",
                  "n/a" if pct is None else f"{100 * pct:.4g}", _fmt(r.get("wall_seconds"), 1),
                  "n/a" if r.get("time_ratio_to_oracle") is None else f"{r['time_ratio_to_oracle']:.3g}"]
-        lines.append("".join(f"{v:<{w}}" if len(v) < w else v + " " for v, (_, w) in zip(vals, cols)))
-    return "\n".join(lines)
+        out.append(vals)
+    return headers, out
+
+
+def table_text(comparison: dict) -> str:
+    headers, rows = table_rows(comparison)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) + 2 for i, h in enumerate(headers)]
+    return "\n".join("".join(f"{v:<{w}}" for v, w in zip(line, widths)).rstrip() for line in [headers, *rows])
 
 
 def _steps(v, mx) -> str:
@@ -491,8 +517,11 @@ def cmd_compare(args) -> int:
         raise ConfigError("--audit-settings must be a JSON object of objects, e.g. '{\"relearn\": {\"max_steps\": 50}}'.")
     methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else list(DEFAULT_METHODS)
     audits = [a.strip() for a in args.audits.split(",") if a.strip()] if args.audits else None
+    from .runs import new_run_id
+
+    out_dir = args.out or str(comparisons_dir() / new_run_id("cmp"))
     req = CompareRequest(model=args.model, train=args.train, eval=args.eval, forget_class=args.forget_class,
-                         forget=args.forget, out=args.out, methods=methods, settings=settings, audits=audits,
+                         forget=args.forget, out=out_dir, methods=methods, settings=settings, audits=audits,
                          audit_settings=audit_settings, seed=args.seed, device=args.device,
                          text_column=args.text_column, label_column=args.label_column, max_length=args.max_length,
                          min_forget=args.min_forget, use_cache=not args.no_cache, retain_sample=args.retain_sample,
@@ -530,7 +559,8 @@ def register_cli(subparsers) -> None:
     c.add_argument("--eval", required=True, help="held-out notes for the audits")
     c.add_argument("--forget-class", required=True, help="label name or id of the class to forget")
     c.add_argument("--forget", help="forget-set file (default: the training notes of the forget class)")
-    c.add_argument("--out", required=True, help="new directory for the comparison (must not exist)")
+    c.add_argument("--out", help="new directory for the comparison (must not exist; default: a new one under "
+                                 "the data directory's comparisons/, where the dashboard finds it)")
     c.add_argument("--methods", help=f"comma-separated methods (default: {','.join(DEFAULT_METHODS)}); "
                                      f"available: {', '.join(sorted(METHODS))}")
     c.add_argument("--settings", help="JSON object of per-method settings, e.g. "

@@ -26,6 +26,11 @@ def runs_dir() -> Path:
     return _sub("runs")
 
 
+def comparisons_dir() -> Path:
+    """Finished comparisons of several methods (``python -m steu_core compare`` without ``--out``)."""
+    return _sub("comparisons")
+
+
 def models_dir() -> Path:
     """The model store (the demo classifier and other prepared models)."""
     return _sub("models")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -20,6 +21,25 @@ APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 
 
 # --- fixtures -----------------------------------------------------------------------------------
+
+
+def _serve_on(address: str | None):
+    """Streamlit's ``server.address`` for the duration of a test, restored afterwards."""
+    from streamlit import config
+
+    before = config.get_option("server.address")
+    config.set_option("server.address", address)
+    try:
+        yield
+    finally:
+        config.set_option("server.address", before)
+
+
+@pytest.fixture(autouse=True)
+def served_on_loopback():
+    """127.0.0.1, as the shipped .streamlit/config.toml says - set here because Streamlit reads its
+    config once per process, from whatever directory was current then."""
+    yield from _serve_on("127.0.0.1")
 
 
 @pytest.fixture
@@ -114,6 +134,30 @@ def _texts(at: AppTest) -> str:
     for kind in ("markdown", "success", "info", "warning", "error", "caption", "title", "header", "subheader"):
         parts += [str(e.value) for e in getattr(at, kind)]
     return "\n".join(parts).replace("\\", "")
+
+
+# --- 0 Access -----------------------------------------------------------------------------------
+
+
+def test_off_loopback_without_a_password_the_app_refuses_to_serve(dash_env, monkeypatch):
+    monkeypatch.delenv("STEU_DASHBOARD_PASSWORD", raising=False)
+    for _ in _serve_on("0.0.0.0"):
+        at = _app()
+        assert "refusing to serve the dashboard" in _texts(at)
+        assert not at.metric and not at.file_uploader, "nothing of the app is shown"
+
+
+def test_off_loopback_the_password_prompt_guards_the_pages(dash_env, monkeypatch):
+    monkeypatch.setenv("STEU_DASHBOARD_PASSWORD", "correct horse battery staple")
+    for _ in _serve_on("0.0.0.0"):
+        at = _app()
+        prompt = at.text_input[0]
+        assert prompt.label == "Password" and not at.metric
+        prompt.set_value("correct horse battery stapl").run()
+        assert "Wrong password." in _errors(at) and not at.metric
+        at.text_input[0].set_value("correct horse battery staple").run()
+        assert not at.exception
+        assert {m.label: m.value for m in at.metric}["Architecture"] == "BERT"
 
 
 # --- 1 Model ------------------------------------------------------------------------------------
@@ -251,17 +295,29 @@ def test_run_starts_off_thread_survives_a_refresh_and_shows_results(dash_env):
     assert "Forget F1" in labels and "Encoder bit-identical" in labels
 
 
-def test_cancel_stops_the_run_cleanly(dash_env):
+def test_cancel_stops_the_run_cleanly(dash_env, monkeypatch):
+    # The tiny model forgets in a few steps; the worker waits after its first training step (the
+    # runs' test hook) so that Cancel is pressed while the run is certainly in progress.
+    monkeypatch.setenv("STEU_TEST_PAUSE_AT", "unlearn")
     at = _ready_run_page(dash_env, max_steps=100000)
     _run_button(at).click().run()
     run_id = at.query_params["run"]
     run_id = run_id[0] if isinstance(run_id, list) else run_id
+    stage = staging_dir(runs_dir() / run_id)
     deadline = time.monotonic() + 300
-    while worker.status(run_id).stage not in ("unlearn",) and time.monotonic() < deadline:
-        assert worker.status(run_id).active, worker.status(run_id).message
-        time.sleep(0.5)
+    while time.monotonic() < deadline:
+        st = worker.status(run_id)
+        assert st.active, st
+        try:
+            if json.loads((stage / "progress.json").read_text()).get("paused_at") == "unlearn":
+                break
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.2)
     at.run()
+    assert worker.status(run_id).stage == "unlearn"
     next(b for b in at.button if b.label == "Cancel run").click().run()
+    (stage / "RESUME").touch()
     end = worker.wait(run_id, timeout=120)
     assert end.state == "cancelled"
     assert not (runs_dir() / run_id).exists()
@@ -349,3 +405,53 @@ def test_history_lists_opens_and_compares_runs(dash_env, finished_run):
     at.session_state["view_run"] = "run-old"
     _page(at, "results")
     assert at.selectbox(key="results_run").value == "run-old"
+
+
+# --- 3 Run: another method ----------------------------------------------------------------------
+
+
+def test_run_page_runs_the_chosen_method_with_only_its_settings(dash_env):
+    at = _ready_run_page(dash_env, max_steps=10)
+    at.selectbox(key="method").set_value("head_only").run()
+    assert not at.exception
+    assert not at.get("radio") or all(r.key != "sel_mode" for r in at.radio), "head_only edits no rows: no k/budget"
+    button = next(b for b in at.button if b.label == "Run head_only")
+    button.click().run()
+    run_id = at.query_params["run"]
+    run_id = run_id[0] if isinstance(run_id, list) else run_id
+    end = worker.wait(run_id, timeout=400)
+    assert end.state == "finished", end.message
+    r = json.loads((runs_dir() / run_id / "results.json").read_text())
+    assert r["method"] == "head_only" and r["k"] == 0
+    assert r["method_settings"]["max_steps"] == 10
+    assert r["param_diff_verdict"] == "pass" and not r["selected_tokens"]
+
+
+# --- 6 Compare methods --------------------------------------------------------------------------
+
+
+def test_compare_page_shows_a_comparison_made_by_the_cli(dash_env):
+    at = _page(_app(), "compare")
+    assert "No comparison yet" in _texts(at)
+    assert "steu_core compare" in at.code[0].value and "--train" in at.code[0].value
+
+    from steu_core.cli import main
+    from steu_core.compare import list_comparisons
+
+    rc = main(["compare", "--quiet", "--model", os.environ["STEU_DASHBOARD_MODEL"],
+               "--train", str(dash_env["train"]), "--eval", str(dash_env["eval"]),
+               "--forget-class", dash_env["forget_class"], "--methods", "steu,head_only",
+               "--settings", json.dumps({"steu": {"max_steps": 15}, "head_only": {"max_steps": 15}}),
+               "--audits", "utility_ci,probe", "--device", "cpu", "--max-length", "48", "--min-forget", "5",
+               "--bootstrap", "50", "--retain-sample", "30"])
+    assert rc == 0
+    found = list_comparisons()
+    assert len(found) == 1 and found[0]["methods"] == ["steu", "head_only"], "saved in the data directory"
+
+    at = _page(_app(), "compare")
+    table = at.dataframe[0].value
+    assert list(table["method"]) == ["original", "steu", "head_only"]
+    assert table["forget F1 [95% CI]"].str.contains(r"\[").all(), "figures carry their intervals"
+    assert len(at.get("plotly_chart")) == 1
+    assert "beyond the noise" in _texts(at)
+    assert any(b.label == "Download the table (CSV)" for b in at.get("download_button"))
