@@ -26,9 +26,10 @@ from steu_core.data import load_notes, write_notes
 def retain_without_forget_texts(train_csv):
     """The training file minus the other-label copies of forget-class abstracts.
 
-    Medical Abstracts holds some abstracts under two labels. The runner refuses a request whose forget
-    notes also sit in the retain set (the model would keep learning them), so the request here drops
-    those copies from the retain side: the whole abstract is to be forgotten. The original model is
+    Medical Abstracts holds some abstracts under two labels. The runner accepts, with a warning, forget
+    notes that also sit in the retain set under another label (the retain term keeps training them
+    towards that label); this comparison drops those copies from the retain side instead, so the whole
+    abstract is to be forgotten by every method and the oracle never sees it. The original model is
     still the one trained on the full split (the deployed model).
     """
     notes = load_notes(train_csv)
