@@ -83,6 +83,19 @@ def per_class_f1(results: dict) -> go.Figure:
     return fig
 
 
+def _wrap_label(label: str, width: int = 14) -> str:
+    """A class name for an axis: HTML-escaped, underscores as spaces, broken onto lines of ~``width``."""
+    lines, line = [], ""
+    for word in str(label).replace("_", " ").split():
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    lines.append(line)
+    return "<br>".join(html.escape(x) for x in lines if x)
+
+
 def confusion_matrices(results: dict) -> go.Figure:
     """Before and after confusion matrices side by side (rows: true class, columns: predicted class).
 
@@ -90,8 +103,8 @@ def confusion_matrices(results: dict) -> go.Figure:
     """
     labels = list(results.get("labels", []))
     fc = results.get("forget_class")
-    ticks = [f"<b>{html.escape(lab)}*</b>" if lab == fc else html.escape(lab) for lab in labels]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Before", "After"), horizontal_spacing=0.14)
+    ticks = [f"<b>{_wrap_label(lab)}*</b>" if lab == fc else _wrap_label(lab) for lab in labels]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Before", "After"), horizontal_spacing=0.05)
     for col, key in ((1, "confusion_before"), (2, "confusion_after")):
         cm = results.get(key) or [[0] * len(labels) for _ in labels]
         share = [[(v / sum(row)) if sum(row) else 0.0 for v in row] for row in cm]
@@ -101,7 +114,9 @@ def confusion_matrices(results: dict) -> go.Figure:
             showscale=(col == 2), colorbar=dict(title=dict(text="share<br>of row"), tickformat=".0%", len=0.85),
             hovertemplate="true %{y}<br>predicted %{x}<br>%{text} notes (%{z:.1%} of the row)<extra></extra>"),
             row=1, col=col)
-        fig.update_yaxes(autorange="reversed", title_text="True class" if col == 1 else None, row=1, col=col)
+        # both matrices share the classes: the row names once, on the left, so they never overlap
+        fig.update_yaxes(autorange="reversed", title_text="True class" if col == 1 else None,
+                         showticklabels=(col == 1), row=1, col=col)
         fig.update_xaxes(title_text="Predicted class", row=1, col=col, tickangle=-30)
     subtitle = f"* forgotten class: {fc}" if fc else ""
     _layout(fig, "Confusion matrices on the evaluation set")

@@ -69,6 +69,16 @@ def test_confusion_matrices_side_by_side_with_counts(results):
     assert "Before" in titles and "After" in titles
 
 
+def test_confusion_matrix_class_names_are_wrapped_escaped_and_shown_once(results):
+    r = {**results, "labels": ["substance_use_disorder", "<b>x</b>", *results["labels"][2:]],
+         "forget_class": "substance_use_disorder"}
+    fig = charts.confusion_matrices(r)
+    ticks = list(fig.data[0].y)
+    assert ticks[0] == "<b>substance use<br>disorder*</b>", "long names break onto lines; the forgotten class is marked"
+    assert ticks[1] == "&lt;b&gt;x&lt;/b&gt;", "markup in a class name is shown, not interpreted"
+    assert fig.layout.yaxis.showticklabels is True and fig.layout.yaxis2.showticklabels is False
+
+
 def test_mia_roc_has_diagonal_four_curves_and_auc_in_legend(results):
     fig = charts.mia_roc(results)
     assert len(fig.data) == 5
