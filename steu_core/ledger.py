@@ -259,7 +259,8 @@ def _short(h: str | None, n: int = 12) -> str:
 
 
 def _summary(payload: dict, limit: int = 90) -> str:
-    keys = ("request_id", "run_id", "outcome", "method", "forget_class", "forget_rows", "requester", "operator")
+    keys = ("request_id", "run_id", "outcome", "method", "forget_class", "forget_rows", "requester", "operator",
+            "pdf_sha256")
     parts = [f"{k}={payload[k]}" for k in keys if payload.get(k) not in (None, "")]
     text = " ".join(parts)
     return text if len(text) <= limit else text[: limit - 3] + "..."

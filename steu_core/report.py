@@ -7,6 +7,7 @@ strings and :func:`build_json` writes that dict, so the two always agree.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -639,8 +640,13 @@ def _render_charts(content: dict, workdir: Path) -> dict[str, Path | str]:
 
 
 def build_report(run_dir: str | Path, out_pdf: str | Path, organisation: str | None = None,
-                 json_out: str | Path | None = None) -> Path:
-    """Write the PDF report of the finished run in ``run_dir`` to ``out_pdf`` (and the JSON, if asked)."""
+                 json_out: str | Path | None = None, record_ledger: bool = True) -> Path:
+    """Write the PDF report of the finished run in ``run_dir`` to ``out_pdf`` (and the JSON, if asked).
+
+    With ``record_ledger`` (the default) the PDF's SHA-256 is appended to the ledger (kind "report")
+    before the file takes its name, so whoever receives the PDF can check it against the ledger; if
+    that fails, no PDF is left behind.
+    """
     content = report_content(run_dir, organisation)
     out_pdf = Path(out_pdf)
     out_pdf.parent.mkdir(parents=True, exist_ok=True)
@@ -659,12 +665,33 @@ def build_report(run_dir: str | Path, out_pdf: str | Path, organisation: str | N
         _write_pdf(doc, content, images, sizes)
         tmp = out_pdf.with_name(f".{out_pdf.name}.tmp")
         doc.pdf.output(str(tmp))
-        os.replace(tmp, out_pdf)
+        try:
+            if record_ledger:
+                record_report(content, tmp)
+            os.replace(tmp, out_pdf)
+        finally:
+            tmp.unlink(missing_ok=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     if json_out:
         build_json(run_dir, json_out, organisation, content=content)
     return out_pdf
+
+
+def record_report(content: dict, pdf: Path) -> dict:
+    """Append a "report" entry to the ledger: the run, its own ledger entry and the PDF's SHA-256."""
+    from .ledger import Ledger
+
+    r = content["_results"]
+    payload = {"run_id": str(r.get("run_id", "")), "request_id": str((r.get("request") or {}).get("request_id", "")),
+               "pdf_sha256": _sha256(pdf), "pdf_bytes": pdf.stat().st_size,
+               "run_entry_hash": (content.get("ledger") or {}).get("entry_hash"), "tool_version": __version__}
+    try:
+        return Ledger().append("report", payload)
+    except Exception as exc:
+        raise ConfigError(f"the report could not be recorded in the ledger ({type(exc).__name__}: {exc}); "
+                          "no PDF was written.", hint="Check that the data directory (STEU_HOME) is writable, or "
+                                                      "run 'python -m steu_core ledger verify'.") from None
 
 
 def _write_pdf(doc: _Doc, c: dict, images: dict, sizes: dict) -> None:
@@ -874,7 +901,12 @@ def _write_pdf(doc: _Doc, c: dict, images: dict, sizes: dict) -> None:
 def cmd_report(args) -> int:
     out = build_report(args.run, args.out, organisation=args.organisation, json_out=args.json)
     print(f"Wrote {out}" + (f" and {args.json}" if args.json else ""))
+    print(f"Its SHA-256 is recorded in the ledger (kind 'report'): {_sha256(out)}")
     return 0
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def register_cli(subparsers) -> None:

@@ -197,6 +197,28 @@ def test_not_recorded_without_ledger_entry_and_org_from_env(tmp_path, monkeypatc
     assert exported["comparison"] is None
 
 
+def test_every_pdf_is_recorded_in_the_ledger_by_its_hash(tmp_path, monkeypatch, fast_charts):
+    import hashlib
+
+    monkeypatch.setenv("STEU_HOME", str(tmp_path / "home"))
+    run = make_run_dir(tmp_path)
+    pdf = report.build_report(run, tmp_path / "r.pdf")
+    entries = Ledger().find("report")
+    assert len(entries) == 1
+    p = entries[0]["payload"]
+    assert p["pdf_sha256"] == hashlib.sha256(pdf.read_bytes()).hexdigest() and p["pdf_bytes"] == pdf.stat().st_size
+    assert p["run_id"] == json.loads((run / "results.json").read_text())["run_id"]
+    assert Ledger().verify().ok
+
+    # a ledger that cannot be written: no PDF appears (it would be evidence nobody can check)
+    def broken(self, kind, payload):
+        raise OSError("disk full")
+    monkeypatch.setattr(Ledger, "append", broken)
+    with pytest.raises(ConfigError, match="could not be recorded in the ledger"):
+        report.build_report(run, tmp_path / "second.pdf")
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".pdf" or p.name.endswith(".tmp")) == ["r.pdf"]
+
+
 def test_explicit_organisation_wins_over_env(tmp_path, monkeypatch):
     monkeypatch.setenv("STEU_ORG", "From env")
     run = make_run_dir(tmp_path)

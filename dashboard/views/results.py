@@ -2,6 +2,7 @@
 an attacker still find the forgotten notes, exactly what changed - and the PDF for the file."""
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -238,8 +239,10 @@ if b.button("Create the PDF report", icon=":material/picture_as_pdf:", key="make
             st.error("The report module is not available in this installation.")
 c1, c2 = st.columns(2)
 if pdf.is_file():
-    c1.download_button("Download the PDF report", data=pdf.read_bytes(), file_name=f"steu-report-{run_id}.pdf",
+    pdf_bytes = pdf.read_bytes()
+    c1.download_button("Download the PDF report", data=pdf_bytes, file_name=f"steu-report-{run_id}.pdf",
                        mime="application/pdf", icon=":material/download:", type="primary", key="dl_pdf")
+    c1.caption(f"SHA-256 `{hashlib.sha256(pdf_bytes).hexdigest()}`, recorded in the ledger when the PDF was made.")
 else:
     c1.caption("Create the PDF to download it: a signed summary for the compliance file, with the charts, "
                "hashes and the ledger entry.")
