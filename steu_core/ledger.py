@@ -258,9 +258,12 @@ def _short(h: str | None, n: int = 12) -> str:
     return (h or "")[:n]
 
 
-def _summary(payload: dict, limit: int = 90) -> str:
+def entry_summary(payload: dict, limit: int = 90) -> str:
+    """One line naming an entry's request, run, outcome and other identifiers (never note text)."""
     keys = ("request_id", "run_id", "outcome", "method", "forget_class", "forget_rows", "requester", "operator",
             "pdf_sha256")
+    if not isinstance(payload, dict):
+        return "(unreadable payload)"
     parts = [f"{k}={payload[k]}" for k in keys if payload.get(k) not in (None, "")]
     text = " ".join(parts)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -291,7 +294,7 @@ def cmd_show(args) -> int:
         print(f"The ledger is empty ({ledger.path}).")
         return 0
     for e in entries:
-        print(f"{e['seq']:>5}  {e['ts_utc']}  {e['kind']:<8} {_short(e['entry_hash'])}  {_summary(e['payload'])}")
+        print(f"{e['seq']:>5}  {e['ts_utc']}  {e['kind']:<8} {_short(e['entry_hash'])}  {entry_summary(e['payload'])}")
     return 0
 
 

@@ -455,3 +455,25 @@ def test_compare_page_shows_a_comparison_made_by_the_cli(dash_env):
     assert len(at.get("plotly_chart")) == 1
     assert "beyond the noise" in _texts(at)
     assert any(b.label == "Download the table (CSV)" for b in at.get("download_button"))
+
+
+def test_history_shows_the_ledger_and_a_broken_chain(dash_env):
+    import sqlite3
+
+    from steu_core.ledger import Ledger
+
+    ledger = Ledger()
+    ledger.append("request", {"request_id": "REQ-1", "forget_rows": 12})
+    ledger.append("run", {"request_id": "REQ-1", "run_id": "run-x", "outcome": "success"})
+    at = _page(_app(), "history")
+    assert "Chain intact" in _texts(at)
+    table = next(d.value for d in at.dataframe if "Entry hash" in d.value.columns)
+    assert list(table["#"]) == [2, 1] and "run_id=run-x" in table["What"].iloc[0]
+
+    con = sqlite3.connect(ledger.path)  # someone with file access drops the append-only triggers and edits
+    con.execute("DROP TRIGGER IF EXISTS entries_no_update")
+    con.execute("UPDATE entries SET payload = ? WHERE seq = 1", ('{"forget_rows": 13, "request_id": "REQ-1"}',))
+    con.commit()
+    con.close()
+    at = _page(_app(), "history")
+    assert "Chain BROKEN at entry 1" in _texts(at)

@@ -7,6 +7,7 @@ import streamlit as st
 from dashboard import common
 from steu_core import charts, worker
 from steu_core.errors import SteuError
+from steu_core.ledger import Ledger, entry_summary
 from steu_core.runs import list_runs, load_results
 
 ss = st.session_state
@@ -126,3 +127,28 @@ if problems:
                          help="Delete what the run left behind (its staging directory)."):
                 worker.discard(p.run_dir)
                 st.rerun()
+
+# --- the ledger -------------------------------------------------------------------------------
+st.header("Audit ledger", divider="gray")
+try:
+    ledger = Ledger()
+    check = ledger.verify()
+    entries = ledger.entries()
+except Exception as exc:  # an unreadable ledger is shown, never hidden
+    st.error(f"The ledger cannot be read ({type(exc).__name__}). Run `python -m steu_core ledger verify`.",
+             icon=":material/gpp_bad:")
+else:
+    if check.ok:
+        st.success(f"**Chain intact**: {check.n_entries} entries, each holding the SHA-256 of the one before.",
+                   icon=":material/verified_user:")
+    else:
+        st.error(f"**Chain BROKEN at entry {check.first_broken_seq}** of {check.n_entries}: "
+                 f"{common.md(check.reason)}. An entry was edited, deleted or reordered.", icon=":material/gpp_bad:")
+    if entries:
+        st.dataframe(pd.DataFrame([{"#": e["seq"], "When (UTC)": e["ts_utc"], "Kind": e["kind"],
+                                    "What": entry_summary(e["payload"] or {}, limit=200),
+                                    "Entry hash": e["entry_hash"]} for e in reversed(entries)]),
+                     hide_index=True, width="stretch", height=min(400, 36 * (len(entries) + 1) + 4))
+    st.caption(f"Every deletion request, run and PDF report, newest first: identifiers, hashes and counts only, "
+               f"never note text. `{common.md(ledger.path)}` · check it from a terminal with "
+               "`python -m steu_core ledger verify`.")
