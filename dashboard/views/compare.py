@@ -94,6 +94,6 @@ if csv_path.is_file():
                        mime="text/csv", icon=":material/download:")
 
 st.subheader(":material/scatter_plot: Forgetting against utility")
-st.plotly_chart(figures["pareto"], config={"displaylogo": False}, key="cmp_pareto")
+st.plotly_chart(figures["pareto"], theme=None, config={"displaylogo": False}, key="cmp_pareto")
 st.caption("Each method is a point: further left = more forgotten, higher = more utility kept; the point's size "
            "is the share of parameters it changed and its colour the time it took.")

@@ -130,10 +130,12 @@ with st.expander("Advanced settings", icon=":material/tune:"):
                                "to see what STEU's sparse edit does that they do not (5 · History compares runs).")
     accepts = setting_names(method)
     a, b = st.columns(2)
-    if not {"k", "budget"} & accepts:
+    if {"k", "budget"} & accepts:
+        mode = a.radio("Size of the edit", ["budget", "k"], key="sel_mode", persist_state="session",
+                       format_func={"budget": "Parameter budget (share of the model)", "k": "Fixed number of rows"}.get)
+    else:
+        mode = "none"
         a.caption("This method edits no embedding rows: no size of edit to choose.")
-    mode = "none" if not {"k", "budget"} & accepts else a.radio("Size of the edit", ["budget", "k"], key="sel_mode", persist_state="session",
-                   format_func={"budget": "Parameter budget (share of the model)", "k": "Fixed number of rows"}.get)
     if mode == "budget":
         budget_pct = b.number_input("Budget, % of all parameters", min_value=0.001, max_value=10.0,
                                     value=100 * DEFAULT_BUDGET, step=0.01, format="%.3f", key="budget_pct",
