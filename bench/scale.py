@@ -13,6 +13,8 @@ and on fixed-size parts of it (what a 2-core CPU can time honestly):
   - scoring: logits of a sample of --sample notes drawn from the whole corpus, by steu_core
     (compute_logits: length-bucketed batches of 64, dynamic padding, inference mode) and by a naive
     ``transformers.pipeline("text-classification")`` loop, one note per call, over the SAME notes;
+    steu_core in fp32 (the default: exact) and, where the CPU computes bf16 natively (AMX / AVX-512
+    BF16), with ``--precision bf16`` (autocast), with its label agreement against fp32;
   - STEU: PMI selection over the full counts (k from the paper's 0.19 % budget), the feature cache
     over the forget set (--forget notes of the sensitive class) and the 256-note retain pool, and
     --steps optimisation steps (batch 16 + 16, no early stop).
@@ -179,6 +181,19 @@ def one_size(n: int, sample: int, forget_n: int, steps: int, pipeline_sample: in
         t0 = time.perf_counter()
         ours = compute_logits(clf, sample_e, 64)
         ours_s = time.perf_counter() - t0
+    # the same, with bf16 autocast (--precision bf16) where this CPU computes bf16 natively
+    from steu_core.accel import cpu_has_native_bf16
+
+    if cpu_has_native_bf16():
+        clf.precision = "bf16"
+        compute_logits(clf, sample_e.subset(range(min(8, len(sample_e)))), 64)  # warm-up
+        t0 = time.perf_counter()
+        ours_bf16 = compute_logits(clf, sample_e, 64)
+        bf16_s = time.perf_counter() - t0
+        clf.precision = "auto"
+        res.update(bf16_score_notes_per_s=len(sample_e) / bf16_s,
+                   bf16_label_agreement=float((ours_bf16.argmax(-1) == ours.argmax(-1)).float().mean()),
+                   bf16_max_abs_logit_diff=float((ours_bf16 - ours).abs().max()))
     from transformers import pipeline
     from transformers.utils import logging as hf_logging
 
@@ -197,6 +212,8 @@ def one_size(n: int, sample: int, forget_n: int, steps: int, pipeline_sample: in
     res.update(score_sample=len(sample_e), score_s=ours_s, score_notes_per_s=len(sample_e) / ours_s,
                naive_sample=len(naive_texts), naive_s=naive_s, naive_notes_per_s=len(naive_texts) / naive_s,
                score_vs_naive=(len(sample_e) / ours_s) / (len(naive_texts) / naive_s),
+               bf16_vs_naive=(res["bf16_score_notes_per_s"] / (len(naive_texts) / naive_s)
+                              if "bf16_score_notes_per_s" in res else None),
                naive_label_agreement=float(agree), score_peak_rss_mb=score_rss.peak,
                naive_peak_rss_mb=naive_rss.peak,
                projected_full_score_s=n / (len(sample_e) / ours_s),
@@ -239,13 +256,17 @@ def ids_memory() -> dict:
 
 
 def table(rows: list[dict], mem: dict) -> str:
-    out = ["| notes | tokenise notes/s | PMI count notes/s | scoring notes/s (sample) | naive pipeline notes/s | ratio "
-           "| full scoring, projected | STEU cache s | STEU steps notes/s | STEU total s | peak RSS MB |",
-           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    out = ["| notes | tokenise notes/s | PMI count notes/s | scoring notes/s fp32 (sample) | naive pipeline notes/s "
+           "| fp32 ratio | scoring notes/s bf16 | bf16 ratio | full scoring fp32, projected | STEU cache s "
+           "| STEU steps notes/s | STEU total s | peak RSS MB |",
+           "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
+        bf16 = (f"{r['bf16_score_notes_per_s']:.1f} | {r['bf16_vs_naive']:.2f}x" if r.get("bf16_vs_naive")
+                else "n/a (no native bf16) | n/a")
         out.append(f"| {r['notes']:,} | {r['tokenize_notes_per_s']:,.0f} | {r['pmi_count_notes_per_s']:,.0f} | "
                    f"{r['score_notes_per_s']:.1f} ({r['score_sample']}) | {r['naive_notes_per_s']:.1f} "
-                   f"({r['naive_sample']}) | {r['score_vs_naive']:.2f}x | {r['projected_full_score_s'] / 60:,.1f} min | "
+                   f"({r['naive_sample']}) | {r['score_vs_naive']:.2f}x | {bf16} | "
+                   f"{r['projected_full_score_s'] / 60:,.1f} min | "
                    f"{r['steu_cache_s']:.1f} | {r['steu_step_notes_per_s']:.1f} | {r['steu_total_s']:.1f} | "
                    f"{r['peak_rss_mb']:,.0f} |")
     out.append("")
@@ -258,6 +279,8 @@ def table(rows: list[dict], mem: dict) -> str:
                    f"(as lists ~{r['tokens'] * mem['list_bytes_per_token'] / 2 ** 20:,.0f} MB); phase peaks: stream "
                    f"{r['stream_peak_rss_mb']:.0f} MB, scoring {r['score_peak_rss_mb']:.0f} MB, STEU "
                    f"{r['steu_peak_rss_mb']:.0f} MB; pipeline labels agree {100 * r['naive_label_agreement']:.0f} %; "
+                   + (f"bf16 labels agree with fp32 {100 * r['bf16_label_agreement']:.1f} % (largest logit "
+                      f"difference {r['bf16_max_abs_logit_diff']:.4f}); " if r.get("bf16_vs_naive") else "") +
                    f"top PMI tokens {', '.join(r['top_tokens'][:5])}")
     if len(rows) >= 2:
         a, b = rows[-2], rows[-1]

@@ -1,13 +1,16 @@
 """Accelerator helpers: mixed precision where it is safe, and batch sizes that survive out-of-memory.
 
-Nothing here changes what happens on a CPU: autocast is used on CUDA only, and the out-of-memory
-recovery only acts when an allocation actually fails.
+By default nothing here changes what happens on a CPU (fp32, exact), and the out-of-memory recovery
+only acts when an allocation actually fails.
 
 Precision (``--precision``):
 - ``auto`` (default): on CUDA, bf16 autocast where the GPU supports it, else fp16 for scoring only;
   fp32 elsewhere.
 - ``fp32``: no autocast anywhere.
-- ``bf16`` / ``fp16``: that autocast dtype on CUDA (an error on a CPU or MPS device).
+- ``bf16``: bf16 autocast on CUDA, and on a CPU with native bf16 (AMX or AVX-512 BF16) - there an
+  explicit opt-in for large corpora (about 2x the notes/s of fp32 on such a CPU, see bench/scale.py;
+  not bit-exact); an error on other CPUs and on MPS.
+- ``fp16``: fp16 autocast on CUDA (an error elsewhere).
 Autocast changes the dtype of the encoder's matrix products only: parameters stay fp32, and the
 trainable embedding rows and the classification head are computed in fp32. Training never uses
 fp16 (its small gradients underflow without loss scaling); on a GPU without bf16 it trains in fp32.
@@ -38,8 +41,14 @@ def check_precision(device: torch.device, precision: str | None) -> str:
     p = (precision or "auto").lower()
     if p not in PRECISIONS:
         raise ConfigError(f"unknown precision '{precision}'", hint=f"Use one of: {', '.join(PRECISIONS)}.")
+    if p == "bf16" and device.type == "cpu":
+        if not cpu_has_native_bf16():
+            raise ConfigError("--precision bf16 on a CPU needs native bf16 instructions (AMX or AVX-512 BF16), "
+                              "which this CPU lacks.", hint="Use --precision auto or fp32 (exact) on this CPU.")
+        return p
     if p in ("bf16", "fp16") and device.type != "cuda":
-        raise ConfigError(f"--precision {p} needs a CUDA GPU; this run is on {device.type}.",
+        raise ConfigError(f"--precision {p} needs a CUDA GPU{' (or, for bf16, a CPU with AMX / AVX-512 BF16)' if p == 'bf16' else ''}; "
+                          f"this run is on {device.type}.",
                           hint="Use --precision auto (fp32 off CUDA) or --precision fp32.")
     if p == "bf16" and not torch.cuda.is_bf16_supported():
         raise ConfigError("--precision bf16 is not supported by this GPU.",
@@ -47,9 +56,19 @@ def check_precision(device: torch.device, precision: str | None) -> str:
     return p
 
 
+def cpu_has_native_bf16() -> bool:
+    """True when this CPU computes bf16 matrix products natively (oneDNN: AMX or AVX-512 BF16)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 def autocast_dtype(device: torch.device, precision: str | None = "auto", training: bool = False) -> torch.dtype | None:
     """The autocast dtype for work on ``device`` (None: plain fp32)."""
     p = check_precision(device, precision)
+    if device.type == "cpu" and p == "bf16":
+        return torch.bfloat16
     if device.type != "cuda" or p == "fp32":
         return None
     if p == "auto":
@@ -62,11 +81,11 @@ def autocast_dtype(device: torch.device, precision: str | None = "auto", trainin
 
 
 def autocast(device: torch.device, precision: str | None = "auto", training: bool = False):
-    """A context manager: CUDA autocast in the chosen dtype, or nothing."""
+    """A context manager: autocast in the chosen dtype on ``device``, or nothing."""
     dtype = autocast_dtype(device, precision, training)
     if dtype is None:
         return nullcontext()
-    return torch.autocast(device_type="cuda", dtype=dtype)
+    return torch.autocast(device_type=device.type, dtype=dtype)
 
 
 # ---------------------------------------------------------------------------------------------

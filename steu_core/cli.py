@@ -267,8 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--seed", type=int, default=0)
     u.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda or mps")
     u.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
-                   help="CUDA autocast: auto = bf16 where supported (fp16 for scoring otherwise); "
-                        "fp32 = none; bf16/fp16 need a CUDA GPU. A CPU always runs fp32")
+                   help="autocast: auto = on CUDA bf16 where supported (fp16 for scoring otherwise), fp32 "
+                        "elsewhere; fp32 = none; fp16 needs a CUDA GPU; bf16 needs a CUDA GPU or a CPU with "
+                        "AMX / AVX-512 BF16 (there about 2x faster, not bit-exact)")
     u.add_argument("--max-length", type=int, default=128, help="tokens per note (longer notes are truncated)")
     u.add_argument("--min-forget", type=int, default=10, help="fewest forget examples accepted")
     u.add_argument("--batch-size", type=int, default=64, help="notes per batch when scoring (lower it if the GPU runs out of memory)")

@@ -161,6 +161,18 @@ def load_comparison(run_dir: str | Path) -> list[dict] | None:
     return [r for r in rows if isinstance(r, dict)] or None
 
 
+def _precision_text(p) -> str:
+    """'float32 (exact)' or e.g. 'bfloat16 autocast for scoring and training (requested: bf16)'."""
+    if not isinstance(p, dict):
+        return "float32"
+    scoring, training = str(p.get("scoring", "float32")), str(p.get("training", "float32"))
+    if scoring == training == "float32":
+        return "float32 (exact)"
+    parts = ([f"{scoring} autocast for scoring and training"] if scoring == training else
+             [f"scoring {scoring}", f"training {training}"])
+    return ", ".join(parts) + f" (requested: {p.get('requested', '?')})"
+
+
 def ledger_record(run_id: str) -> dict:
     """The ledger entry of kind "run" for ``run_id`` and the state of the chain (never raises)."""
     try:
@@ -384,6 +396,7 @@ def report_content(run_dir: str | Path, organisation: str | None = None) -> dict
             "forget_class_id": r.get("forget_class_id"),
             "k": count(r.get("k")), "budget": pct4(budget) if _num(budget) is not None else "not used (k given)",
             "seed": str(r.get("seed", "")), "device": str(r.get("device", "")),
+            "precision": _precision_text(r.get("precision")),
             "settings": {str(k): _setting(v) for k, v in sorted((r.get("method_settings") or {}).items())},
             "durations": {k: secs(ws.get(k)) for k in ("select", "unlearn", "audit", "total") if k in ws},
             "training": (f"{count(tr.get('steps'))} of at most {count(tr.get('max_steps'))} steps"
@@ -784,7 +797,8 @@ def _write_pdf(doc: _Doc, c: dict, images: dict, sizes: dict) -> None:
     doc.kv([("Method", me["name"], False), ("Forgotten class", f"{me['forget_class']} (id {me['forget_class_id']})",
                                              False),
             ("Rows edited (k)", me["k"], False), ("Parameter budget", me["budget"], False),
-            ("Seed", me["seed"], False), ("Device", me["device"], False), ("Training", me["training"], False),
+            ("Seed", me["seed"], False), ("Device", me["device"], False), ("Precision", me["precision"], False),
+            ("Training", me["training"], False),
             ("Durations", ", ".join(f"{k} {v}" for k, v in me["durations"].items()) or "n/a", False)])
     if me["settings"]:
         items = list(me["settings"].items())

@@ -16,7 +16,9 @@ from steu_core import accel, distributed
 from steu_core.errors import ConfigError, SteuError
 from steu_core.model import (Encoded, compute_features, compute_logits, encode, iter_encode, load_classifier,
                              pad_batch)
+from steu_core.data import load_notes
 from steu_core.pmi import coverage, document_frequency
+from steu_core.runs import UnlearnRequest, run_unlearning
 
 docs_strategy = st.lists(st.lists(st.integers(min_value=0, max_value=40), max_size=15), max_size=30)
 
@@ -189,26 +191,45 @@ def test_steu_step_recovers_from_out_of_memory_with_the_same_result(tiny_bert, t
 # Precision and placement on a CPU
 
 
-def test_precision_on_cpu_is_fp32_and_mixed_precision_is_refused():
+def test_precision_on_cpu_is_fp32_unless_bf16_is_asked_for_and_native():
     cpu = torch.device("cpu")
     assert accel.autocast_dtype(cpu, "auto") is None and accel.autocast_dtype(cpu, "fp32") is None
     assert accel.cache_device(cpu, 10 ** 12) == cpu
-    for p in ("bf16", "fp16"):
-        with pytest.raises(ConfigError, match="needs a CUDA GPU"):
-            accel.check_precision(cpu, p)
+    with pytest.raises(ConfigError, match="needs a CUDA GPU"):
+        accel.check_precision(cpu, "fp16")
     with pytest.raises(ConfigError, match="unknown precision"):
         accel.check_precision(cpu, "int8")
 
 
-def test_cli_refuses_bf16_on_cpu_with_a_clear_message(tiny_bert, tiny_data, tmp_path, capsys):
+def test_bf16_on_a_cpu_without_native_bf16_is_refused_clearly(tiny_bert, tiny_data, tmp_path, capsys, monkeypatch):
     from steu_core.cli import main
 
+    monkeypatch.setattr(accel, "cpu_has_native_bf16", lambda: False)
     code = main(["unlearn", "--model", str(tiny_bert), "--train", str(tiny_data["train"]), "--eval",
                  str(tiny_data["eval"]), "--forget-class", "substance", "--out", str(tmp_path / "r"),
                  "--device", "cpu", "--precision", "bf16", "--quiet", "--min-forget", "5"])
     assert code == 2
-    assert "--precision bf16 needs a CUDA GPU" in capsys.readouterr().err
+    assert "needs native bf16 instructions (AMX or AVX-512 BF16), which this CPU lacks" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.skipif(not accel.cpu_has_native_bf16(), reason="this CPU has no native bf16")
+def test_bf16_on_a_native_cpu_is_used_and_recorded(tiny_bert, tiny_data, tmp_path):
+    cpu = torch.device("cpu")
+    assert accel.autocast_dtype(cpu, "bf16") == accel.autocast_dtype(cpu, "bf16", training=True) == torch.bfloat16
+    clf = load_classifier(tiny_bert, device="cpu")
+    enc = encode(clf.tokenizer, load_notes(tiny_data["eval"]).texts, 48)
+    exact = compute_logits(clf, enc)
+    clf.precision = "bf16"
+    fast = compute_logits(clf, enc)
+    assert fast.dtype == torch.float32 and not torch.equal(fast, exact), "bf16 really was used"
+    assert torch.allclose(fast, exact, atol=0.05), "and stays close to fp32"
+    out = run_unlearning(UnlearnRequest(model=str(tiny_bert), train=tiny_data["train"], eval=tiny_data["eval"],
+                                        forget_class="substance", out=tmp_path / "r", device="cpu", precision="bf16",
+                                        max_length=48, min_forget=5, settings={"max_steps": 5}, record_ledger=False))
+    r = json.loads((out / "results.json").read_text())
+    assert r["precision"] == {"requested": "bf16", "scoring": "bfloat16", "training": "bfloat16"}
+    assert r["param_diff_verdict"] == "pass"
 
 
 def test_single_process_distributed_helpers_are_plain_calls(tiny_bert):
