@@ -270,6 +270,25 @@ def _dominated(a: dict, b: dict) -> bool:
             and (b["forget_f1"] < a["forget_f1"] or b["retain_f1"] > a["retain_f1"]))
 
 
+def _label_points(fig: go.Figure, xs: list[float], ys: list[float], names: list[str], min_gap: float = 0.14) -> None:
+    """Name each point with a label on a short leader line. Points closer than ``min_gap`` of the x
+    range (and of the y range) to an already labelled one get their label one level higher, so the
+    names of methods that land on the same spot (often: forget F1 0) stay readable. The ranges are
+    at least 0.1 (F1 units), about what the axes show around a tight cluster."""
+    xspan = max(max(xs) - min(xs), 0.1)
+    yspan = max(max(ys) - min(ys), 0.1)
+    placed: list[tuple[float, float, int]] = []
+    for i in sorted(range(len(xs)), key=lambda i: (xs[i], ys[i])):
+        level = 0
+        while any(lv == level and abs(xs[i] - x) < min_gap * xspan and abs(ys[i] - y) < min_gap * yspan
+                  for x, y, lv in placed):
+            level += 1
+        placed.append((xs[i], ys[i], level))
+        fig.add_annotation(x=xs[i], y=ys[i], text=html.escape(names[i]), showarrow=True, arrowhead=0, arrowwidth=1,
+                           arrowcolor="#9a9a9a", ax=0, ay=-(24 + 17 * level), font=dict(size=12),
+                           bgcolor="rgba(255,255,255,0.8)")
+
+
 def comparison_pareto(comparison) -> go.Figure:
     """Methods of a comparison (``comparison.json`` dict or its rows): forget F1 against retain F1 with
     their 95 % intervals; marker size = share of parameters changed (log), colour = wall seconds (log);
@@ -305,8 +324,8 @@ def comparison_pareto(comparison) -> go.Figure:
         hi = hi if hi > lo else lo + 1
         ticks = list(range(lo, hi + 1))
         fig.add_scatter(
-            x=[r["retain_f1"] for r in methods], y=[r["forget_f1"] for r in methods], mode="markers+text",
-            name="methods", text=[str(r.get("method")) for r in methods], textposition="top center",
+            x=[r["retain_f1"] for r in methods], y=[r["forget_f1"] for r in methods], mode="markers",
+            name="methods", text=[str(r.get("method")) for r in methods],
             hovertext=[hover(r) for r in methods], hoverinfo="text",
             error_x=dict(type="data", symmetric=False, array=err(methods, "retain_f1", 1),
                          arrayminus=err(methods, "retain_f1", 0), color="#b0b0b0", thickness=1.2),
@@ -316,6 +335,8 @@ def comparison_pareto(comparison) -> go.Figure:
                         line=dict(color="white", width=1),
                         colorbar=dict(title=dict(text="wall time"), tickvals=ticks,
                                       ticktext=[f"{10 ** t:g} s" for t in ticks])))
+        _label_points(fig, [float(r["retain_f1"]) for r in methods], [float(r["forget_f1"]) for r in methods],
+                      [str(r.get("method")) for r in methods])
         front = sorted((r for r in methods if not any(_dominated(r, o) for o in methods if o is not r)),
                        key=lambda r: r["retain_f1"])
         if len(front) > 1:
@@ -327,7 +348,10 @@ def comparison_pareto(comparison) -> go.Figure:
                         marker=dict(symbol="diamond-open", size=16, color=BEFORE_DARK, line=dict(width=2)))
     _layout(fig, "Forgetting vs utility of the compared methods")
     fig.update_xaxes(title_text="Retain F1 (other classes; higher is better)")
-    fig.update_yaxes(title_text="Forget F1 (forgotten class; lower is better)", rangemode="tozero")
+    tops = [_num((r.get("forget_f1_ci") or [None, None])[1]) or _num(r.get("forget_f1")) or 0.0 for r in rows]
+    top = max(max(tops, default=0.0), 0.05)
+    # a little room below 0, where successful methods sit, so their markers are not cut in half
+    fig.update_yaxes(title_text="Forget F1 (forgotten class; lower is better)", range=[-0.08 * top, 1.12 * top])
     fig.add_annotation(text="marker size: share of parameters changed (log scale); colour: wall time; bars: 95 % "
                             "intervals", xref="paper", yref="paper", x=0, y=-0.16, xanchor="left", showarrow=False,
                        font=dict(size=11, color=BEFORE_DARK))

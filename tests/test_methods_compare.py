@@ -462,6 +462,11 @@ def test_pareto_chart_marks_the_front():
     sizes = dict(zip(methods.text, methods.marker.size))
     assert sizes["b"] > sizes["a"] > sizes["c"], "more parameters changed = larger marker"
     assert list(methods.error_y.array) == pytest.approx([0.02] * 4)
+    labels = {a.text: a.ay for a in fig.layout.annotations if a.text in {"a", "b", "c", "d"}}
+    assert len(labels) == 4, "every method is named on the chart"
+    crowded = comparison_pareto({"rows": [row(m, 0.0, 0.68 + 0.001 * i, 0.002, 5) for i, m in enumerate("pqrs")]})
+    heights = [a.ay for a in crowded.layout.annotations if a.text in set("pqrs")]
+    assert len(set(heights)) == 4, "methods on the same spot get their names at different heights"
     # the shared fixture's rows (no intervals) draw too; its oracle dominates every other method
     fig = comparison_pareto(make_comparison())
     assert not [t for t in fig.data if t.name == "Pareto front"]

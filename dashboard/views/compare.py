@@ -95,5 +95,6 @@ if csv_path.is_file():
 
 st.subheader(":material/scatter_plot: Forgetting against utility")
 st.plotly_chart(figures["pareto"], theme=None, config={"displaylogo": False}, key="cmp_pareto")
-st.caption("Each method is a point: further left = more forgotten, higher = more utility kept; the point's size "
-           "is the share of parameters it changed and its colour the time it took.")
+st.caption("Each method is a point: lower = more forgotten, further right = more of the other classes' utility "
+           "kept; the point's size is the share of parameters it changed and its colour the time it took. The "
+           "dashed line joins the methods no other method beats on both.")
