@@ -47,8 +47,7 @@ def check_precision(device: torch.device, precision: str | None) -> str:
                               "which this CPU lacks.", hint="Use --precision auto or fp32 (exact) on this CPU.")
         return p
     if p in ("bf16", "fp16") and device.type != "cuda":
-        raise ConfigError(f"--precision {p} needs a CUDA GPU{' (or, for bf16, a CPU with AMX / AVX-512 BF16)' if p == 'bf16' else ''}; "
-                          f"this run is on {device.type}.",
+        raise ConfigError(f"--precision {p} needs a CUDA GPU; this run is on {device.type}.",
                           hint="Use --precision auto (fp32 off CUDA) or --precision fp32.")
     if p == "bf16" and not torch.cuda.is_bf16_supported():
         raise ConfigError("--precision bf16 is not supported by this GPU.",
@@ -78,6 +77,15 @@ def autocast_dtype(device: torch.device, precision: str | None = "auto", trainin
     if training and dtype == torch.float16:
         return None
     return dtype
+
+
+def precision_used(device: torch.device, precision: str | None = "auto") -> dict:
+    """What a run computes in, for its record: ``{"scoring": "float32", "training": "bfloat16"}``."""
+    def name(dtype: torch.dtype | None) -> str:
+        return str(dtype or torch.float32).removeprefix("torch.")
+
+    return {"scoring": name(autocast_dtype(device, precision)),
+            "training": name(autocast_dtype(device, precision, training=True))}
 
 
 def autocast(device: torch.device, precision: str | None = "auto", training: bool = False):

@@ -452,11 +452,28 @@ def list_comparisons(root: str | Path | None = None) -> list[dict]:
     return out
 
 
-def comparison_figures(directory: str | Path) -> dict:
-    """Plotly figures of a finished comparison, for the dashboard: ``{"pareto": Figure}``."""
+def comparison_figures(comparison: dict | str | Path) -> dict:
+    """Plotly figures of a finished comparison (its directory, or the dict already loaded from it),
+    for the dashboard: ``{"pareto": Figure}``."""
     from .charts import comparison_pareto
 
-    return {"pareto": comparison_pareto(load_comparison_dir(directory))}
+    if not isinstance(comparison, dict):
+        comparison = load_comparison_dir(comparison)
+    return {"pareto": comparison_pareto(comparison)}
+
+
+def compare_command(model: str, train: str | Path, evaluation: str | Path, forget_class: str,
+                    forget: str | Path | None = None, methods: list[str] | None = None) -> str:
+    """The shell command that runs a comparison of ``methods`` on this request (saved under the data
+    directory, where :func:`list_comparisons` finds it)."""
+    import shlex
+
+    parts = ["python", "-m", "steu_core", "compare", "--model", str(model), "--train", str(train),
+             "--eval", str(evaluation), "--forget-class", str(forget_class)]
+    if forget:
+        parts += ["--forget", str(forget)]
+    parts += ["--methods", ",".join(methods or DEFAULT_METHODS)]
+    return " ".join(shlex.quote(p) for p in parts)
 
 
 def table_rows(comparison: dict) -> tuple[list[str], list[list[str]]]:

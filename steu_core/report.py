@@ -7,7 +7,6 @@ strings and :func:`build_json` writes that dict, so the two always agree.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -694,10 +693,11 @@ def build_report(run_dir: str | Path, out_pdf: str | Path, organisation: str | N
 def record_report(content: dict, pdf: Path) -> dict:
     """Append a "report" entry to the ledger: the run, its own ledger entry and the PDF's SHA-256."""
     from .ledger import Ledger
+    from .model import file_sha256
 
     r = content["_results"]
     payload = {"run_id": str(r.get("run_id", "")), "request_id": str((r.get("request") or {}).get("request_id", "")),
-               "pdf_sha256": _sha256(pdf), "pdf_bytes": pdf.stat().st_size,
+               "pdf_sha256": file_sha256(pdf), "pdf_bytes": pdf.stat().st_size,
                "run_entry_hash": (content.get("ledger") or {}).get("entry_hash"), "tool_version": __version__}
     try:
         return Ledger().append("report", payload)
@@ -913,14 +913,12 @@ def _write_pdf(doc: _Doc, c: dict, images: dict, sizes: dict) -> None:
 
 # -- command line -------------------------------------------------------------------------------
 def cmd_report(args) -> int:
+    from .model import file_sha256
+
     out = build_report(args.run, args.out, organisation=args.organisation, json_out=args.json)
     print(f"Wrote {out}" + (f" and {args.json}" if args.json else ""))
-    print(f"Its SHA-256 is recorded in the ledger (kind 'report'): {_sha256(out)}")
+    print(f"Its SHA-256 is recorded in the ledger (kind 'report'): {file_sha256(out)}")
     return 0
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def register_cli(subparsers) -> None:

@@ -33,7 +33,7 @@ from .data import DEFAULT_MAX_FILE_MB, NoteSet, check_forget_set, check_labels_k
 from .errors import Cancelled, ConfigError, DataError, SteuError, as_user_error
 from .methods import UnlearnContext, get_method
 from . import distributed
-from .accel import autocast_dtype, check_precision
+from .accel import check_precision, precision_used
 # compute_features / compute_logits: with several processes each scores its share (steu_core.distributed)
 from .distributed import compute_features, compute_logits
 from .model import (Classifier, device_description, encode, file_sha256,
@@ -449,10 +449,7 @@ def _run_unlearning_locked(req: UnlearnRequest, progress: Callable[[dict], None]
             "created_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "method": req.method, "method_settings": result.settings, "seed": req.seed,
             "device": device_description(clf.device),
-            "precision": {"requested": req.precision, "scoring": str(autocast_dtype(clf.device, clf.precision) or
-                                                                      "torch.float32").replace("torch.", ""),
-                          "training": str(autocast_dtype(clf.device, clf.precision, training=True) or
-                                          "torch.float32").replace("torch.", "")},
+            "precision": {"requested": req.precision, **precision_used(clf.device, clf.precision)},
             "processes": dp.world,
             "forget_class": clf.labels[fc], "forget_class_id": fc, "labels": clf.labels,
             "k": len(result.selected_tokens), "budget": result.settings.get("budget") if result.settings.get("k") is None else None,

@@ -1,14 +1,14 @@
 """Step 6: several methods on the same request, side by side (comparisons made by `steu_core compare`)."""
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from dashboard import common
-from steu_core.compare import DEFAULT_METHODS, comparison_figures, list_comparisons, load_comparison_dir, table_rows
+from steu_core.compare import (compare_command, comparison_figures, list_comparisons, load_comparison_dir,
+                               table_rows)
 from steu_core.errors import SteuError
 from steu_core.paths import comparisons_dir
 
@@ -24,13 +24,9 @@ def _command() -> str:
     """`python -m steu_core compare` for the request being prepared on pages 1-2."""
     kind, text = common.model_choice()
     forget = common.file_for("forget")
-    parts = ["python", "-m", "steu_core", "compare", "--model", "default" if kind == "demo" else text,
-             "--train", common.file_for("train")["path"], "--eval", common.file_for("eval")["path"],
-             "--forget-class", st.session_state.get("forget_class") or "CLASS"]
-    if forget:
-        parts += ["--forget", forget["path"]]
-    parts += ["--methods", ",".join(DEFAULT_METHODS)]
-    return " ".join(shlex.quote(p) for p in parts)
+    return compare_command("default" if kind == "demo" else text, common.file_for("train")["path"],
+                           common.file_for("eval")["path"], st.session_state.get("forget_class") or "CLASS",
+                           forget["path"] if forget else None)
 
 
 found = list_comparisons()
@@ -64,7 +60,7 @@ def _label(path: str) -> str:
 path = st.selectbox("Comparison", list(choices), format_func=_label, key="cmp_pick")
 try:
     comparison = load_comparison_dir(path)
-    figures = comparison_figures(path)
+    figures = comparison_figures(comparison)
 except SteuError as exc:
     common.show_error(exc)
     st.stop()
