@@ -130,11 +130,11 @@ def _unlearn_request(req: CompareRequest, method: str, out: Path):
 def run_comparison(req: CompareRequest, progress: Callable[[dict], None] | None = None,
                    cancel: Callable[[], bool] | None = None) -> Path:
     """Run every method of ``req`` and the deep audits; return the finished comparison directory."""
-    from .runs import _Staging, run_unlearning
+    from .runs import Staging, run_unlearning
 
     validate_compare_request(req)
     out = Path(req.out).expanduser().resolve()
-    stage = _Staging(out)
+    stage = Staging(out)
     stage.claim()
     t_start = time.perf_counter()
 

@@ -109,7 +109,7 @@ def pid_alive(pid: int | None) -> bool:
     return True
 
 
-class _Staging:
+class Staging:
     """The hidden directory a run writes into; claims ``out`` so two runs never interleave."""
 
     def __init__(self, out: Path):
@@ -190,7 +190,7 @@ TEST_PAUSE_ENV = "STEU_TEST_PAUSE_AT"
 _EXPLICIT_PAUSE_POINTS = {"save", "finish"}
 
 
-def _test_pause(stage: _Staging, point: str | None) -> None:
+def _test_pause(stage: Staging, point: str | None) -> None:
     """Test hook, inert unless ``STEU_TEST_PAUSE_AT`` names ``point``.
 
     The run marks ``progress.json`` with ``"paused_at": point`` and sleeps until a file ``RESUME``
@@ -320,7 +320,7 @@ def _run_unlearning_locked(req: UnlearnRequest, progress: Callable[[dict], None]
                            cancel: Callable[[], bool] | None = None) -> Path:
     out = Path(req.out).expanduser().resolve()
     get_method(req.method)  # an unknown method is refused before anything is written
-    stage = _Staging(out)
+    stage = Staging(out)
     dp = distributed.current()  # one process unless launched with several; only process 0 writes
     dp.call_on_main(stage.claim)
     run_id = out.name

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from ..errors import Cancelled, ConfigError
 from ..model import Classifier, Encoded, pad_batch, pad_id, seed_everything
 from .base import UnlearnContext
-from .steu import _Cycler, f1_on_forget
+from .steu import Cycler, f1_on_forget
 
 
 def check_full_settings(**values) -> None:
@@ -63,7 +63,7 @@ def train_full_model(ctx: UnlearnContext, *, lr: float, batch_size: int, max_ste
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     fc = ctx.forget_class_id
     gen = torch.Generator().manual_seed(ctx.seed)
-    f_order, r_order = _Cycler(len(ctx.forget), gen), _Cycler(len(ctx.retain), gen)
+    f_order, r_order = Cycler(len(ctx.forget), gen), Cycler(len(ctx.retain), gen)
     t0 = time.perf_counter()
     f1_start = forget_f1(new, ctx.forget, fc)
     history, stopped_early, step, f1_now = [], False, 0, f1_start

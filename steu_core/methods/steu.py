@@ -223,7 +223,7 @@ def run_sparse_unlearning(ctx: UnlearnContext, cfg: SteuConfig, selected: list[T
     else:
         f1_start, retain_start = evaluate()
     gen = torch.Generator().manual_seed(ctx.seed)
-    f_order, r_order = _Cycler(len(forget_pool), gen), _Cycler(len(retain_pool), gen)
+    f_order, r_order = Cycler(len(forget_pool), gen), Cycler(len(retain_pool), gen)
     history, stopped_early, step = [], False, 0
     f1_now, retain_now = f1_start, retain_start
     trainable = [p for g in groups for p in g["params"]]
@@ -342,7 +342,7 @@ def _chunks(seq, n):
         yield seq[i:i + n]
 
 
-class _Cycler:
+class Cycler:
     """Endless shuffled passes over range(n), deterministic for a generator."""
 
     def __init__(self, n: int, gen: torch.Generator):
