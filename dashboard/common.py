@@ -9,42 +9,19 @@ Configuration (environment variables, for demos and tests):
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import streamlit as st
 
 from steu_core import demo
-from steu_core.data import NoteSet, check_forget_set, check_labels_known, load_notes
+from steu_core.data import NoteSet, load_notes
 from steu_core.errors import SteuError
-from steu_core.paths import steu_home
-
-UPLOAD_TYPES = ["csv", "tsv", "jsonl", "ndjson", "parquet", "pq"]
-ROLES = {"forget": "forget set", "train": "training (retain) set", "eval": "evaluation set"}
-STAGES = [  # (progress.json stage, plain words), in the order a run goes through them
-    ("starting", "Starting the worker"),
-    ("start", "Starting the worker"),
-    ("model", "Loading the model"),
-    ("prepare-demo-model", "Preparing the demo model"),
-    ("data", "Checking the data files"),
-    ("tokenize", "Tokenising the notes"),
-    ("score-original", "Scoring the original model"),
-    ("select", "Selecting tokens (PMI)"),
-    ("cache", "Caching encoder features"),
-    ("unlearn", "Unlearning"),
-    ("save", "Saving the new model version"),
-    ("audit", "Running the audits"),
-]
-STAGE_WORDS = dict(STAGES)
-MILESTONES = [("model", "Model"), ("data", "Data"), ("score-original", "Baseline"), ("select", "Token selection"),
-              ("unlearn", "Unlearning"), ("audit", "Audits")]
-
-
+from steu_core.runs import checks, stages
+from steu_core.runs.checks import ROLES, RequestCheck
 # ---------------------------------------------------------------------------------------------
 # Text from data files goes into Markdown: escape it so it is shown, never interpreted.
 
@@ -80,38 +57,6 @@ def sample_file(role: str) -> Path:
 
 def configured_model() -> str | None:
     return os.environ.get("STEU_DASHBOARD_MODEL") or None
-
-
-def uploads_dir() -> Path:
-    path = steu_home() / "uploads"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-_SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def safe_filename(name: str) -> str:
-    """The uploaded file's base name, reduced to safe characters (its extension kept)."""
-    base = Path(str(name).replace("\\", "/")).name
-    stem, ext = os.path.splitext(base)
-    stem = _SAFE_NAME.sub("_", stem).strip("._") or "upload"
-    ext = _SAFE_NAME.sub("", ext.lower())
-    return f"{stem[:80]}{ext}"
-
-
-def save_upload(name: str, data: bytes) -> Path:
-    """Store an uploaded file under ``<data dir>/uploads/<content hash>/<name>`` (atomically; the
-    same bytes uploaded twice land in the same place)."""
-    digest = hashlib.sha256(data).hexdigest()[:20]
-    folder = uploads_dir() / digest
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / safe_filename(name)
-    if not (path.is_file() and path.stat().st_size == len(data)):
-        tmp = folder / f".{path.name}.{secrets.token_hex(4)}.tmp"
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    return path
 
 
 # ---------------------------------------------------------------------------------------------
@@ -250,53 +195,19 @@ def file_for(role: str) -> dict | None:
     return None
 
 
-@dataclass
-class FileCheck:
-    role: str
-    path: str | None
-    name: str | None
-    notes: NoteSet | None = None
-    error: BaseException | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.notes is not None and self.error is None
-
-
 def check_file(role: str, labels: list[str] | None, forget_class: str | None = None,
-               min_forget: int = 10) -> FileCheck:
-    """Load and validate the file of ``role`` against the model's labels (and, for the forget set,
-    the forget class) with steu_core's own checks."""
-    chosen = file_for(role)
-    if not chosen:
-        return FileCheck(role, None, None)
-    chk = FileCheck(role, chosen["path"], chosen["name"])
-    try:
-        chk.notes = read_notes(chosen["path"])
-        if labels is not None:
-            check_labels_known(chk.notes, labels)
-        if role == "forget" and forget_class:
-            check_forget_set(chk.notes, forget_class, min_forget)
-    except SteuError as exc:
-        chk.error = exc
-    return chk
+               min_forget: int = 10) -> checks.FileCheck:
+    """The file chosen for ``role``, checked with steu_core's own checks (read through the cache)."""
+    chosen = file_for(role) or {}
+    return checks.check_file(role, chosen.get("path"), chosen.get("name"), labels, forget_class, min_forget,
+                             read=read_notes)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _cross_check(model_dir: str, train: str, eval_: str, forget: str | None, forget_class: str,
                  min_forget: int, stamps: tuple) -> tuple[tuple[str, str] | None, list[str]]:
-    """The checks across files that only the full request can do (e.g. no retain notes), and the
-    warnings that do not stop a run - both from steu_core.runs."""
-    from steu_core import runs
-
-    try:
-        req = runs.UnlearnRequest(train=train, eval=eval_, forget=forget, forget_class=forget_class, out="",
-                                  model=model_dir, min_forget=min_forget)
-        sets = runs.load_request_data(req, load_model(model_dir))
-    except SteuError as exc:
-        return (exc.message, exc.hint or ""), []
-    train_s, eval_s, forget_s, retain_s = sets[:4]
-    return None, runs.data_warnings(train_s, eval_s, forget_s, retain_s)
+    err, warnings = checks.cross_check(load_model(model_dir), train, eval_, forget, forget_class, min_forget)
+    return ((err.message, err.hint or "") if err else None), warnings
 
 
 def cross_check(model_dir: Path, forget_class: str) -> tuple[SteuError | None, list[str]]:
@@ -343,49 +254,13 @@ def when(iso: str | None) -> str:
         return str(iso)
 
 
-def stage_words(stage: str) -> str:
-    return STAGE_WORDS.get(stage, stage.replace("-", " ").capitalize() if stage else "Working")
-
-
-_SPANS = {  # share of the whole run at the start and end of each stage (for one steady progress bar)
-    "starting": (0.0, 0.03), "start": (0.03, 0.05), "model": (0.05, 0.08), "prepare-demo-model": (0.05, 0.08),
-    "data": (0.08, 0.10), "tokenize": (0.10, 0.12), "score-original": (0.12, 0.20), "select": (0.20, 0.23),
-    "cache": (0.23, 0.26), "unlearn": (0.26, 0.86), "save": (0.86, 0.89), "audit": (0.89, 0.99),
-}
-COUNTED_STAGES = ("unlearn", "prepare-demo-model")
-
-
-def overall_fraction(stage: str, step: int = 0, total: int = 0) -> float:
-    """How far the whole run is, 0..1: stage position, refined by the step count where it means something."""
-    lo, hi = _SPANS.get(stage, (0.0, 0.0))
-    if stage in COUNTED_STAGES and total:
-        return lo + (hi - lo) * max(0.0, min(1.0, step / total))
-    return lo
-
-
-def progress_text(stage: str, step: int = 0, total: int = 0) -> str:
-    text = stage_words(stage)
-    if stage in COUNTED_STAGES and total:
-        text += f": step {step} of {total}"
-    return text
+MILESTONE_MARKS = {"done": ":green[:material/check_circle: {}]", "current": "**:blue[:material/radio_button_checked: {}]**",
+                   "todo": ":gray[:material/radio_button_unchecked: {}]"}
 
 
 def milestone_line(stage: str) -> str:
     """✓ Model ✓ Data ● Unlearning ○ Audits - where the run is, in one line."""
-    order = [s for s, _ in STAGES]
-    pos = order.index(stage) if stage in order else 0
-    parts = []
-    for key, label in MILESTONES:
-        k = order.index(key)
-        nxt = [order.index(m) for m, _ in MILESTONES if order.index(m) > k]
-        end = min(nxt) if nxt else len(order)
-        if pos >= end:
-            parts.append(f":green[:material/check_circle: {label}]")
-        elif pos >= k:
-            parts.append(f"**:blue[:material/radio_button_checked: {label}]**")
-        else:
-            parts.append(f":gray[:material/radio_button_unchecked: {label}]")
-    return " &nbsp; ".join(parts)
+    return " &nbsp; ".join(MILESTONE_MARKS[state].format(label) for label, state in stages.milestones(stage))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -399,46 +274,13 @@ def goto(name: str, **query) -> None:
     st.switch_page(page, query_params=query or None)
 
 
-@dataclass
-class RequestState:
-    """Everything the Run page needs to know about the request being prepared."""
-
-    checks: dict
-    forget_class: str | None
-    cross_error: SteuError | None = None
-    warnings: list = None
-
-    @property
-    def ok(self) -> bool:
-        return (self.forget_class is not None and all(c.ok for c in self.checks.values())
-                and self.cross_error is None)
-
-    def first_problem(self) -> str | None:
-        if self.forget_class is None:
-            return "choose the class to forget"
-        for role, chk in self.checks.items():
-            if chk.path is None:
-                return f"add the {ROLES[role]}"
-            if chk.error is not None:
-                return f"fix the {ROLES[role]}: {chk.error.message}"
-        if self.cross_error is not None:
-            return self.cross_error.message
-        return None
-
-
-def evaluate_request(clf, model_dir: Path | None) -> RequestState:
+def evaluate_request(clf, model_dir: Path | None) -> RequestCheck:
     labels = list(clf.labels) if clf is not None else None
     fc = st.session_state.get("forget_class")
     fc = fc if labels and fc in labels else None
     mf = int(st.session_state.get("min_forget", 10))
-    checks = {role: check_file(role, labels, fc, mf) for role in ("forget", "train", "eval")}
-    state = RequestState(checks=checks, forget_class=fc)
-    if clf is not None and fc and all(c.ok for c in checks.values()):
+    file_checks = {role: check_file(role, labels, fc, mf) for role in ("forget", "train", "eval")}
+    state = RequestCheck(checks=file_checks, forget_class=fc)
+    if clf is not None and fc and all(c.ok for c in file_checks.values()):
         state.cross_error, state.warnings = cross_check(model_dir, fc)
     return state
-
-
-def detected_class(notes: NoteSet, labels: list[str]) -> str | None:
-    """The forget set's class: its most common label that the model knows."""
-    counts = sorted(notes.label_counts.items(), key=lambda kv: -kv[1])
-    return next((lab for lab, _ in counts if lab in labels), None)

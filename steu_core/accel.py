@@ -25,7 +25,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from .errors import ConfigError, SteuError
+from .errors import ConfigError, ResourceError, SteuError
 
 log = logging.getLogger("steu_core")
 
@@ -116,10 +116,6 @@ def release_memory(device: torch.device) -> None:
 
 
 def out_of_memory_error(what: str, device: torch.device) -> SteuError:
-    try:
-        from .errors import ResourceError
-    except ImportError:  # pragma: no cover - older errors module
-        ResourceError = SteuError
     return ResourceError(f"{what}: out of {device.type} memory even with one note per batch.",
                          hint="Lower --max-length, free the GPU (other processes), or run with --device cpu.")
 

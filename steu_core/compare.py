@@ -24,9 +24,7 @@ import io
 import json
 import math
 import os
-import sys
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -35,15 +33,15 @@ import numpy as np
 import torch
 
 from . import __version__
-from .audits.deep import DEEP_AUDITS, ORACLE, ORIGINAL, DeepInputs, intervals_overlap, model_outputs, run_deep_audits
+from .audits.deep import ORACLE, ORIGINAL, DeepInputs, intervals_overlap, model_outputs, run_deep_audits
 from .errors import Cancelled, ConfigError, SteuError
-from .methods import METHODS, get_method
+from .methods import METHODS
 from .model import encode, load_classifier, seed_everything, write_json_atomic
 from .paths import comparisons_dir
+from .request import DEFAULT_METHODS, CompareRequest
+from .runs import Staging, load_request_data, run_unlearning
 
 SCHEMA = "steu-comparison/1"
-DEFAULT_METHODS = ["steu", "steu_rows_only", "random_tokens", "head_only", "grad_ascent", "finetune_retain",
-                   "retrain_oracle"]
 # (column, its interval column, lower is "more forgotten"/better?) - the figures compared for noise
 CI_METRICS = [("forget_f1", "forget_f1_ci"), ("retain_f1", "retain_f1_ci"), ("loss_mia_auc", "loss_mia_auc_ci"),
               ("ref_mia_auc", "ref_mia_auc_ci"), ("probe_auc", "probe_auc_ci"), ("ks_statistic", "ks_statistic_ci")]
@@ -52,87 +50,11 @@ METRIC_NAMES = {"forget_f1": "forget F1", "retain_f1": "retain F1", "loss_mia_au
                 "ks_statistic": "KS statistic vs oracle"}
 
 
-@dataclass
-class CompareRequest:
-    train: str | Path
-    eval: str | Path
-    forget_class: str
-    out: str | Path
-    model: str | Path = "default"
-    forget: str | Path | None = None
-    methods: list[str] = field(default_factory=lambda: list(DEFAULT_METHODS))
-    settings: dict = field(default_factory=dict)         # {method: {setting: value}}
-    audits: list[str] | None = None                      # deep audits (default: all)
-    audit_settings: dict = field(default_factory=dict)   # {audit: {setting: value}}
-    seed: int = 0
-    device: str = "auto"
-    text_column: str | None = None
-    label_column: str | None = None
-    max_length: int = 128
-    batch_size: int = 64
-    min_forget: int = 10
-    use_cache: bool = True
-    retain_sample: int = 256      # retain notes scored per model (reference models, relearning)
-    n_boot: int = 1000
-    record_ledger: bool = False   # comparisons are experiments, not deletions; opt in to log them
-    lock_wait_s: float = 0.0      # wait this long for another run on the same model to finish
-    request_id: str = ""
-    requester: str = ""
-    reason: str = ""
-    operator: str = ""
-
-
-def validate_compare_request(req: CompareRequest) -> None:
-    """Cheap checks before anything is written."""
-    if not req.methods:
-        raise ConfigError("no methods to compare.", hint=f"Give --methods, e.g. {','.join(DEFAULT_METHODS[:3])}.")
-    seen = set()
-    for m in req.methods:
-        get_method(m)
-        if m in seen:
-            raise ConfigError(f"method '{m}' is listed twice.", hint="List each method once.")
-        seen.add(m)
-    if not isinstance(req.settings, dict) or not all(isinstance(v, dict) for v in req.settings.values()):
-        raise ConfigError("method settings must be a JSON object of objects, e.g. '{\"steu\": {\"max_steps\": 40}}'.")
-    extra = sorted(set(req.settings) - set(req.methods))
-    if extra:
-        raise ConfigError(f"settings given for method(s) not being compared: {', '.join(extra)}.",
-                          hint=f"Compared: {', '.join(req.methods)}.")
-    for m in req.methods:
-        get_method(m)(req.settings.get(m, {}), use_cache=req.use_cache)  # bad settings are refused here
-    for a in req.audits or []:
-        if a not in DEEP_AUDITS:
-            raise ConfigError(f"unknown audit '{a}'", hint=f"Available: {', '.join(sorted(DEEP_AUDITS))}.")
-    extra = sorted(set(req.audit_settings) - set(req.audits or DEEP_AUDITS))
-    if extra:
-        raise ConfigError(f"settings given for audit(s) not being run: {', '.join(extra)}.")
-    for name, value, lo in (("--retain-sample", req.retain_sample, 2), ("--bootstrap", req.n_boot, 10),
-                            ("--max-length", req.max_length, 8), ("--min-forget", req.min_forget, 1)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-            raise ConfigError(f"{name} must be a whole number of at least {lo} (got {value!r}).")
-    if Path(req.out).expanduser().exists():
-        raise ConfigError(f"output directory '{req.out}' already exists.",
-                          hint="Choose a new --out; finished comparisons are never overwritten.")
-
-
-def _unlearn_request(req: CompareRequest, method: str, out: Path):
-    from .runs import UnlearnRequest
-
-    return UnlearnRequest(lock_wait_s=req.lock_wait_s, model=req.model, train=req.train, eval=req.eval, forget_class=req.forget_class, out=out,
-                          forget=req.forget, method=method, settings=dict(req.settings.get(method, {})),
-                          seed=req.seed, device=req.device, text_column=req.text_column,
-                          label_column=req.label_column, max_length=req.max_length, batch_size=req.batch_size,
-                          min_forget=req.min_forget, use_cache=req.use_cache, record_ledger=req.record_ledger,
-                          request_id=req.request_id, requester=req.requester, reason=req.reason,
-                          operator=req.operator)
-
-
 def run_comparison(req: CompareRequest, progress: Callable[[dict], None] | None = None,
                    cancel: Callable[[], bool] | None = None) -> Path:
     """Run every method of ``req`` and the deep audits; return the finished comparison directory."""
-    from .runs import Staging, run_unlearning
 
-    validate_compare_request(req)
+    req.validate()
     out = Path(req.out).expanduser().resolve()
     stage = Staging(out)
     stage.claim()
@@ -153,7 +75,7 @@ def run_comparison(req: CompareRequest, progress: Callable[[dict], None] | None 
                 raise Cancelled("the comparison was cancelled")
             report({"stage": "method", "method": method, "index": i, "total": len(req.methods), "run": {}})
             try:
-                run_dir = run_unlearning(_unlearn_request(req, method, stage.path / method),
+                run_dir = run_unlearning(req.unlearn_request(method, stage.path / method),
                                          progress=lambda d, m=method, k=i: report(
                                              {"stage": "method", "method": m, "index": k, "run": {
                                                  key: d.get(key) for key in ("stage", "step", "total", "elapsed_s")}}),
@@ -189,14 +111,12 @@ def deep_inputs_from_runs(req: CompareRequest, root: str | Path, report: Callabl
     set, the evaluation set and a retain sample: the inputs of the deep audits. Also usable on a finished
     comparison directory, to rerun audits with other settings (:func:`run_deep_audits`)."""
     from .methods.steu import stratified_sample
-    from .runs import load_request_data
-
     root = Path(root)
     report = report or (lambda info: None)
     is_cancelled = is_cancelled or (lambda: False)
     seed_everything(req.seed)
     clf = load_classifier(req.model, device=req.device)
-    ureq = _unlearn_request(req, req.methods[0], root / "unused")
+    ureq = req.unlearn_request(req.methods[0], root / "unused")
     _, evaluation, forget, retain, fc = load_request_data(ureq, clf)
     retain_ids = torch.as_tensor([clf.labels.index(y) for y in retain.labels])
     pick = stratified_sample(retain_ids, req.retain_sample, req.seed)
@@ -517,84 +437,3 @@ def table_text(comparison: dict) -> str:
 
 def _steps(v, mx) -> str:
     return f"> {mx}" if mx is not None and v > mx else f"{float(v):g}"
-
-
-# ---------------------------------------------------------------------------------------------
-# CLI
-
-
-def cmd_compare(args) -> int:
-    try:
-        settings = json.loads(args.settings) if args.settings else {}
-        audit_settings = json.loads(args.audit_settings) if args.audit_settings else {}
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"--settings / --audit-settings is not valid JSON ({exc.msg}).",
-                          hint="Give a JSON object, e.g. '{\"steu\": {\"max_steps\": 40}}'.") from None
-    if not isinstance(audit_settings, dict) or not all(isinstance(v, dict) for v in audit_settings.values()):
-        raise ConfigError("--audit-settings must be a JSON object of objects, e.g. '{\"relearn\": {\"max_steps\": 50}}'.")
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else list(DEFAULT_METHODS)
-    audits = [a.strip() for a in args.audits.split(",") if a.strip()] if args.audits else None
-    from .runs import new_run_id
-
-    out_dir = args.out or str(comparisons_dir() / new_run_id("cmp"))
-    req = CompareRequest(model=args.model, train=args.train, eval=args.eval, forget_class=args.forget_class,
-                         forget=args.forget, out=out_dir, methods=methods, settings=settings, audits=audits,
-                         audit_settings=audit_settings, seed=args.seed, device=args.device,
-                         text_column=args.text_column, label_column=args.label_column, max_length=args.max_length,
-                         min_forget=args.min_forget, use_cache=not args.no_cache, retain_sample=args.retain_sample,
-                         n_boot=args.bootstrap, record_ledger=args.record_ledger, request_id=args.request_id,
-                         operator=os.environ.get("USER", ""))
-    last = [None]
-
-    def show(state: dict) -> None:
-        key = (state.get("stage"), state.get("method"), (state.get("run") or {}).get("stage"))
-        if args.quiet or key == last[0]:
-            return
-        last[0] = key
-        m = f" {state['method']}" if state.get("method") else ""
-        inner = (state.get("run") or {}).get("stage")
-        print(f"[{state.get('elapsed_s', 0):7.1f} s] {state.get('stage')}{m}{': ' + inner if inner else ''}",
-              file=sys.stderr, flush=True)
-
-    out = run_comparison(req, progress=show)
-    comparison = load_comparison_dir(out)
-    print(f"Comparison finished: {out}  (forget class '{comparison['forget_class']}', "
-          f"{len(comparison['methods'])} methods, {comparison['total_seconds']:.0f} s)")
-    print(table_text(comparison))
-    print("\nDifferences outside the noise (95 % intervals do not overlap); everything else is within it:")
-    for line in comparison["findings"]:
-        print(f"  - {line}")
-    print(f"\nTable: {out / 'comparison.csv'}; everything: {out / 'comparison.json'}")
-    return 0
-
-
-def register_cli(subparsers) -> None:
-    c = subparsers.add_parser("compare", help="run several unlearning methods on one request and compare them "
-                                              "(with the deeper audits: KS vs oracle, RMIA, probe, relearning)")
-    c.add_argument("--model", default="default", help="'default' (the demo classifier) or a local checkpoint directory")
-    c.add_argument("--train", required=True, help="the training notes (the retain set is its other classes)")
-    c.add_argument("--eval", required=True, help="held-out notes for the audits")
-    c.add_argument("--forget-class", required=True, help="label name or id of the class to forget")
-    c.add_argument("--forget", help="forget-set file (default: the training notes of the forget class)")
-    c.add_argument("--out", help="new directory for the comparison (must not exist; default: a new one under "
-                                 "the data directory's comparisons/, where the dashboard finds it)")
-    c.add_argument("--methods", help=f"comma-separated methods (default: {','.join(DEFAULT_METHODS)}); "
-                                     f"available: {', '.join(sorted(METHODS))}")
-    c.add_argument("--settings", help="JSON object of per-method settings, e.g. "
-                                      "'{\"steu\": {\"k\": 50}, \"retrain_oracle\": {\"epochs\": 3}}'")
-    c.add_argument("--audits", help=f"comma-separated deep audits (default: all of {', '.join(sorted(DEEP_AUDITS))})")
-    c.add_argument("--audit-settings", help="JSON object of per-audit settings, e.g. "
-                                            "'{\"relearn\": {\"mode\": \"head\", \"max_steps\": 100}}'")
-    c.add_argument("--seed", type=int, default=0)
-    c.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda or mps")
-    c.add_argument("--max-length", type=int, default=128, help="tokens per note (longer notes are truncated)")
-    c.add_argument("--min-forget", type=int, default=10, help="fewest forget examples accepted")
-    c.add_argument("--retain-sample", type=int, default=256, help="retain notes scored per model for the audits")
-    c.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples per interval")
-    c.add_argument("--no-cache", action="store_true", help="disable the exact feature cache in the runs")
-    c.add_argument("--record-ledger", action="store_true", help="record each method's run in the ledger")
-    c.add_argument("--request-id", default="", help="deletion request id (recorded with each run)")
-    c.add_argument("--text-column", help="name of the text column (default: detected)")
-    c.add_argument("--label-column", help="name of the label column (default: detected)")
-    c.add_argument("--quiet", action="store_true", help="no progress lines")
-    c.set_defaults(func=cmd_compare)

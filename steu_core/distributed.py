@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from . import errors as _errors
+from . import model, pmi
 from .errors import ConfigError, SteuError
 
 TIMEOUT = timedelta(hours=2)  # a collective that waits longer than this fails instead of hanging
@@ -268,21 +269,19 @@ def teardown() -> None:
 
 def compute_features(clf, enc, batch_size: int = 64, progress=None):
     """:func:`steu_core.model.compute_features`, each process scoring its share."""
-    from .model import compute_features as single, length_order
-
     dp = current()
+    single = model.compute_features
     if not dp.enabled or clf.adapter is None:
         return single(clf, enc, batch_size, progress)
-    parts = [length_order(enc)[r::dp.world] for r in range(dp.world)]
+    parts = [model.length_order(enc)[r::dp.world] for r in range(dp.world)]
     local = single(clf, enc.subset(parts[dp.rank]), batch_size, progress)
     return dp.gather_rows(local, parts, len(enc))
 
 
 def compute_logits(clf, enc, batch_size: int = 64, feats=None, recompute=None, progress=None):
     """:func:`steu_core.model.compute_logits`, each process scoring its share of the encoder passes."""
-    from .model import compute_logits as single, head_logits, length_order
-
     dp = current()
+    single = model.compute_logits
     if not dp.enabled:
         return single(clf, enc, batch_size, feats=feats, recompute=recompute, progress=progress)
     if feats is not None and clf.adapter is not None:
@@ -291,23 +290,20 @@ def compute_logits(clf, enc, batch_size: int = 64, feats=None, recompute=None, p
             feats = feats.clone()
             feats[torch.as_tensor(todo, device=feats.device)] = \
                 compute_features(clf, enc.subset(todo), batch_size, progress).to(feats.device)
-        return head_logits(clf, feats)  # the head is cheap: every process applies it to all rows
-    parts = [length_order(enc)[r::dp.world] for r in range(dp.world)]
+        return model.head_logits(clf, feats)  # the head is cheap: every process applies it to all rows
+    parts = [model.length_order(enc)[r::dp.world] for r in range(dp.world)]
     local = single(clf, enc.subset(parts[dp.rank]), batch_size, progress=progress)
     return dp.gather_rows(local, parts, len(enc))
 
 
 def document_frequency(docs, vocab_size: int) -> tuple[np.ndarray, int]:
     """:func:`steu_core.pmi.document_frequency`, each process counting a block of the notes."""
-    from .pmi import document_frequency as single
-
     dp = current()
+    single = pmi.document_frequency
     if not dp.enabled or not hasattr(docs, "offsets"):
         return single(docs, vocab_size)
-    from .model import Encoded
-
     start, end = dp.block(len(docs.offsets) - 1)
-    mine = Encoded(flat=docs.flat, offsets=docs.offsets).subset(np.arange(start, end))
+    mine = model.Encoded(flat=docs.flat, offsets=docs.offsets).subset(np.arange(start, end))
     counts, _ = single(mine, vocab_size)
     return dp.sum_array(counts), len(docs.offsets) - 1
 

@@ -29,8 +29,9 @@ from pathlib import Path
 from .errors import ConfigError
 from .model import write_json_atomic
 from .paths import runs_dir, steu_home
-from .runs import (CANCEL_FILE, PROGRESS_FILE, UnlearnRequest, new_run_id, pid_alive, read_progress,
-                   request_cancel, staging_dir)
+from .request import RunRequest, UnlearnRequest
+from .runs import (CANCEL_FILE, PROGRESS_FILE, new_run_id, pid_alive, read_progress, request_cancel,
+                   staging_dir)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RUNNING_STATES = ("starting", "running")
@@ -172,29 +173,9 @@ def _is_worker(pid: int | None) -> bool:
 # Starting a run
 
 
-def build_command(req: UnlearnRequest) -> list[str]:
-    """The ``python -m steu_core unlearn`` argument list for ``req`` (``req.out`` must be set)."""
-    cmd = [sys.executable, "-m", "steu_core", "unlearn",
-           "--model", str(req.model), "--train", str(req.train), "--eval", str(req.eval),
-           "--forget-class", str(req.forget_class), "--out", str(req.out), "--method", req.method,
-           "--seed", str(int(req.seed)), "--device", req.device or "auto",
-           "--max-length", str(int(req.max_length)), "--min-forget", str(int(req.min_forget)), "--quiet"]
-    if req.forget:
-        cmd += ["--forget", str(req.forget)]
-    if req.settings:
-        cmd += ["--settings", json.dumps(req.settings, sort_keys=True)]
-    if req.text_column:
-        cmd += ["--text-column", req.text_column]
-    if req.label_column:
-        cmd += ["--label-column", req.label_column]
-    if req.allow_pickle:
-        cmd.append("--allow-pickle")
-    if not req.use_cache:
-        cmd.append("--no-cache")
-    for flag, value in (("--request-id", req.request_id), ("--requester", req.requester),
-                        ("--reason", req.reason), ("--operator", req.operator)):
-        cmd += [flag, str(value or "")]
-    return cmd
+def build_command(req: RunRequest) -> list[str]:
+    """The ``python -m steu_core <command>`` argument list for ``req`` (``req.out`` must be set)."""
+    return [sys.executable, "-m", "steu_core", req.command, *req.to_argv(), "--quiet"]
 
 
 def start_run(req: UnlearnRequest, *, exclusive: bool = True) -> RunStatus:
@@ -220,11 +201,7 @@ def start_run(req: UnlearnRequest, *, exclusive: bool = True) -> RunStatus:
         prev = read_progress(out) or {}
         if prev.get("state") == "running" and process_alive(prev.get("pid")):
             raise ConfigError(f"another run is already writing '{out.name}'.", hint="Choose another run id.")
-    from . import runs as _runs
-
-    validate = getattr(_runs, "validate_request", None)
-    if validate is not None:  # bad settings are refused here, in the caller's words, not in a log
-        validate(req)
+    req.validate()  # bad settings are refused here, in the caller's words, not in a log
     run_id = out.name
     cmd = build_command(req)
     env = dict(os.environ)

@@ -565,7 +565,7 @@ def _enospc(*args, **kwargs):
 
 @pytest.mark.parametrize("where", ["model", "patch", "results", "everything"])
 def test_disk_full_fails_cleanly(where, env, tmp_path, capsys, monkeypatch):
-    import steu_core.runs as runs
+    from steu_core.runs import pipeline as runs, staging
 
     if where == "model":
         monkeypatch.setattr(runs, "write_model", _enospc)
@@ -581,6 +581,7 @@ def test_disk_full_fails_cleanly(where, env, tmp_path, capsys, monkeypatch):
         monkeypatch.setattr(runs, "write_json_atomic", failing)
     else:  # from the first progress write on, every write fails, the failure report included
         monkeypatch.setattr(runs, "write_json_atomic", _enospc)
+        monkeypatch.setattr(staging, "write_json_atomic", _enospc)
         monkeypatch.setattr(runs, "write_model", _enospc)
     out = tmp_path / "run"
     code, stdout, stderr = run_cli(argv_of(base_args(env, out)), capsys)
@@ -599,7 +600,7 @@ def test_disk_full_fails_cleanly(where, env, tmp_path, capsys, monkeypatch):
 @pytest.mark.parametrize("where", ["scoring", "training"])
 def test_gpu_out_of_memory_says_what_to_do(where, env, tmp_path, capsys, monkeypatch):
     import steu_core.methods.steu as steu_method
-    import steu_core.runs as runs
+    from steu_core.runs import pipeline as runs
 
     def oom(*args, **kwargs):
         raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
@@ -620,7 +621,7 @@ def test_gpu_out_of_memory_says_what_to_do(where, env, tmp_path, capsys, monkeyp
 
 def test_unexpected_error_shows_no_message_text(env, tmp_path, capsys, monkeypatch):
     """An internal error names its type and place, never its message (which could quote a note)."""
-    import steu_core.runs as runs
+    from steu_core.runs import pipeline as runs
 
     def boom(*args, **kwargs):
         raise ValueError("'Jane Roe, MRN 4471' is not in list")

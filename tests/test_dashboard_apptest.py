@@ -427,6 +427,22 @@ def test_run_page_runs_the_chosen_method_with_only_its_settings(dash_env):
     assert r["param_diff_verdict"] == "pass" and not r["selected_tokens"]
 
 
+def test_run_page_settings_start_from_each_methods_own_defaults(dash_env):
+    # grad_ascent's own max_steps default is 40; the page used to send STEU's 60 to every method
+    from steu_core.methods import setting_fields
+
+    at = _page(_app(), "request")
+    at.file_uploader(key="up_forget").set_value(("forget.csv", Path(dash_env["forget"]).read_bytes(), "text/csv")).run()
+    _page(at, "run")
+    assert at.number_input(key="max_steps").value == 60
+    for method in ("grad_ascent", "finetune_retain", "retrain_oracle"):
+        at.selectbox(key="method").set_value(method).run()
+        assert not at.exception
+        for f in setting_fields(method):
+            widget = (at.checkbox if f.kind == "bool" else at.text_input if f.kind == "str" else at.number_input)
+            assert widget(key=f.name).value == f.default, (method, f.name)
+
+
 # --- 6 Compare methods --------------------------------------------------------------------------
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import common
+from steu_core import uploads
+from steu_core.runs import checks
 
 ss = st.session_state
 files: dict = ss["files"]
@@ -30,7 +32,7 @@ def _on_upload(role: str) -> None:
         if files.get(role, {}).get("source") == "upload":
             files.pop(role, None)
         return
-    path = common.save_upload(up.name, up.getvalue())
+    path = uploads.save_upload(up.name, up.getvalue())
     files[role] = {"path": str(path), "name": path.name, "source": "upload"}
     if role == "forget":
         ss["_prefill_class"] = True
@@ -45,7 +47,7 @@ def _use_sample(role: str) -> None:
         files.pop(role, None)  # train / eval fall back to the sample file
 
 
-def _summary(chk: common.FileCheck, where) -> None:
+def _summary(chk: checks.FileCheck, where) -> None:
     """One line on the file in use: what it is, or what is wrong with it."""
     if chk.path is None:
         return
@@ -64,7 +66,7 @@ def _summary(chk: common.FileCheck, where) -> None:
 # --- the forget set and its class -------------------------------------------------------------
 with st.container(border=True):
     st.subheader(":material/delete_sweep: Notes to forget")
-    st.file_uploader("Forget set (required)", type=common.UPLOAD_TYPES, key="up_forget",
+    st.file_uploader("Forget set (required)", type=uploads.UPLOAD_TYPES, key="up_forget",
                      on_change=_on_upload, args=("forget",),
                      help="Every note in this file must be of the class being forgotten.")
     sample_forget = common.sample_file("forget")
@@ -76,7 +78,7 @@ with st.container(border=True):
     # Pre-fill the class from a newly chosen forget set (the user may still change it).
     if ss.pop("_prefill_class", False) and files.get("forget"):
         try:
-            guess = common.detected_class(common.read_notes(files["forget"]["path"]), labels)
+            guess = checks.detected_class(common.read_notes(files["forget"]["path"]), labels)
         except Exception:
             guess = None
         if guess:
@@ -103,15 +105,15 @@ for role, col, title, hint in (
          "notes of the forgotten class are the unseen reference for the membership test.")):
     with col.container(border=True):
         st.subheader(title)
-        st.file_uploader(f"Upload {common.ROLES[role]} (optional)", type=common.UPLOAD_TYPES, key=f"up_{role}",
+        st.file_uploader(f"Upload {checks.ROLES[role]} (optional)", type=uploads.UPLOAD_TYPES, key=f"up_{role}",
                          on_change=_on_upload, args=(role,), help=hint)
         slot = st.container()
         if files.get(role):
-            st.button(f"Use the sample {common.ROLES[role]} instead", key=f"sample_{role}", on_click=_use_sample,
+            st.button(f"Use the sample {checks.ROLES[role]} instead", key=f"sample_{role}", on_click=_use_sample,
                       args=(role,), icon=":material/undo:", type="tertiary")
         chk = req.checks[role]
         if chk.path and not files.get(role) and not common.sample_file(role).is_file():
-            slot.error(f"No {common.ROLES[role]}: the sample file {common.md(chk.name)} is missing. Upload one.")
+            slot.error(f"No {checks.ROLES[role]}: the sample file {common.md(chk.name)} is missing. Upload one.")
         else:
             _summary(chk, slot)
 

@@ -12,7 +12,6 @@ import streamlit as st
 from dashboard import common
 from steu_core import charts
 from steu_core.errors import SteuError
-from steu_core.paths import runs_dir
 from steu_core.runs import list_runs, load_results
 
 ss = st.session_state

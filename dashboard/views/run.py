@@ -1,6 +1,7 @@
 """Step 3: run the unlearning in a worker process and follow it live."""
 from __future__ import annotations
 
+import math
 import time
 
 import streamlit as st
@@ -8,9 +9,10 @@ import streamlit as st
 from dashboard import common
 from steu_core import worker
 from steu_core.errors import SteuError
-from steu_core.methods import METHODS, setting_names, settings_for
+from steu_core.methods import METHODS, setting_fields
 from steu_core.pmi import DEFAULT_BUDGET, k_from_budget
-from steu_core.runs import UnlearnRequest
+from steu_core.request import UnlearnRequest
+from steu_core.runs import checks, stages
 
 ss = st.session_state
 st.title("3 · Run")
@@ -46,8 +48,8 @@ def monitor(run_id: str) -> None:
     with st.container(border=True):
         st.markdown(f"#### :material/autorenew: Run `{run_id}` is in progress")
         st.markdown(common.milestone_line(s.stage))
-        label = common.progress_text(s.stage, s.step, s.total)
-        st.progress(common.overall_fraction(s.stage, s.step, s.total), text=label)
+        label = stages.progress_text(s.stage, s.step, s.total)
+        st.progress(stages.overall_fraction(s.stage, s.step, s.total), text=label)
         c = st.columns(4)
         c[0].metric("Elapsed", common.duration(s.elapsed_s))
         c[1].metric("Training step", f"{s.step} / {s.total}" if s.stage == "unlearn" and s.total else "-")
@@ -122,41 +124,78 @@ with st.container(border=True):
 # STEU first; the others are the controls and baselines of `python -m steu_core compare`.
 METHOD_NAMES = ["steu"] + sorted(m for m in METHODS if m != "steu")
 
+EDIT_SIZE = ("k", "budget")  # chosen together by the "Size of the edit" control
+
+
+def forget_untouched_settings(method: str) -> None:
+    """On a change of method, drop the settings still at the previous method's default, so each
+    method starts from its own defaults while a value the user typed carries over."""
+    previous = ss.get("_settings_method")
+    ss["_settings_method"] = method
+    if previous and previous != method:
+        for f in setting_fields(previous):
+            if f.name in ss and ss[f.name] == f.default:
+                del ss[f.name]
+
+
+def setting_widget(where, f) -> None:
+    """One method setting as a form field: type, default and help from the method's config."""
+    label = f.name.replace("_", " ").capitalize()
+    if f.kind == "bool":
+        where.checkbox(label, value=bool(f.default), key=f.name, help=f.help)
+    elif f.kind == "str":
+        where.text_input(label, value=str(f.default), key=f.name, help=f.help)
+    elif f.kind == "int":
+        where.number_input(label, value=f.default, step=1, key=f.name, help=f.help,
+                           placeholder="derived by the method" if f.optional else None)
+    else:
+        step = 10 ** math.floor(math.log10(abs(f.default))) if f.default else 0.01
+        where.number_input(label, value=float(f.default), step=step, format="%g", key=f.name, help=f.help)
+
+
+def edit_size_settings(a, b) -> dict:
+    """k or a parameter budget, for methods that edit embedding rows."""
+    mode = a.radio("Size of the edit", ["budget", "k"], key="sel_mode", persist_state="session",
+                   format_func={"budget": "Parameter budget (share of the model)", "k": "Fixed number of rows"}.get)
+    if mode == "k":
+        return {"k": int(b.number_input("Embedding rows to edit (k)", min_value=1, max_value=5000, value=50, step=1,
+                                        key="k_rows", persist_state="session"))}
+    budget_pct = b.number_input("Budget, % of all parameters", min_value=0.001, max_value=10.0,
+                                value=100 * DEFAULT_BUDGET, step=0.01, format="%.3f", key="budget_pct",
+                                persist_state="session",
+                                help="The paper uses 0.19 %: the edited rows plus the classification head.")
+    k_preview = k_from_budget(clf.params_total, clf.head_params_total, clf.hidden_size, budget_pct / 100)
+    b.caption(f"About **{k_preview}** embedding rows for this model.")
+    return {"budget": budget_pct / 100}
+
+
+def method_settings(method: str) -> dict:
+    """The method's settings form; returns the values that differ from the method's defaults."""
+    forget_untouched_settings(method)
+    fields = setting_fields(method)
+    a, b = st.columns(2)
+    chosen = {}
+    if {f.name for f in fields} & set(EDIT_SIZE):
+        chosen = edit_size_settings(a, b)
+    else:
+        a.caption("This method edits no embedding rows: no size of edit to choose.")
+    others = [f for f in fields if f.name not in EDIT_SIZE]
+    st.caption(f"Settings of **{method}** (its own defaults; hover a field for what it does):")
+    cols = st.columns(4)
+    for i, f in enumerate(others):
+        setting_widget(cols[i % 4], f)
+    chosen.update({f.name: ss[f.name] for f in others if ss.get(f.name, f.default) != f.default})
+    return chosen
+
+
 with st.expander("Advanced settings", icon=":material/tune:"):
     st.caption("The defaults follow the STEU paper and suit most requests.")
     method = st.selectbox("Method", METHOD_NAMES, key="method", persist_state="session",
                           format_func=lambda m: f"{m} - {METHODS[m].description}",
                           help="STEU is the method this tool is for. The others are controls and baselines, "
                                "to see what STEU's sparse edit does that they do not (5 · History compares runs).")
-    accepts = setting_names(method)
-    a, b = st.columns(2)
-    if {"k", "budget"} & accepts:
-        mode = a.radio("Size of the edit", ["budget", "k"], key="sel_mode", persist_state="session",
-                       format_func={"budget": "Parameter budget (share of the model)", "k": "Fixed number of rows"}.get)
-    else:
-        mode = "none"
-        a.caption("This method edits no embedding rows: no size of edit to choose.")
-    if mode == "budget":
-        budget_pct = b.number_input("Budget, % of all parameters", min_value=0.001, max_value=10.0,
-                                    value=100 * DEFAULT_BUDGET, step=0.01, format="%.3f", key="budget_pct",
-                                    persist_state="session",
-                                    help="The paper uses 0.19 %: the edited rows plus the classification head.")
-        k_preview = k_from_budget(clf.params_total, clf.head_params_total, clf.hidden_size, budget_pct / 100)
-        b.caption(f"About **{k_preview}** embedding rows for this model.")
-    elif mode == "k":
-        b.number_input("Embedding rows to edit (k)", min_value=1, max_value=5000, value=50, step=1, key="k_rows",
-                       persist_state="session")
-    c, d, e, f = st.columns(4)
-    if "max_steps" in accepts:
-        c.number_input("Max steps", min_value=1, max_value=5000, value=60, step=10, key="max_steps",
-                       persist_state="session", help="Upper bound; the run stops earlier once the class is "
-                                                     "forgotten and the other classes are held.")
-    if "epochs" in accepts:
-        c.number_input("Epochs", min_value=1, max_value=50, value=3, step=1, key="epochs", persist_state="session",
-                       help="Passes over the retain set; match the original model's training.")
-        b.text_input("Pretrained start", value="default", key="oracle_base", persist_state="session",
-                     help="The checkpoint the original was fine-tuned from: 'default' (the packaged MiniLM) or "
-                          "a local directory. A checkpoint of another vocabulary or shape is refused.")
+    settings = method_settings(method)
+    d, e, f = st.columns(3)
     d.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="seed", persist_state="session")
     devices = ["auto", "cpu"] + (["cuda"] if common.compute_device().startswith("cuda") else [])
     e.selectbox("Device", devices, key="device", persist_state="session",
@@ -175,14 +214,7 @@ start = st.button("Run STEU" if method == "steu" else f"Run {method}", type="pri
                   disabled=bool(problem or busy), help="Starts the run in a separate process; this page shows its "
                                                        "progress.")
 if start:
-    chosen = {"max_steps": int(ss.get("max_steps", 60)), "epochs": int(ss.get("epochs", 3)),
-              "base": ss.get("oracle_base") or "default"}
-    if ss.get("sel_mode", "budget") == "k":
-        chosen["k"] = int(ss.get("k_rows", 50))
-    else:
-        chosen["budget"] = float(ss.get("budget_pct", 100 * DEFAULT_BUDGET)) / 100
-    settings = settings_for(method, chosen)
-    files = {r: common.file_for(r) for r in common.ROLES}
+    files = {r: common.file_for(r) for r in checks.ROLES}
     try:
         started = worker.start_run(UnlearnRequest(
             model=str(model_dir), train=files["train"]["path"], eval=files["eval"]["path"],

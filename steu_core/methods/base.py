@@ -1,7 +1,7 @@
 """What every unlearning method takes and returns."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Callable
 
 import torch
@@ -92,6 +92,34 @@ def settings_for(name: str, values: dict) -> dict:
     return {k: v for k, v in values.items() if k in known and v is not None}
 
 
+@dataclass(frozen=True)
+class SettingField:
+    """One setting of a method, as a form shows it: its type, its default and its help text."""
+
+    name: str
+    kind: str            # int | float | bool | str
+    default: object
+    help: str
+    optional: bool       # None is allowed (the method derives a value)
+
+
+def setting_fields(name: str) -> list[SettingField]:
+    """The settings of method ``name`` from its config's fields and their metadata (for forms)."""
+    out = []
+    for f in fields(get_method(name).Config):
+        kinds = annotation_kinds(f.type)
+        default = f.default if f.default is not MISSING else f.default_factory()
+        out.append(SettingField(f.name, kinds[0] if kinds else "str", default, f.metadata.get("help", ""),
+                                "None" in str(f.type)))
+    return out
+
+
+def annotation_kinds(annotation) -> list[str]:
+    """``int | None`` -> ["int"]: the types a setting's annotation names, None left out."""
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    return [k.strip() for k in str(text).split("|") if k.strip() != "None"]
+
+
 def config_from_dict(config_cls, values: dict | None):
     """Build a method's config dataclass from a dict, refusing unknown keys by name."""
     values = dict(values or {})
@@ -111,8 +139,7 @@ _SETTING_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": 
 
 def _check_setting_type(name: str, value, annotation) -> None:
     """A setting's value must have its field's type (``int``, ``float``, ``bool``, ``str``, ``X | None``)."""
-    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
-    kinds = [k.strip() for k in str(text).split("|") if k.strip() != "None"]
+    kinds = annotation_kinds(annotation)
     if not kinds or any(k not in _SETTING_TYPES for k in kinds):
         return  # a type this check does not know: left to the method
     ok = any(isinstance(value, _SETTING_TYPES[k]) and (k == "bool" or not isinstance(value, bool)) for k in kinds)

@@ -1,0 +1,46 @@
+"""``compare``: several unlearning methods on one request, with the deep audits."""
+from __future__ import annotations
+
+import os
+import sys
+
+from ..compare import load_comparison_dir, run_comparison, table_text
+from ..paths import comparisons_dir
+from ..request import CompareRequest
+from ..runs import new_run_id
+
+
+def cmd_compare(args) -> int:
+    out_dir = args.out or str(comparisons_dir() / new_run_id("cmp"))
+    req = CompareRequest.from_args(args, out=out_dir)
+    req.operator = req.operator or os.environ.get("USER", "")
+    last = [None]
+
+    def show(state: dict) -> None:
+        key = (state.get("stage"), state.get("method"), (state.get("run") or {}).get("stage"))
+        if args.quiet or key == last[0]:
+            return
+        last[0] = key
+        m = f" {state['method']}" if state.get("method") else ""
+        inner = (state.get("run") or {}).get("stage")
+        print(f"[{state.get('elapsed_s', 0):7.1f} s] {state.get('stage')}{m}{': ' + inner if inner else ''}",
+              file=sys.stderr, flush=True)
+
+    out = run_comparison(req, progress=show)
+    comparison = load_comparison_dir(out)
+    print(f"Comparison finished: {out}  (forget class '{comparison['forget_class']}', "
+          f"{len(comparison['methods'])} methods, {comparison['total_seconds']:.0f} s)")
+    print(table_text(comparison))
+    print("\nDifferences outside the noise (95 % intervals do not overlap); everything else is within it:")
+    for line in comparison["findings"]:
+        print(f"  - {line}")
+    print(f"\nTable: {out / 'comparison.csv'}; everything: {out / 'comparison.json'}")
+    return 0
+
+
+def register(sub) -> None:
+    c = sub.add_parser("compare", help="run several unlearning methods on one request and compare them "
+                                       "(with the deeper audits: KS vs oracle, RMIA, probe, relearning)")
+    CompareRequest.add_options(c)
+    c.add_argument("--quiet", action="store_true", help="no progress lines")
+    c.set_defaults(func=cmd_compare)

@@ -1,0 +1,20 @@
+"""``runs``: list finished runs in the data directory."""
+from __future__ import annotations
+
+from ..runs import list_runs
+
+
+def cmd_runs(args) -> int:
+    rows = list_runs()
+    if not rows:
+        print("No finished runs in the data directory yet.")
+    for r in rows:
+        print(f"{r['run_id']}  {r['created_utc']}  {r['method']}  forget '{r['forget_class']}'  "
+              f"forget F1 {r['forget_f1_before']:.3f}->{r['forget_f1_after']:.3f}  "
+              f"retain F1 {r['retain_f1_before']:.3f}->{r['retain_f1_after']:.3f}")
+    return 0
+
+
+def register(sub) -> None:
+    r = sub.add_parser("runs", help="list finished runs in the data directory")
+    r.set_defaults(func=cmd_runs)

@@ -1,0 +1,37 @@
+"""``train``: fine-tune a classifier (all parameters) on a labelled file."""
+from __future__ import annotations
+
+from ..data import load_notes
+from ..train import TrainConfig, train_classifier
+from .progress import ProgressBar
+
+
+def cmd_train(args) -> int:
+    notes = load_notes(args.train, text_column=args.text_column, label_column=args.label_column)
+    cfg = TrainConfig(epochs=args.epochs, max_length=args.max_length, seed=args.seed, batch_size=args.batch_size,
+                      lr=args.lr)
+    bar = ProgressBar(args.quiet)
+    try:
+        out, summary = train_classifier(args.base, notes, args.out, cfg, device=args.device, progress=bar)
+    finally:
+        bar.close()
+    print(f"Saved the fine-tuned classifier to {out} ({summary['steps']} steps, {summary['seconds']:.0f} s, "
+          f"final loss {summary['final_loss']:.3f}; {summary['truncated']} note(s) truncated to {cfg.max_length} tokens).")
+    return 0
+
+
+def register(sub) -> None:
+    t = sub.add_parser("train", help="fine-tune a classifier (all parameters) on a labelled file")
+    t.add_argument("--base", default="default", help="'default' (packaged MiniLM) or a local checkpoint directory")
+    t.add_argument("--train", required=True, help="CSV / JSONL / Parquet of labelled notes")
+    t.add_argument("--out", required=True, help="new directory for the classifier")
+    t.add_argument("--text-column", help="column holding the note text (detected if omitted)")
+    t.add_argument("--label-column", help="column holding the label (detected if omitted)")
+    t.add_argument("--epochs", type=int, default=3)
+    t.add_argument("--max-length", type=int, default=128)
+    t.add_argument("--batch-size", type=int, default=16)
+    t.add_argument("--lr", type=float, default=8e-5)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda or mps")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=cmd_train)

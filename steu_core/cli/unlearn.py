@@ -1,0 +1,89 @@
+"""``unlearn``: make a classifier forget one class, audit it, write a run directory."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+from .. import distributed
+from ..request import UnlearnRequest
+from ..runs import run_unlearning
+from .progress import ProgressBar
+
+
+def request_from_args(args) -> UnlearnRequest:
+    """The request the options describe; --k / --budget are shorthands for those method settings."""
+    req = UnlearnRequest.from_args(args)
+    for name in ("k", "budget"):
+        if getattr(args, name, None) is not None:
+            req.settings[name] = getattr(args, name)
+    req.operator = req.operator or os.environ.get("USER", "")
+    return req
+
+
+def cmd_unlearn(args) -> int:
+    req = request_from_args(args)
+
+    def waiting(holder: dict) -> None:
+        who = f" (process {holder['pid']})" if holder.get("pid") else ""
+        print(f"Another run on this model is in progress{who}; waiting up to {req.lock_wait_s:.0f} s for it to finish ...",
+              file=sys.stderr, flush=True)
+
+    bar = ProgressBar(args.quiet or distributed.requested_world_size() > 1 and os.environ.get("RANK", "0") != "0")
+    try:
+        out = run_unlearning(req, progress=bar, on_wait=waiting)
+    finally:
+        bar.close()
+        main_process = distributed.current().is_main
+        distributed.teardown()  # several processes (torchrun / accelerate launch): leave the group
+    if not main_process:  # process 0 prints the summary
+        return 0
+    r = json.loads((out / "results.json").read_text())
+    print(summary_text(r, out))
+    return 0
+
+
+def summary_text(r: dict, out: Path) -> str:
+    mia = r.get("mia", {})
+    lines = [
+        f"Run {r['run_id']} finished: {out}",
+        f"  method {r['method']}, forget class '{r['forget_class']}', k = {r['k']} rows, device {r['device']}",
+        f"  forget F1  {r['forget_f1_before']:.4f} -> {r['forget_f1_after']:.4f}",
+        f"  retain F1  {r['retain_f1_before']:.4f} -> {r['retain_f1_after']:.4f}",
+        f"  macro F1   {r['macro_f1_before']:.4f} -> {r['macro_f1_after']:.4f}",
+    ]
+    if "loss_auc_before" in mia:
+        lo, hi = mia["loss_auc_ci_after"]
+        lines.append(f"  MIA loss AUC {mia['loss_auc_before']:.4f} -> {mia['loss_auc_after']:.4f} "
+                     f"(95% CI {lo:.3f}-{hi:.3f}; 0.5 = attacker guessing)")
+    lines += [
+        f"  parameters changed {r['params_changed']:,} of {r['params_total']:,} "
+        f"({100 * r['params_changed_fraction']:.3f} %), forget-set coverage {100 * r['coverage']['fraction']:.1f} %",
+        f"  parameter diff: {r['param_diff_verdict'].upper()} - {r['param_diff_message']}",
+        f"  time: select {r['wall_seconds']['select']:.1f} s, unlearn {r['wall_seconds']['unlearn']:.1f} s, "
+        f"audit {r['wall_seconds']['audit']:.1f} s",
+    ]
+    return "\n".join(lines + data_notes(r))
+
+
+def data_notes(r: dict) -> list[str]:
+    """Truncated notes and data warnings, one line each."""
+    trunc = (r.get("data") or {}).get("truncated_notes") or {}
+    n_trunc = {k: v for k, v in trunc.items() if k != "max_length" and v}
+    lines = []
+    if n_trunc:
+        parts = ", ".join(f"{v} {k}" for k, v in n_trunc.items())
+        lines.append(f"  note: {parts} note(s) were longer than {trunc.get('max_length')} tokens and were truncated "
+                     "(raise --max-length to use more of each note)")
+    return lines + [f"  warning: {w}" for w in r.get("warnings") or []]
+
+
+def register(sub) -> None:
+    u = sub.add_parser("unlearn", help="make a classifier forget one class, audit it, write a run directory")
+    UnlearnRequest.add_options(u)
+    g = u.add_mutually_exclusive_group()
+    g.add_argument("--k", type=int, help="number of embedding rows to edit")
+    g.add_argument("--budget", type=float, help="fraction of all parameters that may change (default 0.0019)")
+    u.add_argument("--quiet", action="store_true", help="no progress bar")
+    u.set_defaults(func=cmd_unlearn)

@@ -1,0 +1,254 @@
+"""The deletion request: one dataclass family, the one owner of every request field.
+
+Each field carries its command-line option (flag, help, kind) in its metadata, so the CLI parser
+(:func:`add_options`), the parsed request (:meth:`RunRequest.from_args`) and the argument list
+the dashboard's worker process is started with (:meth:`RunRequest.to_argv`) all come from the
+same place; a round-trip test pins that every option survives. Checks that need neither the model
+nor the data (:meth:`validate`) run before anything is written.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import MISSING, dataclass, field, fields
+from typing import ClassVar
+from pathlib import Path
+
+from .audits.deep import DEEP_AUDITS
+from .data import DEFAULT_MAX_FILE_MB
+from .errors import ConfigError
+from .methods import get_method
+from .model import resolve_device
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+DEFAULT_METHODS = ["steu", "steu_rows_only", "random_tokens", "head_only", "grad_ascent", "finetune_retain",
+                   "retrain_oracle"]
+
+
+@dataclass(frozen=True)
+class Option:
+    """How a request field appears on the command line."""
+
+    flag: str
+    help: str = ""
+    kind: str = "value"      # value | flag (store_true) | negated (--no-x sets False) | json | list
+    type: type = str
+    choices: tuple | None = None
+    required: bool = False
+    metavar: str | None = None
+
+
+def opt(default=MISSING, flag: str = "", help: str = "", **kw):
+    """A request field with its command-line option; lists and dicts get a fresh default each time."""
+    meta = {"cli": Option(flag, help, **kw)} if flag else {}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def cli_option(f) -> Option | None:
+    return f.metadata.get("cli")
+
+
+@dataclass
+class RunRequest:
+    """What every request names: the data, the model, how to score, and who asked and why."""
+
+    train: str | Path = opt(flag="--train", help="the training notes (the retain set is its other classes)",
+                            required=True)
+    eval: str | Path = opt(flag="--eval", help="held-out notes for the audits", required=True)
+    forget_class: str = opt(flag="--forget-class", help="label name or id of the class to forget", required=True)
+    out: str | Path = opt(flag="--out", help="new directory for the run (must not exist)", required=True)
+    model: str | Path = opt("default", "--model", "'default' (the demo classifier) or a local checkpoint directory")
+    forget: str | Path | None = opt(None, "--forget", "forget-set file (default: the training notes of the forget "
+                                                      "class)")
+    seed: int = opt(0, "--seed", "random seed of the method", type=int)
+    device: str = opt("auto", "--device", "auto (CUDA, else MPS, else CPU), cpu, cuda or mps")
+    precision: str = opt("auto", "--precision",
+                         "autocast: auto = on CUDA bf16 where supported (fp16 for scoring otherwise), fp32 "
+                         "elsewhere; fp32 = none; fp16 needs a CUDA GPU; bf16 needs a CUDA GPU or a CPU with "
+                         "AMX / AVX-512 BF16 (there about 2x faster, not bit-exact)", choices=PRECISIONS)
+    text_column: str | None = opt(None, "--text-column", "column holding the note text (detected if omitted)")
+    label_column: str | None = opt(None, "--label-column", "column holding the label (detected if omitted)")
+    max_length: int = opt(128, "--max-length", "tokens per note (longer notes are truncated)", type=int)
+    batch_size: int = opt(64, "--batch-size", "notes per batch when scoring (lower it if the GPU runs out of "
+                                              "memory)", type=int)
+    min_forget: int = opt(10, "--min-forget", "fewest forget examples accepted", type=int)
+    max_file_mb: float = opt(DEFAULT_MAX_FILE_MB, "--max-file-mb", "refuse data files larger than this many MB",
+                             type=float)
+    lock_wait_s: float = opt(0.0, "--wait", "if another run on the same model is in progress, wait up to this "
+                                            "long (default: refuse at once)", type=float, metavar="SECONDS")
+    use_cache: bool = opt(True, "--no-cache", "disable the exact feature cache (for benchmarks)", kind="negated")
+    allow_pickle: bool = opt(False, "--allow-pickle", "accept pickle weights (pytorch_model.bin) - runs code "
+                                                      "from the file", kind="flag")
+    request_id: str = opt("", "--request-id", "deletion request id (recorded in the ledger and report)")
+    requester: str = opt("", "--requester", "who asked for the deletion")
+    reason: str = opt("", "--reason", "why")
+    operator: str = opt("", "--operator", "who runs it (default: $USER)")
+    record_ledger: bool = True
+
+    # -- the command line ----------------------------------------------------------------------
+    @classmethod
+    def add_options(cls, parser: argparse.ArgumentParser) -> None:
+        """Add one option per field that has one (the parser's dest is the field name)."""
+        for f in fields(cls):
+            o = cli_option(f)
+            if o is not None:
+                parser.add_argument(o.flag, dest=f.name, help=o.help, **_argparse_kwargs(f, o))
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace, **overrides) -> "RunRequest":
+        values = {f.name: _parse_value(cli_option(f), getattr(args, f.name))
+                  for f in fields(cls) if cli_option(f) is not None and getattr(args, f.name) is not None}
+        return cls(**{**values, **overrides})
+
+    def to_argv(self) -> list[str]:
+        """The command-line arguments that make :meth:`from_args` give back this request."""
+        argv: list[str] = []
+        for f in fields(self):
+            o = cli_option(f)
+            if o is not None:
+                argv += _argv_of(o, getattr(self, f.name))
+        return argv
+
+    # -- checks --------------------------------------------------------------------------------
+    def validate(self) -> None:
+        """Cheap checks that need neither the model nor the data; raise before anything is written."""
+        resolve_device(self.device)
+        checks = [(self.max_length, 8, "--max-length", "tokens per note"),
+                  (self.min_forget, 1, "--min-forget", "fewest forget examples"),
+                  (self.batch_size, 1, "--batch-size", "notes per scoring batch")]
+        for value, lo, flag, what in checks:
+            check_whole_number(value, lo, flag, what)
+        if not (isinstance(self.max_file_mb, (int, float)) and self.max_file_mb > 0):
+            raise ConfigError(f"--max-file-mb must be a positive number of megabytes; got {self.max_file_mb!r}.")
+        if Path(self.out).expanduser().exists():
+            raise ConfigError(f"output directory '{self.out}' already exists.",
+                              hint="Choose a new --out; finished runs are never overwritten.")
+
+    def shared_fields(self) -> dict:
+        """The fields every request has (to derive one kind of request from another)."""
+        return {f.name: getattr(self, f.name) for f in fields(RunRequest)}
+
+
+@dataclass
+class UnlearnRequest(RunRequest):
+    """One method on one deletion request: ``python -m steu_core unlearn``."""
+
+    command: ClassVar[str] = "unlearn"
+
+    method: str = opt("steu", "--method", "unlearning method (default steu)")
+    settings: dict = opt({}, "--settings", "JSON object of further method settings, e.g. '{\"max_steps\": 40}'",
+                         kind="json")
+
+    def validate(self) -> None:
+        method_cls = get_method(self.method)
+        method_cls(self.settings, use_cache=self.use_cache)  # the method's config refuses bad settings
+        super().validate()
+
+
+@dataclass
+class CompareRequest(RunRequest):
+    """Several methods on one deletion request, with the deep audits: ``python -m steu_core compare``."""
+
+    command: ClassVar[str] = "compare"
+
+    out: str | Path = opt(flag="--out", help="new directory for the comparison (must not exist; default: a new one "
+                                             "under the data directory's comparisons/, where the dashboard finds it)")
+    methods: list[str] = opt(list(DEFAULT_METHODS), "--methods", f"comma-separated methods (default: "
+                                                               f"{','.join(DEFAULT_METHODS)})", kind="list")
+    settings: dict = opt({}, "--settings", "JSON object of per-method settings, e.g. "
+                                           "'{\"steu\": {\"k\": 50}, \"retrain_oracle\": {\"epochs\": 3}}'", kind="json")
+    audits: list[str] | None = opt(None, "--audits", "comma-separated deep audits (default: all)", kind="list")
+    audit_settings: dict = opt({}, "--audit-settings", "JSON object of per-audit settings, e.g. "
+                                                       "'{\"relearn\": {\"mode\": \"head\", \"max_steps\": 100}}'",
+                               kind="json")
+    retain_sample: int = opt(256, "--retain-sample", "retain notes scored per model for the audits", type=int)
+    n_boot: int = opt(1000, "--bootstrap", "bootstrap resamples per interval", type=int)
+    # comparisons are experiments, not deletions; opt in to log them
+    record_ledger: bool = opt(False, "--record-ledger", "record each method's run in the ledger", kind="flag")
+
+    def validate(self) -> None:
+        self.check_methods()
+        self.check_audits()
+        for flag, value, lo in (("--retain-sample", self.retain_sample, 2), ("--bootstrap", self.n_boot, 10)):
+            check_whole_number(value, lo, flag)
+        super().validate()
+
+    def check_methods(self) -> None:
+        if not self.methods:
+            raise ConfigError("no methods to compare.", hint=f"Give --methods, e.g. {','.join(DEFAULT_METHODS[:3])}.")
+        if len(set(self.methods)) != len(self.methods):
+            twice = next(m for m in self.methods if self.methods.count(m) > 1)
+            raise ConfigError(f"method '{twice}' is listed twice.", hint="List each method once.")
+        for m in self.methods:
+            get_method(m)
+        if not isinstance(self.settings, dict) or not all(isinstance(v, dict) for v in self.settings.values()):
+            raise ConfigError("method settings must be a JSON object of objects, e.g. '{\"steu\": {\"max_steps\": 40}}'.")
+        extra = sorted(set(self.settings) - set(self.methods))
+        if extra:
+            raise ConfigError(f"settings given for method(s) not being compared: {', '.join(extra)}.",
+                              hint=f"Compared: {', '.join(self.methods)}.")
+        for m in self.methods:
+            get_method(m)(self.settings.get(m, {}), use_cache=self.use_cache)  # bad settings are refused here
+
+    def check_audits(self) -> None:
+        for a in self.audits or []:
+            if a not in DEEP_AUDITS:
+                raise ConfigError(f"unknown audit '{a}'", hint=f"Available: {', '.join(sorted(DEEP_AUDITS))}.")
+        if not isinstance(self.audit_settings, dict) or not all(isinstance(v, dict) for v in self.audit_settings.values()):
+            raise ConfigError("--audit-settings must be a JSON object of objects, e.g. '{\"relearn\": {\"max_steps\": 50}}'.")
+        extra = sorted(set(self.audit_settings) - set(self.audits or DEEP_AUDITS))
+        if extra:
+            raise ConfigError(f"settings given for audit(s) not being run: {', '.join(extra)}.")
+
+    def unlearn_request(self, method: str, out: str | Path) -> UnlearnRequest:
+        """The run of one compared method."""
+        return UnlearnRequest(**{**self.shared_fields(), "out": out}, method=method,
+                              settings=dict(self.settings.get(method, {})))
+
+
+def check_whole_number(value, lo: int, flag: str, what: str = "") -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+        raise ConfigError(f"{flag} must be a whole number of at least {lo}{f' ({what})' if what else ''}; "
+                          f"got {value!r}.")
+
+
+def _argparse_kwargs(f, o: Option) -> dict:
+    if o.kind == "flag":
+        return {"action": "store_true"}
+    if o.kind == "negated":
+        return {"action": "store_false"}
+    if o.kind in ("json", "list"):
+        return {"default": None, "metavar": o.metavar}
+    default = None if f.default is MISSING else f.default
+    return {"type": o.type, "default": default, "required": o.required, "choices": o.choices, "metavar": o.metavar}
+
+
+def _parse_value(o: Option, raw):
+    if o.kind not in ("json", "list"):
+        return raw
+    if o.kind == "list":
+        return [x.strip() for x in str(raw).split(",") if x.strip()]
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{o.flag} is not valid JSON ({type(exc).__name__} at character {getattr(exc, 'pos', '?')}).",
+                          hint=f"Give a JSON object in single quotes, e.g. {o.flag} '{{\"max_steps\": 40}}'.") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{o.flag} must be a JSON object, e.g. '{{\"max_steps\": 40}}'.")
+    return value
+
+
+def _argv_of(o: Option, value) -> list[str]:
+    if o.kind == "flag":
+        return [o.flag] if value else []
+    if o.kind == "negated":
+        return [] if value else [o.flag]
+    if value is None:
+        return []
+    if o.kind == "json":
+        return [o.flag, json.dumps(value, sort_keys=True)] if value else []
+    if o.kind == "list":
+        return [o.flag, ",".join(value)]
+    return [o.flag, str(value)]

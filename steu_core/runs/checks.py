@@ -1,0 +1,91 @@
+"""Pre-flight checks of a request being put together (the dashboard's Request and Run pages): each
+file on its own, then the checks across files that only the whole request can do, in the words of
+:mod:`.prepare` (the same checks the run itself makes)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..data import NoteSet, check_forget_set, check_labels_known, load_notes
+from ..errors import SteuError
+from ..model import Classifier
+from ..request import UnlearnRequest
+from .prepare import data_warnings, load_request_data
+
+ROLES = {"forget": "forget set", "train": "training (retain) set", "eval": "evaluation set"}
+
+
+@dataclass
+class FileCheck:
+    role: str
+    path: str | None
+    name: str | None
+    notes: NoteSet | None = None
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.notes is not None and self.error is None
+
+
+def check_file(role: str, path: str | None, name: str | None, labels: list[str] | None,
+               forget_class: str | None = None, min_forget: int = 10, read=load_notes) -> FileCheck:
+    """Load and validate the file of ``role`` against the model's labels (and, for the forget set,
+    the forget class). ``read`` loads the notes (a caching reader in the dashboard)."""
+    chk = FileCheck(role, path, name)
+    if path is None:
+        return chk
+    try:
+        chk.notes = read(path)
+        if labels is not None:
+            check_labels_known(chk.notes, labels)
+        if role == "forget" and forget_class:
+            check_forget_set(chk.notes, forget_class, min_forget)
+    except SteuError as exc:
+        chk.error = exc
+    return chk
+
+
+def cross_check(clf: Classifier, train: str, evaluation: str, forget: str | None, forget_class: str,
+                min_forget: int) -> tuple[SteuError | None, list[str]]:
+    """The checks across files (e.g. no retain notes) and the warnings that do not stop a run."""
+    try:
+        req = UnlearnRequest(train=train, eval=evaluation, forget=forget, forget_class=forget_class, out="",
+                             model=str(clf.path), min_forget=min_forget)
+        train_s, eval_s, forget_s, retain_s, _ = load_request_data(req, clf)
+    except SteuError as exc:
+        return exc, []
+    return None, data_warnings(train_s, eval_s, forget_s, retain_s)
+
+
+@dataclass
+class RequestCheck:
+    """Where a request being prepared stands: each file's check, the class, the cross-file check."""
+
+    checks: dict
+    forget_class: str | None
+    cross_error: SteuError | None = None
+    warnings: list = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return (self.forget_class is not None and all(c.ok for c in self.checks.values())
+                and self.cross_error is None)
+
+    def first_problem(self) -> str | None:
+        """What to do next, in a few words (None when the request is ready)."""
+        if self.forget_class is None:
+            return "choose the class to forget"
+        for role, chk in self.checks.items():
+            if chk.path is None:
+                return f"add the {ROLES[role]}"
+            if chk.error is not None:
+                return f"fix the {ROLES[role]}: {chk.error.message}"
+        if self.cross_error is not None:
+            return self.cross_error.message
+        return None
+
+
+def detected_class(notes: NoteSet, labels: list[str]) -> str | None:
+    """The forget set's class: its most common label that the model knows."""
+    counts = sorted(notes.label_counts.items(), key=lambda kv: -kv[1])
+    return next((lab for lab, _ in counts if lab in labels), None)

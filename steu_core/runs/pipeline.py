@@ -1,0 +1,330 @@
+"""One deletion request, end to end, as a short list of named steps:
+model -> data -> tokens -> original scores -> method -> new model -> new scores -> audits ->
+evidence (patch, manifest, results.json) -> finished run directory and ledger entry.
+
+Everything is written into a hidden staging directory (:mod:`.staging`) and renamed to ``out`` only
+when complete; a failure or a cancel leaves nothing that looks finished. The original model
+directory is only ever read. Only one run per model runs at a time (:mod:`steu_core.locks`).
+A full disk or an exhausted GPU becomes a :class:`~steu_core.errors.ResourceError` saying what to do.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .. import distributed
+from ..accel import check_precision, precision_used
+from ..audits import AuditInputs, run_audits
+from ..audits.param_diff import load_state
+from ..distributed import compute_features, compute_logits
+from ..errors import Cancelled, SteuError, as_user_error
+from ..ledger import Ledger
+from ..locks import model_run_lock
+from ..methods import MethodResult, UnlearnContext, get_method
+from ..model import (Classifier, device_description, encode, file_sha256, hash_directory, load_classifier,
+                     seed_everything, write_json_atomic, write_model)
+from ..patch import make_patch, save_patch
+from ..pmi import coverage
+from ..request import UnlearnRequest
+from . import record
+from .prepare import RequestData, check_max_length, data_warnings, prepare_data
+from .staging import EXPLICIT_PAUSE_POINTS, Staging, test_pause
+
+
+@dataclass
+class Scores:
+    """Logits of one model on the evaluation and forget notes (and the head inputs used as cache)."""
+
+    eval_logits: torch.Tensor
+    forget_logits: torch.Tensor
+    eval_feats: torch.Tensor | None = None
+    forget_feats: torch.Tensor | None = None
+
+
+@dataclass
+class Run:
+    """What the steps hand on to each other."""
+
+    req: UnlearnRequest
+    stage: Staging
+    dp: object
+    progress: Callable[[dict], None] | None
+    cancel: Callable[[], bool] | None
+    t_start: float = field(default_factory=time.perf_counter)
+    seconds: dict = field(default_factory=dict)
+    clf: Classifier | None = None
+    original_hash: dict | None = None
+    data: RequestData | None = None
+    enc: dict = field(default_factory=dict)
+    eval_labels: np.ndarray | None = None
+    before: Scores | None = None
+    result: MethodResult | None = None
+    after: Scores | None = None
+    exact_cache: bool = False
+    audits: dict = field(default_factory=dict)
+    results: dict = field(default_factory=dict)
+    ledger_request: dict | None = None
+    followers_waiting: bool = False
+
+    @property
+    def run_id(self) -> str:
+        return self.stage.out.name
+
+    @property
+    def model_dir(self) -> Path:
+        return self.clf.path
+
+    def report(self, info: dict) -> None:
+        if not self.dp.is_main:
+            return
+        self.stage.update(**info)
+        if self.progress:
+            self.progress(dict(self.stage.state))
+        if info.get("stage") not in EXPLICIT_PAUSE_POINTS:
+            test_pause(self.stage, info.get("stage"))
+
+    def is_cancelled(self) -> bool:
+        return self.dp.any(self.dp.is_main and (self.stage.cancelled() or bool(self.cancel and self.cancel())))
+
+
+def run_unlearning(req: UnlearnRequest, progress: Callable[[dict], None] | None = None,
+                   cancel: Callable[[], bool] | None = None,
+                   on_wait: Callable[[dict], None] | None = None) -> Path:
+    """Run ``req`` and return the finished run directory. Raises SteuError on any bad input.
+
+    The request is checked first (nothing is written if that fails); then the model's run lock is
+    taken (another run on the same model: refused, or waited for up to ``req.lock_wait_s`` seconds,
+    calling ``on_wait`` with the holder's pid/out/started once).
+    """
+    req.validate()
+    dp = distributed.setup(req.device)  # several processes (torchrun / accelerate launch): join them
+    out = Path(req.out).expanduser().resolve()
+    with dp.on_main(lambda: model_run_lock(req.model, out=out, wait_s=req.lock_wait_s, on_wait=on_wait)):
+        return run_locked(req, out, progress, cancel)
+
+
+def run_locked(req: UnlearnRequest, out: Path, progress=None, cancel=None) -> Path:
+    """The steps, with the run's model lock held; every failure leaves no finished-looking output."""
+    get_method(req.method)  # an unknown method is refused before anything is written
+    dp = distributed.current()  # one process unless launched with several; only process 0 writes
+    run = Run(req, Staging(out), dp, progress, cancel)
+    dp.call_on_main(run.stage.claim)
+    try:
+        for step in (load_model, load_data, tokenize, score_original, run_method, save_new_model, score_new_model):
+            step(run)
+        if not dp.is_main:  # audits, files and ledger are process 0's: wait for it, share its outcome
+            dp.follow_main()
+            return out
+        run.followers_waiting = dp.enabled
+        for step in (audit, write_evidence, finish):
+            step(run)
+        return out
+    except BaseException as exc:
+        fail(run, exc)
+        raise
+
+
+# -- the steps ---------------------------------------------------------------------------------
+def load_model(run: Run) -> None:
+    req = run.req
+    run.report({"stage": "model", "step": 0, "total": 0, "losses": {}})
+    clf = load_classifier(req.model, device=run.dp.run_device(req.device), allow_pickle=req.allow_pickle,
+                          progress=lambda d: run.report({**d, "stage": "prepare-demo-model"}))
+    clf.precision = check_precision(clf.device, req.precision)
+    check_max_length(clf, req.max_length)
+    run.clf, run.original_hash = clf, hash_directory(clf.path)
+
+
+def load_data(run: Run) -> None:
+    run.report({"stage": "data"})
+    run.data = prepare_data(run.req, run.clf)
+    seed_everything(run.req.seed)
+    if run.req.record_ledger and run.dp.is_main:
+        entry = record.request_entry(run.req, run.run_id, run.model_dir, run.original_hash["sha256"],
+                                     run.data.forget, run.clf.labels[run.data.forget_class_id])
+        run.ledger_request = Ledger().append("request", entry)
+
+
+def tokenize(run: Run) -> None:
+    run.report({"stage": "tokenize"})
+    tok, n = run.clf.tokenizer, run.req.max_length
+    d = run.data
+    run.enc = {"forget": encode(tok, d.forget.texts, n), "retain": encode(tok, d.retain.texts, n),
+               "eval": encode(tok, d.evaluation.texts, n)}
+    run.eval_labels = np.array([run.clf.labels.index(y) for y in d.evaluation.labels])
+
+
+def score_original(run: Run) -> None:
+    """Scores of the original model; its head inputs double as the exact feature cache."""
+    t0 = time.perf_counter()
+    enc, bs, clf = run.enc, run.req.batch_size, run.clf
+    run.report({"stage": "score-original", "step": 0, "total": len(enc["eval"]) + len(enc["forget"])})
+    feats_eval = compute_features(clf, enc["eval"], bs) if run.req.use_cache else None
+    feats_forget = compute_features(clf, enc["forget"], bs) if run.req.use_cache else None
+    run.before = Scores(compute_logits(clf, enc["eval"], bs, feats=feats_eval),
+                        compute_logits(clf, enc["forget"], bs, feats=feats_forget), feats_eval, feats_forget)
+    run.seconds["score_original"] = time.perf_counter() - t0
+    if run.is_cancelled():
+        raise Cancelled("the run was cancelled")
+
+
+def run_method(run: Run) -> None:
+    req, clf, d = run.req, run.clf, run.data
+    method = get_method(req.method)(req.settings, use_cache=req.use_cache)
+    ctx = UnlearnContext(original=clf, forget=run.enc["forget"], retain=run.enc["retain"],
+                         retain_labels=torch.as_tensor([clf.labels.index(y) for y in d.retain.labels]),
+                         forget_class_id=d.forget_class_id, seed=req.seed, progress=run.report,
+                         cancel=run.is_cancelled, forget_features=run.before.forget_feats,
+                         retain_notes=d.retain, max_length=req.max_length)
+    run.report({"stage": "select"})
+    run.result = method.run(ctx)
+
+
+def save_new_model(run: Run) -> None:
+    run.report({"stage": "save", "step": 0, "total": 0})
+    if run.dp.is_main:
+        write_model(run.result.model, run.stage.path / "model")
+        test_pause(run.stage, "save")
+
+
+def score_new_model(run: Run) -> None:
+    """Scores of the new model: through the cache, only notes holding an edited row are re-encoded
+    (exact: the encoder is frozen and unchanged, so every other note's head input is the same)."""
+    t0 = time.perf_counter()
+    run.report({"stage": "audit"})
+    new, enc, bs, rows = run.result.model, run.enc, run.req.batch_size, run.result.row_ids
+    run.exact_cache = run.req.use_cache and not run.result.encoder_changed and run.clf.adapter is not None
+
+    def logits(key: str, feats):
+        if not run.exact_cache:
+            return compute_logits(new, enc[key], bs)
+        recompute = np.flatnonzero(coverage(enc[key].ids, rows)).tolist()
+        return compute_logits(new, enc[key], bs, feats=feats, recompute=recompute)
+
+    run.after = Scores(logits("eval", run.before.eval_feats), logits("forget", run.before.forget_feats))
+    run.seconds["audit"] = time.perf_counter() - t0
+
+
+def audit(run: Run) -> None:
+    t0 = time.perf_counter()
+    clf, result = run.clf, run.result
+    run.audits = run_audits(AuditInputs(
+        labels=clf.labels, forget_class_id=run.data.forget_class_id, eval_labels=run.eval_labels,
+        eval_logits_before=run.before.eval_logits, eval_logits_after=run.after.eval_logits,
+        member_logits_before=run.before.forget_logits, member_logits_after=run.after.forget_logits,
+        original_dir=run.model_dir, new_dir=run.stage.path / "model", allowed=result.allowed,
+        tokenizer=clf.tokenizer, embedding_name=clf.embedding_param_name, head_names=clf.head_param_names,
+        pmi_by_id={t.id: t.pmi for t in result.selected_tokens}, seed=run.req.seed))
+    run.seconds["audit"] += time.perf_counter() - t0
+    if run.audits["param_diff_verdict"] != "pass":
+        raise SteuError(f"parameter-diff verification FAILED: {run.audits['param_diff_message']}",
+                        hint="The new model was discarded. This is a bug in the method; please report it.")
+
+
+def write_evidence(run: Run) -> None:
+    """patch.safetensors, manifest.json and results.json, into the staging directory."""
+    path, new_dir = run.stage.path, run.stage.path / "model"
+    before, after = load_state(run.model_dir), load_state(new_dir)
+    save_patch(make_patch(before, after, embedding_key(after, run.clf.embedding_param_name)),
+               path / "patch.safetensors")
+    new_hash = hash_directory(new_dir)
+    if hash_directory(run.model_dir)["sha256"] != run.original_hash["sha256"]:
+        raise SteuError("the original model directory changed during the run; the result was discarded.",
+                        hint="Another program is writing to it; make a read-only copy and run again.")
+    forget, patch_sha = run.data.forget, file_sha256(path / "patch.safetensors")
+    forget_file_sha = file_sha256(Path(run.req.forget)) if run.req.forget else None
+    write_json_atomic(path / "manifest.json", record.build_manifest(
+        run.run_id, run.model_dir, run.original_hash, new_hash, forget, forget_file_sha, patch_sha))
+    hashes = {"original_model": run.original_hash["sha256"], "unlearned_model": new_hash["sha256"],
+              "forget_set": forget.sha256, "patch": patch_sha}
+    run.results = results_of(run, new_hash, hashes)
+    run.results["wall_seconds"]["total"] = time.perf_counter() - run.t_start
+    write_json_atomic(path / "results.json", run.results)
+
+
+def finish(run: Run) -> None:
+    """Rename the staging directory into place, then record the outcome in the ledger."""
+    test_pause(run.stage, "finish")
+    if run.stage.cancelled() or (run.cancel and run.cancel()):
+        raise Cancelled("the run was cancelled")
+    run.stage.finish()
+    if run.req.record_ledger:
+        request_hash = run.ledger_request["entry_hash"] if run.ledger_request else None
+        Ledger().append("run", record.run_entry(run.req, run.run_id, request_hash, run.results))
+    run.dp.release_followers()
+
+
+def fail(run: Run, exc: BaseException) -> None:
+    """Leave only progress.json saying what happened, record the outcome, and turn a resource
+    problem (full disk, exhausted GPU) into the user error that says what to do."""
+    user_error = as_user_error(exc) if isinstance(exc, Exception) else None
+    if user_error is not None and user_error is not exc and torch.cuda.is_available():
+        try:
+            torch.cuda.empty_cache()  # after an out-of-memory error, give the memory back
+        except Exception:
+            pass
+    state = "cancelled" if isinstance(exc, (Cancelled, KeyboardInterrupt)) else "failed"
+    message = str(user_error) if user_error is not None else f"internal error: {type(exc).__name__}"
+    if not run.dp.is_main:  # process 0 owns the staging directory and the ledger
+        return
+    run.stage.fail(state, message)
+    if run.followers_waiting:
+        run.dp.release_followers(user_error or exc)
+    if run.req.record_ledger and run.ledger_request is not None:
+        try:
+            Ledger().append("run", record.outcome_entry(run.req, run.run_id, run.ledger_request["entry_hash"],
+                                                        state, message))
+        except Exception:
+            pass
+    if user_error is not None and user_error is not exc:
+        raise user_error from None
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def embedding_key(state: dict, name: str) -> str:
+    """The saved tensor name of the input embedding (checkpoints may add or drop a model prefix)."""
+    return next(k for k in state if k == name or k.endswith("." + name) or name.endswith("." + k))
+
+
+def results_of(run: Run, new_hash: dict, hashes: dict) -> dict:
+    """results.json of this run (the schema's one builder is :func:`record.build_results`)."""
+    req, clf, result = run.req, run.clf, run.result
+    audits = dict(run.audits)
+    changed_rows = {r["id"]: r for r in audits.pop("changed_rows")}
+    cov_mask = coverage(run.enc["forget"].ids, result.row_ids)
+    fc = run.data.forget_class_id
+    header = {"run_id": run.run_id, "created_utc": record.utc_now(), "method": req.method,
+              "method_settings": result.settings, "seed": req.seed, "device": device_description(clf.device),
+              "precision": {"requested": req.precision, **precision_used(clf.device, clf.precision)},
+              "processes": run.dp.world, "forget_class": clf.labels[fc], "forget_class_id": fc,
+              "labels": clf.labels}
+    budget = result.settings.get("budget") if result.settings.get("k") is None else None
+    selection = {"k": len(result.selected_tokens), "budget": budget,
+                 "selected_tokens": [{**t.as_dict(), "l2_change": changed_rows.get(t.id, {}).get("l2_change", 0.0)}
+                                     for t in result.selected_tokens],
+                 "coverage": {"forget_examples": len(run.enc["forget"]),
+                              "forget_examples_with_selected_token": int(cov_mask.sum()),
+                              "fraction": float(cov_mask.mean()) if len(cov_mask) else 0.0}}
+    rest = {"wall_seconds": {"select": result.seconds.get("select", 0.0),
+                             "unlearn": result.seconds.get("unlearn", 0.0),
+                             "score_original": run.seconds["score_original"], "audit": run.seconds["audit"],
+                             "total": time.perf_counter() - run.t_start},
+            "training": result.training,
+            "data": record.data_section(run.data, run.enc, int((run.eval_labels == fc).sum()), req.max_length),
+            "model": model_section(run, new_hash), "hashes": hashes, "request": record.request_section(req),
+            "notes": result.notes,
+            "warnings": data_warnings(run.data.train, run.data.evaluation, run.data.forget, run.data.retain)}
+    return record.build_results(header=header, selection=selection, audits=audits, rest=rest)
+
+
+def model_section(run: Run, new_hash: dict) -> dict:
+    clf = run.clf
+    return {"source": str(run.req.model), "path": str(clf.path), "architecture": clf.architecture,
+            "model_type": clf.model_type, "params_total": clf.params_total, "hidden_size": clf.hidden_size,
+            "head_params": clf.head_params_total, "sha256_before": run.original_hash["sha256"],
+            "sha256_after": new_hash["sha256"], "feature_cache": run.exact_cache}

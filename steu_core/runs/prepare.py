@@ -1,0 +1,93 @@
+"""The request's data, loaded and checked against the model before any work is done."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..data import NoteSet, check_forget_set, check_labels_known, find_overlap, load_notes
+from ..errors import ConfigError, DataError
+from ..model import Classifier
+from ..request import RunRequest
+
+# Models whose position ids start after the padding index (so fewer positions are usable)
+OFFSET_POSITION_MODELS = {"roberta", "xlm-roberta", "camembert", "longformer", "data2vec-text"}
+
+
+@dataclass
+class RequestData:
+    train: NoteSet
+    evaluation: NoteSet
+    forget: NoteSet
+    retain: NoteSet
+    forget_class_id: int
+
+
+def check_max_length(clf: Classifier, max_length: int) -> None:
+    """The model must have a position for every token of a ``max_length`` sequence."""
+    cfg = clf.model.config
+    limit = getattr(cfg, "max_position_embeddings", None)
+    if not isinstance(limit, int):
+        return
+    if cfg.model_type in OFFSET_POSITION_MODELS:
+        limit -= (getattr(cfg, "pad_token_id", 1) or 0) + 1  # positions start after the padding index
+    if max_length > limit:
+        raise ConfigError(f"--max-length {max_length} is longer than this model accepts ({limit} tokens).",
+                          hint=f"Use --max-length {limit} or less; longer notes are truncated and counted.")
+
+
+def load_request_data(req: RunRequest, clf: Classifier) -> tuple[NoteSet, NoteSet, NoteSet, NoteSet, int]:
+    """train, eval, forget, retain and the forget class id, validated against the model."""
+    cols = {"text_column": req.text_column, "label_column": req.label_column, "max_file_mb": req.max_file_mb}
+    train = load_notes(req.train, **cols)
+    evaluation = load_notes(req.eval, **cols)
+    check_labels_known(train, clf.labels)
+    check_labels_known(evaluation, clf.labels)
+    fc = clf.label_id(req.forget_class)
+    name = clf.labels[fc]
+    forget = load_forget_set(req, train, name, clf.labels, cols)
+    retain = train.where_label(name, equal=False, name=f"{train.name} [other classes]")
+    if len(retain) == 0:
+        raise DataError("the training file has no notes of any class other than the forget class", file=train.name,
+                        hint="The retain set (the other classes) is needed to keep the model's utility.")
+    if name not in evaluation.labels:
+        raise DataError(f"the evaluation file has no note of the forget class '{name}'", file=evaluation.name,
+                        hint="The forget F1 and the membership-inference audit need held-out notes of the "
+                             "forget class; add some to the evaluation file.")
+    return train, evaluation, forget, retain, fc
+
+
+def load_forget_set(req: RunRequest, train: NoteSet, name: str, labels: list[str], cols: dict) -> NoteSet:
+    """The forget file, or the training notes of the forget class when none is given."""
+    if req.forget:
+        forget = load_notes(req.forget, **cols)
+        check_labels_known(forget, labels)
+    else:
+        forget = train.where_label(name, name=f"{train.name} [class {name}]")
+    check_forget_set(forget, name, req.min_forget)
+    return forget
+
+
+def prepare_data(req: RunRequest, clf: Classifier) -> RequestData:
+    return RequestData(*load_request_data(req, clf))
+
+
+def data_warnings(train: NoteSet, evaluation: NoteSet, forget: NoteSet, retain: NoteSet) -> list[str]:
+    """Things worth knowing about the data that do not stop a run (counts and row numbers only)."""
+    out = []
+    clash = find_overlap(forget, retain)
+    if clash:
+        # Real corpora hold the same text under two labels (Medical Abstracts: 12 such notes in the
+        # benchmark's forget class). Training them towards the other label agrees with forgetting the
+        # class, so this is reported rather than refused.
+        out.append(f"{len(clash)} forget-set note(s) also appear, with another label, among the training notes "
+                   f"kept for the other classes (e.g. forget row {clash[0][0]} = training row {clash[0][1]}); "
+                   "the retain term keeps training them towards that other label")
+    if forget.duplicate_rows:
+        out.append(f"the forget set holds {forget.duplicate_rows} duplicate row(s) ({forget.name}); each copy "
+                   "is used, which is harmless but weights those notes more")
+    if train.duplicate_rows:
+        out.append(f"the training file holds {train.duplicate_rows} duplicate row(s) ({train.name})")
+    leaked = find_overlap(forget, evaluation)
+    if leaked:
+        out.append(f"{len(leaked)} forget-set note(s) also appear in the evaluation file (e.g. forget row "
+                   f"{leaked[0][0]} = eval row {leaked[0][1]}): the held-out audits then see forgotten notes")
+    return out

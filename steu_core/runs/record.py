@@ -1,0 +1,114 @@
+"""The run record: the one place that builds ``results.json`` and ``manifest.json`` (schema in
+docs/CONTRACTS.md), the ledger entries of a run, and the loaders that read finished runs back."""
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .. import __version__
+from ..errors import ConfigError
+from ..paths import runs_dir
+
+SCHEMA_VERSION = 1
+HASH_DEFINITIONS = {
+    "model sha256": "SHA-256 over the sorted lines '<file>:<sha256 of file>' of the directory",
+    "content_sha256": "SHA-256 over the JSON [text, label] lines of the notes, in order"}
+# The figures of a finished run that its ledger entry repeats
+LEDGER_FIGURES = ("forget_f1_before", "forget_f1_after", "retain_f1_before", "retain_f1_after", "params_changed",
+                  "param_diff_verdict")
+
+
+def new_run_id(prefix: str = "run") -> str:
+    return f"{prefix}-{datetime.now(timezone.utc).strftime('%Y%m%dT%H%M%SZ')}-{uuid.uuid4().hex[:6]}"
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def build_manifest(run_id: str, model_dir: Path, original_hash: dict, new_hash: dict, forget, forget_file_sha,
+                   patch_sha: str) -> dict:
+    return {"schema_version": SCHEMA_VERSION, "run_id": run_id, "tool_version": __version__,
+            "original_model": {"path": str(model_dir), **original_hash},
+            "unlearned_model": {"path": "model", **new_hash},
+            "forget_set": {"name": forget.name, "content_sha256": forget.sha256,
+                           "file_sha256": forget_file_sha, "rows": len(forget)},
+            "patch": {"path": "patch.safetensors", "sha256": patch_sha},
+            "hash_definitions": HASH_DEFINITIONS}
+
+
+def build_results(*, header: dict, selection: dict, audits: dict, rest: dict) -> dict:
+    """results.json in its documented key order: identity, method and selection, the audits' figures,
+    then times, training, data, model, hashes, request, notes and warnings."""
+    return {"schema_version": SCHEMA_VERSION, "tool_version": __version__, **header, **selection, **audits, **rest}
+
+
+def data_section(data, enc: dict, eval_forget_rows: int, max_length: int) -> dict:
+    """What results.json says about the data: file names, hashes and counts, never text."""
+    train = data.train
+    return {"train": train.describe() | {"name": train.name},
+            "eval": data.evaluation.describe(), "forget": data.forget.describe(),
+            "retain_rows": len(data.retain), "eval_rows": len(data.evaluation),
+            "truncated_notes": {"forget": enc["forget"].truncated, "retain": enc["retain"].truncated,
+                                "eval": enc["eval"].truncated, "max_length": max_length},
+            "eval_forget_class_rows": eval_forget_rows}
+
+
+def request_section(req) -> dict:
+    return {"request_id": req.request_id, "requester": req.requester, "reason": req.reason,
+            "operator": req.operator}
+
+
+def request_entry(req, run_id: str, model_dir: Path, model_sha: str, forget, forget_class: str) -> dict:
+    """The ledger entry written when a run starts (before any work)."""
+    return {"request_id": req.request_id, "requester": req.requester, "reason": req.reason,
+            "operator": req.operator, "run_id": run_id, "model_path": str(model_dir),
+            "model_sha256": model_sha, "forget_sha256": forget.sha256, "forget_rows": len(forget),
+            "forget_class": forget_class, "method": req.method, "settings": req.settings, "seed": req.seed}
+
+
+def run_entry(req, run_id: str, request_hash: str | None, results: dict) -> dict:
+    """The ledger entry of a finished run."""
+    return {"request_id": req.request_id, "run_id": run_id, "outcome": "success", "request_entry": request_hash,
+            "hashes": results["hashes"], **{k: results[k] for k in LEDGER_FIGURES}}
+
+
+def outcome_entry(req, run_id: str, request_hash: str, state: str, message: str) -> dict:
+    """The ledger entry of a run that failed or was cancelled."""
+    return {"request_id": req.request_id, "run_id": run_id, "outcome": state, "request_entry": request_hash,
+            "error": message[:500]}
+
+
+def load_results(run_dir: str | Path) -> dict:
+    path = Path(run_dir) / "results.json"
+    if not path.is_file():
+        raise ConfigError(f"'{run_dir}' is not a finished run (no results.json).",
+                          hint="Give the --out directory of a completed unlearn run.")
+    return json.loads(path.read_text())
+
+
+def run_summary(d: Path, r: dict) -> dict:
+    """The headline figures of one finished run (for run lists)."""
+    return {"run_id": r.get("run_id", d.name), "path": str(d), "created_utc": r.get("created_utc"),
+            "method": r.get("method"), "forget_class": r.get("forget_class"),
+            "forget_f1_before": r.get("forget_f1_before"), "forget_f1_after": r.get("forget_f1_after"),
+            "retain_f1_before": r.get("retain_f1_before"), "retain_f1_after": r.get("retain_f1_after"),
+            "params_changed_fraction": r.get("params_changed_fraction"),
+            "request_id": (r.get("request") or {}).get("request_id", "")}
+
+
+def list_runs(root: Path | None = None) -> list[dict]:
+    """Finished runs under the data directory's runs/ (newest first), with headline figures."""
+    root = root or runs_dir()
+    rows = []
+    for d in sorted(root.iterdir() if root.exists() else [], reverse=True):
+        f = d / "results.json"
+        if d.is_dir() and not d.name.startswith(".") and f.is_file():
+            try:
+                r = json.loads(f.read_text())
+            except json.JSONDecodeError:
+                continue
+            rows.append(run_summary(d, r))
+    return rows

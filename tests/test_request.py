@@ -1,0 +1,74 @@
+"""The request family: every command-line option survives request -> argv -> parser -> request."""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import fields
+
+import pytest
+
+from steu_core.cli import build_parser
+from steu_core.errors import ConfigError
+from steu_core.request import CompareRequest, RunRequest, UnlearnRequest, cli_option
+from steu_core import worker
+
+
+def _non_default(cls) -> dict:
+    """A value for every field that differs from its default, so a dropped option shows."""
+    values = {"train": "t.csv", "eval": "e.csv", "forget_class": "substance", "out": "/tmp/out-x", "model": "/m",
+              "forget": "f.csv", "seed": 7, "device": "cpu", "precision": "fp32", "text_column": "note",
+              "label_column": "dx", "max_length": 64, "batch_size": 5, "min_forget": 3, "max_file_mb": 12.5,
+              "lock_wait_s": 30.0, "use_cache": False, "allow_pickle": True, "request_id": "REQ-9",
+              "requester": "Privacy office", "reason": "patient request", "operator": "ana"}
+    if cls is UnlearnRequest:
+        values.update(method="head_only", settings={"max_steps": 7, "lr_head": 0.01})
+    else:
+        values.update(methods=["steu", "head_only"], settings={"steu": {"k": 5}}, audits=["probe"],
+                      audit_settings={"probe": {"folds": 3}}, retain_sample=32, n_boot=50, record_ledger=True)
+    return values
+
+
+@pytest.mark.parametrize("cls", [UnlearnRequest, CompareRequest])
+def test_every_option_round_trips(cls):
+    req = cls(**_non_default(cls))
+    optioned = [f.name for f in fields(cls) if cli_option(f) is not None]
+    defaults = cls(train="a", eval="b", forget_class="c", out="d")
+    assert all(getattr(req, n) != getattr(defaults, n) for n in optioned if n not in ("train", "eval", "forget_class",
+                                                                                         "out"))
+    args = build_parser().parse_args([cls.command, *req.to_argv()])
+    assert cls.from_args(args) == req
+
+
+def test_every_request_field_but_the_ledger_switch_has_an_option():
+    missing = [f.name for f in fields(UnlearnRequest) if cli_option(f) is None]
+    assert missing == ["record_ledger"]  # unlearn always records; compare opts in with --record-ledger
+    assert cli_option(next(f for f in fields(CompareRequest) if f.name == "record_ledger")).flag == "--record-ledger"
+
+
+def test_worker_command_is_the_request_argv(tmp_path):
+    req = UnlearnRequest(**{**_non_default(UnlearnRequest), "out": str(tmp_path / "r")})
+    cmd = worker.build_command(req)
+    assert cmd[:4] == [sys.executable, "-m", "steu_core", "unlearn"] and cmd[-1] == "--quiet"
+    for flag in ("--precision", "--batch-size", "--max-file-mb", "--wait", "--allow-pickle", "--no-cache"):
+        assert flag in cmd  # the fields the hand-written command used to drop
+
+
+def test_bad_json_settings_name_the_option():
+    args = build_parser().parse_args(["unlearn", "--train", "t", "--eval", "e", "--forget-class", "x", "--out", "o",
+                                      "--settings", "{not json"])
+    with pytest.raises(ConfigError, match="--settings is not valid JSON"):
+        UnlearnRequest.from_args(args)
+
+
+def test_compare_derives_each_run_from_its_own_fields():
+    cmp = CompareRequest(**_non_default(CompareRequest))
+    run = cmp.unlearn_request("steu", "/tmp/x/steu")
+    shared = {f.name for f in fields(RunRequest)} - {"out"}
+    assert all(getattr(run, n) == getattr(cmp, n) for n in shared)
+    assert (run.method, run.settings, str(run.out)) == ("steu", {"k": 5}, "/tmp/x/steu")
+
+
+def test_compare_refuses_a_method_listed_twice():
+    req = CompareRequest(train="t", eval="e", forget_class="x", out="/nonexistent/o", methods=["steu", "steu"])
+    with pytest.raises(ConfigError, match="listed twice"):
+        req.validate()
