@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from steu_core.ledger import GENESIS_HASH, Ledger, VerifyResult, canonical_json, compute_entry_hash, register_cli
+from steu_core.cli.ledger import register as register_cli
+from steu_core.ledger import GENESIS_HASH, Ledger, VerifyResult, canonical_json, compute_entry_hash
 
 
 @pytest.fixture(autouse=True)

@@ -15,6 +15,7 @@ from pypdf import PdfReader
 
 from fixtures_results import FORGET_MARKER, make_comparison, make_results, make_run_dir
 from steu_core import report
+from steu_core.cli import report as report_cli
 from steu_core.errors import ConfigError, SteuError
 from steu_core.ledger import Ledger
 
@@ -284,7 +285,7 @@ def test_cli_report(tmp_path, monkeypatch, fast_charts, capsys):
 
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
-    report.register_cli(sub)
+    report_cli.register(sub)
     run = make_run_dir(tmp_path)
     args = parser.parse_args(["report", "--run", str(run), "--out", str(tmp_path / "o.pdf"), "--json",
                               str(tmp_path / "o.json"), "--organisation", "Org X"])

@@ -149,7 +149,7 @@ def setting_widget(where, f) -> None:
         where.number_input(label, value=f.default, step=1, key=f.name, help=f.help,
                            placeholder="derived by the method" if f.optional else None)
     else:
-        step = 10 ** math.floor(math.log10(abs(f.default))) if f.default else 0.01
+        step = 10.0 ** math.floor(math.log10(abs(f.default))) if f.default else 0.01
         where.number_input(label, value=float(f.default), step=step, format="%g", key=f.name, help=f.help)
 
 
