@@ -1,0 +1,125 @@
+"""Running a comparison: every method as an ordinary run in the comparison's staging directory, then the
+original and every new model scored on the same notes, the deep audits, and the table written."""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..audits.deep import ORIGINAL, DeepInputs, model_outputs, run_deep_audits
+from ..errors import Cancelled, SteuError
+from ..methods.steu import stratified_sample
+from ..model import encode, load_classifier, seed_everything, write_json_atomic
+from ..request import CompareRequest
+from ..runs import Staging, load_request_data, run_unlearning
+from .files import write_comparison
+from .table import build_comparison
+
+CANCELLED = "the comparison was cancelled"
+# the part of a method run's progress shown inside the comparison's progress
+RUN_PROGRESS_KEYS = ("stage", "step", "total", "elapsed_s")
+
+
+def run_comparison(req: CompareRequest, progress: Callable[[dict], None] | None = None,
+                   cancel: Callable[[], bool] | None = None) -> Path:
+    """Run every method of ``req`` and the deep audits; return the finished comparison directory."""
+
+    req.validate()
+    out = Path(req.out).expanduser().resolve()
+    stage = Staging(out)
+    stage.claim()
+    t_start = time.perf_counter()
+
+    def report(info: dict) -> None:
+        stage.update(**info)
+        if progress:
+            progress(dict(stage.state))
+
+    def is_cancelled() -> bool:
+        return stage.cancelled() or bool(cancel and cancel())
+
+    try:
+        results = _run_methods(req, stage.path, report, is_cancelled)
+        report({"stage": "score", "method": None, "run": {}})
+        inputs = deep_inputs_from_runs(req, stage.path, report, is_cancelled)
+        audits = run_deep_audits(inputs, req.audits)
+        report({"stage": "table"})
+        comparison = build_comparison(req, results, audits, inputs, time.perf_counter() - t_start)
+        write_comparison(stage.path, comparison)
+        # each run directory carries the comparison, so the PDF report of any of them shows it
+        for method in req.methods:
+            write_json_atomic(stage.path / method / "comparison.json", comparison)
+        if is_cancelled():
+            raise Cancelled(CANCELLED)
+        stage.finish()
+        return out
+    except BaseException as exc:
+        state = "cancelled" if isinstance(exc, (Cancelled, KeyboardInterrupt)) else "failed"
+        stage.fail(state, str(exc) if isinstance(exc, SteuError) else f"internal error: {type(exc).__name__}")
+        raise
+
+
+def _run_methods(req: CompareRequest, root: Path, report: Callable[[dict], None],
+                 is_cancelled: Callable[[], bool]) -> dict[str, dict]:
+    """Every method of ``req`` as a run in ``root/<method>``; their ``results.json`` by method."""
+    results: dict[str, dict] = {}
+    for i, method in enumerate(req.methods, start=1):
+        if is_cancelled():
+            raise Cancelled(CANCELLED)
+        report({"stage": "method", "method": method, "index": i, "total": len(req.methods), "run": {}})
+        run_dir = _run_method(req, method, i, root / method, report, is_cancelled)
+        results[method] = json.loads((run_dir / "results.json").read_text())
+    return results
+
+
+def _run_method(req: CompareRequest, method: str, index: int, directory: Path, report: Callable[[dict], None],
+                is_cancelled: Callable[[], bool]) -> Path:
+    def run_progress(run_state: dict) -> None:
+        report({"stage": "method", "method": method, "index": index,
+                "run": {key: run_state.get(key) for key in RUN_PROGRESS_KEYS}})
+
+    try:
+        return run_unlearning(req.unlearn_request(method, directory), progress=run_progress, cancel=is_cancelled)
+    except SteuError as exc:
+        # one comparison runs several methods: the message must say which one failed
+        if not isinstance(exc, Cancelled):
+            exc.message = f"method '{method}' failed: {exc.message}"
+            exc.args = (str(exc),)
+        raise
+
+
+def deep_inputs_from_runs(req: CompareRequest, root: str | Path, report: Callable[[dict], None] | None = None,
+                          is_cancelled: Callable[[], bool] | None = None) -> DeepInputs:
+    """Score the original and the models in ``root/<method>/model`` (one per ``req.methods``) on the forget
+    set, the evaluation set and a retain sample: the inputs of the deep audits. Also usable on a finished
+    comparison directory, to rerun audits with other settings (:func:`run_deep_audits`)."""
+    root = Path(root)
+    report = report or (lambda info: None)
+    is_cancelled = is_cancelled or (lambda: False)
+    seed_everything(req.seed)
+    clf = load_classifier(req.model, device=req.device)
+    # the data are the same for every method: any method's request loads them
+    ureq = req.unlearn_request(req.methods[0], root / "unused")
+    _, evaluation, forget, retain, fc = load_request_data(ureq, clf)
+    retain_ids = torch.as_tensor([clf.labels.index(y) for y in retain.labels])
+    pick = stratified_sample(retain_ids, req.retain_sample, req.seed)
+    enc_f = encode(clf.tokenizer, forget.texts, req.max_length)
+    enc_e = encode(clf.tokenizer, evaluation.texts, req.max_length)
+    enc_r = encode(clf.tokenizer, [retain.texts[i] for i in pick], req.max_length)
+    report({"stage": "score", "method": ORIGINAL})
+    models = {ORIGINAL: model_outputs(ORIGINAL, clf, enc_f, enc_e, enc_r, batch_size=req.batch_size)}
+    for method in req.methods:
+        if is_cancelled():
+            raise Cancelled(CANCELLED)
+        report({"stage": "score", "method": method})
+        new = load_classifier(root / method / "model", device=req.device)
+        models[method] = model_outputs(method, new, enc_f, enc_e, enc_r, original=models[ORIGINAL],
+                                       batch_size=req.batch_size)
+    return DeepInputs(labels=clf.labels, forget_class_id=fc, forget=enc_f, eval=enc_e,
+                      eval_labels=np.array([clf.labels.index(y) for y in evaluation.labels]), retain=enc_r,
+                      retain_labels=retain_ids[pick].numpy(), models=models, seed=req.seed, n_boot=req.n_boot,
+                      settings=req.audit_settings, progress=report, cancel=is_cancelled)

@@ -1,0 +1,97 @@
+"""The comparison as text: the table's cells (figure and 95 % interval together), the table for a terminal,
+and the shell command that makes a comparison.
+
+``format_value``, ``format_interval`` and ``format_steps`` are the comparison's number formats; they are
+kept together here until they move to ``steu_core/format.py``, the one home of number formats.
+"""
+from __future__ import annotations
+
+import math
+import shlex
+from pathlib import Path
+
+from ..request import DEFAULT_METHODS
+from .schema import nested_get, relearn_columns, relearn_n
+
+NOT_AVAILABLE = "n/a"
+TABLE_HEADERS = ["method", "forget F1 [95% CI]", "retain F1 [95% CI]", "loss-MIA AUC [CI]", "RMIA AUC [CI]",
+                 "probe AUC [CI]", "KS vs oracle (p)"]
+TABLE_TAIL_HEADERS = ["coverage", "% params", "seconds", "x oracle"]
+
+
+def format_steps(v, max_steps) -> str:
+    """A relearning step count; above ``max_steps`` it means "never relearned within the bound"."""
+    return f"> {max_steps}" if max_steps is not None and v > max_steps else f"{float(v):g}"
+
+
+def format_value(v, digits=3, max_steps=None) -> str:
+    """A figure of the table: ``n/a`` when missing or not finite, a step count when ``max_steps`` is given."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return NOT_AVAILABLE
+    if max_steps is not None:
+        return format_steps(v, max_steps)
+    return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
+
+def format_interval(ci, max_steps=None) -> str:
+    """``[lo, hi]``, or nothing when there is no complete interval."""
+    if not ci or any(x is None for x in ci):
+        return ""
+    return f"[{format_value(ci[0], max_steps=max_steps)}, {format_value(ci[1], max_steps=max_steps)}]"
+
+
+def compare_command(model: str, train: str | Path, evaluation: str | Path, forget_class: str,
+                    forget: str | Path | None = None, methods: list[str] | None = None) -> str:
+    """The shell command that runs a comparison of ``methods`` on this request (saved under the data
+    directory, where :func:`steu_core.compare.list_comparisons` finds it)."""
+    parts = ["python", "-m", "steu_core", "compare", "--model", str(model), "--train", str(train),
+             "--eval", str(evaluation), "--forget-class", str(forget_class)]
+    if forget:
+        parts += ["--forget", str(forget)]
+    parts += ["--methods", ",".join(methods or DEFAULT_METHODS)]
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _figure_cell(row: dict, key: str) -> str:
+    return f"{format_value(row.get(key))} {format_interval(row.get(key + '_ci'))}".strip()
+
+
+def _ks_cell(row: dict) -> str:
+    return NOT_AVAILABLE if row.get("ks_statistic") is None else f"{row['ks_statistic']:.3f} (p={row['ks_pvalue']:.2g})"
+
+
+def _relearn_cell(row: dict, n: int, max_steps) -> str:
+    ci = row.get(f"relearn_n{n}_steps_ci")
+    text = row.get(f"relearn_n{n}_text") or NOT_AVAILABLE
+    if ci:
+        text += f" [{format_steps(ci[0], max_steps)}, {format_steps(ci[1], max_steps)}]"
+    return text
+
+
+def _cost_cells(row: dict) -> list[str]:
+    """coverage, % of parameters changed, seconds, time relative to the oracle."""
+    pct = row.get("params_changed_fraction")
+    return [NOT_AVAILABLE if row.get("coverage") is None else f"{100 * row['coverage']:.0f} %",
+            NOT_AVAILABLE if pct is None else f"{100 * pct:.4g}", format_value(row.get("wall_seconds"), 1),
+            NOT_AVAILABLE if row.get("time_ratio_to_oracle") is None else f"{row['time_ratio_to_oracle']:.3g}"]
+
+
+def table_rows(comparison: dict) -> tuple[list[str], list[list[str]]]:
+    """The comparison table as text cells (figure and its 95 % interval together): headers, rows."""
+    rows = comparison["rows"]
+    n_values = [relearn_n(column) for column in relearn_columns(rows[0])]
+    max_steps = nested_get(comparison, "audits", "relearn", "max_steps")
+    headers = [*TABLE_HEADERS, *(f"relearn n={n}" for n in n_values), *TABLE_TAIL_HEADERS]
+    out = []
+    for r in rows:
+        out.append([r["method"], *(_figure_cell(r, key) for key in
+                                   ("forget_f1", "retain_f1", "loss_mia_auc", "ref_mia_auc", "probe_auc")),
+                    _ks_cell(r), *(_relearn_cell(r, n, max_steps) for n in n_values), *_cost_cells(r)])
+    return headers, out
+
+
+def table_text(comparison: dict) -> str:
+    """The comparison table in aligned columns, for a terminal."""
+    headers, rows = table_rows(comparison)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) + 2 for i, h in enumerate(headers)]
+    return "\n".join("".join(f"{v:<{w}}" for v, w in zip(line, widths)).rstrip() for line in [headers, *rows])
