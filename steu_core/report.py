@@ -8,7 +8,6 @@ strings and :func:`build_json` writes that dict, so the two always agree.
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import tempfile
@@ -18,6 +17,8 @@ from typing import Any
 
 from . import __version__
 from .errors import ConfigError
+from .format import (change, count, interval, number, percent, setting, to_number, wall_time, when,
+                     wrap_hash)
 
 REPORT_SCHEMA = 1
 FORGOTTEN_F1 = 0.05       # a class whose F1 is at or below this is no longer recognised
@@ -32,78 +33,6 @@ FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 TEAL = (15, 124, 140)
 GREY = (95, 99, 104)
 LIGHT = (236, 243, 244)
-
-
-# -- formatting ----------------------------------------------------------------------------------
-def _num(x: Any) -> float | None:
-    try:
-        v = float(x)
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(v) or math.isinf(v) else v
-
-
-def f4(x: Any) -> str:
-    """A score with 4 decimals ("n/a" when missing)."""
-    v = _num(x)
-    return "n/a" if v is None else f"{v:.4f}"
-
-
-def d4(before: Any, after: Any) -> str:
-    """The signed change after - before with 4 decimals."""
-    b, a = _num(before), _num(after)
-    return "n/a" if a is None or b is None else f"{a - b:+.4f}"
-
-
-def pct4(fraction: Any) -> str:
-    """A fraction as a percentage with 4 decimals: 0.001894 -> "0.1894 %"."""
-    v = _num(fraction)
-    return "n/a" if v is None else f"{100 * v:.4f} %"
-
-
-def ci4(ci: Any) -> str:
-    if isinstance(ci, (list, tuple)) and len(ci) == 2 and _num(ci[0]) is not None and _num(ci[1]) is not None:
-        return f"[{f4(ci[0])}, {f4(ci[1])}]"
-    return "n/a"
-
-
-def count(n: Any) -> str:
-    try:
-        return f"{int(n):,}"
-    except (TypeError, ValueError):
-        return "n/a"
-
-
-def secs(x: Any) -> str:
-    v = _num(x)
-    if v is None:
-        return "n/a"
-    return f"{v:.2f} s" if v < 120 else f"{v / 60:.1f} min"
-
-
-def when(iso: Any) -> str:
-    """An ISO 8601 time as 'YYYY-MM-DD HH:MM UTC' (as given if it does not parse)."""
-    if not iso:
-        return "n/a"
-    try:
-        t = datetime.fromisoformat(str(iso).replace("Z", "+00:00"))
-    except ValueError:
-        return str(iso)
-    if t.tzinfo is not None:
-        t = t.astimezone(timezone.utc)
-    return t.strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _setting(v: Any) -> str:
-    if v is None:
-        return "default"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return f"{v:g}"
-    if isinstance(v, (list, dict)):
-        return json.dumps(v, ensure_ascii=False)
-    return str(v)
 
 
 # -- loading --------------------------------------------------------------------------------------
@@ -194,8 +123,8 @@ def ledger_record(run_id: str) -> dict:
 # -- content --------------------------------------------------------------------------------------
 def _summary(r: dict) -> list[dict]:
     fc = r.get("forget_class", "")
-    fb, fa = _num(r.get("forget_f1_before")), _num(r.get("forget_f1_after"))
-    rb, ra = _num(r.get("retain_f1_before")), _num(r.get("retain_f1_after"))
+    fb, fa = to_number(r.get("forget_f1_before")), to_number(r.get("forget_f1_after"))
+    rb, ra = to_number(r.get("retain_f1_before")), to_number(r.get("retain_f1_after"))
     n_eval = (r.get("data") or {}).get("eval_rows")
     on_eval = f"on {count(n_eval)} held-out evaluation notes" if n_eval else "on the held-out evaluation notes"
     out = []
@@ -205,29 +134,29 @@ def _summary(r: dict) -> list[dict]:
     elif fa <= FORGOTTEN_F1:
         verdict = "Yes"
         text = (f"The model no longer recognises the class '{fc}'. Its F1 score for the class {on_eval} fell from "
-                f"{f4(fb)} before to {f4(fa)} after (a class counts as forgotten here when its F1 is at or below "
+                f"{number(fb)} before to {number(fa)} after (a class counts as forgotten here when its F1 is at or below "
                 f"{FORGOTTEN_F1:.2f}).")
     elif fa < fb:
         verdict = "Partly"
         text = (f"The model recognises the class '{fc}' less well, but not fully suppressed: its F1 {on_eval} went "
-                f"from {f4(fb)} to {f4(fa)}, above the {FORGOTTEN_F1:.2f} used here to call a class forgotten.")
+                f"from {number(fb)} to {number(fa)}, above the {FORGOTTEN_F1:.2f} used here to call a class forgotten.")
     else:
         verdict = "No"
-        text = (f"The model still recognises the class '{fc}': its F1 {on_eval} went from {f4(fb)} to {f4(fa)}.")
+        text = (f"The model still recognises the class '{fc}': its F1 {on_eval} went from {number(fb)} to {number(fa)}.")
     out.append({"question": "Was the class forgotten?", "verdict": verdict, "text": text})
 
     if ra is None or rb is None:
         verdict, text = "Unknown", "The retain F1 was not recorded."
     else:
         drop = rb - ra
-        change = f"the F1 over the other classes went from {f4(rb)} to {f4(ra)} (change {d4(rb, ra)})"
+        went = f"the F1 over the other classes went from {number(rb)} to {number(ra)} (change {change(rb, ra)})"
         if drop <= UTILITY_KEPT:
-            verdict, text = "Yes", f"The model works as before on everything else: {change}."
+            verdict, text = "Yes", f"The model works as before on everything else: {went}."
         elif drop <= UTILITY_MOSTLY:
-            verdict, text = "Mostly", f"The model works nearly as before on everything else: {change}."
+            verdict, text = "Mostly", f"The model works nearly as before on everything else: {went}."
         else:
             verdict = "Reduced"
-            text = (f"The model lost some accuracy on the other classes: {change}. Part of such a drop can come "
+            text = (f"The model lost some accuracy on the other classes: {went}. Part of such a drop can come "
                     f"from notes of '{fc}' that the model now assigns to other classes, which lowers those "
                     "classes' precision (see the per-class F1 table).")
     out.append({"question": "Was the model's usefulness kept?", "verdict": verdict, "text": text})
@@ -237,19 +166,19 @@ def _summary(r: dict) -> list[dict]:
     enc_text = ("Every encoder parameter is bit-identical to the original, checked tensor by tensor."
                 if enc else "WARNING: encoder parameters changed (see the verification section).")
     out.append({"question": "How much of the model changed?",
-                "verdict": pct4(frac),
+                "verdict": percent(frac),
                 "text": (f"{count(r.get('params_changed'))} of {count(r.get('params_total'))} parameters "
-                         f"({pct4(frac)}): {count(rows)} rows of the input token-embedding matrix and the "
+                         f"({percent(frac)}): {count(rows)} rows of the input token-embedding matrix and the "
                          f"classification head. {enc_text}")})
 
     mia = r.get("mia") or {}
-    if _num(mia.get("loss_auc_after")) is not None:
-        after = _num(mia["loss_auc_after"])
+    if to_number(mia.get("loss_auc_after")) is not None:
+        after = to_number(mia["loss_auc_after"])
         lo_hi = mia.get("loss_auc_ci_after") or [None, None]
-        near = lo_hi[0] is not None and _num(lo_hi[0]) <= 0.5 <= _num(lo_hi[1])
+        near = lo_hi[0] is not None and to_number(lo_hi[0]) <= 0.5 <= to_number(lo_hi[1])
         text = (f"A membership-inference attacker who tries to tell the forget-set notes from unseen notes of the "
-                f"same class scores an AUC of {f4(mia.get('loss_auc_before'))} before and {f4(after)} after "
-                f"(0.5 means guessing; 95 % CI after {ci4(mia.get('loss_auc_ci_after'))}).")
+                f"same class scores an AUC of {number(mia.get('loss_auc_before'))} before and {number(after)} after "
+                f"(0.5 means guessing; 95 % CI after {interval(mia.get('loss_auc_ci_after'))}).")
         verdict = "At chance" if near else ("Above chance" if after > 0.5 else "Below chance")
         out.append({"question": "Can an attacker still detect the forgotten notes?", "verdict": verdict,
                     "text": text})
@@ -260,41 +189,41 @@ def _results_table(r: dict) -> list[dict]:
     fc = r.get("forget_class", "")
     mia = r.get("mia") or {}
     rows = [
-        {"metric": f"Forget F1 ('{fc}')", "before": f4(r.get("forget_f1_before")),
-         "after": f4(r.get("forget_f1_after")), "change": d4(r.get("forget_f1_before"), r.get("forget_f1_after"))},
-        {"metric": "Retain F1 (other classes)", "before": f4(r.get("retain_f1_before")),
-         "after": f4(r.get("retain_f1_after")), "change": d4(r.get("retain_f1_before"), r.get("retain_f1_after"))},
-        {"metric": "Macro F1 (all classes)", "before": f4(r.get("macro_f1_before")),
-         "after": f4(r.get("macro_f1_after")), "change": d4(r.get("macro_f1_before"), r.get("macro_f1_after"))},
-        {"metric": "MIA loss AUC", "before": f4(mia.get("loss_auc_before")), "after": f4(mia.get("loss_auc_after")),
-         "change": d4(mia.get("loss_auc_before"), mia.get("loss_auc_after"))},
-        {"metric": "MIA loss AUC, 95 % CI", "before": ci4(mia.get("loss_auc_ci_before")),
-         "after": ci4(mia.get("loss_auc_ci_after")), "change": ""},
-        {"metric": "MIA TPR at 1 % FPR", "before": f4(mia.get("tpr_at_1pct_fpr_before")),
-         "after": f4(mia.get("tpr_at_1pct_fpr_after")),
-         "change": d4(mia.get("tpr_at_1pct_fpr_before"), mia.get("tpr_at_1pct_fpr_after"))},
-        {"metric": "MIA confidence AUC", "before": f4(mia.get("conf_auc_before")),
-         "after": f4(mia.get("conf_auc_after")), "change": d4(mia.get("conf_auc_before"), mia.get("conf_auc_after"))},
+        {"metric": f"Forget F1 ('{fc}')", "before": number(r.get("forget_f1_before")),
+         "after": number(r.get("forget_f1_after")), "change": change(r.get("forget_f1_before"), r.get("forget_f1_after"))},
+        {"metric": "Retain F1 (other classes)", "before": number(r.get("retain_f1_before")),
+         "after": number(r.get("retain_f1_after")), "change": change(r.get("retain_f1_before"), r.get("retain_f1_after"))},
+        {"metric": "Macro F1 (all classes)", "before": number(r.get("macro_f1_before")),
+         "after": number(r.get("macro_f1_after")), "change": change(r.get("macro_f1_before"), r.get("macro_f1_after"))},
+        {"metric": "MIA loss AUC", "before": number(mia.get("loss_auc_before")), "after": number(mia.get("loss_auc_after")),
+         "change": change(mia.get("loss_auc_before"), mia.get("loss_auc_after"))},
+        {"metric": "MIA loss AUC, 95 % CI", "before": interval(mia.get("loss_auc_ci_before")),
+         "after": interval(mia.get("loss_auc_ci_after")), "change": ""},
+        {"metric": "MIA TPR at 1 % FPR", "before": number(mia.get("tpr_at_1pct_fpr_before")),
+         "after": number(mia.get("tpr_at_1pct_fpr_after")),
+         "change": change(mia.get("tpr_at_1pct_fpr_before"), mia.get("tpr_at_1pct_fpr_after"))},
+        {"metric": "MIA confidence AUC", "before": number(mia.get("conf_auc_before")),
+         "after": number(mia.get("conf_auc_after")), "change": change(mia.get("conf_auc_before"), mia.get("conf_auc_after"))},
     ]
     for row in rows:
         row["before_value"], row["after_value"] = None, None
     keys = [("forget_f1_before", "forget_f1_after"), ("retain_f1_before", "retain_f1_after"),
             ("macro_f1_before", "macro_f1_after")]
     for row, (kb, ka) in zip(rows, keys):
-        row["before_value"], row["after_value"] = _num(r.get(kb)), _num(r.get(ka))
+        row["before_value"], row["after_value"] = to_number(r.get(kb)), to_number(r.get(ka))
     for row, (kb, ka) in zip(rows[3:], [("loss_auc_before", "loss_auc_after"), (None, None),
                                         ("tpr_at_1pct_fpr_before", "tpr_at_1pct_fpr_after"),
                                         ("conf_auc_before", "conf_auc_after")]):
         if kb:
-            row["before_value"], row["after_value"] = _num(mia.get(kb)), _num(mia.get(ka))
+            row["before_value"], row["after_value"] = to_number(mia.get(kb)), to_number(mia.get(ka))
     return rows
 
 
 def _per_class(r: dict) -> list[dict]:
     before, after = r.get("per_class_f1_before") or {}, r.get("per_class_f1_after") or {}
     labels = r.get("labels") or list(before)
-    return [{"label": lab, "forgotten": lab == r.get("forget_class"), "before": f4(before.get(lab)),
-             "after": f4(after.get(lab)), "change": d4(before.get(lab), after.get(lab))} for lab in labels]
+    return [{"label": lab, "forgotten": lab == r.get("forget_class"), "before": number(before.get(lab)),
+             "after": number(after.get(lab)), "change": change(before.get(lab), after.get(lab))} for lab in labels]
 
 
 LIMITATIONS = [
@@ -386,18 +315,18 @@ def report_content(run_dir: str | Path, organisation: str | None = None) -> dict
             "retain_rows": count(data.get("retain_rows")), "eval_rows": count(data.get("eval_rows")),
             "forget_set_sha256": str(hashes.get("forget_set", "")),
             "coverage": (f"{count(cov.get('forget_examples_with_selected_token'))} of "
-                         f"{count(cov.get('forget_examples'))} forget notes ({pct4(cov.get('fraction'))}) contain at "
+                         f"{count(cov.get('forget_examples'))} forget notes ({percent(cov.get('fraction'))}) contain at "
                          "least one selected token") if cov else "n/a",
             "mia_members": count(mia.get("n_members")), "mia_nonmembers": count(mia.get("n_nonmembers")),
         },
         "method": {
             "name": str(r.get("method", "")), "forget_class": str(r.get("forget_class", "")),
             "forget_class_id": r.get("forget_class_id"),
-            "k": count(r.get("k")), "budget": pct4(budget) if _num(budget) is not None else "not used (k given)",
+            "k": count(r.get("k")), "budget": percent(budget) if to_number(budget) is not None else "not used (k given)",
             "seed": str(r.get("seed", "")), "device": str(r.get("device", "")),
             "precision": _precision_text(r.get("precision")),
-            "settings": {str(k): _setting(v) for k, v in sorted((r.get("method_settings") or {}).items())},
-            "durations": {k: secs(ws.get(k)) for k in ("select", "unlearn", "audit", "total") if k in ws},
+            "settings": {str(k): setting(v) for k, v in sorted((r.get("method_settings") or {}).items())},
+            "durations": {k: wall_time(ws.get(k)) for k in ("select", "unlearn", "audit", "total") if k in ws},
             "training": (f"{count(tr.get('steps'))} of at most {count(tr.get('max_steps'))} steps"
                          + (", stopped early when the targets were met" if tr.get("stopped_early") else ""))
             if tr else "n/a",
@@ -414,7 +343,7 @@ def report_content(run_dir: str | Path, organisation: str | None = None) -> dict
             "encoder_bit_identical": "yes" if r.get("encoder_unchanged") else "no",
             "changed_embedding_rows": count(r.get("changed_embedding_rows")),
             "params_changed": count(r.get("params_changed")), "params_total": count(r.get("params_total")),
-            "fraction_changed": pct4(r.get("params_changed_fraction")),
+            "fraction_changed": percent(r.get("params_changed_fraction")),
         },
         "limitations": [{"title": t, "text": x} for t, x in LIMITATIONS],
         "ledger": ledger_record(str(r.get("run_id", ""))),
@@ -424,9 +353,9 @@ def report_content(run_dir: str | Path, organisation: str | None = None) -> dict
     comp = load_comparison(run_dir)
     if comp:
         content["comparison"] = [{
-            "method": str(row.get("method", "")), "forget_f1": f4(row.get("forget_f1")),
-            "retain_f1": f4(row.get("retain_f1")), "params_changed_fraction": pct4(row.get("params_changed_fraction")),
-            "wall_seconds": secs(row.get("wall_seconds"))} for row in comp]
+            "method": str(row.get("method", "")), "forget_f1": number(row.get("forget_f1")),
+            "retain_f1": number(row.get("retain_f1")), "params_changed_fraction": percent(row.get("params_changed_fraction")),
+            "wall_seconds": wall_time(row.get("wall_seconds"))} for row in comp]
     content["_results"] = r  # for the chart builders; never exported
     return content
 
@@ -448,13 +377,6 @@ def build_json(run_dir: str | Path, out_json: str | Path, organisation: str | No
 
 
 # -- PDF ------------------------------------------------------------------------------------------
-def _wrap_hash(h: str, width: int = 32) -> str:
-    h = (h or "").strip()
-    if not h:
-        return "n/a"
-    return "\n".join(h[i:i + width] for i in range(0, len(h), width))
-
-
 class _Doc:
     """fpdf2 with the report's fonts, header, footer and a few layout helpers."""
 
@@ -572,7 +494,7 @@ class _Doc:
                 row = table.row()
                 row.cell(self.t(key), style=key_style)
                 if mono:
-                    row.cell(self.t(_wrap_hash(value)), style=mono_style)
+                    row.cell(self.t(wrap_hash(value)), style=mono_style)
                 else:
                     row.cell(self.t(value if value not in (None, "") else "n/a"), style=value_style)
         pdf.ln(3)
