@@ -8,20 +8,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import __version__, charts
+from ..errors import ConfigError
 from ..format import change, count, interval, number, percent, setting, to_number, wall_time, when
+from ..methods import describe
 from .evidence import REPORT_SCHEMA, ledger_record, load_comparison, load_finished_run
 from .summary import summary
 
-LIMITATIONS = [
-    ("What STEU changes",
-     "STEU edits only the classification head and a small number of rows of the input token-embedding matrix, "
-     "the rows of the words most specific to the forgotten class. The encoder (every attention and "
-     "feed-forward layer) is not touched, and this report shows that it is bit-identical to the original."),
-    ("What that means",
-     "The removal is behavioural suppression: the model stops predicting the class. It is not proof that "
-     "information about the class is gone from the model. The encoder's internal representations are "
-     "unchanged, so a new classifier trained on top of them, or a small amount of fine-tuning, may recover "
-     "the class. The class also keeps its output slot in the head."),
+# Limitations true of every method; a method's own limitations come first, and one with the same title
+# replaces the general one (the retraining reference is retraining, so "What it does not do" differs).
+GENERAL_LIMITATIONS = [
     ("What the figures show",
      "The F1 scores show how the model behaves on the held-out evaluation notes provided for this run, and the "
      "membership-inference scores show how well two standard attacks separate the forget-set notes from unseen "
@@ -32,6 +27,32 @@ LIMITATIONS = [
      "information that the forgotten class shares with the classes that are kept. It is not the same as "
      "retraining the model without the data; where that is required, retrain and compare."),
 ]
+
+# What the changed-rows chart's caption adds, by what the method edits (describe(name)["edits"])
+ROWS_CAPTION = {"rows+head": "only these rows and the head changed.",
+                "rows": "only these rows changed; the head did not.",
+                "head": "this method changes no embedding row, only the head.",
+                "everything": "this method changes every parameter and selects no tokens."}
+
+
+def method_text(r: dict) -> dict:
+    """What the run's method says about itself (:func:`steu_core.methods.describe`), or neutral words for a
+    method this version does not know. A run without a method field predates the others: it is STEU."""
+    name = str(r.get("method") or "steu")
+    try:
+        return describe(name)
+    except ConfigError:
+        return {"name": name, "label": name, "edits": None, "limitations": [],
+                "description": f"'{name}' is not a method this version of STEU Audit knows.",
+                "how": f"This run used the method '{name}', which this version of STEU Audit does not know, so the "
+                       "report cannot describe how it works or what it leaves unchanged."}
+
+
+def limitations(about: dict) -> list[dict]:
+    """The method's own limitations, then the general ones it does not replace."""
+    own = {item["title"]: item for item in about["limitations"]}
+    general = [own.pop(title, {"title": title, "text": text}) for title, text in GENERAL_LIMITATIONS]
+    return list(own.values()) + general
 
 
 def chart_specs(r: dict) -> list[dict]:
@@ -46,12 +67,16 @@ def chart_specs(r: dict) -> list[dict]:
                      "notes of the same class.")},
         {"id": "changed_rows", "section": "charts", "title": "Changed embedding rows",
          "build": lambda res: charts.changed_rows(res, top=30), "size": (800, 900),
-         "caption": ("Selected tokens ranked by how far their embedding row moved (L2 norm of the change); "
-                     "only these rows and the head changed.")},
+         "caption": _rows_caption(method_text(r)["edits"])},
         {"id": "changed_fraction", "section": "param_diff", "title": "Share of parameters changed",
          "build": charts.changed_fraction, "size": (820, 330),
          "caption": "Changed parameters against all parameters, on a log scale."},
     ]
+
+
+def _rows_caption(edits: str | None) -> str:
+    said = "Selected tokens ranked by how far their embedding row moved (L2 norm of the change)"
+    return f"{said}; {ROWS_CAPTION[edits]}" if edits in ROWS_CAPTION else f"{said}."
 
 
 def report_content(run_dir: str | Path, organisation: str | None = None) -> dict:
@@ -60,25 +85,26 @@ def report_content(run_dir: str | Path, organisation: str | None = None) -> dict
     r = load_finished_run(run_dir)
     req = r.get("request") or {}
     mia = r.get("mia") or {}
+    about = method_text(r)
     content = {
         "report_schema": REPORT_SCHEMA,
         "title": "Machine unlearning audit report",
-        "subtitle": "Removal of one class from a clinical text classifier (STEU)",
+        "subtitle": f"Removal of one class from a clinical text classifier ({about['label']})",
         "organisation": organisation or os.environ.get("STEU_ORG") or "",
         "generated_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "generator": {"tool": "STEU Audit", "version": __version__},
         "run": {"run_id": str(r.get("run_id", "")), "created_utc": r.get("created_utc", ""),
                 "date": when(r.get("created_utc")), "tool_version": str(r.get("tool_version", ""))},
         "request": {k: str(req.get(k) or "") for k in ("request_id", "requester", "reason", "operator")},
-        "summary": summary(r),
+        "summary": summary(r, about["edits"]),
         "model": _model_identity(r),
         "data": _data(r),
-        "method": _method(r),
+        "method": _method(r, about),
         "results_table": results_table(r),
         "per_class_f1": per_class_f1(r),
         "mia_note": (mia.get("skipped") or "") if isinstance(mia, dict) else "",
         "param_diff": _param_diff(r),
-        "limitations": [{"title": t, "text": x} for t, x in LIMITATIONS],
+        "limitations": limitations(about),
         "ledger": ledger_record(str(r.get("run_id", ""))),
         "comparison": _comparison(load_comparison(run_dir)),
         "charts": [{"id": c["id"], "title": c["title"], "caption": c["caption"]} for c in chart_specs(r)],
@@ -142,12 +168,20 @@ def _training_text(tr: dict) -> str:
             + (", stopped early when the targets were met" if tr.get("stopped_early") else ""))
 
 
-def _method(r: dict) -> dict:
+def _budget_text(budget, edits: str | None) -> str:
+    if to_number(budget) is not None:
+        return percent(budget)
+    return "not used (k given)" if edits in ("rows+head", "rows", None) else "not used"
+
+
+def _method(r: dict, about: dict) -> dict:
     budget, ws = r.get("budget"), r.get("wall_seconds") or {}
     return {
-        "name": str(r.get("method", "")), "forget_class": str(r.get("forget_class", "")),
+        "name": str(r.get("method", "")), "label": about["label"], "description": about["description"],
+        "how": about["how"], "edits": about["edits"], "limitations": about["limitations"],
+        "forget_class": str(r.get("forget_class", "")),
         "forget_class_id": r.get("forget_class_id"),
-        "k": count(r.get("k")), "budget": percent(budget) if to_number(budget) is not None else "not used (k given)",
+        "k": count(r.get("k")), "budget": _budget_text(budget, about["edits"]),
         "seed": str(r.get("seed", "")), "device": str(r.get("device", "")),
         "precision": _precision_text(r.get("precision")),
         "settings": {str(k): setting(v) for k, v in sorted((r.get("method_settings") or {}).items())},

@@ -115,10 +115,7 @@ def data(doc: ReportDocument, c: dict) -> None:
 def method(doc: ReportDocument, c: dict) -> None:
     me = c["method"]
     doc.h1("4. Method")
-    doc.para("STEU (Sparse Token Embedding Unlearning): the tokens most specific to the forgotten class are "
-             "chosen by pointwise mutual information (PMI) on the forget set; only their rows of the input "
-             "token-embedding matrix and the classification head are trained, to push predictions away from the "
-             "class while keeping the other classes right. Every encoder parameter stays frozen.")
+    doc.para(me["how"])  # the method's own words (steu_core.methods.describe)
     doc.kv([("Method", me["name"], False),
             ("Forgotten class", f"{me['forget_class']} (id {me['forget_class_id']})", False),
             ("Rows edited (k)", me["k"], False), ("Parameter budget", me["budget"], False),

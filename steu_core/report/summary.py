@@ -8,11 +8,19 @@ FORGOTTEN_F1 = 0.05       # a class whose F1 is at or below this is no longer re
 UTILITY_KEPT = 0.02       # retain-F1 drops up to this are reported as "kept"
 UTILITY_MOSTLY = 0.05     # ... up to this as "mostly kept"
 
+# What changed, by what the method edits (steu_core.methods.describe(name)["edits"]); {rows}: embedding rows
+EDITED = {"rows+head": "{rows} rows of the input token-embedding matrix and the classification head",
+          "rows": "{rows} rows of the input token-embedding matrix; the classification head is unchanged",
+          "head": "the classification head only; no row of the input token-embedding matrix",
+          "everything": "parameters throughout the model, the encoder included ({rows} rows of the input "
+                        "token-embedding matrix among them)"}
 
-def summary(r: dict) -> list[dict]:
-    """Was the class forgotten, was the model's usefulness kept, how much changed, and (when membership
-    inference ran) can an attacker still detect the forgotten notes."""
-    items = [_forgotten(r), _usefulness(r), _how_much_changed(r)]
+
+def summary(r: dict, edits: str | None) -> list[dict]:
+    """Was the class forgotten, was the model's usefulness kept, how much changed (``edits``: what the
+    method edits, see :data:`EDITED`), and (when membership inference ran) can an attacker still detect
+    the forgotten notes."""
+    items = [_forgotten(r), _usefulness(r), _how_much_changed(r, edits)]
     attack = _attack(r)
     return items + ([attack] if attack else [])
 
@@ -59,13 +67,20 @@ def _usefulness(r: dict) -> dict:
         "precision (see the per-class F1 table)."))
 
 
-def _how_much_changed(r: dict) -> dict:
-    frac, rows = r.get("params_changed_fraction"), r.get("changed_embedding_rows")
-    enc_text = ("Every encoder parameter is bit-identical to the original, checked tensor by tensor."
-                if r.get("encoder_unchanged") else "WARNING: encoder parameters changed (see the verification section).")
+def _how_much_changed(r: dict, edits: str | None) -> dict:
+    frac, rows = r.get("params_changed_fraction"), count(r.get("changed_embedding_rows"))
+    what = EDITED.get(edits, "{rows} rows of the input token-embedding matrix among them").format(rows=rows)
     return _item("How much of the model changed?", percent(frac), (
         f"{count(r.get('params_changed'))} of {count(r.get('params_total'))} parameters ({percent(frac)}): "
-        f"{count(rows)} rows of the input token-embedding matrix and the classification head. {enc_text}"))
+        f"{what}. {_encoder_text(r.get('encoder_unchanged'), edits)}"))
+
+
+def _encoder_text(unchanged: bool, edits: str | None) -> str:
+    if unchanged:
+        return "Every encoder parameter is bit-identical to the original, checked tensor by tensor."
+    if edits == "everything":
+        return "The encoder changed as well, as this method trains it (see the verification section)."
+    return "WARNING: encoder parameters changed (see the verification section)."
 
 
 def _attack(r: dict) -> dict | None:
