@@ -82,9 +82,9 @@ class RandomTokens(Steu):
     label = "random-row control"
     edits = "rows+head"
     how = ("A control for STEU: k rows of the input token-embedding matrix are drawn at random (seeded) from the "
-           "tokens that occur in the forget notes, or from the whole vocabulary, instead of being chosen by PMI. "
-           "Those rows and the classification head are trained with STEU's objective and stopping rule. Every "
-           "encoder parameter stays frozen.")
+           "tokens STEU could choose from (those in at least a few forget notes), or from the whole vocabulary, "
+           "instead of being ranked by PMI. Those rows and the classification head are trained with STEU's "
+           "objective and stopping rule. Every encoder parameter stays frozen.")
     limitations = (
         ("What this control changes",
          "It edits only the classification head and k randomly drawn rows of the input token-embedding matrix. The "

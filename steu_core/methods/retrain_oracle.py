@@ -64,7 +64,7 @@ class RetrainOracle:
     edits = "everything"
     how = ("The reference: a new model is trained from the same pretrained checkpoint the original was fine-tuned "
            "from, on the retain notes only, with the original's classes; the forgotten class keeps its output but "
-           "never appears as a target. The forget notes are never used, and every parameter is new.")
+           "never appears as a target. The forget notes are never used, and every parameter is retrained.")
     limitations = (
         ("What this reference changes",
          "Every parameter is retrained. The parameter-diff verification therefore only shows that the whole model "
