@@ -16,6 +16,7 @@ import streamlit as st  # noqa: E402
 
 from dashboard import common  # noqa: E402
 from steu_core import __version__, worker  # noqa: E402
+from steu_core import format as fmt  # noqa: E402
 from steu_core.access import AccessError, AttemptLimiter, server_address, startup_policy  # noqa: E402
 from steu_core.paths import steu_home  # noqa: E402
 
@@ -85,7 +86,7 @@ def _run_badge(run_id: str) -> None:
     s = worker.status(run_id)
     if s.active:
         st.info(f"**Run in progress**  \n{common.md(common.progress_text(s.stage, s.step, s.total))} · "
-                f"{common.duration(s.elapsed_s)}", icon=":material/hourglass_top:")
+                f"{fmt.duration(s.elapsed_s)}", icon=":material/hourglass_top:")
         st.page_link(pages["run"], label="Follow the run", icon=":material/arrow_forward:",
                      query_params={"run": run_id})
     elif s.state == "finished":

@@ -22,6 +22,7 @@ from steu_core.data import NoteSet, load_notes
 from steu_core.errors import SteuError
 from steu_core.runs import checks, stages
 from steu_core.runs.checks import ROLES, RequestCheck
+
 # ---------------------------------------------------------------------------------------------
 # Text from data files goes into Markdown: escape it so it is shown, never interpreted.
 
@@ -221,37 +222,6 @@ def cross_check(model_dir: Path, forget_class: str) -> tuple[SteuError | None, l
 
 # ---------------------------------------------------------------------------------------------
 # Formatting
-
-
-def f3(x) -> str:
-    try:
-        return f"{float(x):.3f}"
-    except (TypeError, ValueError):
-        return "n/a"
-
-
-def pct(x, digits: int = 3) -> str:
-    try:
-        return f"{100 * float(x):.{digits}f} %"
-    except (TypeError, ValueError):
-        return "n/a"
-
-
-def duration(seconds) -> str:
-    try:
-        s = int(round(float(seconds)))
-    except (TypeError, ValueError):
-        return "n/a"
-    return f"{s // 60}:{s % 60:02d}" if s >= 60 else f"{s} s"
-
-
-def when(iso: str | None) -> str:
-    if not iso:
-        return ""
-    try:
-        return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M UTC")
-    except ValueError:
-        return str(iso)
 
 
 MILESTONE_MARKS = {"done": ":green[:material/check_circle: {}]", "current": "**:blue[:material/radio_button_checked: {}]**",

@@ -294,58 +294,92 @@ def comparison_pareto(comparison) -> go.Figure:
     their 95 % intervals; marker size = share of parameters changed (log), colour = wall seconds (log);
     the dashed line joins the Pareto-optimal methods (no other method has lower forget F1 *and*
     higher retain F1). The original model is the hollow grey diamond."""
-    rows = comparison.get("rows", []) if isinstance(comparison, dict) else list(comparison or [])
-    rows = [r for r in rows if _num(r.get("forget_f1")) is not None and _num(r.get("retain_f1")) is not None]
+    rows = _scored_rows(comparison)
     fig = go.Figure()
-    orig = [r for r in rows if r.get("method") == "original"]
     methods = [r for r in rows if r.get("method") != "original"]
-
-    def err(rs, key, side):
-        out = []
-        for r in rs:
-            ci, v = r.get(f"{key}_ci"), _num(r.get(key))
-            out.append(0.0 if not ci or _num(ci[side]) is None else abs(v - float(ci[side])))
-        return out
-
-    def hover(r):
-        pct = _num(r.get("params_changed_fraction"))
-        sec = _num(r.get("wall_seconds"))
-        return (f"<b>{html.escape(str(r.get('method')))}</b><br>forget F1 {float(r['forget_f1']):.3f}"
-                f"<br>retain F1 {float(r['retain_f1']):.3f}"
-                + (f"<br>parameters changed {100 * pct:.4g} %" if pct is not None else "")
-                + (f"<br>{sec:.1f} s" if sec is not None else ""))
-
     if methods:
-        fracs = [max(_num(r.get("params_changed_fraction")) or 0.0, 1e-7) for r in methods]
-        sizes = [14 + 4.5 * (math.log10(f) + 7) for f in fracs]  # 1e-7 -> 14 px, 1 -> 45.5 px
-        secs = [max(_num(r.get("wall_seconds")) or 0.0, 0.01) for r in methods]
-        logs = [math.log10(s) for s in secs]
-        lo, hi = math.floor(min(logs)), math.ceil(max(logs))
-        hi = hi if hi > lo else lo + 1
-        ticks = list(range(lo, hi + 1))
-        fig.add_scatter(
-            x=[r["retain_f1"] for r in methods], y=[r["forget_f1"] for r in methods], mode="markers",
-            name="methods", text=[str(r.get("method")) for r in methods],
-            hovertext=[hover(r) for r in methods], hoverinfo="text",
-            error_x=dict(type="data", symmetric=False, array=err(methods, "retain_f1", 1),
-                         arrayminus=err(methods, "retain_f1", 0), color="#b0b0b0", thickness=1.2),
-            error_y=dict(type="data", symmetric=False, array=err(methods, "forget_f1", 1),
-                         arrayminus=err(methods, "forget_f1", 0), color="#b0b0b0", thickness=1.2),
-            marker=dict(size=sizes, color=logs, colorscale="Viridis", cmin=lo, cmax=hi, opacity=0.85,
-                        line=dict(color="white", width=1),
-                        colorbar=dict(title=dict(text="wall time"), tickvals=ticks,
-                                      ticktext=[f"{10 ** t:g} s" for t in ticks])))
-        _label_points(fig, [float(r["retain_f1"]) for r in methods], [float(r["forget_f1"]) for r in methods],
-                      [str(r.get("method")) for r in methods])
-        front = sorted((r for r in methods if not any(_dominated(r, o) for o in methods if o is not r)),
-                       key=lambda r: r["retain_f1"])
-        if len(front) > 1:
-            fig.add_scatter(x=[r["retain_f1"] for r in front], y=[r["forget_f1"] for r in front], mode="lines",
-                            name="Pareto front", line=dict(color=AFTER, dash="dash", width=1.5), hoverinfo="skip")
-    for r in orig:
-        fig.add_scatter(x=[r["retain_f1"]], y=[r["forget_f1"]], mode="markers+text", name="original",
-                        text=["original"], textposition="bottom center", hovertext=[hover(r)], hoverinfo="text",
-                        marker=dict(symbol="diamond-open", size=16, color=BEFORE_DARK, line=dict(width=2)))
+        _add_methods(fig, methods)
+        _add_pareto_front(fig, methods)
+    for r in rows:
+        if r.get("method") == "original":
+            _add_original(fig, r)
+    _pareto_layout(fig, rows)
+    return fig
+
+
+def _scored_rows(comparison) -> list[dict]:
+    """The rows of a comparison that have both a forget and a retain F1."""
+    rows = comparison.get("rows", []) if isinstance(comparison, dict) else list(comparison or [])
+    return [r for r in rows if _num(r.get("forget_f1")) is not None and _num(r.get("retain_f1")) is not None]
+
+
+def _ci_error(rows: list[dict], key: str, side: int) -> list[float]:
+    """Distance from each row's ``key`` to one end of its 95 % interval (0 where there is none)."""
+    out = []
+    for r in rows:
+        ci, v = r.get(f"{key}_ci"), _num(r.get(key))
+        out.append(0.0 if not ci or _num(ci[side]) is None else abs(v - float(ci[side])))
+    return out
+
+
+def _hover(r: dict) -> str:
+    pct = _num(r.get("params_changed_fraction"))
+    sec = _num(r.get("wall_seconds"))
+    return (f"<b>{html.escape(str(r.get('method')))}</b><br>forget F1 {float(r['forget_f1']):.3f}"
+            f"<br>retain F1 {float(r['retain_f1']):.3f}"
+            + (f"<br>parameters changed {100 * pct:.4g} %" if pct is not None else "")
+            + (f"<br>{sec:.1f} s" if sec is not None else ""))
+
+
+def _marker_sizes(methods: list[dict]) -> list[float]:
+    """Marker size from the share of parameters changed, on a log scale: 1e-7 -> 14 px, 1 -> 45.5 px."""
+    fracs = [max(_num(r.get("params_changed_fraction")) or 0.0, 1e-7) for r in methods]
+    return [14 + 4.5 * (math.log10(f) + 7) for f in fracs]
+
+
+def _time_colours(methods: list[dict]) -> tuple[list[float], int, int]:
+    """log10 of each method's wall seconds and the whole decades around them (the colour bar's range)."""
+    logs = [math.log10(max(_num(r.get("wall_seconds")) or 0.0, 0.01)) for r in methods]
+    lo, hi = math.floor(min(logs)), math.ceil(max(logs))
+    return logs, lo, (hi if hi > lo else lo + 1)
+
+
+def _add_methods(fig: go.Figure, methods: list[dict]) -> None:
+    """One marker per method, with its intervals as error bars and its name on a leader line."""
+    logs, lo, hi = _time_colours(methods)
+    ticks = list(range(lo, hi + 1))
+    bars = dict(type="data", symmetric=False, color="#b0b0b0", thickness=1.2)
+    fig.add_scatter(
+        x=[r["retain_f1"] for r in methods], y=[r["forget_f1"] for r in methods], mode="markers",
+        name="methods", text=[str(r.get("method")) for r in methods],
+        hovertext=[_hover(r) for r in methods], hoverinfo="text",
+        error_x=dict(array=_ci_error(methods, "retain_f1", 1), arrayminus=_ci_error(methods, "retain_f1", 0), **bars),
+        error_y=dict(array=_ci_error(methods, "forget_f1", 1), arrayminus=_ci_error(methods, "forget_f1", 0), **bars),
+        marker=dict(size=_marker_sizes(methods), color=logs, colorscale="Viridis", cmin=lo, cmax=hi, opacity=0.85,
+                    line=dict(color="white", width=1),
+                    colorbar=dict(title=dict(text="wall time"), tickvals=ticks,
+                                  ticktext=[f"{10 ** t:g} s" for t in ticks])))
+    _label_points(fig, [float(r["retain_f1"]) for r in methods], [float(r["forget_f1"]) for r in methods],
+                  [str(r.get("method")) for r in methods])
+
+
+def _add_pareto_front(fig: go.Figure, methods: list[dict]) -> None:
+    """The dashed line through the methods no other method beats on both axes (when there are two or more)."""
+    front = sorted((r for r in methods if not any(_dominated(r, o) for o in methods if o is not r)),
+                   key=lambda r: r["retain_f1"])
+    if len(front) > 1:
+        fig.add_scatter(x=[r["retain_f1"] for r in front], y=[r["forget_f1"] for r in front], mode="lines",
+                        name="Pareto front", line=dict(color=AFTER, dash="dash", width=1.5), hoverinfo="skip")
+
+
+def _add_original(fig: go.Figure, r: dict) -> None:
+    fig.add_scatter(x=[r["retain_f1"]], y=[r["forget_f1"]], mode="markers+text", name="original",
+                    text=["original"], textposition="bottom center", hovertext=[_hover(r)], hoverinfo="text",
+                    marker=dict(symbol="diamond-open", size=16, color=BEFORE_DARK, line=dict(width=2)))
+
+
+def _pareto_layout(fig: go.Figure, rows: list[dict]) -> None:
+    """Title, axes (forget F1 from just below 0 to above the highest interval), the legend of the encodings."""
     _layout(fig, "Forgetting vs utility of the compared methods")
     fig.update_xaxes(title_text="Retain F1 (other classes; higher is better)")
     tops = [_num((r.get("forget_f1_ci") or [None, None])[1]) or _num(r.get("forget_f1")) or 0.0 for r in rows]
@@ -359,4 +393,3 @@ def comparison_pareto(comparison) -> go.Figure:
     if not rows:
         fig.add_annotation(text="no rows in this comparison", x=0.5, y=0.5, xref="paper", yref="paper",
                            showarrow=False)
-    return fig

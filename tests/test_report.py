@@ -332,3 +332,80 @@ def test_report_of_a_real_tiny_run(tiny_bert, tiny_data, tmp_path, fast_charts):
     with open(tiny_data["forget"], newline="") as f:
         notes = [row["text"] for row in csv.DictReader(f)]
     assert notes and not any(note in text for note in notes)
+
+
+STEU_ONLY_CLAIMS = ["pointwise mutual information", "PMI", "What STEU changes", "Every encoder parameter stays frozen",
+                    "rows of the input token-embedding matrix and the classification head",
+                    "only these rows and the head changed", "WARNING: encoder parameters changed", "(STEU)"]
+
+
+def _grad_ascent_results() -> dict:
+    """What a grad_ascent run writes: every parameter may change, the encoder with them; no token selection."""
+    r = make_results(run_id="run-grad-ascent", method="grad_ascent", k=0, budget=None, selected_tokens=[],
+                     coverage={"forget_examples": 120, "forget_examples_with_selected_token": 0, "fraction": 0.0},
+                     encoder_unchanged=False, changed_embedding_rows=4211,
+                     method_settings={"lr": 2e-5, "forget_weight": 1.0, "retain_weight": 1.0, "batch_size": 16,
+                                      "max_steps": 40, "check_every": 5, "forget_f1_target": 0.01,
+                                      "max_grad_norm": 1.0},
+                     changed_tensors=["bert.embeddings.word_embeddings.weight",
+                                      "bert.encoder.layer.0.attention.self.query.weight", "classifier.weight"])
+    r["params_changed"] = r["params_total"]
+    r["params_changed_fraction"] = 1.0
+    return r
+
+
+def test_a_grad_ascent_report_describes_grad_ascent_not_steu(tmp_path, monkeypatch, fast_charts):
+    from steu_core.methods import describe
+
+    monkeypatch.setenv("STEU_HOME", str(tmp_path / "home"))
+    run = make_run_dir(tmp_path, results=_grad_ascent_results())
+    own = describe("grad_ascent")
+    content = report.report_content(run)
+    assert content["method"]["how"] == own["how"] and content["method"]["description"] == own["description"]
+    assert content["method"]["limitations"] == own["limitations"]
+    assert [x for x in content["limitations"] if x in own["limitations"]] == own["limitations"]
+    text = _pdf_text(report.build_report(run, tmp_path / "r.pdf", json_out=tmp_path / "r.json"))
+    squashed = _squash(text)
+    for words in [own["how"]] + [x["text"] for x in own["limitations"]]:
+        assert _squash(words) in squashed, words[:60]
+    exported = (tmp_path / "r.json").read_text()
+    for claim in STEU_ONLY_CLAIMS:
+        assert claim not in text and claim not in exported, claim
+
+
+def test_every_method_describes_itself():
+    from steu_core.methods import METHODS, describe
+
+    steu = describe("steu")
+    assert any("PMI" in x["text"] for x in steu["limitations"]) is False and "PMI" in steu["how"]
+    for name, cls in METHODS.items():
+        own = {k for k in ("label", "description", "how", "edits", "limitations") if k in vars(cls)}
+        assert own == {"label", "description", "how", "edits", "limitations"}, name  # none inherited from STEU
+        about = describe(name)
+        assert about["edits"] in ("rows+head", "rows", "head", "everything"), name
+        assert about["how"] and about["limitations"] and all(x["title"] and x["text"] for x in about["limitations"])
+        if name != "steu":
+            assert about["how"] != steu["how"] and about["limitations"] != steu["limitations"], name
+
+
+def test_the_steu_report_keeps_its_method_words(built):
+    from steu_core.methods import describe
+
+    steu, squashed = describe("steu"), _squash(built["text"])
+    assert built["json"]["method"]["how"] == steu["how"] and _squash(steu["how"]) in squashed
+    assert [x["title"] for x in built["json"]["limitations"]] == [
+        "What STEU changes", "What that means", "What the figures show", "What it does not do"]
+    assert "Removal of one class from a clinical text classifier (STEU)" in built["text"]
+
+
+def test_limitations_are_the_methods_own_then_the_general_ones(tmp_path):
+    oracle = make_results(method="retrain_oracle", run_id="run-oracle", encoder_unchanged=False)
+    content = report.report_content(make_run_dir(tmp_path, results=oracle))
+    assert [x["title"] for x in content["limitations"]] == [
+        "What this reference changes", "What that means", "What the figures show", "What it does not do"]
+    assert "not the same as retraining" not in json.dumps(content["limitations"])  # it is retraining
+    assert "WARNING" not in json.dumps(content["summary"])  # a retrained encoder is expected to change
+
+    future = report.report_content(make_run_dir(tmp_path, results=make_results(method="future_x", run_id="run-x")))
+    assert "future_x" in future["method"]["how"] and "STEU" not in future["subtitle"]
+    assert [x["title"] for x in future["limitations"]] == ["What the figures show", "What it does not do"]

@@ -7,8 +7,14 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import common
-from steu_core.compare import (compare_command, comparison_figures, list_comparisons, load_comparison_dir,
-                               table_rows)
+from steu_core import format as fmt
+from steu_core.compare import (
+    compare_command,
+    comparison_figures,
+    list_comparisons,
+    load_comparison_dir,
+    table_rows,
+)
 from steu_core.errors import SteuError
 from steu_core.paths import comparisons_dir
 
@@ -53,7 +59,7 @@ def _label(path: str) -> str:
     c = choices[path]
     if "methods" not in c:
         return path
-    return (f"{common.when(c.get('created_utc'))} · forget '{c.get('forget_class')}' · {len(c['methods'])} methods · "
+    return (f"{fmt.when(c.get('created_utc'), missing="")} · forget '{c.get('forget_class')}' · {len(c['methods'])} methods · "
             f"{c['id']}")
 
 
@@ -68,7 +74,7 @@ except SteuError as exc:
 a, b, c = st.columns(3)
 a.metric("Class forgotten", str(comparison.get("forget_class")))
 b.metric("Methods", len(comparison.get("methods") or []))
-c.metric("Total time", common.duration(comparison.get("total_seconds")))
+c.metric("Total time", fmt.duration(comparison.get("total_seconds")))
 
 st.subheader(":material/rule: What differs beyond the noise")
 lines = comparison.get("findings") or []

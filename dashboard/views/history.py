@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import common
 from steu_core import charts, worker
+from steu_core import format as fmt
 from steu_core.errors import SteuError
 from steu_core.ledger import Ledger, entry_summary
 from steu_core.runs import list_runs, load_results
@@ -20,14 +21,14 @@ if not runs:
 else:
     st.markdown(f"**{len(runs)} finished run(s)** in the data directory, newest first. Select one to open it.")
     def arrow(before, after) -> str:
-        return f"{common.f3(before)} → {common.f3(after)}"
+        return f"{fmt.number(before, 3)} → {fmt.number(after, 3)}"
 
     table = pd.DataFrame([{
-        "Date": common.when(r.get("created_utc")), "Request": r.get("request_id") or "",
+        "Date": fmt.when(r.get("created_utc"), missing=""), "Request": r.get("request_id") or "",
         "Forgotten class": r.get("forget_class"), "Method": r.get("method"),
         "Forget F1": arrow(r.get("forget_f1_before"), r.get("forget_f1_after")),
         "Retain F1": arrow(r.get("retain_f1_before"), r.get("retain_f1_after")),
-        "Changed": common.pct(r.get("params_changed_fraction")), "Run id": r["run_id"],
+        "Changed": fmt.percent(r.get("params_changed_fraction"), 3), "Run id": r["run_id"],
     } for r in runs])
     picked = st.dataframe(
         table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="history_table",
@@ -43,7 +44,7 @@ else:
     # --- comparison ---------------------------------------------------------------------------
     st.header("Compare two runs", divider="gray")
     ids = [r["run_id"] for r in runs]
-    label = {r["run_id"]: f"{common.when(r.get('created_utc'))} · {r.get('forget_class')} · {r['run_id']}" for r in runs}
+    label = {r["run_id"]: f"{fmt.when(r.get('created_utc'), missing="")} · {r.get('forget_class')} · {r['run_id']}" for r in runs}
     if len(ids) < 2:
         st.caption("Two finished runs are needed for a comparison.")
     else:
@@ -81,11 +82,11 @@ else:
             if v is None:
                 return "n/a"
             if kind == "f":
-                return common.f3(v)
+                return fmt.number(v, 3)
             if kind == "pct":
-                return common.pct(v)
+                return fmt.percent(v, 3)
             if kind == "s":
-                return common.duration(v)
+                return fmt.duration(v)
             return str(v)
 
         def diff(x, y, kind):

@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard import common
 from steu_core import charts
+from steu_core import format as fmt
 from steu_core.errors import SteuError
 from steu_core.runs import list_runs, load_results
 
@@ -39,7 +40,7 @@ def _picked() -> None:
 def _run_label(run_id: str) -> str:
     r = by_id[run_id]
     req = f" · {r['request_id']}" if r.get("request_id") else ""
-    return f"{common.when(r.get('created_utc'))} · forget '{r.get('forget_class')}'{req} · {run_id}"
+    return f"{fmt.when(r.get('created_utc'), missing="")} · forget '{r.get('forget_class')}'{req} · {run_id}"
 
 
 run_id = st.selectbox("Run", ids, key="results_run", format_func=_run_label, on_change=_picked)
@@ -70,8 +71,8 @@ st.caption(" · ".join(x for x in [
     f"Request **{common.md(req['request_id'])}**" if req.get("request_id") else "",
     f"forget class **{common.md(fc)}**", f"method {common.md(r.get('method', ''))}",
     f"k = {r.get('k')} rows", f"device {common.md(r.get('device', ''))}",
-    f"total time {common.duration((r.get('wall_seconds') or {}).get('total'))}",
-    common.when(r.get("created_utc"))] if x))
+    f"total time {fmt.duration((r.get('wall_seconds') or {}).get('total'))}",
+    fmt.when(r.get("created_utc"), missing="")] if x))
 
 # --- headline figures -------------------------------------------------------------------------
 mia = r.get("mia") or {}
@@ -85,21 +86,21 @@ def _delta(a, b):
 
 
 m = st.columns(5)
-m[0].metric("Forget F1", common.f3(r.get("forget_f1_after")),
+m[0].metric("Forget F1", fmt.number(r.get("forget_f1_after"), 3),
             _delta(r.get("forget_f1_after"), r.get("forget_f1_before")), delta_color="inverse",
             border=True, height="stretch",
             help=f"F1 of the forgotten class ({fc}) on the held-out evaluation notes, after unlearning (change from before). "
                  "0 means the model never predicts the class correctly any more.")
-m[1].metric("Retain F1 (other classes)", common.f3(r.get("retain_f1_after")),
+m[1].metric("Retain F1 (other classes)", fmt.number(r.get("retain_f1_after"), 3),
             _delta(r.get("retain_f1_after"), r.get("retain_f1_before")), border=True,
             height="stretch",
             help="Macro F1 over the other classes: how well the model still does its job.")
-m[2].metric("Membership AUC", common.f3(mia.get("loss_auc_after")),
+m[2].metric("Membership AUC", fmt.number(mia.get("loss_auc_after"), 3),
             _delta(mia.get("loss_auc_after"), mia.get("loss_auc_before")), delta_color="off",
             border=True, height="stretch",
             help="How well a loss-threshold attacker tells forget-set notes from unseen notes of the class. "
                  "0.5 = guessing.")
-m[3].metric("Parameters changed", common.pct(r.get("params_changed_fraction")), border=True, height="stretch",
+m[3].metric("Parameters changed", fmt.percent(r.get("params_changed_fraction"), 3), border=True, height="stretch",
             help=f"{r.get('params_changed', 0):,} of {r.get('params_total', 0):,} parameters: "
                  f"{r.get('changed_embedding_rows', 0)} embedding rows and the classification head.")
 enc_ok = bool(r.get("encoder_unchanged"))
@@ -145,7 +146,7 @@ with right:
         if key + "_before" in mia:
             ci = mia.get(key + "_ci_after") or [None, None]
             rows.append({"Measure": name, "Before": mia.get(key + "_before"), "After": mia.get(key + "_after"),
-                         "95 % CI after": f"{common.f3(ci[0])} – {common.f3(ci[1])}" if ci[0] is not None else ""})
+                         "95 % CI after": f"{fmt.number(ci[0], 3)} – {fmt.number(ci[1], 3)}" if ci[0] is not None else ""})
     if "tpr_at_1pct_fpr_before" in mia:
         rows.append({"Measure": "Loss attack, TPR at 1 % FPR", "Before": mia.get("tpr_at_1pct_fpr_before"),
                      "After": mia.get("tpr_at_1pct_fpr_after"), "95 % CI after": ""})

@@ -7,6 +7,7 @@ import time
 import streamlit as st
 
 from dashboard import common
+from steu_core import format as fmt
 from steu_core import worker
 from steu_core.errors import SteuError
 from steu_core.methods import METHODS, setting_fields
@@ -51,13 +52,13 @@ def monitor(run_id: str) -> None:
         label = stages.progress_text(s.stage, s.step, s.total)
         st.progress(stages.overall_fraction(s.stage, s.step, s.total), text=label)
         c = st.columns(4)
-        c[0].metric("Elapsed", common.duration(s.elapsed_s))
+        c[0].metric("Elapsed", fmt.duration(s.elapsed_s))
         c[1].metric("Training step", f"{s.step} / {s.total}" if s.stage == "unlearn" and s.total else "-")
         losses = s.losses or {}
         if losses:
-            c[2].metric("Training loss", common.f3(losses.get("loss")),
+            c[2].metric("Training loss", fmt.number(losses.get("loss"), 3),
                         help="Retain cross-entropy + weight x forget term, on the last batch.")
-            c[3].metric("Forget term", common.f3(losses.get("forget")),
+            c[3].metric("Forget term", fmt.number(losses.get("forget"), 3),
                         help="-log(1 - p(forgotten class)) on forget notes: falls towards 0 as the class is forgotten.")
         else:
             c[2].metric("Training loss", "-")

@@ -1,7 +1,7 @@
 """Unlearning methods behind one registry: same inputs (:class:`UnlearnContext`), same output
 (:class:`MethodResult`). ``get_method(name)`` returns the method; ``METHODS`` lists them."""
-from .base import (METHODS, MethodResult, SettingField, UnlearnContext, get_method, register,  # noqa: F401
-                   setting_fields, setting_names, settings_for)
+from .base import (METHODS, MethodResult, SettingField, UnlearnContext, describe, get_method,  # noqa: F401
+                   register, setting_fields, setting_names, settings_for)
 from . import steu  # noqa: F401  (registers "steu")
 # Ablations, controls and baselines (compare them with `python -m steu_core compare`)
 from . import (finetune_retain, grad_ascent, head_only, random_tokens, retrain_oracle,  # noqa: F401,E402

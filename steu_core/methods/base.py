@@ -80,6 +80,15 @@ def get_method(name: str):
     return METHODS[name]
 
 
+def describe(name: str) -> dict:
+    """What the report and front ends say about method ``name``, in plain words: its ``label``, one-line
+    ``description``, ``how`` it works (what is trained, what stays frozen), what it ``edits`` ("rows+head",
+    "rows", "head" or "everything") and its ``limitations``: titled paragraphs, each true for this method."""
+    cls = get_method(name)
+    return {"name": name, "label": cls.label, "description": cls.description, "how": cls.how, "edits": cls.edits,
+            "limitations": [{"title": title, "text": text} for title, text in cls.limitations]}
+
+
 def setting_names(name: str) -> set[str]:
     """The settings method ``name`` accepts (the fields of its config)."""
     return {f.name for f in fields(get_method(name).Config)}

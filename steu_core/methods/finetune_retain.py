@@ -33,6 +33,22 @@ class FinetuneRetain:
 
     Config = FinetuneRetainConfig
     description = "Baseline: every parameter fine-tuned on the retain set only, for a bounded number of steps."
+    label = "retain fine-tuning"
+    edits = "everything"
+    how = ("A baseline: every parameter of the model (token embeddings, encoder and classification head) is "
+           "fine-tuned on the retain notes only, for a bounded number of steps; the forgotten class never appears "
+           "as a target. It stops once the forgotten class's F1 on the forget set reaches its target. Nothing is "
+           "frozen.")
+    limitations = (
+        ("What this baseline changes",
+         "It changes parameters throughout the model, the encoder included. The parameter-diff verification "
+         "therefore only shows that the whole model changed; it cannot show that any part was left as it was."),
+        ("What that means",
+         "Forgetting by continued training without the class is gradual and may stop short of its target within "
+         "the step limit. It is not retraining: the model starts from weights trained on the forget set, so "
+         "information about the class may remain, and a small amount of fine-tuning may bring the class back. The "
+         "class also keeps its output slot in the head."),
+    )
 
     def __init__(self, settings: dict | None = None, use_cache: bool = True):
         self.cfg = config_from_dict(self.Config, settings)

@@ -37,6 +37,22 @@ class GradAscent:
 
     Config = GradAscentConfig
     description = "Baseline: every parameter, gradient ascent on the forget set with a retain term, bounded steps."
+    label = "gradient ascent"
+    edits = "everything"
+    how = ("A baseline: every parameter of the model (token embeddings, encoder and classification head) is "
+           "trained for a bounded number of steps, ascending the cross-entropy on forget-set notes while descending "
+           "it on retain notes (gradient difference), with gradient clipping. It stops once the forgotten class's "
+           "F1 on the forget set reaches its target. Nothing is frozen.")
+    limitations = (
+        ("What this baseline changes",
+         "It changes parameters throughout the model, the encoder included. The parameter-diff verification "
+         "therefore only shows that the whole model changed; it cannot show that any part was left as it was."),
+        ("What that means",
+         "Gradient ascent has no natural stopping point: only the step limit and gradient clipping keep it from "
+         "damaging the model, and the retain F1 shows what it cost. That the model stops predicting the class does "
+         "not prove that information about the class is gone from it; a small amount of fine-tuning may bring the "
+         "class back. The class also keeps its output slot in the head."),
+    )
 
     def __init__(self, settings: dict | None = None, use_cache: bool = True):
         self.cfg = config_from_dict(self.Config, settings)

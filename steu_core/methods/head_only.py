@@ -42,6 +42,20 @@ class HeadOnly:
 
     Config = HeadOnlyConfig
     description = "Baseline: only the classification head is trained (STEU's objective); no embedding row changes."
+    label = "head only"
+    edits = "head"
+    how = ("A baseline: only the classification head is trained, with STEU's objective and stopping rule. No row "
+           "of the input token-embedding matrix changes and every encoder parameter stays frozen, so the features "
+           "the head reads are exactly those of the original model.")
+    limitations = (
+        ("What this baseline changes",
+         "It edits only the classification head. The token-embedding matrix and the encoder are not touched, and "
+         "this report shows that the encoder is bit-identical to the original."),
+        ("What that means",
+         "The removal is suppression at the output: the head stops predicting the class. The features the model "
+         "computes for every note are exactly as before and still carry the class, so a new classifier trained on "
+         "them, or retraining the head, can recover it. The class also keeps its output slot in the head."),
+    )
 
     def __init__(self, settings: dict | None = None, use_cache: bool = True):
         self.cfg = config_from_dict(self.Config, settings)

@@ -79,6 +79,23 @@ class RandomTokens(Steu):
     Config = RandomTokensConfig
     description = ("Control for STEU: k random embedding rows (from tokens of the forget notes) plus the head, "
                    "trained with STEU's objective.")
+    label = "random-row control"
+    edits = "rows+head"
+    how = ("A control for STEU: k rows of the input token-embedding matrix are drawn at random (seeded) from the "
+           "tokens STEU could choose from (those in at least a few forget notes), or from the whole vocabulary, "
+           "instead of being ranked by PMI. Those rows and the classification head are trained with STEU's "
+           "objective and stopping rule. Every encoder parameter stays frozen.")
+    limitations = (
+        ("What this control changes",
+         "It edits only the classification head and k randomly drawn rows of the input token-embedding matrix. The "
+         "encoder is not touched, and this report shows that it is bit-identical to the original."),
+        ("What that means",
+         "It is a control, not a method to rely on: set against STEU it shows how much of STEU's effect comes from "
+         "choosing the rows by PMI. Any forgetting is behavioural suppression: the encoder's weights are unchanged, "
+         "so a new classifier trained on the model's features, or a small amount of fine-tuning, may recover the "
+         "class, which also keeps its output slot in the head. Rows drawn from the whole vocabulary rarely occur in "
+         "the notes; the method then acts much like training the head alone."),
+    )
 
     def select(self, ctx: UnlearnContext) -> list[TokenScore]:
         selected = random_selection(ctx, self.cfg)

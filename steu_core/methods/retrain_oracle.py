@@ -60,6 +60,24 @@ class RetrainOracle:
 
     Config = OracleConfig
     description = "Gold standard: retrain from the same pretrained start on the retain set only."
+    label = "retraining reference"
+    edits = "everything"
+    how = ("The reference: a new model is trained from the same pretrained checkpoint the original was fine-tuned "
+           "from, on the retain notes only, with the original's classes; the forgotten class keeps its output but "
+           "never appears as a target. The forget notes are never used, and every parameter is retrained.")
+    limitations = (
+        ("What this reference changes",
+         "Every parameter is retrained. The parameter-diff verification therefore only shows that the whole model "
+         "changed."),
+        ("What that means",
+         "It is the model that never saw the forget set, the reference the other methods are compared with. It "
+         "costs a full training run on the retain notes, and it is a true reference only when its starting "
+         "checkpoint and training settings match how the original was trained."),
+        ("What it does not do",
+         "It does not delete any data, change the training files or other copies of the model, or remove "
+         "information that the forgotten class shares with the classes that are kept: the model learns that "
+         "from their notes."),
+    )
 
     def __init__(self, settings: dict | None = None, use_cache: bool = True):
         self.cfg = config_from_dict(self.Config, settings)

@@ -363,6 +363,23 @@ class Steu:
 
     Config = SteuConfig
     description = "Sparse Token Embedding Unlearning: the k PMI-selected embedding rows and the head."
+    label = "STEU"
+    edits = "rows+head"
+    how = ("STEU (Sparse Token Embedding Unlearning): the tokens most specific to the forgotten class are "
+           "chosen by pointwise mutual information (PMI) on the forget set; only their rows of the input "
+           "token-embedding matrix and the classification head are trained, to push predictions away from the "
+           "class while keeping the other classes right. Every encoder parameter stays frozen.")
+    limitations = (
+        ("What STEU changes",
+         "STEU edits only the classification head and a small number of rows of the input token-embedding matrix, "
+         "the rows of the words most specific to the forgotten class. The encoder (every attention and "
+         "feed-forward layer) is not touched, and this report shows that it is bit-identical to the original."),
+        ("What that means",
+         "The removal is behavioural suppression: the model stops predicting the class. It is not proof that "
+         "information about the class is gone from the model. The encoder's internal representations are "
+         "unchanged, so a new classifier trained on top of them, or a small amount of fine-tuning, may recover "
+         "the class. The class also keeps its output slot in the head."),
+    )
 
     def __init__(self, settings: dict | None = None, use_cache: bool = True):
         self.cfg = config_from_dict(self.Config, settings)

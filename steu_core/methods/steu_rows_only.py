@@ -34,6 +34,21 @@ class SteuRowsOnly(Steu):
 
     Config = RowsOnlyConfig
     description = "Ablation of STEU: only the k PMI-selected embedding rows are trained; the head is frozen."
+    label = "rows-only ablation"
+    edits = "rows"
+    how = ("An ablation of STEU: the same k rows of the input token-embedding matrix, chosen by pointwise mutual "
+           "information (PMI) on the forget set, are trained with STEU's objective and stopping rule. The "
+           "classification head stays frozen, and so does every encoder parameter.")
+    limitations = (
+        ("What this ablation changes",
+         "It edits only k rows of the input token-embedding matrix. The classification head and the encoder are not "
+         "touched, and this report shows that they are bit-identical to the original."),
+        ("What that means",
+         "It shows how much of STEU's forgetting the rows do by themselves; on a fine-tuned classifier they often do "
+         "only part of it, as the head is a much shorter path to the output. Any forgetting is behavioural "
+         "suppression: the encoder's weights are unchanged, so a new classifier trained on the model's features, or "
+         "a small amount of fine-tuning, may recover the class, which also keeps its output slot in the head."),
+    )
 
     def run(self, ctx: UnlearnContext) -> MethodResult:
         result = super().run(ctx)

@@ -1,0 +1,115 @@
+"""How STEU Audit prints numbers, times and hashes: the one home of these formats for the dashboard,
+the PDF/JSON report and the CLI, so the same value reads the same everywhere.
+
+Every formatter takes whatever a results.json may hold (a number, a numeric string, None, NaN) and
+returns text; a value that is not a finite number prints as ``MISSING`` ("n/a"), never "nan".
+``digits`` is the number of decimals: the report prints 4 (evidence), the dashboard 3 (at a glance).
+"""
+from __future__ import annotations
+
+import json
+import math
+from datetime import datetime, timezone
+from typing import Any
+
+MISSING = "n/a"
+REPORT_DIGITS = 4
+
+__all__ = ["MISSING", "REPORT_DIGITS", "to_number", "number", "change", "percent", "interval", "count",
+           "wall_time", "duration", "when", "setting", "wrap_hash"]
+
+
+def to_number(x: Any) -> float | None:
+    """``x`` as a finite float, or None (missing, not a number, NaN or infinite)."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(v) or math.isinf(v) else v
+
+
+def number(x: Any, digits: int = REPORT_DIGITS) -> str:
+    """A score with ``digits`` decimals: 0.91234 -> "0.9123"."""
+    v = to_number(x)
+    return MISSING if v is None else f"{v:.{digits}f}"
+
+
+def change(before: Any, after: Any, digits: int = REPORT_DIGITS) -> str:
+    """The signed change after - before: (0.9, 0.85) -> "-0.0500"."""
+    b, a = to_number(before), to_number(after)
+    return MISSING if a is None or b is None else f"{a - b:+.{digits}f}"
+
+
+def percent(fraction: Any, digits: int = REPORT_DIGITS) -> str:
+    """A fraction as a percentage: 0.001894 -> "0.1894 %"."""
+    v = to_number(fraction)
+    return MISSING if v is None else f"{100 * v:.{digits}f} %"
+
+
+def interval(ci: Any, digits: int = REPORT_DIGITS) -> str:
+    """A [low, high] interval: "[0.4812, 0.5390]"; "n/a" unless both ends are numbers."""
+    if isinstance(ci, (list, tuple)) and len(ci) == 2 and all(to_number(end) is not None for end in ci):
+        return f"[{number(ci[0], digits)}, {number(ci[1], digits)}]"
+    return MISSING
+
+
+def count(n: Any) -> str:
+    """A whole number with thousands separators: 22714756 -> "22,714,756"."""
+    try:
+        return f"{int(n):,}"
+    except (TypeError, ValueError, OverflowError):
+        return MISSING
+
+
+def wall_time(seconds: Any) -> str:
+    """A measured time as the report prints it: "12.34 s" below two minutes, else "2.5 min"."""
+    v = to_number(seconds)
+    if v is None:
+        return MISSING
+    return f"{v:.2f} s" if v < 120 else f"{v / 60:.1f} min"
+
+
+def duration(seconds: Any) -> str:
+    """An elapsed time as a clock reads it (the dashboard): "42 s" below a minute, else "m:ss"."""
+    v = to_number(seconds)
+    if v is None:
+        return MISSING
+    s = int(round(v))
+    return f"{s // 60}:{s % 60:02d}" if s >= 60 else f"{s} s"
+
+
+def when(iso: Any, missing: str = MISSING) -> str:
+    """An ISO 8601 time as "YYYY-MM-DD HH:MM UTC" (``missing`` when empty, as given if it does not parse).
+
+    A time with an offset is converted to UTC; a time without one is taken to be UTC already.
+    """
+    if not iso:
+        return missing
+    try:
+        t = datetime.fromisoformat(str(iso).replace("Z", "+00:00"))
+    except ValueError:
+        return str(iso)
+    if t.tzinfo is not None:
+        t = t.astimezone(timezone.utc)
+    return t.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def setting(value: Any) -> str:
+    """A method setting's value: None -> "default", booleans as yes/no, lists and dicts as JSON."""
+    if value is None:
+        return "default"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def wrap_hash(digest: Any, width: int = 32) -> str:
+    """A hex digest on lines of ``width`` characters, so a SHA-256 fits a table cell in two lines."""
+    h = str(digest or "").strip()
+    if not h:
+        return MISSING
+    return "\n".join(h[i:i + width] for i in range(0, len(h), width))

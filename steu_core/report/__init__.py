@@ -1,0 +1,23 @@
+"""The audit report of one finished run: a PDF for the compliance file and the same content as JSON.
+
+Everything comes from the run directory (``results.json``, optionally ``comparison.json``) and the
+ledger; no data file is ever opened, so no note text can reach the report. :func:`report_content` builds
+one dict holding every number already formatted (F1 and AUC with 4 decimals); the PDF prints those
+strings and :func:`build_json` writes that dict, so the two always agree.
+
+- :mod:`.evidence` reads a finished run (results.json, comparison.json, its ledger entry);
+- :mod:`.summary` and :mod:`.content` build the report's content;
+- :mod:`.document` (the fpdf2 document) and :mod:`.sections` (one function per section) write the PDF;
+- :mod:`.pdf` puts it together: :func:`build_report`.
+"""
+from __future__ import annotations
+
+from .content import build_json, chart_specs, report_content
+from .evidence import REPORT_SCHEMA, REQUIRED_KEYS, ledger_record, load_comparison, load_finished_run
+from .pdf import build_report, record_report
+from .summary import FORGOTTEN_F1, UTILITY_KEPT, UTILITY_MOSTLY
+
+__all__ = ["FORGOTTEN_F1", "REPORT_SCHEMA", "REQUIRED_KEYS", "UTILITY_KEPT", "UTILITY_MOSTLY", "build_json",
+           "build_report", "chart_specs", "ledger_record", "load_comparison", "load_finished_run",
+           "record_report", "report_content"]
+

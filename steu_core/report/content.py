@@ -1,0 +1,258 @@
+"""What the report says, as one JSON-ready dict with every number already formatted (F1 and AUC with 4
+decimals): the PDF prints these strings and :func:`build_json` writes the same dict, so the two agree."""
+from __future__ import annotations
+
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .. import __version__, charts
+from ..errors import ConfigError
+from ..format import change, count, interval, number, percent, setting, to_number, wall_time, when
+from ..methods import describe
+from .evidence import REPORT_SCHEMA, ledger_record, load_comparison, load_finished_run
+from .summary import summary
+
+# Limitations true of every method; a method's own limitations come first, and one with the same title
+# replaces the general one (the retraining reference is retraining, so "What it does not do" differs).
+GENERAL_LIMITATIONS = [
+    ("What the figures show",
+     "The F1 scores show how the model behaves on the held-out evaluation notes provided for this run, and the "
+     "membership-inference scores show how well two standard attacks separate the forget-set notes from unseen "
+     "notes of the same class. Both depend on those particular notes; other notes, or stronger attacks, "
+     "can give other results."),
+    ("What it does not do",
+     "It does not delete any data, change the training files or other copies of the model, or cover "
+     "information that the forgotten class shares with the classes that are kept. It is not the same as "
+     "retraining the model without the data; where that is required, retrain and compare."),
+]
+
+# What the changed-rows chart's caption adds, by what the method edits (describe(name)["edits"])
+ROWS_CAPTION = {"rows+head": "only these rows and the head changed.",
+                "rows": "only these rows changed; the head did not.",
+                "head": "this method changes no embedding row, only the head.",
+                "everything": "this method changes every parameter and selects no tokens."}
+
+
+def method_text(r: dict) -> dict:
+    """What the run's method says about itself (:func:`steu_core.methods.describe`), or neutral words for a
+    method this version does not know. A run without a method field predates the others: it is STEU."""
+    name = str(r.get("method") or "steu")
+    try:
+        return describe(name)
+    except ConfigError:
+        return {"name": name, "label": name, "edits": None, "limitations": [],
+                "description": f"'{name}' is not a method this version of STEU Audit knows.",
+                "how": f"This run used the method '{name}', which this version of STEU Audit does not know, so the "
+                       "report cannot describe how it works or what it leaves unchanged."}
+
+
+def limitations(about: dict) -> list[dict]:
+    """The method's own limitations, then the general ones it does not replace."""
+    own = {item["title"]: item for item in about["limitations"]}
+    general = [own.pop(title, {"title": title, "text": text}) for title, text in GENERAL_LIMITATIONS]
+    return list(own.values()) + general
+
+
+def chart_specs(r: dict) -> list[dict]:
+    """The report's charts: id, the section that shows it, title, builder, size in pixels and caption."""
+    return [
+        {"id": "forget_retain_f1", "section": "charts", "title": "Forget vs. retain F1",
+         "build": charts.forget_retain_f1, "size": (800, 470),
+         "caption": "F1 on the held-out evaluation set before (grey) and after (teal) unlearning."},
+        {"id": "mia_roc", "section": "charts", "title": "Membership-inference ROC curves",
+         "build": charts.mia_roc, "size": (640, 760),
+         "caption": ("Curves near the dotted diagonal mean the attacker cannot tell forget-set notes from unseen "
+                     "notes of the same class.")},
+        {"id": "changed_rows", "section": "charts", "title": "Changed embedding rows",
+         "build": lambda res: charts.changed_rows(res, top=30), "size": (800, 900),
+         "caption": _rows_caption(method_text(r)["edits"])},
+        {"id": "changed_fraction", "section": "param_diff", "title": "Share of parameters changed",
+         "build": charts.changed_fraction, "size": (820, 330),
+         "caption": "Changed parameters against all parameters, on a log scale."},
+    ]
+
+
+def _rows_caption(edits: str | None) -> str:
+    said = "Selected tokens ranked by how far their embedding row moved (L2 norm of the change)"
+    return f"{said}; {ROWS_CAPTION[edits]}" if edits in ROWS_CAPTION else f"{said}."
+
+
+def report_content(run_dir: str | Path, organisation: str | None = None) -> dict:
+    """Everything the report says, as one JSON-ready dict with numbers already formatted."""
+    run_dir = Path(run_dir)
+    r = load_finished_run(run_dir)
+    req = r.get("request") or {}
+    mia = r.get("mia") or {}
+    about = method_text(r)
+    content = {
+        "report_schema": REPORT_SCHEMA,
+        "title": "Machine unlearning audit report",
+        "subtitle": f"Removal of one class from a clinical text classifier ({about['label']})",
+        "organisation": organisation or os.environ.get("STEU_ORG") or "",
+        "generated_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "generator": {"tool": "STEU Audit", "version": __version__},
+        "run": {"run_id": str(r.get("run_id", "")), "created_utc": r.get("created_utc", ""),
+                "date": when(r.get("created_utc")), "tool_version": str(r.get("tool_version", ""))},
+        "request": {k: str(req.get(k) or "") for k in ("request_id", "requester", "reason", "operator")},
+        "summary": summary(r, about["edits"]),
+        "model": _model_identity(r),
+        "data": _data(r),
+        "method": _method(r, about),
+        "results_table": results_table(r),
+        "per_class_f1": per_class_f1(r),
+        "mia_note": (mia.get("skipped") or "") if isinstance(mia, dict) else "",
+        "param_diff": _param_diff(r),
+        "limitations": limitations(about),
+        "ledger": ledger_record(str(r.get("run_id", ""))),
+        "comparison": _comparison(load_comparison(run_dir)),
+        "charts": [{"id": c["id"], "title": c["title"], "caption": c["caption"]} for c in chart_specs(r)],
+    }
+    content["_results"] = r  # for the chart builders; never exported
+    return content
+
+
+def _model_identity(r: dict) -> dict:
+    model, hashes = r.get("model") or {}, r.get("hashes") or {}
+    return {
+        "architecture": str(model.get("architecture", "")), "model_type": str(model.get("model_type", "")),
+        "source": str(model.get("source", "")), "params_total": count(model.get("params_total", r.get("params_total"))),
+        "labels": [str(x) for x in r.get("labels", [])],
+        "sha256_before": str(model.get("sha256_before") or hashes.get("original_model", "")),
+        "sha256_after": str(model.get("sha256_after") or hashes.get("unlearned_model", "")),
+        "patch_sha256": str(hashes.get("patch", "")),
+    }
+
+
+def _dataset(d) -> dict | None:
+    if not isinstance(d, dict):
+        return None
+    return {"name": str(d.get("name", "")), "rows": count(d.get("rows")), "sha256": str(d.get("sha256", ""))}
+
+
+def _coverage_text(cov: dict) -> str:
+    if not cov:
+        return "n/a"
+    return (f"{count(cov.get('forget_examples_with_selected_token'))} of {count(cov.get('forget_examples'))} "
+            f"forget notes ({percent(cov.get('fraction'))}) contain at least one selected token")
+
+
+def _data(r: dict) -> dict:
+    data, mia = r.get("data") or {}, r.get("mia") or {}
+    return {
+        "forget": _dataset(data.get("forget")), "eval": _dataset(data.get("eval")), "train": _dataset(data.get("train")),
+        "retain_rows": count(data.get("retain_rows")), "eval_rows": count(data.get("eval_rows")),
+        "forget_set_sha256": str((r.get("hashes") or {}).get("forget_set", "")),
+        "coverage": _coverage_text(r.get("coverage") or {}),
+        "mia_members": count(mia.get("n_members")), "mia_nonmembers": count(mia.get("n_nonmembers")),
+    }
+
+
+def _precision_text(p) -> str:
+    """'float32 (exact)' or e.g. 'bfloat16 autocast for scoring and training (requested: bf16)'."""
+    if not isinstance(p, dict):
+        return "float32"
+    scoring, training = str(p.get("scoring", "float32")), str(p.get("training", "float32"))
+    if scoring == training == "float32":
+        return "float32 (exact)"
+    parts = ([f"{scoring} autocast for scoring and training"] if scoring == training else
+             [f"scoring {scoring}", f"training {training}"])
+    return ", ".join(parts) + f" (requested: {p.get('requested', '?')})"
+
+
+def _training_text(tr: dict) -> str:
+    if not tr:
+        return "n/a"
+    return (f"{count(tr.get('steps'))} of at most {count(tr.get('max_steps'))} steps"
+            + (", stopped early when the targets were met" if tr.get("stopped_early") else ""))
+
+
+def _budget_text(budget, edits: str | None) -> str:
+    if to_number(budget) is not None:
+        return percent(budget)
+    return "not used (k given)" if edits in ("rows+head", "rows", None) else "not used"
+
+
+def _method(r: dict, about: dict) -> dict:
+    budget, ws = r.get("budget"), r.get("wall_seconds") or {}
+    return {
+        "name": str(r.get("method", "")), "label": about["label"], "description": about["description"],
+        "how": about["how"], "edits": about["edits"], "limitations": about["limitations"],
+        "forget_class": str(r.get("forget_class", "")),
+        "forget_class_id": r.get("forget_class_id"),
+        "k": count(r.get("k")), "budget": _budget_text(budget, about["edits"]),
+        "seed": str(r.get("seed", "")), "device": str(r.get("device", "")),
+        "precision": _precision_text(r.get("precision")),
+        "settings": {str(k): setting(v) for k, v in sorted((r.get("method_settings") or {}).items())},
+        "durations": {k: wall_time(ws.get(k)) for k in ("select", "unlearn", "audit", "total") if k in ws},
+        "training": _training_text(r.get("training") or {}),
+        "remarks": [str(x) for x in (r.get("notes") or []) if isinstance(x, str)][:10],
+    }
+
+
+def _score_row(metric: str, source: dict, key: str) -> dict:
+    before, after = source.get(f"{key}_before"), source.get(f"{key}_after")
+    return {"metric": metric, "before": number(before), "after": number(after), "change": change(before, after),
+            "before_value": to_number(before), "after_value": to_number(after)}
+
+
+def results_table(r: dict) -> list[dict]:
+    """The results table: F1 scores and membership-inference figures, before, after and the change."""
+    mia = r.get("mia") or {}
+    return [
+        _score_row(f"Forget F1 ('{r.get('forget_class', '')}')", r, "forget_f1"),
+        _score_row("Retain F1 (other classes)", r, "retain_f1"),
+        _score_row("Macro F1 (all classes)", r, "macro_f1"),
+        _score_row("MIA loss AUC", mia, "loss_auc"),
+        {"metric": "MIA loss AUC, 95 % CI", "before": interval(mia.get("loss_auc_ci_before")),
+         "after": interval(mia.get("loss_auc_ci_after")), "change": "", "before_value": None, "after_value": None},
+        _score_row("MIA TPR at 1 % FPR", mia, "tpr_at_1pct_fpr"),
+        _score_row("MIA confidence AUC", mia, "conf_auc"),
+    ]
+
+
+def per_class_f1(r: dict) -> list[dict]:
+    """F1 of every class before and after; the forgotten class is marked."""
+    before, after = r.get("per_class_f1_before") or {}, r.get("per_class_f1_after") or {}
+    labels = r.get("labels") or list(before)
+    return [{"label": lab, "forgotten": lab == r.get("forget_class"), "before": number(before.get(lab)),
+             "after": number(after.get(lab)), "change": change(before.get(lab), after.get(lab))} for lab in labels]
+
+
+def _param_diff(r: dict) -> dict:
+    return {
+        "verdict": str(r.get("param_diff_verdict", "n/a")).upper(),
+        "message": str(r.get("param_diff_message", "")),
+        "changed_tensors": [str(x) for x in r.get("changed_tensors", [])],
+        "n_changed_tensors": len(r.get("changed_tensors", [])),
+        "encoder_bit_identical": "yes" if r.get("encoder_unchanged") else "no",
+        "changed_embedding_rows": count(r.get("changed_embedding_rows")),
+        "params_changed": count(r.get("params_changed")), "params_total": count(r.get("params_total")),
+        "fraction_changed": percent(r.get("params_changed_fraction")),
+    }
+
+
+def _comparison(rows: list[dict] | None) -> list[dict] | None:
+    if not rows:
+        return None
+    return [{"method": str(row.get("method", "")), "forget_f1": number(row.get("forget_f1")),
+             "retain_f1": number(row.get("retain_f1")), "params_changed_fraction": percent(row.get("params_changed_fraction")),
+             "wall_seconds": wall_time(row.get("wall_seconds"))} for row in rows]
+
+
+def exported(content: dict) -> dict:
+    """The content without its private keys (``_results``): what the JSON file holds."""
+    return {k: v for k, v in content.items() if not k.startswith("_")}
+
+
+def build_json(run_dir: str | Path, out_json: str | Path, organisation: str | None = None,
+               content: dict | None = None) -> Path:
+    """Write the report's content as JSON (the same formatted numbers as the PDF)."""
+    content = content or report_content(run_dir, organisation)
+    out = Path(out_json)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(json.dumps(exported(content), indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, out)
+    return out

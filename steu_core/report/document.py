@@ -1,0 +1,212 @@
+"""The report's PDF document: fpdf2 with the report's fonts, running header and footer, and the few
+layout pieces every section is made of (headings, paragraphs, key/value tables, grids, images)."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from ..format import wrap_hash
+
+FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
+DEJAVU = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf"}
+DEJAVU_MONO = "DejaVuSansMono.ttf"
+TEAL = (15, 124, 140)
+GREY = (95, 99, 104)
+LIGHT = (236, 243, 244)
+WHITE = (255, 255, 255)
+RULE = (200, 205, 208)
+LATIN1_SUBSTITUTES = (("\u2013", "-"), ("\u2014", "-"), ("\u2018", "'"), ("\u2019", "'"), ("\u201c", '"'),
+                      ("\u201d", '"'), ("\u2022", "-"), ("\u2192", "->"), ("\u2212", "-"), ("\u2026", "..."))
+
+
+def _new_pdf(doc: ReportDocument):
+    """An fpdf2 document whose running header and footer ``doc`` draws."""
+    from fpdf import FPDF  # only writing a PDF needs fpdf2: the report's content and JSON work without it
+
+    class PDF(FPDF):
+        def header(self):
+            doc.draw_header()
+
+        def footer(self):
+            doc.draw_footer()
+
+    return PDF(orientation="P", unit="mm", format="A4")
+
+
+def _font_face(**style):
+    from fpdf.fonts import FontFace  # see _new_pdf: fpdf2 is needed only while writing
+
+    return FontFace(**style)
+
+
+class ReportDocument:
+    """One report PDF being written: ``pdf`` is the fpdf2 document, ``content`` the report's content."""
+
+    def __init__(self, content: dict):
+        self.content = content
+        self.pdf = _new_pdf(self)
+        self.pdf.set_margins(20, 18, 20)
+        self.pdf.set_auto_page_break(True, margin=20)
+        self._set_metadata()
+        self._load_fonts()
+
+    def _set_metadata(self) -> None:
+        c, pdf = self.content, self.pdf
+        pdf.set_title(c["title"])
+        pdf.set_author(c.get("organisation") or "STEU Audit")
+        pdf.set_creator(f"STEU Audit {__version__}")
+        pdf.set_subject(f"Run {c['run']['run_id']}")
+
+    def _load_fonts(self) -> None:
+        """DejaVu where installed (any Unicode text); else the core fonts, which draw Latin-1 only."""
+        self.unicode = all((FONT_DIR / f).is_file() for f in [*DEJAVU.values(), DEJAVU_MONO])
+        if not self.unicode:
+            self.sans, self.mono = "helvetica", "courier"
+            return
+        for style, file in DEJAVU.items():
+            self.pdf.add_font("dejavu", style, str(FONT_DIR / file))
+        self.pdf.add_font("dejavumono", "", str(FONT_DIR / DEJAVU_MONO))
+        self.sans, self.mono = "dejavu", "dejavumono"
+
+    def printable(self, s: Any) -> str:
+        """Text the font can draw: as is with DejaVu; otherwise Latin-1 with substitutes."""
+        s = "" if s is None else str(s)
+        if self.unicode:
+            return s
+        for a, b in LATIN1_SUBSTITUTES:
+            s = s.replace(a, b)
+        return s.encode("latin-1", "replace").decode("latin-1")
+
+    # -- running header and footer (every page but the title page has a header) --
+    def draw_header(self) -> None:
+        pdf, c = self.pdf, self.content
+        if pdf.page_no() == 1:
+            return
+        pdf.set_font(self.sans, "", 8)
+        pdf.set_text_color(*GREY)
+        left = "STEU Audit report" + (f"  -  {c['organisation']}" if c.get("organisation") else "")
+        pdf.cell(pdf.epw / 2, 6, self.printable(left), align="L")
+        pdf.cell(pdf.epw / 2, 6, self.printable(f"Request {c['request']['request_id'] or 'n/a'}"),
+                 align="R", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_draw_color(*TEAL)
+        pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
+        pdf.ln(4)
+        pdf.set_text_color(0, 0, 0)
+
+    def draw_footer(self) -> None:
+        pdf = self.pdf
+        pdf.set_y(-14)
+        pdf.set_font(self.sans, "", 8)
+        pdf.set_text_color(*GREY)
+        pdf.cell(pdf.epw / 2, 6, self.printable(f"Run {self.content['run']['run_id']}"), align="L")
+        pdf.cell(pdf.epw / 2, 6, f"Page {pdf.page_no()} of {{nb}}", align="R")
+        pdf.set_text_color(0, 0, 0)
+
+    # -- layout pieces --
+    def space_for(self, h: float) -> None:
+        """Start a new page unless ``h`` mm fit below the current position."""
+        if self.pdf.get_y() + h > self.pdf.page_break_trigger:
+            self.pdf.add_page()
+
+    def h1(self, text: str, keep: float = 45) -> None:
+        """A section heading; starts a new page unless ``keep`` mm fit below it."""
+        self.space_for(keep)
+        pdf = self.pdf
+        pdf.ln(3)
+        pdf.set_font(self.sans, "B", 15)
+        pdf.set_text_color(*TEAL)
+        pdf.multi_cell(0, 8, self.printable(text), align="L", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_text_color(0, 0, 0)
+        pdf.ln(1.5)
+
+    def h2(self, text: str) -> None:
+        self.space_for(25)
+        pdf = self.pdf
+        pdf.ln(1)
+        pdf.set_font(self.sans, "B", 11.5)
+        pdf.multi_cell(0, 6.5, self.printable(text), align="L", new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(0.5)
+
+    def para(self, text: str, size: float = 10, style: str = "", color=(0, 0, 0), h: float = 5.2) -> None:
+        pdf = self.pdf
+        pdf.set_font(self.sans, style, size)
+        pdf.set_text_color(*color)
+        pdf.multi_cell(0, h, self.printable(text), align="L", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_text_color(0, 0, 0)
+        pdf.ln(1.5)
+
+    def note(self, text: str) -> None:
+        """A small grey italic note under a table."""
+        self.para(text, size=8.5, style="I", color=GREY, h=4.4)
+
+    def kv(self, rows: list[tuple[str, str, bool]], key_w: float = 48, size: float = 10) -> None:
+        """Key / value table without borders; the third item marks a monospace (hash) value."""
+        pdf = self.pdf
+        lines = sum(max(2 if mono else 1, str(value).count("\n") + 1 + len(str(value)) // 70)
+                    for _, value, mono in rows)
+        self.space_for(min(lines * 5.4 + len(rows) * 2.4 + 4, 110))  # keep short tables on one page
+        pdf.set_font(self.sans, "", size)
+        pdf.set_fill_color(*WHITE)
+        pdf.set_draw_color(*RULE)
+        key_style = _font_face(family=self.sans, emphasis="BOLD", color=GREY, fill_color=WHITE)
+        value_style = _font_face(family=self.sans, fill_color=WHITE)
+        mono_style = _font_face(family=self.mono, size_pt=size - 0.5, fill_color=WHITE)
+        with pdf.table(col_widths=(key_w, pdf.epw - key_w), width=pdf.epw, first_row_as_headings=False,
+                       borders_layout="HORIZONTAL_LINES", line_height=5.4, text_align=("LEFT", "LEFT"),
+                       padding=(1.2, 1.5, 1.2, 0)) as table:
+            for key, value, mono in rows:
+                row = table.row()
+                row.cell(self.printable(key), style=key_style)
+                if mono:
+                    row.cell(self.printable(wrap_hash(value)), style=mono_style)
+                else:
+                    row.cell(self.printable(value if value not in (None, "") else "n/a"), style=value_style)
+        pdf.ln(3)
+
+    def grid(self, header: list[str], rows: list[list[str]], widths: list[float], align: list[str] | None = None,
+             size: float = 9.5, bold_rows: set[int] | None = None) -> None:
+        """A table with a teal heading row and banded rows."""
+        pdf = self.pdf
+        self.space_for(min(8 + 6.5 * (len(rows) + 1), 120))  # keep short tables on one page
+        pdf.set_font(self.sans, "", size)
+        pdf.set_fill_color(*WHITE)
+        pdf.set_draw_color(*RULE)
+        head = _font_face(family=self.sans, emphasis="BOLD", color=WHITE, fill_color=TEAL)
+        with pdf.table(col_widths=widths, width=sum(widths), align="LEFT", headings_style=head, line_height=5.4,
+                       text_align=tuple(align or ["LEFT"] * len(widths)), borders_layout="SINGLE_TOP_LINE",
+                       padding=(1.2, 1.5)) as table:
+            heading = table.row()
+            for h in header:
+                heading.cell(self.printable(h))
+            for i, values in enumerate(rows):
+                # every cell gets its own fill: fpdf2 would otherwise reuse the heading's fill colour
+                style = _font_face(family=self.sans, emphasis="BOLD" if bold_rows and i in bold_rows else None,
+                                   fill_color=LIGHT if i % 2 == 0 else WHITE)
+                row = table.row()
+                for v in values:
+                    row.cell(self.printable(v), style=style)
+        pdf.ln(3)
+
+    def _image_box(self, w_px: int, h_px: int, max_w: float | None) -> tuple[float, float]:
+        pdf = self.pdf
+        w = min(max_w or pdf.epw, pdf.epw)
+        h = w * h_px / w_px
+        limit = pdf.page_break_trigger - pdf.t_margin - 30
+        if h > limit:
+            h = limit
+            w = h * w_px / h_px
+        return w, h
+
+    def image_height(self, w_px: int, h_px: int, max_w: float | None = None) -> float:
+        return self._image_box(w_px, h_px, max_w)[1]
+
+    def image(self, path: Path, w_px: int, h_px: int, caption: str, max_w: float | None = None) -> None:
+        """An image centred on the page, scaled to fit, with its caption below."""
+        pdf = self.pdf
+        w, h = self._image_box(w_px, h_px, max_w)
+        self.space_for(h + 12)
+        x = pdf.l_margin + (pdf.epw - w) / 2
+        pdf.image(str(path), x=x, y=pdf.get_y(), w=w, h=h)
+        pdf.set_y(pdf.get_y() + h + 1.5)
+        self.note(caption)
