@@ -32,7 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .paths import steu_home
+from ..paths import steu_home
 
 GENESIS_HASH = "0" * 64
 LEDGER_FILE = "ledger.sqlite"
