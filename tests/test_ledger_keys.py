@@ -136,3 +136,16 @@ def test_public_key_file_forms(tmp_path):
         load_verifier(f)
     with pytest.raises(LedgerError, match="does not exist"):
         load_verifier(tmp_path / "missing.pub")
+
+
+def test_the_example_in_the_deployment_guide_verifies():
+    from pathlib import Path
+
+    from steu_core.ledger.checkpoint import open_checkpoint
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "DEPLOYMENT.md").read_text(encoding="utf-8")
+    start = doc.index("```\nrad-ws-07.hospital.example/steu-ledger\n") + len("```\n")
+    note = doc[start:doc.index("```", start)]
+    key_line = next(w.strip("`.") for w in doc.split() if w.startswith("`rad-ws-07.hospital.example/steu-ledger+"))
+    cp, reason = open_checkpoint(note, VerifierKey.from_text(key_line))
+    assert cp is not None and cp.size == 12, reason

@@ -60,8 +60,20 @@ def _write_new(path: Path, text: str) -> bool:
         return True
     except FileExistsError:
         return False
+    except OSError:  # no hard links on this file system (some network or FAT mounts): create exclusively
+        return _write_exclusive(path, text)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _write_exclusive(path: Path, text: str) -> bool:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text + "\n")
+    return True
 
 
 def create_signer(path: Path, name: str | None = None) -> SignerKey:
