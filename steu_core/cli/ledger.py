@@ -1,30 +1,81 @@
-"""``ledger verify|show``: check or list the hash-chained log of requests and runs."""
+"""``ledger verify|show|checkpoint|key``: check, list, anchor and sign the log of requests and runs.
+
+``verify`` checks the hash chain and, given ``--checkpoint``, that today's ledger extends a signed
+checkpoint held outside the database (exit 1 naming what differs). ``checkpoint`` signs the current
+state; ``key`` prints the public key a regulator needs. Unusable input (a path that is not a ledger,
+a malformed key or checkpoint) raises :class:`LedgerError`: one message, exit status 2.
+"""
 from __future__ import annotations
 
 import json
+import os
+import sys
+from pathlib import Path
 
-from ..ledger import Ledger, entry_summary
+from ..ledger import Ledger, LedgerError, check_ledger_file, entry_summary, load_verifier
+from ..ledger.checkpoint import Checkpoint, CheckpointResult
+from ..ledger.keys import default_key_path, local_verifier, rotate_signer, signer_for
+from ..ledger.note import SignerKey, parse_note
+
+MAX_CHECKPOINT_BYTES = 64 * 1024  # a checkpoint is a few hundred bytes, even with many cosignatures
 
 
 def short_hash(h: str | None, n: int = 12) -> str:
     return (h or "")[:n]
 
 
+# -- verify ---------------------------------------------------------------------------------------
 def cmd_verify(args) -> int:
     ledger = Ledger(args.path)
+    check_ledger_file(ledger.path, allow_empty=args.allow_empty)
     res = ledger.verify()
-    if getattr(args, "json", False):
-        print(json.dumps({"path": str(ledger.path), **res.as_dict()}, indent=2))
-        return 0 if res.ok else 1
+    cp = _checkpoint_result(ledger, args.checkpoint, args.public_key) if args.checkpoint else None
+    status = 0 if res.ok and (cp is None or cp.ok) else 1
+    if args.json:
+        extra = {"checkpoint": {"file": args.checkpoint, **cp.as_dict()}} if cp else {}
+        print(json.dumps({"path": str(ledger.path), **res.as_dict(), **extra}, indent=2))
+        return status
     if res.ok:
         print(f"OK: {res.n_entries} entries, chain intact ({ledger.path})")
-        return 0
-    print(f"BROKEN at entry {res.first_broken_seq} of {res.n_entries}: {res.reason} ({ledger.path})")
-    return 1
+    else:
+        print(f"BROKEN at entry {res.first_broken_seq} of {res.n_entries}: {res.reason} ({ledger.path})")
+    if cp is not None:
+        head = "OK" if cp.ok else "FAILED"
+        print(f"{head} against the checkpoint '{args.checkpoint}': {cp.reason}")
+    return status
 
 
+def _checkpoint_result(ledger: Ledger, checkpoint_file: str, public_key_file: str | None) -> CheckpointResult:
+    text = read_checkpoint_file(checkpoint_file)
+    key = load_verifier(public_key_file) if public_key_file else local_verifier()
+    try:
+        return ledger.verify_checkpoint(text, key)
+    except LedgerError as exc:  # with the key settled, only the checkpoint's text can be at fault
+        raise LedgerError(f"'{checkpoint_file}' is not a usable checkpoint: {exc.message}",
+                          hint=exc.hint or "Pass the file written by `python -m steu_core ledger checkpoint`.") from None
+
+
+def read_checkpoint_file(path: str | Path) -> str:
+    """The text of a checkpoint file (Windows line ends undone: the signed text has plain newlines)."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise LedgerError(f"the checkpoint file '{path}' {what}.",
+                          hint="Pass the file written by `python -m steu_core ledger checkpoint --out FILE`.")
+    if path.stat().st_size > MAX_CHECKPOINT_BYTES:
+        raise LedgerError(f"'{path}' is too large to be a checkpoint ({path.stat().st_size} bytes).",
+                          hint="Pass the file written by `python -m steu_core ledger checkpoint --out FILE`.")
+    try:
+        return path.read_bytes().decode("utf-8").replace("\r\n", "\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise LedgerError(f"the checkpoint file '{path}' cannot be read as UTF-8 text ({type(exc).__name__}).",
+                          hint="Pass the file written by `python -m steu_core ledger checkpoint --out FILE`.") from None
+
+
+# -- show -----------------------------------------------------------------------------------------
 def cmd_show(args) -> int:
     ledger = Ledger(args.path)
+    check_ledger_file(ledger.path, allow_empty=True)
     entries = ledger.entries()
     if args.last is not None:
         entries = entries[-args.last:] if args.last > 0 else []
@@ -39,18 +90,116 @@ def cmd_show(args) -> int:
     return 0
 
 
-def register(subparsers) -> None:
-    """Add ``ledger verify`` and ``ledger show [--last N]`` to a ``python -m steu_core`` parser."""
-    p = subparsers.add_parser("ledger", help="check or list the hash-chained log of requests and runs")
-    sub = p.add_subparsers(dest="ledger_command", required=True)
+# -- checkpoint -----------------------------------------------------------------------------------
+def cmd_checkpoint(args) -> int:
+    ledger = Ledger(args.path)
+    check_ledger_file(ledger.path)
+    signer, created = signer_for(args.key)
+    refuse_to_fork(ledger)
+    text = ledger.checkpoint(signer)
+    if args.out:
+        write_new_file(Path(args.out).expanduser(), text)
+    else:
+        sys.stdout.write(text)
+    remember_checkpoint(ledger, text)
+    size = text.split("\n")[1]
+    made = " (a new signing key was made: see `ledger key`)" if created else ""
+    where = f"written to '{args.out}'" if args.out else "printed above"
+    print(f"Checkpoint of {size} entries signed by {signer.name} (key ID {signer.verifier().key_id.hex()}){made}, "
+          f"{where}. Send it to a witness outside the hospital's control (see docs/DEPLOYMENT.md).", file=sys.stderr)
+    return 0
 
-    v = sub.add_parser("verify", help="check the hash chain; exit 1 and name the first broken entry if it fails")
-    v.add_argument("--path", help="ledger file (default: the data directory's ledger.sqlite)")
+
+def last_checkpoint_path(ledger: Ledger) -> Path:
+    """Where the last checkpoint signed for this ledger file is kept, next to it."""
+    return ledger.path.with_name(ledger.path.name + ".last-checkpoint")
+
+
+def refuse_to_fork(ledger: Ledger) -> None:
+    """Never sign a state that does not extend the last one signed here (c2sp.org/tlog-checkpoint:
+    a log MUST NOT sign inconsistent checkpoints). The local copy is no proof (it lives next to the
+    database), but it stops the hospital's key from endorsing a rewrite it could have noticed."""
+    last = last_checkpoint_path(ledger)
+    if not last.is_file():
+        return
+    try:
+        previous = Checkpoint.parse(parse_note(last.read_text(encoding="utf-8"))[0])
+    except (OSError, UnicodeDecodeError, LedgerError) as exc:
+        raise LedgerError(f"the last checkpoint '{last}' cannot be read ({exc}).",
+                          hint="Compare the ledger with the checkpoints your witness holds, then remove that file.") from None
+    res = ledger.extends(previous)
+    if not res.ok:
+        raise LedgerError(f"refusing to sign: {res.reason} (compared with the last checkpoint signed here, '{last}').",
+                          hint="Investigate with `ledger verify --checkpoint` against the checkpoints your witness "
+                               "holds; restore the ledger from a backup.")
+
+
+def remember_checkpoint(ledger: Ledger, text: str) -> None:
+    last = last_checkpoint_path(ledger)
+    tmp = last.with_name(f".{last.name}.{os.getpid()}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, last)
+
+
+def write_new_file(path: Path, text: str) -> None:
+    """Write ``text`` to a new file: a checkpoint is evidence, so an existing file is never overwritten."""
+    try:
+        with open(path, "x", encoding="utf-8", newline="\n") as f:
+            f.write(text)
+    except FileExistsError:
+        raise LedgerError(f"'{path}' already exists; checkpoints are never overwritten.",
+                          hint="Choose a new file name, e.g. with the date: checkpoint-2026-01-31.txt.") from None
+    except OSError as exc:
+        raise LedgerError(f"cannot write the checkpoint to '{path}' ({type(exc).__name__}).",
+                          hint="Check that the folder exists and is writable.") from None
+
+
+# -- key ------------------------------------------------------------------------------------------
+def cmd_key(args) -> int:
+    path = Path(args.key).expanduser() if args.key else default_key_path()
+    if args.rotate:
+        signer, retired = rotate_signer(path, args.name)
+        note = (f"Rotated: a new key was made at '{path}'. The old public key, still needed to check the "
+                f"checkpoints it signed, is in '{retired}'.")
+    else:
+        signer, created = signer_for(path, create=True, name=args.name)
+        note = f"{'Made a new' if created else 'The'} ledger signing key: '{path}' (owner-only; back it up)."
+    print(signer.verifier().text())
+    print(f"{note}\nThe line above is its public key: save it (e.g. `python -m steu_core ledger key > "
+          "steu-ledger.pub`) and give it to whoever checks your checkpoints; they pass it to "
+          "`ledger verify --public-key FILE`.", file=sys.stderr)
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add ``ledger verify|show|checkpoint|key`` to a ``python -m steu_core`` parser."""
+    p = subparsers.add_parser("ledger", help="check, list, checkpoint and sign the hash-chained log of requests and runs")
+    sub = p.add_subparsers(dest="ledger_command", required=True)
+    path_help = "ledger file (default: the data directory's ledger.sqlite)"
+
+    v = sub.add_parser("verify", help="check the hash chain (and, with --checkpoint, that the ledger extends a signed "
+                                      "checkpoint); exit 1 and name what differs if it fails")
+    v.add_argument("--path", help=path_help)
     v.add_argument("--json", action="store_true", help="print the result as JSON")
+    v.add_argument("--checkpoint", metavar="FILE", help="a checkpoint written by `ledger checkpoint`")
+    v.add_argument("--public-key", metavar="FILE", help="the public key that signed it (default: the local key)")
+    v.add_argument("--allow-empty", action="store_true", help="accept a missing or empty ledger (a new installation)")
     v.set_defaults(func=cmd_verify)
 
     s = sub.add_parser("show", help="list ledger entries, oldest first")
     s.add_argument("--last", type=int, metavar="N", help="only the newest N entries")
-    s.add_argument("--path", help="ledger file (default: the data directory's ledger.sqlite)")
+    s.add_argument("--path", help=path_help)
     s.add_argument("--json", action="store_true", help="print full entries as JSON")
     s.set_defaults(func=cmd_show)
+
+    c = sub.add_parser("checkpoint", help="sign the ledger's current state (tree size and Merkle root)")
+    c.add_argument("--path", help=path_help)
+    c.add_argument("--out", metavar="FILE", help="write it to this new file (default: print it)")
+    c.add_argument("--key", metavar="FILE", help="signing key file (default: the data directory's, made on first use)")
+    c.set_defaults(func=cmd_checkpoint)
+
+    k = sub.add_parser("key", help="print the public key of the ledger's signing key (made on first use)")
+    k.add_argument("--key", metavar="FILE", help="signing key file (default: the data directory's)")
+    k.add_argument("--name", help="the key's name when it is made: it names the log in every checkpoint")
+    k.add_argument("--rotate", action="store_true", help="retire the key and make a new one with the same name")
+    k.set_defaults(func=cmd_key)

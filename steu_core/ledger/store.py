@@ -11,9 +11,10 @@ or swapping two entries breaks the chain at that point, and :meth:`Ledger.verify
 entry where it breaks.
 
 What the chain cannot show on its own: removal of the *newest* entries (the remaining chain is still
-consistent). Each report prints the hash of its run's entry; a hash written down outside the ledger
-(the PDF in the compliance file) is the anchor that exposes such a truncation
-(:meth:`Ledger.find_hash`).
+consistent), or a chain that whoever can write the database rewrote and re-hashed from the edited
+entry on. Both are exposed by something kept outside the database: a signed checkpoint (the Merkle
+root of the first N entries, :mod:`.proofs` and :mod:`.checkpoint`) held by a witness, or the hash of
+a run's entry printed in its report (:meth:`Ledger.find_hash`).
 
 The ledger holds hashes, counts and metadata only. Payload keys that name text content (``text``,
 ``note``, ``notes`` ...) are refused at any depth.
@@ -23,7 +24,6 @@ chain's head and writing the next entry happen under SQLite's write lock.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import sqlite3
@@ -32,10 +32,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from .paths import steu_home
+from ..paths import steu_home
+from .files import LEDGER_FILE, unreadable_ledger
+from .hashing import canonical_json, compute_entry_hash
+from .proofs import LedgerProofs
 
 GENESIS_HASH = "0" * 64
-LEDGER_FILE = "ledger.sqlite"
 BUSY_TIMEOUT_S = 60.0
 
 # Keys that would carry note text into the ledger. Matched on the lower-cased key.
@@ -57,31 +59,6 @@ BEGIN SELECT RAISE(ABORT, 'the STEU ledger is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
 BEGIN SELECT RAISE(ABORT, 'the STEU ledger is append-only'); END;
 """
-
-
-def canonical_json(obj: Any) -> str:
-    """The one text form of a JSON value: sorted keys, no spaces, UTF-8, finite numbers only."""
-
-    def default(o):
-        if hasattr(o, "item") and callable(o.item):  # numpy scalars
-            return o.item()
-        if isinstance(o, Path):
-            return str(o)
-        if isinstance(o, (set, frozenset)):
-            return sorted(o)
-        raise TypeError(f"{type(o).__name__} is not JSON serialisable")
-
-    try:
-        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
-                          default=default)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"ledger payload is not canonical JSON: {exc}") from None
-
-
-def compute_entry_hash(seq: int, ts_utc: str, kind: str, payload_json: str, prev_hash: str) -> str:
-    """SHA-256 (hex) of the canonical JSON array [seq, ts_utc, kind, payload_json, prev_hash]."""
-    material = canonical_json([int(seq), ts_utc, kind, payload_json, prev_hash])
-    return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
 def _check_no_text(obj: Any, where: str = "payload") -> None:
@@ -116,8 +93,11 @@ def default_path() -> Path:
     return steu_home() / LEDGER_FILE
 
 
-class Ledger:
-    """The hash-chained ledger at ``path`` (default: ``steu_home()/ledger.sqlite``)."""
+class Ledger(LedgerProofs):
+    """The hash-chained ledger at ``path`` (default: ``steu_home()/ledger.sqlite``).
+
+    Its Merkle tree, proofs and checkpoints are the methods of :class:`.proofs.LedgerProofs`.
+    """
 
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path).expanduser() if path is not None else default_path()
@@ -184,7 +164,9 @@ class Ledger:
         except sqlite3.OperationalError as exc:
             if "no such table" in str(exc):  # an empty file: nothing appended yet
                 return []
-            raise
+            raise unreadable_ledger(self.path, exc) from None
+        except sqlite3.DatabaseError as exc:  # not a SQLite file, or a damaged one
+            raise unreadable_ledger(self.path, exc) from None
         finally:
             con.close()
 
@@ -228,7 +210,12 @@ class Ledger:
     # -- checking -----------------------------------------------------------------------------
     def verify(self) -> VerifyResult:
         """Walk the chain from the first entry; stop at the first entry that does not fit."""
-        rows = self._rows()
+        return self._verify_rows(self._rows())
+
+    @staticmethod
+    def _verify_rows(rows: list[tuple]) -> VerifyResult:
+        """The chain check of :meth:`verify` over rows already read (so that a checkpoint or proof is
+        made from exactly the rows that were checked)."""
         prev_hash = GENESIS_HASH
         for expected_seq, (seq, ts, kind, payload, stored_prev, stored_hash) in enumerate(rows, start=1):
             if seq != expected_seq:
@@ -246,11 +233,19 @@ class Ledger:
                 return VerifyResult(False, len(rows), seq, f"entry {seq}: payload is not valid JSON")
             if canonical != payload:
                 return VerifyResult(False, len(rows), seq, f"entry {seq}: payload is not in canonical form (edited)")
-            if compute_entry_hash(seq, ts, kind, payload, stored_prev) != stored_hash:
+            if _entry_hash_or_none(seq, ts, kind, payload, stored_prev) != stored_hash:
                 return VerifyResult(False, len(rows), seq,
                                     f"entry {seq}: contents do not match its entry_hash (edited or swapped)")
             prev_hash = stored_hash
         return VerifyResult(True, len(rows), None, f"{len(rows)} entries, chain intact")
+
+
+def _entry_hash_or_none(seq, ts, kind, payload, prev_hash) -> str | None:
+    """The entry's hash, or None when a field is not text (written into the database by hand)."""
+    try:
+        return compute_entry_hash(seq, ts, kind, payload, prev_hash)
+    except (TypeError, ValueError):
+        return None
 
 
 # -- command line ---------------------------------------------------------------------------------
