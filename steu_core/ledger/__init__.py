@@ -18,17 +18,7 @@ from .note import SignerKey, VerifierKey
 from .store import BUSY_TIMEOUT_S, GENESIS_HASH, Ledger, VerifyResult, default_path, entry_summary
 
 
-def register_cli(subparsers) -> None:
-    """Add the ``ledger`` subcommands to a ``python -m steu_core`` parser (see :mod:`steu_core.cli.ledger`).
-
-    Imported lazily: the CLI package imports every subcommand, which the library itself never needs.
-    """
-    from ..cli.ledger import register
-
-    register(subparsers)
-
-
 __all__ = ["BUSY_TIMEOUT_S", "Checkpoint", "CheckpointResult", "GENESIS_HASH", "LEDGER_FILE", "Ledger", "LedgerError",
            "SignerKey", "VerifierKey", "VerifyResult", "canonical_json", "check_ledger_file", "compute_entry_hash",
-           "default_key_path", "default_path", "entry_leaf", "entry_summary", "load_verifier", "register_cli",
+           "default_key_path", "default_path", "entry_leaf", "entry_summary", "load_verifier",
            "signer_for", "verify_consistency_between", "verify_inclusion"]
