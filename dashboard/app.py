@@ -19,6 +19,7 @@ from steu_core import __version__, worker  # noqa: E402
 from steu_core import format as fmt  # noqa: E402
 from steu_core.access import AccessError, AttemptLimiter, server_address, startup_policy  # noqa: E402
 from steu_core.paths import steu_home  # noqa: E402
+from steu_core.runs import stages  # noqa: E402
 
 st.set_page_config(page_title="STEU Audit", page_icon=":material/shield_lock:", layout="wide",
                    initial_sidebar_state="expanded",
@@ -85,7 +86,7 @@ def _run_badge(run_id: str) -> None:
     """A small live status of the run in progress, on every page but the Run page itself."""
     s = worker.status(run_id)
     if s.active:
-        st.info(f"**Run in progress**  \n{common.md(common.progress_text(s.stage, s.step, s.total))} · "
+        st.info(f"**Run in progress**  \n{common.md(stages.progress_text(s.stage, s.step, s.total))} · "
                 f"{fmt.duration(s.elapsed_s)}", icon=":material/hourglass_top:")
         st.page_link(pages["run"], label="Follow the run", icon=":material/arrow_forward:",
                      query_params={"run": run_id})

@@ -59,7 +59,7 @@ def _label(path: str) -> str:
     c = choices[path]
     if "methods" not in c:
         return path
-    return (f"{fmt.when(c.get('created_utc'), missing="")} · forget '{c.get('forget_class')}' · {len(c['methods'])} methods · "
+    return (f"{fmt.when(c.get('created_utc'), missing='')} · forget '{c.get('forget_class')}' · {len(c['methods'])} methods · "
             f"{c['id']}")
 
 

@@ -44,7 +44,7 @@ else:
     # --- comparison ---------------------------------------------------------------------------
     st.header("Compare two runs", divider="gray")
     ids = [r["run_id"] for r in runs]
-    label = {r["run_id"]: f"{fmt.when(r.get('created_utc'), missing="")} · {r.get('forget_class')} · {r['run_id']}" for r in runs}
+    label = {r["run_id"]: f"{fmt.when(r.get('created_utc'), missing='')} · {r.get('forget_class')} · {r['run_id']}" for r in runs}
     if len(ids) < 2:
         st.caption("Two finished runs are needed for a comparison.")
     else:

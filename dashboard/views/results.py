@@ -40,7 +40,7 @@ def _picked() -> None:
 def _run_label(run_id: str) -> str:
     r = by_id[run_id]
     req = f" · {r['request_id']}" if r.get("request_id") else ""
-    return f"{fmt.when(r.get('created_utc'), missing="")} · forget '{r.get('forget_class')}'{req} · {run_id}"
+    return f"{fmt.when(r.get('created_utc'), missing='')} · forget '{r.get('forget_class')}'{req} · {run_id}"
 
 
 run_id = st.selectbox("Run", ids, key="results_run", format_func=_run_label, on_change=_picked)
