@@ -78,7 +78,7 @@ else:
             ("Total time", (ra.get("wall_seconds") or {}).get("total"), (rb.get("wall_seconds") or {}).get("total"), "s"),
         ]
 
-        def fmt(v, kind):
+        def cell(v, kind):
             if v is None:
                 return "n/a"
             if kind == "f":
@@ -104,7 +104,7 @@ else:
                 return f"{d:+.0f}"
             return ""
 
-        st.dataframe(pd.DataFrame([{"Figure": n, "Run A": fmt(x, k), "Run B": fmt(y, k), "B − A": diff(x, y, k)}
+        st.dataframe(pd.DataFrame([{"Figure": n, "Run A": cell(x, k), "Run B": cell(y, k), "B − A": diff(x, y, k)}
                                    for n, x, y, k in items]), hide_index=True, width="stretch",
                      height=36 * (len(items) + 1) + 4)
         ca, cb = st.columns(2)
