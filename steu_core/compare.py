@@ -36,6 +36,7 @@ import torch
 
 from . import __version__
 from .audits.deep import DEEP_AUDITS, ORACLE, ORIGINAL, DeepInputs, intervals_overlap, model_outputs, run_deep_audits
+from .demo import resolve_model_path
 from .errors import Cancelled, ConfigError, SteuError
 from .methods import METHODS, get_method
 from .model import encode, load_classifier, seed_everything, write_json_atomic
@@ -195,7 +196,7 @@ def deep_inputs_from_runs(req: CompareRequest, root: str | Path, report: Callabl
     report = report or (lambda info: None)
     is_cancelled = is_cancelled or (lambda: False)
     seed_everything(req.seed)
-    clf = load_classifier(req.model, device=req.device)
+    clf = load_classifier(resolve_model_path(req.model), device=req.device)
     ureq = _unlearn_request(req, req.methods[0], root / "unused")
     _, evaluation, forget, retain, fc = load_request_data(ureq, clf)
     retain_ids = torch.as_tensor([clf.labels.index(y) for y in retain.labels])

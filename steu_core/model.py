@@ -271,18 +271,14 @@ def check_model_dir(path: Path, allow_pickle: bool = False) -> None:
 
 def load_classifier(path: str | Path, device: str | torch.device = "auto", *, num_labels: int | None = None,
                     labels: Sequence[str] | None = None, allow_pickle: bool = False,
-                    require_head: bool = True, progress: Callable | None = None) -> Classifier:
-    """Load a local checkpoint directory (or ``"default"``, the demo classifier) offline.
+                    require_head: bool = True) -> Classifier:
+    """Load a local checkpoint directory offline (``demo.resolve_model_path`` turns ``"default"`` into one).
 
     With ``labels`` a base (headless) checkpoint is loaded with a fresh head for training.
     """
     from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    if str(path) == "default":
-        from .demo import ensure_demo_model
-
-        path = ensure_demo_model(progress=progress)
     path = Path(path).expanduser()
     check_model_dir(path, allow_pickle=allow_pickle)
     dev = device if isinstance(device, torch.device) else resolve_device(device)

@@ -30,6 +30,7 @@ import torch
 from . import __version__
 from .audits import AuditInputs, run_audits
 from .data import DEFAULT_MAX_FILE_MB, NoteSet, check_forget_set, check_labels_known, find_overlap, load_notes
+from .demo import resolve_model_path
 from .errors import Cancelled, ConfigError, DataError, SteuError, as_user_error
 from .methods import UnlearnContext, get_method
 from . import distributed
@@ -342,8 +343,9 @@ def _run_unlearning_locked(req: UnlearnRequest, progress: Callable[[dict], None]
     try:
         t_start = time.perf_counter()
         report({"stage": "model", "step": 0, "total": 0, "losses": {}})
-        clf = load_classifier(req.model, device=dp.run_device(req.device), allow_pickle=req.allow_pickle,
-                              progress=lambda d: report({**d, "stage": "prepare-demo-model"}))
+        clf = load_classifier(
+            resolve_model_path(req.model, progress=lambda d: report({**d, "stage": "prepare-demo-model"})),
+            device=dp.run_device(req.device), allow_pickle=req.allow_pickle)
         clf.precision = check_precision(clf.device, req.precision)
         model_dir = clf.path
         check_max_length(clf, req.max_length)
