@@ -68,7 +68,7 @@ def configured_model() -> str | None:
 def _load_classifier(path: str, stamp: float):
     from steu_core.model import load_classifier
 
-    return load_classifier(path, device="cpu")  # the dashboard only reads metadata; runs use the GPU
+    return load_classifier(demo.resolve_model_path(path), device="cpu")  # the dashboard only reads metadata; runs use the GPU
 
 
 def load_model(path: str | Path):

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataError
+from .note_files import read_frame
 from .safety import csv_safe_frame, shown_value, shown_values
 
 TEXT_COLUMN_CANDIDATES = ("text", "note", "note_text", "notes", "clinical_note", "document",
@@ -26,9 +26,6 @@ LABEL_COLUMN_CANDIDATES = ("label", "labels", "class", "category", "diagnosis", 
                            "condition_label", "y")
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
            ".parquet": "parquet", ".pq": "parquet"}
-_BINARY_MAGIC = {b"PK\x03\x04": "a ZIP archive (or .xlsx/.docx)", b"%PDF": "a PDF document",
-                 b"\x1f\x8b": "a gzip archive", b"PAR1": "a Parquet file",
-                 b"\xd0\xcf\x11\xe0": "an old Microsoft Office document", b"SQLite format 3": "a SQLite database"}
 DEFAULT_MAX_FILE_MB = 200
 
 
@@ -121,91 +118,6 @@ def _pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, 
     raise DataError(f"no {role} column found", file=file, hint=hint)
 
 
-def _read_frame(path: Path, fmt: str, max_mb: float) -> pd.DataFrame:
-    name = path.name
-    if not path.exists():
-        raise DataError("file not found", file=str(path), hint="Check the path and try again.")
-    if path.is_dir():
-        raise DataError("is a directory, not a file", file=str(path), hint="Give the path of the data file.")
-    try:
-        size = path.stat().st_size
-        raw = path.read_bytes() if size <= max_mb * 1024 * 1024 else b""
-    except OSError as exc:
-        raise DataError(f"cannot be read ({exc.strerror or type(exc).__name__})", file=name,
-                        hint="Check that the file exists and that you may read it.") from None
-    if size == 0:
-        raise DataError("the file is empty", file=name, hint="Export the notes again; the file has no bytes.")
-    if size > max_mb * 1024 * 1024:
-        raise DataError(f"the file is {size / 2**20:.3g} MB, over the {max_mb:g} MB limit", file=name,
-                        hint="Split it, or raise the limit (max_file_mb / --max-file-mb).")
-    if fmt == "parquet":
-        try:
-            return pd.read_parquet(io.BytesIO(raw))
-        except Exception as exc:  # pyarrow raises several types
-            raise DataError(f"cannot be read as Parquet ({type(exc).__name__})", file=name,
-                            hint="Check that it is a valid Parquet file, or save it as CSV.") from None
-    for magic, what in _BINARY_MAGIC.items():
-        if raw.startswith(magic):
-            raise DataError(f"is {what}, not a {fmt.upper()} text file", file=name,
-                            hint="Export the notes as plain CSV, JSONL or Parquet.")
-    if b"\x00" in raw[:8192]:
-        raise DataError("contains binary data (NUL bytes)", file=name,
-                        hint="Export the notes as plain UTF-8 text (CSV or JSONL).")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise DataError(f"is not valid UTF-8 (byte {exc.start}, line {line})", file=name,
-                        hint="Re-save the file with UTF-8 encoding (in Excel: 'CSV UTF-8').") from None
-    if not text.strip():
-        raise DataError("the file holds only whitespace", file=name, hint="Export the notes again.")
-    if fmt == "jsonl":
-        records = []
-        for lineno, line in enumerate(text.split("\n"), start=1):  # not splitlines(): U+2028 is not a line end in JSONL
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except (ValueError, RecursionError):
-                raise DataError("is not a JSON object", file=name, row=lineno,
-                                hint="Each line of a .jsonl file must be one JSON object.") from None
-            if not isinstance(rec, dict):
-                raise DataError("is not a JSON object", file=name, row=lineno,
-                                hint="Each line of a .jsonl file must be one JSON object like {\"text\": ..., \"label\": ...}.")
-            records.append(rec)
-        return pd.DataFrame.from_records(records)
-    try:
-        # header=None: the header line is read as a row, so a data row with more fields than the header
-        # (an unquoted comma in a note) is a parser error instead of a silent index column.
-        df = pd.read_csv(io.StringIO(text), sep="\t" if fmt == "tsv" else ",", dtype=str, header=None,
-                         keep_default_na=False, na_filter=False)
-        header = [str(c).strip() or f"unnamed_{i + 1}" for i, c in enumerate(df.iloc[0].tolist())]
-        repeated = sorted({c for c in header if header.count(c) > 1})
-        if repeated:
-            raise DataError(f"the header names a column more than once ({shown_values(repeated)})", file=name,
-                            hint="Give every column its own name in the first line.")
-        df = df.iloc[1:].reset_index(drop=True)
-        df.columns = header
-        return df
-    except DataError:
-        raise
-    except pd.errors.EmptyDataError:
-        raise DataError("has no header and no rows", file=name, hint="Export the notes again.") from None
-    except pd.errors.ParserError as exc:
-        first = text.split("\n", 1)[0]
-        sep = "," if fmt == "csv" else "\t"
-        if sep not in first and any(other in first for other in (";", "\t", "|") if other != sep):
-            raise DataError("the header line has no "
-                            f"{'commas' if sep == ',' else 'tabs'}: the file seems to be separated by "
-                            "';', tab or '|'", file=name,
-                            hint="Save it as comma-separated CSV (or .tsv for tabs).") from None
-        raise DataError(f"is not well-formed {fmt.upper()} ({str(exc).splitlines()[0][:120]})", file=name,
-                        hint="Check quoting: a note containing commas or line breaks must be in double quotes.") from None
-    except Exception as exc:  # the parser's other complaints (limits, odd bytes): never a traceback
-        raise DataError(f"cannot be parsed as {fmt.upper()} ({type(exc).__name__})", file=name,
-                        hint="Export the notes again as plain UTF-8 CSV with a header line.") from None
-
-
 def _as_label(value) -> str | None:
     if value is None:
         return None
@@ -259,7 +171,7 @@ def load_notes(path: str | Path, *, text_column: str | None = None, label_column
     """
     path = Path(path)
     fmt = _detect_format(path, fmt)
-    df = _read_frame(path, fmt, max_file_mb)
+    df = read_frame(path, fmt, max_file_mb)
     name = path.name
     if df.shape[1] == 0:
         raise DataError("has no columns", file=name, hint="The first line must be a header such as 'text,label'.")

@@ -33,6 +33,14 @@ def demo_model_dir() -> Path:
     return models_dir() / f"demo-minilm-{h.hexdigest()[:12]}"
 
 
+def resolve_model_path(source: str | Path, progress: Callable[[dict], None] | None = None) -> Path:
+    """The checkpoint directory a model argument names: ``"default"`` is the demo model (fine-tuned
+    on first use, reporting to ``progress``); anything else is a local directory."""
+    if str(source) == "default":
+        return ensure_demo_model(progress=progress)
+    return Path(source).expanduser()
+
+
 def ensure_demo_model(progress: Callable[[dict], None] | None = None, device: str = "auto") -> Path:
     """The demo model directory, fine-tuning it first if it is not in the store yet.
 

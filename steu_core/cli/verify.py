@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..audits.param_diff import diff_states, load_state
 from ..methods.base import AllowedChanges
+from ..demo import resolve_model_path
 from ..model import load_classifier
 
 EXIT_VERIFY_FAILED = 3
@@ -20,7 +21,7 @@ def cmd_verify(args) -> int:
     original, unlearned = Path(args.original), Path(args.unlearned)
     new_dir = model_dir_of(unlearned)
     results_file = next((p for p in (unlearned / "results.json", new_dir.parent / "results.json") if p.is_file()), None)
-    clf = load_classifier(original, device="cpu")
+    clf = load_classifier(resolve_model_path(original), device="cpu")
     if results_file:
         r = json.loads(results_file.read_text())
         ids = [t["id"] for t in r.get("selected_tokens", [])]

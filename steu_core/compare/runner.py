@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from ..audits.deep import ORIGINAL, DeepInputs, model_outputs, run_deep_audits
+from ..demo import resolve_model_path
 from ..errors import Cancelled, SteuError
 from ..methods.steu import stratified_sample
 from ..model import encode, load_classifier, seed_everything, write_json_atomic
@@ -101,7 +102,7 @@ def deep_inputs_from_runs(req: CompareRequest, root: str | Path, report: Callabl
     report = report or (lambda info: None)
     is_cancelled = is_cancelled or (lambda: False)
     seed_everything(req.seed)
-    clf = load_classifier(req.model, device=req.device)
+    clf = load_classifier(resolve_model_path(req.model), device=req.device)
     # the data are the same for every method: any method's request loads them
     ureq = req.unlearn_request(req.methods[0], root / "unused")
     _, evaluation, forget, retain, fc = load_request_data(ureq, clf)

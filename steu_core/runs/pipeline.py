@@ -21,6 +21,7 @@ from .. import distributed
 from ..accel import check_precision, precision_used
 from ..audits import AuditInputs, run_audits
 from ..audits.param_diff import load_state
+from ..demo import resolve_model_path
 from ..distributed import compute_features, compute_logits
 from ..errors import Cancelled, SteuError, as_user_error
 from ..ledger import Ledger
@@ -133,8 +134,8 @@ def run_locked(req: UnlearnRequest, out: Path, progress=None, cancel=None) -> Pa
 def load_model(run: Run) -> None:
     req = run.req
     run.report({"stage": "model", "step": 0, "total": 0, "losses": {}})
-    clf = load_classifier(req.model, device=run.dp.run_device(req.device), allow_pickle=req.allow_pickle,
-                          progress=lambda d: run.report({**d, "stage": "prepare-demo-model"}))
+    path = resolve_model_path(req.model, progress=lambda d: run.report({**d, "stage": "prepare-demo-model"}))
+    clf = load_classifier(path, device=run.dp.run_device(req.device), allow_pickle=req.allow_pickle)
     clf.precision = check_precision(clf.device, req.precision)
     check_max_length(clf, req.max_length)
     run.clf, run.original_hash = clf, hash_directory(clf.path)
