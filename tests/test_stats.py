@@ -1,7 +1,9 @@
 """steu_core.stats: the one definition of every AUC, TPR at a fixed FPR and bootstrap interval."""
 from __future__ import annotations
 
+import ast
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +11,8 @@ import pytest
 from steu_core.stats import (auc_with_interval, bootstrap_indices, bootstrap_paired, bootstrap_two_groups,
                              intervals_overlap, percentile_interval, roc_auc, roc_points, tpr_at_fpr,
                              tpr_at_fpr_with_interval)
+
+PACKAGE = Path(__file__).resolve().parent.parent / "steu_core"
 
 
 def test_roc_auc_hand_computed_with_a_tie():
@@ -103,3 +107,14 @@ def test_intervals_overlap():
     assert intervals_overlap(None, [0.1, 0.2]) is None
     assert intervals_overlap([float("nan"), 0.2], [0.1, 0.2]) is None
 
+
+def test_no_other_module_computes_an_auc_or_a_roc_itself():
+    computing = {"roc_auc_score", "roc_curve", "rankdata", "mannwhitneyu", "auc"}
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "stats.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(("sklearn", "scipy")):
+                offenders += [f"{path.name}: {a.name}" for a in node.names if a.name in computing]
+    assert not offenders
