@@ -1,4 +1,5 @@
-"""The inputs every audit reads, and the registry."""
+"""The inputs every audit of an unlearning run reads, and their registry, ``AUDITS``. Audit modules
+import this module, never the package ``__init__``."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ AUDITS: dict[str, Callable[[AuditInputs], dict]] = {}
 
 
 def register_audit(name: str):
+    """Decorator: add the audit to ``AUDITS`` (in import order; audits/__init__ imports them all)."""
     def deco(fn):
         AUDITS[name] = fn
         return fn

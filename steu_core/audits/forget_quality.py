@@ -18,7 +18,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import ks_2samp
 
-from .deep import ORACLE, DeepInputs, bootstrap_paired, register_deep_audit, true_label_logprob
+from ..stats import bootstrap_paired
+from .deep_base import ORACLE, DeepInputs, register_deep_audit, true_label_logprob
 
 
 def ks_statistic(a: np.ndarray, b: np.ndarray) -> float:

@@ -5,18 +5,16 @@ Two attacks, each scoring every note and thresholding the score:
 - loss attack: score = -cross-entropy loss on the true label (members tend to have lower loss);
 - confidence attack: score = the model's highest softmax probability.
 Reported: ROC AUC with a bootstrap 95 % interval (0.5 = the attacker is guessing), TPR at 1 % FPR,
-and ROC points, before and after unlearning.
+and ROC points, before and after unlearning; all as :mod:`steu_core.stats` defines them.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from sklearn.metrics import roc_auc_score, roc_curve
 
+from ..stats import auc_with_interval, roc_points, tpr_at_fpr
 from .base import AuditInputs, register_audit
-
-N_BOOTSTRAP = 1000
 
 
 def loss_scores(logits: torch.Tensor, labels: np.ndarray) -> np.ndarray:
@@ -27,30 +25,6 @@ def confidence_scores(logits: torch.Tensor) -> np.ndarray:
     return torch.softmax(logits.float(), dim=-1).max(dim=-1).values.numpy()
 
 
-def auc_from_scores(members: np.ndarray, nonmembers: np.ndarray) -> float:
-    """P(member score > non-member score) + 0.5 P(tie): the ROC AUC (Mann-Whitney)."""
-    diff = members[:, None] - nonmembers[None, :]
-    return float(((diff > 0).sum() + 0.5 * (diff == 0).sum()) / diff.size)
-
-
-def bootstrap_auc_ci(members: np.ndarray, nonmembers: np.ndarray, seed: int = 0,
-                     n_boot: int = N_BOOTSTRAP, level: float = 0.95) -> list[float]:
-    """Percentile interval of the AUC over resamples of members and non-members (each with replacement)."""
-    rng = np.random.default_rng(seed)
-    stats = np.empty(n_boot)
-    for b in range(n_boot):
-        m = members[rng.integers(0, len(members), len(members))]
-        n = nonmembers[rng.integers(0, len(nonmembers), len(nonmembers))]
-        stats[b] = auc_from_scores(m, n)
-    lo, hi = np.quantile(stats, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return [float(lo), float(hi)]
-
-
-def tpr_at_fpr(fpr: np.ndarray, tpr: np.ndarray, target: float = 0.01) -> float:
-    ok = fpr <= target
-    return float(tpr[ok].max()) if ok.any() else 0.0
-
-
 def _downsample(fpr: np.ndarray, tpr: np.ndarray, n: int = 200) -> dict:
     if len(fpr) > n:
         keep = np.unique(np.linspace(0, len(fpr) - 1, n).round().astype(int))
@@ -59,11 +33,9 @@ def _downsample(fpr: np.ndarray, tpr: np.ndarray, n: int = 200) -> dict:
 
 
 def attack(members: np.ndarray, nonmembers: np.ndarray, seed: int) -> dict:
-    y = np.r_[np.ones(len(members)), np.zeros(len(nonmembers))]
-    s = np.r_[members, nonmembers]
-    fpr, tpr, _ = roc_curve(y, s)
-    return {"auc": float(roc_auc_score(y, s)), "ci": bootstrap_auc_ci(members, nonmembers, seed),
-            "tpr_at_1pct_fpr": tpr_at_fpr(fpr, tpr), "roc": _downsample(fpr, tpr)}
+    auc, interval = auc_with_interval(members, nonmembers, seed)
+    return {"auc": auc, "ci": interval, "tpr_at_1pct_fpr": tpr_at_fpr(members, nonmembers, 0.01),
+            "roc": _downsample(*roc_points(members, nonmembers))}
 
 
 @register_audit("mia")

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .deep import DeepInputs, auc, auc_with_ci, register_deep_audit, true_label_logprob
+from ..stats import auc_with_interval, roc_auc
+from .deep_base import DeepInputs, register_deep_audit, true_label_logprob
 
 
 def probe_scores(x: np.ndarray, y: np.ndarray, folds: int, c: float, seed: int) -> np.ndarray:
@@ -51,12 +52,11 @@ def probe(inp: DeepInputs) -> dict:
     folds = min(folds, folds_ok)
     for name, m in inp.models.items():
         own = true_label_logprob(m.eval_logits, inp.forget_class_id)
-        row = {"output_auc": auc(own[y == 1], own[y == 0])}
+        row = {"output_auc": roc_auc(own[y == 1], own[y == 0])}
         if m.eval_feats is None:
             row["skipped"] = "no exact head adapter: the head inputs of this model cannot be read"
         else:
             s = probe_scores(m.eval_feats.numpy(), y, folds, c, inp.seed)
-            r = auc_with_ci(s[y == 1], s[y == 0], inp.seed, inp.n_boot)
-            row.update(probe_auc=r["auc"], probe_auc_ci=r["auc_ci"])
+            row["probe_auc"], row["probe_auc_ci"] = auc_with_interval(s[y == 1], s[y == 0], inp.seed, inp.n_boot)
         out["per_model"][name] = row
     return {"probe": out}

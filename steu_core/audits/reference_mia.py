@@ -34,8 +34,14 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from sklearn.linear_model import LogisticRegression
 
-from .deep import (ORACLE, DeepInputs, auc, auc_with_ci, register_deep_audit, true_label_logprob)
+from ..errors import SteuError
+from ..methods.retrain_oracle import check_same_start
+from ..model import compute_features, load_classifier
+from ..stats import auc_with_interval, roc_auc, tpr_at_fpr_with_interval
+from ..train import base_model_path
+from .deep_base import ORACLE, DeepInputs, register_deep_audit, true_label_logprob
 
 
 def _reference_features(inp: DeepInputs) -> tuple[str, np.ndarray, np.ndarray, np.ndarray] | str:
@@ -45,11 +51,6 @@ def _reference_features(inp: DeepInputs) -> tuple[str, np.ndarray, np.ndarray, n
     if oracle is not None and oracle.eval_feats is not None:
         return (f"{ORACLE} encoder", oracle.forget_feats.numpy(), oracle.eval_feats[torch.as_tensor(nm)].numpy(),
                 oracle.retain_feats.numpy())
-    from ..errors import SteuError
-    from ..methods.retrain_oracle import check_same_start
-    from ..model import compute_features, load_classifier
-    from ..train import base_model_path
-
     original = inp.models["original"].clf
     base = inp.setting("reference_mia", "base", "default")
     try:
@@ -65,12 +66,56 @@ def _reference_features(inp: DeepInputs) -> tuple[str, np.ndarray, np.ndarray, n
 
 
 def _fit_predict(x_train, y_train, x_pool, fc: int, c: float, seed: int) -> np.ndarray:
-    from sklearn.linear_model import LogisticRegression
-
     lr = LogisticRegression(C=c, max_iter=2000, random_state=seed)
     lr.fit(x_train, y_train)
     col = list(lr.classes_).index(fc)
     return lr.predict_proba(x_pool)[:, col]
+
+
+def _standardised(pool: np.ndarray, retain: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pool and retain features scaled by the mean and standard deviation of both together."""
+    mean = np.concatenate([pool, retain]).mean(0)
+    std = np.concatenate([pool, retain]).std(0) + 1e-6
+    return (pool - mean) / std, (retain - mean) / std
+
+
+def _balanced_in_mask(n_pool: int, n_ref: int, seed: int) -> np.ndarray:
+    """[pool note, reference] = True where the note is IN that reference's training data: every note
+    is IN for exactly half of the references."""
+    rng = np.random.default_rng(seed)
+    in_mask = np.zeros((n_pool, n_ref), dtype=bool)
+    for i in range(n_pool):
+        in_mask[i, rng.permutation(n_ref)[: n_ref // 2]] = True
+    return in_mask
+
+
+def _reference_probabilities(inp: DeepInputs, pool: np.ndarray, f_ret: np.ndarray, in_mask: np.ndarray,
+                             c: float) -> np.ndarray:
+    """[pool note, reference] = p(forget class | note) under each reference head."""
+    fc, n_ref = inp.forget_class_id, in_mask.shape[1]
+    p_ref = np.empty((len(pool), n_ref))
+    for j in range(n_ref):
+        inp.stop_if_cancelled()
+        inp.report(stage="audit:reference_mia", step=j + 1, total=n_ref)
+        x = np.concatenate([f_ret, pool[in_mask[:, j]]])
+        y = np.concatenate([inp.retain_labels, np.full(int(in_mask[:, j].sum()), fc)])
+        p_ref[:, j] = _fit_predict(x, y, pool, fc, c, inp.seed + j)
+    return p_ref
+
+
+def _attack_figures(members: np.ndarray, nonmembers: np.ndarray, seed: int, n_boot: int) -> dict:
+    auc, auc_ci = auc_with_interval(members, nonmembers, seed, n_boot)
+    tpr, tpr_ci = tpr_at_fpr_with_interval(members, nonmembers, seed + 1, n_boot, 0.01)
+    return {"auc": auc, "auc_ci": auc_ci, "tpr_at_1pct_fpr": tpr, "tpr_at_1pct_fpr_ci": tpr_ci,
+            "n_pos": int(len(members)), "n_neg": int(len(nonmembers))}
+
+
+def _skip_reason(n_mem: int, n_non: int, n_ref: int) -> str | None:
+    if n_mem < 2 or n_non < 2:
+        return "needs at least 2 forget-set notes and 2 held-out notes of the forget class"
+    if n_ref < 2 or n_ref % 2:
+        return f"n_reference must be an even number of at least 2 (got {n_ref})"
+    return None
 
 
 @register_deep_audit("reference_mia")
@@ -81,48 +126,26 @@ def reference_mia(inp: DeepInputs) -> dict:
            "n_reference": n_ref, "per_model": {}}
     nm = inp.nonmember_mask
     n_mem, n_non = len(inp.forget), int(nm.sum())
-    if n_mem < 2 or n_non < 2:
-        out["skipped"] = "needs at least 2 forget-set notes and 2 held-out notes of the forget class"
-        return {"reference_mia": out}
-    if n_ref < 2 or n_ref % 2:
-        out["skipped"] = f"n_reference must be an even number of at least 2 (got {n_ref})"
-        return {"reference_mia": out}
-    ref = _reference_features(inp)
+    ref = _skip_reason(n_mem, n_non, n_ref) or _reference_features(inp)
     if isinstance(ref, str):
         out["skipped"] = ref
         return {"reference_mia": out}
     source, f_mem, f_non, f_ret = ref
     fc = inp.forget_class_id
-    pool = np.concatenate([f_mem, f_non])
-    mean = np.concatenate([pool, f_ret]).mean(0)
-    std = np.concatenate([pool, f_ret]).std(0) + 1e-6
-    pool, f_ret = (pool - mean) / std, (f_ret - mean) / std
-    rng = np.random.default_rng(inp.seed)
-    n_pool = len(pool)
-    in_mask = np.zeros((n_pool, n_ref), dtype=bool)
-    for i in range(n_pool):
-        in_mask[i, rng.permutation(n_ref)[: n_ref // 2]] = True
-    p_ref = np.empty((n_pool, n_ref))
-    for j in range(n_ref):
-        if inp.cancelled():
-            from ..errors import Cancelled
-
-            raise Cancelled("the comparison was cancelled")
-        inp.report(stage="audit:reference_mia", step=j + 1, total=n_ref)
-        x = np.concatenate([f_ret, pool[in_mask[:, j]]])
-        y = np.concatenate([inp.retain_labels, np.full(int(in_mask[:, j].sum()), fc)])
-        p_ref[:, j] = _fit_predict(x, y, pool, fc, c, inp.seed + j)
+    pool, f_ret = _standardised(np.concatenate([f_mem, f_non]), f_ret)
+    in_mask = _balanced_in_mask(len(pool), n_ref, inp.seed)
+    p_ref = _reference_probabilities(inp, pool, f_ret, in_mask, c)
     log_px = np.log(np.clip(p_ref.mean(1), 1e-12, None))
     # how much membership signal do the reference heads themselves carry? (IN vs OUT, same notes)
     lp = np.log(np.clip(p_ref, 1e-12, None))
-    self_auc = float(np.mean([auc(lp[in_mask[:, j], j], lp[~in_mask[:, j], j]) for j in range(n_ref)]))
+    self_auc = float(np.mean([roc_auc(lp[in_mask[:, j], j], lp[~in_mask[:, j], j]) for j in range(n_ref)]))
     out.update(reference_features=source, n_members=n_mem, n_nonmembers=n_non,
                reference_in_out_auc=self_auc, retain_notes_per_reference=int(len(f_ret)),
-               pool_notes_per_reference=n_pool // 2)
+               pool_notes_per_reference=len(pool) // 2)
     nm_idx = torch.as_tensor(nm)
     for name, m in inp.models.items():
         target = np.concatenate([true_label_logprob(m.forget_logits, fc),
                                  true_label_logprob(m.eval_logits[nm_idx], fc)])
         score = target - log_px
-        out["per_model"][name] = auc_with_ci(score[:n_mem], score[n_mem:], inp.seed, inp.n_boot)
+        out["per_model"][name] = _attack_figures(score[:n_mem], score[n_mem:], inp.seed, inp.n_boot)
     return {"reference_mia": out}

@@ -26,9 +26,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import Cancelled
+from ..errors import ConfigError
+from ..methods.steu import stratified_sample
 from ..model import pad_batch, pad_id
-from .deep import DeepInputs, ModelOutputs, percentile_ci, register_deep_audit
+from ..stats import bootstrap_paired
+from .deep_base import DeepInputs, ModelOutputs, register_deep_audit
 
 DEFAULTS = {"head": {"max_steps": 100, "lr": 1e-3, "repeats": 5, "check_every": 1},
             "full": {"max_steps": 20, "lr": 2e-5, "repeats": 2, "check_every": 2}}
@@ -119,8 +121,7 @@ def _summary(steps: list[int | None], max_steps: int, seed: int, n_boot: int) ->
     censored = max_steps + 1
     vals = np.array([censored if s is None else s for s in steps], dtype=float)
     median = float(np.median(vals))
-    rng = np.random.default_rng(seed)
-    ci = percentile_ci(np.array([np.median(vals[rng.integers(0, len(vals), len(vals))]) for _ in range(n_boot)]))
+    ci = bootstrap_paired(lambda idx: np.median(vals[idx]), len(vals), seed, n_boot)
 
     def text(v: float) -> str:
         return f"> {max_steps}" if v > max_steps else f"{v:g}"
@@ -131,55 +132,68 @@ def _summary(steps: list[int | None], max_steps: int, seed: int, n_boot: int) ->
             "censored_value": censored}
 
 
-@register_deep_audit("relearn")
-def relearn(inp: DeepInputs) -> dict:
+def _settings(inp: DeepInputs) -> dict:
     mode = str(inp.setting("relearn", "mode", "head"))
     if mode not in DEFAULTS:
-        from ..errors import ConfigError
-
         raise ConfigError(f"relearn mode must be 'head' or 'full' (got {mode!r}).")
     d = DEFAULTS[mode]
-    n_values = [int(n) for n in inp.setting("relearn", "n_values", [8, 32])]
-    max_steps = int(inp.setting("relearn", "max_steps", d["max_steps"]))
-    lr = float(inp.setting("relearn", "lr", d["lr"]))
-    repeats = int(inp.setting("relearn", "repeats", d["repeats"]))
-    check_every = int(inp.setting("relearn", "check_every", d["check_every"]))
-    threshold = float(inp.setting("relearn", "threshold", 0.5))
-    eval_max = int(inp.setting("relearn", "eval_max", 300))
-    fc = inp.forget_class_id
-    out = {"mode": mode, "n_values": n_values, "max_steps": max_steps, "lr": lr, "repeats": repeats,
-           "threshold": threshold, "check_every": check_every if mode == "full" else 1,
-           "attacker": f"{'the head on frozen features' if mode == 'head' else 'every parameter'}; each step one "
-                       "batch of n forget-set notes + n retain notes, Adam", "per_model": {}}
-    eval_idx = list(range(len(inp.eval)))
-    if mode == "full" and len(eval_idx) > eval_max:
-        from ..methods.steu import stratified_sample
+    return {"mode": mode,
+            "n_values": [int(n) for n in inp.setting("relearn", "n_values", [8, 32])],
+            "max_steps": int(inp.setting("relearn", "max_steps", d["max_steps"])),
+            "lr": float(inp.setting("relearn", "lr", d["lr"])),
+            "repeats": int(inp.setting("relearn", "repeats", d["repeats"])),
+            "check_every": int(inp.setting("relearn", "check_every", d["check_every"])),
+            "threshold": float(inp.setting("relearn", "threshold", 0.5)),
+            "eval_max": int(inp.setting("relearn", "eval_max", 300))}
 
-        eval_idx = stratified_sample(torch.as_tensor(inp.eval_labels), eval_max, inp.seed)
-    eval_y = torch.as_tensor(inp.eval_labels[eval_idx], dtype=torch.long)
-    out["eval_notes"] = len(eval_idx)
+
+def _draws(inp: DeepInputs, n_values: list[int], repeats: int) -> dict[int, list[tuple[np.ndarray, np.ndarray]]]:
+    """For every n, ``repeats`` draws of (n forget-set notes, n retain notes), the same for every model."""
     draws = {}
     for n in n_values:
         rng = np.random.default_rng(inp.seed + 1000 * n)
         draws[n] = [(rng.choice(len(inp.forget), min(n, len(inp.forget)), replace=False),
                      rng.choice(len(inp.retain), min(n, len(inp.retain)), replace=False)) for _ in range(repeats)]
+    return draws
+
+
+def _model_row(name: str, m: ModelOutputs, inp: DeepInputs, cfg: dict, draws: dict, eval_idx: list[int],
+               eval_y: torch.Tensor) -> dict:
+    row = {}
+    for n in cfg["n_values"]:
+        steps = []
+        for r, (fi, ri) in enumerate(draws[n]):
+            inp.stop_if_cancelled()
+            inp.report(stage="audit:relearn", model=name, n=n, repeat=r + 1)
+            if cfg["mode"] == "head":
+                s, _ = _relearn_head(m, fi.tolist(), ri.tolist(), inp, eval_y, cfg["max_steps"], cfg["lr"],
+                                     cfg["threshold"])
+            else:
+                s, _ = _relearn_full(m, fi.tolist(), ri.tolist(), inp, eval_idx, eval_y, cfg["max_steps"], cfg["lr"],
+                                     cfg["threshold"], cfg["check_every"])
+            steps.append(s)
+        row[f"n{n}"] = _summary(steps, cfg["max_steps"], inp.seed + n, inp.n_boot)
+    return row
+
+
+@register_deep_audit("relearn")
+def relearn(inp: DeepInputs) -> dict:
+    cfg = _settings(inp)
+    mode = cfg["mode"]
+    out = {"mode": mode, "n_values": cfg["n_values"], "max_steps": cfg["max_steps"], "lr": cfg["lr"],
+           "repeats": cfg["repeats"], "threshold": cfg["threshold"],
+           "check_every": cfg["check_every"] if mode == "full" else 1,
+           "attacker": f"{'the head on frozen features' if mode == 'head' else 'every parameter'}; each step one "
+                       "batch of n forget-set notes + n retain notes, Adam", "per_model": {}}
+    eval_idx = list(range(len(inp.eval)))
+    if mode == "full" and len(eval_idx) > cfg["eval_max"]:
+        eval_idx = stratified_sample(torch.as_tensor(inp.eval_labels), cfg["eval_max"], inp.seed)
+    eval_y = torch.as_tensor(inp.eval_labels[eval_idx], dtype=torch.long)
+    out["eval_notes"] = len(eval_idx)
+    draws = _draws(inp, cfg["n_values"], cfg["repeats"])
     for name, m in inp.models.items():
-        row = {}
         if mode == "head" and (m.eval_feats is None or m.clf.adapter is None):
             out["per_model"][name] = {"skipped": "no exact head adapter: head-mode relearning needs the head inputs"}
             continue
-        for n in n_values:
-            steps = []
-            for r, (fi, ri) in enumerate(draws[n]):
-                if inp.cancelled():
-                    raise Cancelled("the comparison was cancelled")
-                inp.report(stage="audit:relearn", model=name, n=n, repeat=r + 1)
-                if mode == "head":
-                    s, _ = _relearn_head(m, fi.tolist(), ri.tolist(), inp, eval_y, max_steps, lr, threshold)
-                else:
-                    s, _ = _relearn_full(m, fi.tolist(), ri.tolist(), inp, eval_idx, eval_y, max_steps, lr,
-                                         threshold, check_every)
-                steps.append(s)
-            row[f"n{n}"] = _summary(steps, max_steps, inp.seed + n, inp.n_boot)
-        out["per_model"][name] = row
+        out["per_model"][name] = _model_row(name, m, inp, cfg, draws, eval_idx, eval_y)
     return {"relearn": out}

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .deep import DeepInputs, percentile_ci, register_deep_audit
+from ..stats import bootstrap_indices, percentile_interval
+from .deep_base import DeepInputs, register_deep_audit
 
 
 def _f1(tp, fp, fn) -> float:
@@ -29,15 +30,14 @@ def f1_pair(y: np.ndarray, pred: np.ndarray, n_classes: int, fc: int) -> tuple[f
 @register_deep_audit("utility_ci")
 def utility_ci(inp: DeepInputs) -> dict:
     y = np.asarray(inp.eval_labels, dtype=np.int64)
-    rng = np.random.default_rng(inp.seed)
-    resamples = [rng.integers(0, len(y), len(y)) for _ in range(inp.n_boot)]
+    resamples = list(bootstrap_indices(len(y), inp.seed, inp.n_boot))  # the same for every model
     per_model = {}
     for name, m in inp.models.items():
         pred = m.eval_logits.argmax(-1).numpy()
         ff, rf = f1_pair(y, pred, len(inp.labels), inp.forget_class_id)
         boot = np.array([f1_pair(y[i], pred[i], len(inp.labels), inp.forget_class_id) for i in resamples])
-        per_model[name] = {"forget_f1": ff, "forget_f1_ci": percentile_ci(boot[:, 0]),
-                           "retain_f1": rf, "retain_f1_ci": percentile_ci(boot[:, 1])}
+        per_model[name] = {"forget_f1": ff, "forget_f1_ci": percentile_interval(boot[:, 0]),
+                           "retain_f1": rf, "retain_f1_ci": percentile_interval(boot[:, 1])}
     return {"utility_ci": {"per_model": per_model, "n_eval": int(len(y)),
                            "definition": "forget F1: one-vs-rest F1 of the forget class on the evaluation set; "
                                          "retain F1: macro F1 over the other classes on their evaluation notes; "

@@ -1,0 +1,109 @@
+"""The statistics every audit reports, defined once: ROC AUC, TPR at a fixed FPR, and percentile
+bootstrap intervals.
+
+Scores are "higher = more likely positive" (for the membership attacks: member). An AUC or a TPR
+anywhere in results.json or comparison.json comes from this module, so the same name always means
+the same number.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+from scipy.stats import rankdata
+from sklearn.metrics import roc_curve
+
+N_BOOTSTRAP = 1000
+LEVEL = 0.95
+
+
+def roc_auc(pos: np.ndarray, neg: np.ndarray) -> float:
+    """ROC AUC = P(pos score > neg score) + 0.5 P(tie) (the Mann-Whitney U statistic over
+    len(pos) * len(neg)), from ranks in O(n log n); NaN when either group is empty.
+
+    The numerator is a sum of half-integers, so it is exact and the AUC is the correctly rounded
+    ratio: resamples and point estimates agree to the last bit however they are computed here.
+    """
+    pos, neg = np.asarray(pos, float), np.asarray(neg, float)
+    if len(pos) == 0 or len(neg) == 0:
+        return float("nan")
+    ranks = rankdata(np.r_[pos, neg])
+    return float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def tpr_at_fpr(pos: np.ndarray, neg: np.ndarray, target: float = 0.01) -> float:
+    """The largest true-positive rate of any threshold whose false-positive rate is at most ``target``.
+
+    A threshold t flags the scores above it. At most floor(target * len(neg)) negatives may be
+    flagged, so the lowest admissible t is the (allowed + 1)-th highest negative score: every
+    positive strictly above it is caught. Equivalently, the largest TPR among all ROC points
+    (every distinct score as a threshold) with FPR <= target. Ties between a positive and that
+    negative count as not caught. NaN without positives.
+    """
+    pos, neg = np.asarray(pos, float), np.asarray(neg, float)
+    allowed = int(np.floor(target * len(neg)))
+    neg_sorted = np.sort(neg)[::-1]
+    threshold = neg_sorted[allowed] if allowed < len(neg_sorted) else -np.inf
+    return float((pos > threshold).mean()) if len(pos) else float("nan")
+
+
+def roc_points(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(FPR, TPR) of the ROC curve, for drawing (collinear points dropped, as sklearn does)."""
+    pos, neg = np.asarray(pos), np.asarray(neg)
+    fpr, tpr, _ = roc_curve(np.r_[np.ones(len(pos)), np.zeros(len(neg))], np.r_[pos, neg])
+    return fpr, tpr
+
+
+def percentile_interval(values: Sequence[float] | np.ndarray, level: float = LEVEL) -> list[float]:
+    """[lo, hi]: the central ``level`` percentile interval of the finite values; NaNs without any."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return [float("nan"), float("nan")]
+    lo, hi = np.quantile(values, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return [float(lo), float(hi)]
+
+
+def bootstrap_indices(n: int, seed: int, n_boot: int = N_BOOTSTRAP) -> Iterator[np.ndarray]:
+    """``n_boot`` resamples of range(n) with replacement, the same ones for the same seed."""
+    rng = np.random.default_rng(seed)
+    for _ in range(n_boot):
+        yield rng.integers(0, n, n)
+
+
+def bootstrap_paired(stat: Callable[[np.ndarray], float], n: int, seed: int, n_boot: int = N_BOOTSTRAP) -> list[float]:
+    """Percentile interval of ``stat(idx)`` over resamples ``idx`` of range(n) with replacement."""
+    return percentile_interval(np.array([stat(idx) for idx in bootstrap_indices(n, seed, n_boot)]))
+
+
+def bootstrap_two_groups(stat: Callable[[np.ndarray, np.ndarray], float], n_a: int, n_b: int, seed: int,
+                         n_boot: int = N_BOOTSTRAP) -> list[float]:
+    """Percentile interval of ``stat(idx_a, idx_b)``, resampling two groups independently (e.g.
+    members and non-members); per resample group a is drawn first, then group b."""
+    rng = np.random.default_rng(seed)
+    return percentile_interval(np.array([stat(rng.integers(0, n_a, n_a), rng.integers(0, n_b, n_b))
+                                         for _ in range(n_boot)]))
+
+
+def auc_with_interval(pos: np.ndarray, neg: np.ndarray, seed: int,
+                      n_boot: int = N_BOOTSTRAP) -> tuple[float, list[float]]:
+    """(ROC AUC, its 95 % percentile bootstrap interval, positives and negatives resampled separately)."""
+    pos, neg = np.asarray(pos, float), np.asarray(neg, float)
+    interval = bootstrap_two_groups(lambda a, b: roc_auc(pos[a], neg[b]), len(pos), len(neg), seed, n_boot)
+    return roc_auc(pos, neg), interval
+
+
+def tpr_at_fpr_with_interval(pos: np.ndarray, neg: np.ndarray, seed: int, n_boot: int = N_BOOTSTRAP,
+                             target: float = 0.01) -> tuple[float, list[float]]:
+    """(:func:`tpr_at_fpr`, its 95 % percentile bootstrap interval, groups resampled separately)."""
+    pos, neg = np.asarray(pos, float), np.asarray(neg, float)
+    interval = bootstrap_two_groups(lambda a, b: tpr_at_fpr(pos[a], neg[b], target), len(pos), len(neg),
+                                    seed, n_boot)
+    return tpr_at_fpr(pos, neg, target), interval
+
+
+def intervals_overlap(a: Sequence[float] | None, b: Sequence[float] | None) -> bool | None:
+    """Whether two [lo, hi] intervals overlap; None when either is missing or not finite."""
+    if not a or not b or any(x is None or not np.isfinite(x) for x in (*a, *b)):
+        return None
+    return bool(a[0] <= b[1] and b[0] <= a[1])

@@ -1,0 +1,120 @@
+"""steu_core.stats: the one definition of every AUC, TPR at a fixed FPR and bootstrap interval."""
+from __future__ import annotations
+
+import ast
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from steu_core.stats import (auc_with_interval, bootstrap_indices, bootstrap_paired, bootstrap_two_groups,
+                             intervals_overlap, percentile_interval, roc_auc, roc_points, tpr_at_fpr,
+                             tpr_at_fpr_with_interval)
+
+PACKAGE = Path(__file__).resolve().parent.parent / "steu_core"
+
+
+def test_roc_auc_hand_computed_with_a_tie():
+    # pairs (pos, neg): (3,1) (3,2) (2,1) won, (2,2) tied -> (3 + 0.5) / 4
+    assert roc_auc([3, 2], [1, 2]) == 0.875
+    assert roc_auc([5, 6], [1, 2, 3]) == 1.0
+    assert roc_auc([1, 2], [5, 6]) == 0.0
+    assert roc_auc([1, 1], [1, 1]) == 0.5
+    assert math.isnan(roc_auc([], [1.0])) and math.isnan(roc_auc([1.0], []))
+
+
+def test_roc_auc_is_the_exact_pair_count():
+    rng = np.random.default_rng(3)
+    pos, neg = rng.integers(0, 6, 37).astype(float), rng.integers(0, 5, 41).astype(float)  # many ties
+    diff = pos[:, None] - neg[None, :]
+    exact = ((diff > 0).sum() + 0.5 * (diff == 0).sum()) / diff.size
+    assert roc_auc(pos, neg) == exact  # bit for bit, not approximately
+
+
+def test_tpr_at_fpr_hand_computed():
+    # 10 negatives, target 10 %: one false positive allowed. Flagging >= 9 catches 9.5 (FPR 0.1);
+    # flagging >= 8 would also catch the two 8s but flags two negatives (FPR 0.2): too many.
+    # At 20 % flagging >= 7 (negatives 9 and 8) catches all four.
+    pos = [9.5, 8, 8, 7]
+    neg = [9, 8, 5, 4, 3, 2, 1, 0, -1, -2]
+    assert tpr_at_fpr(pos, neg, 0.1) == 0.25
+    assert tpr_at_fpr(pos, neg, 0.2) == 1.0
+    assert tpr_at_fpr(pos, neg, 0.0) == 0.25  # above every negative: 9.5 only
+    assert tpr_at_fpr(pos, neg, 1.0) == 1.0
+    assert math.isnan(tpr_at_fpr([], neg))
+
+
+def test_tpr_at_fpr_counts_every_roc_point_even_on_a_straight_stretch():
+    # Tied pairs at 4, 3 and 2, then five negatives at 1 and a positive at 0. ROC points (FP, TP):
+    # (0,0) (1,1) (2,2) (3,3) (8,3) (8,4). With 8 negatives, FPR <= 25 % allows two false positives:
+    # the best point is (2,2), TPR 2/4. sklearn's thinned curve (for drawing) drops (2,2), which lies
+    # on the line from (1,1) to (3,3), and would give 1/4.
+    pos, neg = [4, 3, 2, 0], [4, 3, 2, 1, 1, 1, 1, 1]
+    assert tpr_at_fpr(pos, neg, 0.25) == 0.5
+    fpr, tpr = roc_points(pos, neg)
+    assert tpr[fpr <= 0.25].max() == 0.25
+
+
+def test_tpr_at_fpr_is_the_best_roc_point_within_the_target():
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        pos = np.round(rng.normal(0.5, 1, rng.integers(1, 40)) * 3) / 3
+        neg = np.round(rng.normal(0, 1, rng.integers(1, 120)) * 3) / 3
+        target = rng.choice([0.01, 0.05, 0.1, 0.3])
+        best = max((pos >= t).mean() for t in np.r_[np.inf, pos, neg] if (neg >= t).sum() <= target * len(neg))
+        assert tpr_at_fpr(pos, neg, target) == best
+
+
+def test_percentile_interval():
+    assert percentile_interval(np.arange(101.0)) == pytest.approx([2.5, 97.5])
+    assert percentile_interval([1.0, np.nan, 3.0, np.inf], level=1.0) == [1.0, 3.0]
+    lo, hi = percentile_interval([np.nan])
+    assert math.isnan(lo) and math.isnan(hi)
+
+
+def test_bootstrap_resamples_are_reproducible_and_in_a_fixed_order():
+    a = [idx.tolist() for idx in bootstrap_indices(7, seed=4, n_boot=5)]
+    assert a == [idx.tolist() for idx in bootstrap_indices(7, seed=4, n_boot=5)]
+    assert a != [idx.tolist() for idx in bootstrap_indices(7, seed=5, n_boot=5)]
+    rng = np.random.default_rng(4)
+    assert a == [rng.integers(0, 7, 7).tolist() for _ in range(5)]
+    # two groups: per resample group a first, then group b
+    seen = []
+    bootstrap_two_groups(lambda i, j: seen.append((i.tolist(), j.tolist())) or 0.0, 3, 4, seed=2, n_boot=3)
+    rng = np.random.default_rng(2)
+    assert seen == [(rng.integers(0, 3, 3).tolist(), rng.integers(0, 4, 4).tolist()) for _ in range(3)]
+
+
+def test_intervals_contain_the_point_estimate_and_repeat_for_a_seed():
+    rng = np.random.default_rng(0)
+    pos, neg = rng.normal(1, 1, 80), rng.normal(0, 1, 120)
+    auc, ci = auc_with_interval(pos, neg, seed=0, n_boot=300)
+    assert auc == roc_auc(pos, neg) and ci[0] < auc < ci[1]
+    assert auc_with_interval(pos, neg, seed=0, n_boot=300) == (auc, ci)
+    assert auc_with_interval(pos, neg, seed=1, n_boot=300)[1] != ci
+    tpr, tci = tpr_at_fpr_with_interval(pos, neg, seed=0, n_boot=300, target=0.05)
+    assert tpr == tpr_at_fpr(pos, neg, 0.05) and tci[0] <= tpr <= tci[1]
+    x = rng.normal(size=50)
+    mean_ci = bootstrap_paired(lambda i: x[i].mean(), len(x), seed=0, n_boot=300)
+    assert mean_ci[0] < x.mean() < mean_ci[1]
+    assert mean_ci == bootstrap_paired(lambda i: x[i].mean(), len(x), seed=0, n_boot=300)
+
+
+def test_intervals_overlap():
+    assert intervals_overlap([0.1, 0.3], [0.25, 0.5]) is True
+    assert intervals_overlap([0.1, 0.2], [0.25, 0.5]) is False
+    assert intervals_overlap(None, [0.1, 0.2]) is None
+    assert intervals_overlap([float("nan"), 0.2], [0.1, 0.2]) is None
+
+
+def test_no_other_module_computes_an_auc_or_a_roc_itself():
+    computing = {"roc_auc_score", "roc_curve", "rankdata", "mannwhitneyu", "auc"}
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "stats.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(("sklearn", "scipy")):
+                offenders += [f"{path.name}: {a.name}" for a in node.names if a.name in computing]
+    assert not offenders
