@@ -21,6 +21,7 @@ from .methods import get_method
 from .model import resolve_device
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+MAX_SEEDS = 20
 DEFAULT_METHODS = ["steu", "steu_rows_only", "random_tokens", "head_only", "grad_ascent", "finetune_retain",
                    "retrain_oracle"]
 
@@ -140,8 +141,14 @@ class UnlearnRequest(RunRequest):
     method: str = opt("steu", "--method", "unlearning method (default steu)")
     settings: dict = opt({}, "--settings", "JSON object of further method settings, e.g. '{\"max_steps\": 40}'",
                          kind="json")
+    seeds: int = opt(1, "--seeds", "run the method this many times (seed, seed+1, ...): every figure gets its "
+                                   "spread across seeds and the verdicts take the least favourable; the model "
+                                   "version kept is the first seed's (3-5 on a CPU)", type=int)
 
     def validate(self) -> None:
+        check_whole_number(self.seeds, 1, "--seeds", "runs of the method")
+        if self.seeds > MAX_SEEDS:
+            raise ConfigError(f"--seeds {self.seeds} is more than {MAX_SEEDS}.", hint="3-5 seeds show the spread.")
         method_cls = get_method(self.method)
         method_cls(self.settings, use_cache=self.use_cache)  # the method's config refuses bad settings
         super().validate()

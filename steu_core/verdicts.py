@@ -21,6 +21,10 @@ FORGOTTEN_MAX = 0.05
 # A retained class whose interval of the F1 change is wider than this cannot be judged.
 UNDECIDABLE_WIDTH = 0.5
 CHANCE = 0.5
+QUESTIONS = {"overall": "Is the forgetting shown?", "forgotten": "Was the class forgotten?",
+             "utility_kept": "Was the model's usefulness kept?",
+             "membership": "Is a membership attacker back at chance?"}
+VERDICT_WORDS = {YES: "Yes", NO: "No", INCONCLUSIVE: "Inconclusive"}
 
 
 def f3(x) -> str:
@@ -176,6 +180,12 @@ def compute_verdicts(r: dict, oracle: dict | None = None) -> dict:
     model and class, where a comparison made one)."""
     parts = {"forgotten": forgotten(r), "utility_kept": utility_kept(r, oracle), "membership": membership(r)}
     return {**parts, "overall": overall(parts)}
+
+
+def run_verdicts(r: dict) -> dict:
+    """The verdicts a run recorded; a run from before verdicts were recorded gets them computed
+    from its figures (without intervals most of them are then inconclusive)."""
+    return r.get("verdicts") or compute_verdicts(r)
 
 
 def worst_seed_value(r: dict, key: str, pick) -> float | None:

@@ -251,13 +251,16 @@ def test_report_survives_failed_chart_rendering(tmp_path, monkeypatch):
 
 
 def test_utility_verdicts(tmp_path):
+    # a results file without per-class intervals (from before they were recorded): the report computes
+    # the verdicts from its figures, and cannot call usefulness kept without the intervals
     kept = make_results(retain_f1_after=0.9200)
     summary = {s["question"]: s for s in report.report_content(make_run_dir(tmp_path, results=kept))["summary"]}
-    assert summary["Was the model's usefulness kept?"]["verdict"] == "Yes"
+    assert summary["Was the model's usefulness kept?"]["verdict"] == "Inconclusive"
     assert summary["Was the class forgotten?"]["verdict"] == "Yes"
     partly = make_results(forget_f1_after=0.4, run_id="run-partly")
     summary = {s["question"]: s for s in report.report_content(make_run_dir(tmp_path, results=partly))["summary"]}
-    assert summary["Was the class forgotten?"]["verdict"] == "Partly"
+    assert summary["Was the class forgotten?"]["verdict"] == "No"
+    assert summary["Is the forgetting shown?"]["verdict"] == "No"
 
 
 def test_not_a_finished_run_is_a_clear_error(tmp_path):

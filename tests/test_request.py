@@ -21,7 +21,7 @@ def _non_default(cls) -> dict:
               "lock_wait_s": 30.0, "use_cache": False, "allow_pickle": True, "request_id": "REQ-9",
               "requester": "Privacy office", "reason": "patient request", "operator": "ana"}
     if cls is UnlearnRequest:
-        values.update(method="head_only", settings={"max_steps": 7, "lr_head": 0.01})
+        values.update(method="head_only", settings={"max_steps": 7, "lr_head": 0.01}, seeds=3)
     else:
         values.update(methods=["steu", "head_only"], settings={"steu": {"k": 5}}, audits=["probe"],
                       audit_settings={"probe": {"folds": 3}}, retain_sample=32, n_boot=50, record_ledger=True)

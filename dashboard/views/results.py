@@ -13,6 +13,8 @@ from dashboard import common
 from steu_core import charts
 from steu_core import format as fmt
 from steu_core.errors import SteuError
+from steu_core.report.content import limitations, method_text
+from steu_core.report.summary import measurement_notes, summary
 from steu_core.runs import list_runs, load_results
 
 ss = st.session_state
@@ -52,17 +54,6 @@ try:
 except SteuError as exc:
     common.show_error(exc)
     st.stop()
-
-
-@st.cache_data(show_spinner=False, max_entries=16)
-def _summary(run_dir: str, stamp: float) -> list[dict]:
-    """The report's plain-language answers (the same words the PDF prints)."""
-    try:
-        from steu_core.report import report_content
-
-        return list(report_content(run_dir).get("summary") or [])
-    except Exception:
-        return []
 
 
 req = r.get("request") or {}
@@ -107,14 +98,28 @@ enc_ok = bool(r.get("encoder_unchanged"))
 m[4].metric("Encoder bit-identical", "Yes" if enc_ok else "NO", border=True, height="stretch",
             help="Every encoder tensor compared with the original, bit for bit.")
 
-summary = _summary(str(run_dir), (run_dir / "results.json").stat().st_mtime)
-if summary:
-    cols = st.columns(len(summary))
-    for col, item in zip(cols, summary):
-        with col.container(border=True, height="stretch"):
-            st.markdown(f"**{common.md(item.get('question', ''))}**")
-            st.markdown(f"### {common.md(item.get('verdict', ''))}")
-            st.caption(common.md(item.get("text", "")))
+about = method_text(r)
+items = {item["key"]: item for item in summary(r, about["edits"])}
+VERDICT_BOX = {"yes": st.success, "no": st.error, "inconclusive": st.warning}
+overall = items["overall"]
+VERDICT_BOX.get(overall["value"], st.info)(f"**{common.md(overall['question'])} {common.md(overall['verdict'])}.** "
+                                           f"{common.md(overall['text'])}", icon=":material/gavel:")
+cols = st.columns(4)
+for col, key in zip(cols, ("forgotten", "utility_kept", "membership", "changed")):
+    item = items[key]
+    with col.container(border=True, height="stretch"):
+        st.markdown(f"**{common.md(item['question'])}**")
+        st.markdown(f"### {common.md(item['verdict'])}")
+        st.caption(common.md(item["text"]))
+for note in measurement_notes(r):
+    st.caption(common.md(note))
+seeds = r.get("seeds") or {}
+if seeds.get("spread"):
+    st.dataframe(pd.DataFrame([{"Figure after unlearning": key.replace("_after", "").replace("_", " "),
+                                "Lowest": v["min"], "Highest": v["max"], "Mean": v["mean"], "SD": v["sd"]}
+                               for key, v in seeds["spread"].items()]), hide_index=True, width="stretch",
+                 column_config={k: st.column_config.NumberColumn(format="%.3f")
+                                for k in ("Lowest", "Highest", "Mean", "SD")})
 
 # --- forgetting vs utility --------------------------------------------------------------------
 st.header("Forgetting and utility", divider="gray")
@@ -122,8 +127,18 @@ st.plotly_chart(charts.forget_retain_f1(r), theme=None, config=PLOT_CONFIG, key=
 st.caption("F1 on the held-out evaluation notes before (grey) and after (teal): the forgotten class should fall "
            "towards 0 while the other classes stay where they were.")
 
-st.plotly_chart(charts.per_class_f1(r), theme=None, config=PLOT_CONFIG, key="c_perclass")
-st.caption("Each class before and after: only the forgotten class should move.")
+# --- collateral damage --------------------------------------------------------------------------
+st.header("Collateral damage", divider="gray")
+if (r.get("collateral") or {}).get("per_class"):
+    st.plotly_chart(charts.class_f1_with_intervals(r), theme=None, config=PLOT_CONFIG, key="c_collateral")
+    st.caption("Every class's F1 over all evaluation notes, with 95 % bootstrap intervals. The forgotten class's "
+               "notes must land somewhere, so other classes can lose precision; ▼ marks a class whose change lies "
+               "beyond its interval. The usefulness verdict compares that loss with what the retrain oracle loses, "
+               "where a comparison measured one.")
+    st.plotly_chart(charts.forgotten_notes(r), theme=None, config=PLOT_CONFIG, key="c_went")
+else:
+    st.plotly_chart(charts.per_class_f1(r), theme=None, config=PLOT_CONFIG, key="c_perclass")
+    st.caption("This run predates the per-class intervals: each class before and after, without them.")
 confusion = charts.confusion_matrices(r)
 confusion.update_layout(height=max(480, 150 + 55 * len(r.get("labels", []))))
 confusion.update_yaxes(showticklabels=False, title_text=None, row=1, col=2)  # same rows as on the left
@@ -163,6 +178,11 @@ def _sentence(text: str) -> str:
     text = str(text or "").strip()
     return (text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")) if text else ""
 
+
+# --- what this does not prove --------------------------------------------------------------------
+with st.expander("What this evidence does not prove (the same limitations as the PDF)", icon=":material/report:"):
+    for item in limitations(about):
+        st.markdown(f"**{common.md(item['title'])}.** {common.md(item['text'])}")
 
 # --- what changed in the model ----------------------------------------------------------------
 st.header("What changed in the model", divider="gray")

@@ -12,8 +12,8 @@ from steu_core import worker
 from steu_core.errors import SteuError
 from steu_core.methods import METHODS, setting_fields
 from steu_core.pmi import DEFAULT_BUDGET, k_from_budget
-from steu_core.request import UnlearnRequest
-from steu_core.runs import checks, stages
+from steu_core.request import MAX_SEEDS, UnlearnRequest
+from steu_core.runs import checks, prepare, stages
 
 ss = st.session_state
 st.title("3 · Run")
@@ -198,6 +198,14 @@ with st.expander("Advanced settings", icon=":material/tune:"):
     settings = method_settings(method)
     d, e, f = st.columns(3)
     d.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="seed", persist_state="session")
+    d.number_input("Seeds to run", min_value=1, max_value=MAX_SEEDS, value=1, step=1, key="seeds",
+                   persist_state="session", help="Run the method this many times (seed, seed + 1, ...): every figure "
+                                                 "gets its spread and the verdicts hold for the least favourable "
+                                                 "seed. 3-5 on a CPU; each seed adds about one unlearning's time.")
+    limit = prepare.max_length_limit(clf) or 512
+    e.number_input("Tokens per note", min_value=8, max_value=limit, value=min(128, limit), step=8, key="max_length",
+                   persist_state="session", help=f"Longer notes are cut to this many tokens (this model reads at "
+                                                 f"most {limit}); the results say how many were cut.")
     devices = ["auto", "cpu"] + (["cuda"] if common.compute_device().startswith("cuda") else [])
     e.selectbox("Device", devices, key="device", persist_state="session",
                 help=f"auto = {common.compute_device()}")
@@ -221,6 +229,7 @@ if start:
             model=str(model_dir), train=files["train"]["path"], eval=files["eval"]["path"],
             forget=files["forget"]["path"], forget_class=req.forget_class, out="", method=method, settings=settings,
             seed=int(ss.get("seed", 0)), device=ss.get("device", "auto"), min_forget=int(ss.get("min_forget", 10)),
+            seeds=int(ss.get("seeds", 1)), max_length=int(ss.get("max_length", 128)),
             request_id=ss.get("request_id", ""), requester=ss.get("requester", ""), reason=ss.get("reason", ""),
             operator=ss.get("operator", "")))
     except SteuError as exc:

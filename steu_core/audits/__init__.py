@@ -16,6 +16,7 @@ from .deep_base import DEEP_AUDITS, DeepInputs, ModelOutputs, register_deep_audi
 from . import mia  # noqa: F401  (run audits, in the order they run)
 from . import param_diff  # noqa: F401
 from . import utility  # noqa: F401
+from . import collateral  # noqa: F401
 from . import forget_quality  # noqa: F401  (deep audits, in the order they run)
 from . import probe  # noqa: F401
 from . import reference_mia  # noqa: F401

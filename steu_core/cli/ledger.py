@@ -15,7 +15,7 @@ from pathlib import Path
 from ..ledger import Ledger, LedgerError, check_ledger_file, entry_summary, load_verifier
 from ..ledger.checkpoint import Checkpoint, CheckpointResult
 from ..ledger.keys import default_key_path, local_verifier, rotate_signer, signer_for
-from ..ledger.note import SignerKey, parse_note
+from ..ledger.note import parse_note
 
 MAX_CHECKPOINT_BYTES = 64 * 1024  # a checkpoint is a few hundred bytes, even with many cosignatures
 

@@ -9,6 +9,8 @@ from pathlib import Path
 from .. import distributed
 from ..request import UnlearnRequest
 from ..runs import run_unlearning
+from ..report.summary import members_note, seeds_note
+from ..verdicts import QUESTIONS, VERDICT_WORDS, run_verdicts
 from .progress import ProgressBar
 
 
@@ -64,11 +66,18 @@ def summary_text(r: dict, out: Path) -> str:
         f"  time: select {r['wall_seconds']['select']:.1f} s, unlearn {r['wall_seconds']['unlearn']:.1f} s, "
         f"audit {r['wall_seconds']['audit']:.1f} s",
     ]
-    return "\n".join(lines + data_notes(r))
+    return "\n".join(lines + verdict_lines(r) + data_notes(r))
+
+
+def verdict_lines(r: dict) -> list[str]:
+    """The run's verdicts, in the words results.json records (steu_core.verdicts)."""
+    v = run_verdicts(r)
+    return [f"  {QUESTIONS[key]} {VERDICT_WORDS[v[key]['verdict']]}: {v[key]['reason']}"
+            for key in ("overall", "forgotten", "utility_kept", "membership")]
 
 
 def data_notes(r: dict) -> list[str]:
-    """Truncated notes and data warnings, one line each."""
+    """Truncated notes, the seeds and their spread, the members, and data warnings, one line each."""
     trunc = (r.get("data") or {}).get("truncated_notes") or {}
     n_trunc = {k: v for k, v in trunc.items() if k != "max_length" and v}
     lines = []
@@ -76,7 +85,14 @@ def data_notes(r: dict) -> list[str]:
         parts = ", ".join(f"{v} {k}" for k, v in n_trunc.items())
         lines.append(f"  note: {parts} note(s) were longer than {trunc.get('max_length')} tokens and were truncated "
                      "(raise --max-length to use more of each note)")
+    lines += [f"  note: {n}" for n in (seeds_note(r), members_note(r)) if n] + spread_lines(r)
     return lines + [f"  warning: {w}" for w in r.get("warnings") or []]
+
+
+def spread_lines(r: dict) -> list[str]:
+    spread = (r.get("seeds") or {}).get("spread") or {}
+    return [f"  across seeds: {key.replace('_', ' ')} {v['min']:.4f} to {v['max']:.4f} (mean {v['mean']:.4f}, "
+            f"SD {v['sd']:.4f})" for key, v in spread.items()]
 
 
 def register(sub) -> None:

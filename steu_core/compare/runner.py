@@ -10,12 +10,13 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..audits.deep import ORIGINAL, DeepInputs, model_outputs, run_deep_audits
+from ..audits.deep import ORACLE, ORIGINAL, DeepInputs, model_outputs, run_deep_audits
 from ..demo import resolve_model_path
 from ..errors import Cancelled, SteuError
 from ..methods.steu import stratified_sample
 from ..model import encode, load_classifier, seed_everything, write_json_atomic
 from ..request import CompareRequest
+from ..verdicts import compute_verdicts
 from ..runs import Staging, load_request_data, run_unlearning
 from .files import write_comparison
 from .table import build_comparison
@@ -45,6 +46,7 @@ def run_comparison(req: CompareRequest, progress: Callable[[dict], None] | None 
 
     try:
         results = _run_methods(req, stage.path, report, is_cancelled)
+        judge_against_oracle(results, stage.path)
         report({"stage": "score", "method": None, "run": {}})
         inputs = deep_inputs_from_runs(req, stage.path, report, is_cancelled)
         audits = run_deep_audits(inputs, req.audits)
@@ -62,6 +64,18 @@ def run_comparison(req: CompareRequest, progress: Callable[[dict], None] | None 
         state = "cancelled" if isinstance(exc, (Cancelled, KeyboardInterrupt)) else "failed"
         stage.fail(state, str(exc) if isinstance(exc, SteuError) else f"internal error: {type(exc).__name__}")
         raise
+
+
+def judge_against_oracle(results: dict[str, dict], root: Path) -> None:
+    """With a retrain oracle among the methods, every run's usefulness verdict is judged against
+    what the oracle lost (its results.json is rewritten in the staging directory, before the rename)."""
+    oracle = results.get(ORACLE)
+    if oracle is None:
+        return
+    for method, r in results.items():
+        if method != ORACLE:
+            r["verdicts"] = compute_verdicts(r, oracle)
+            write_json_atomic(root / method / "results.json", r)
 
 
 def _run_methods(req: CompareRequest, root: Path, report: Callable[[dict], None],

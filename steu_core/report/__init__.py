@@ -15,9 +15,8 @@ from __future__ import annotations
 from .content import build_json, chart_specs, report_content
 from .evidence import REPORT_SCHEMA, REQUIRED_KEYS, ledger_record, load_comparison, load_finished_run
 from .pdf import build_report, record_report
-from .summary import FORGOTTEN_F1, UTILITY_KEPT, UTILITY_MOSTLY
 
-__all__ = ["FORGOTTEN_F1", "REPORT_SCHEMA", "REQUIRED_KEYS", "UTILITY_KEPT", "UTILITY_MOSTLY", "build_json",
+__all__ = ["REPORT_SCHEMA", "REQUIRED_KEYS", "build_json",
            "build_report", "chart_specs", "ledger_record", "load_comparison", "load_finished_run",
            "record_report", "report_content"]
 

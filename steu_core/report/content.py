@@ -12,7 +12,7 @@ from ..errors import ConfigError
 from ..format import change, count, interval, number, percent, setting, to_number, wall_time, when
 from ..methods import describe
 from .evidence import REPORT_SCHEMA, ledger_record, load_comparison, load_finished_run
-from .summary import summary
+from .summary import measurement_notes, summary
 
 # Limitations true of every method; a method's own limitations come first, and one with the same title
 # replaces the general one (the retraining reference is retraining, so "What it does not do" differs).
@@ -61,6 +61,7 @@ def chart_specs(r: dict) -> list[dict]:
         {"id": "forget_retain_f1", "section": "charts", "title": "Forget vs. retain F1",
          "build": charts.forget_retain_f1, "size": (800, 470),
          "caption": "F1 on the held-out evaluation set before (grey) and after (teal) unlearning."},
+        *collateral_specs(r),
         {"id": "mia_roc", "section": "charts", "title": "Membership-inference ROC curves",
          "build": charts.mia_roc, "size": (640, 760),
          "caption": ("Curves near the dotted diagonal mean the attacker cannot tell forget-set notes from unseen "
@@ -72,6 +73,20 @@ def chart_specs(r: dict) -> list[dict]:
          "build": charts.changed_fraction, "size": (820, 330),
          "caption": "Changed parameters against all parameters, on a log scale."},
     ]
+
+
+def collateral_specs(r: dict) -> list[dict]:
+    """The collateral-damage charts, for runs that recorded per-class intervals."""
+    if not (r.get("collateral") or {}).get("per_class"):
+        return []
+    n = len(r.get("labels") or [])
+    return [{"id": "class_f1_with_intervals", "section": "charts", "title": "Collateral damage: F1 of every class",
+             "build": charts.class_f1_with_intervals, "size": (800, max(320, 140 + 70 * n)),
+             "caption": ("Every class's F1 over all evaluation notes before (grey) and after (teal), with 95 % "
+                         "bootstrap intervals; a class marked 'lost' changed beyond its interval.")},
+            {"id": "forgotten_notes", "section": "charts", "title": "Where the forgotten class's notes go",
+             "build": charts.forgotten_notes, "size": (800, 470),
+             "caption": "The confusion row of the forgotten class: the classes its evaluation notes are predicted as."}]
 
 
 def _rows_caption(edits: str | None) -> str:
@@ -97,6 +112,7 @@ def report_content(run_dir: str | Path, organisation: str | None = None) -> dict
                 "date": when(r.get("created_utc")), "tool_version": str(r.get("tool_version", ""))},
         "request": {k: str(req.get(k) or "") for k in ("request_id", "requester", "reason", "operator")},
         "summary": summary(r, about["edits"]),
+        "measurement_notes": measurement_notes(r),
         "model": _model_identity(r),
         "data": _data(r),
         "method": _method(r, about),

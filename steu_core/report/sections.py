@@ -77,6 +77,8 @@ def executive_summary(doc: ReportDocument, c: dict) -> None:
         pdf.set_text_color(0, 0, 0)
         doc.para(item["text"], size=10.5, h=5.6)
         pdf.ln(1.5)
+    for note in c.get("measurement_notes") or []:
+        doc.para(note, size=9.5, style="I", color=GREY, h=5)
 
 
 def model_identity(doc: ReportDocument, c: dict) -> None:

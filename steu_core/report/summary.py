@@ -2,11 +2,8 @@
 plain words built from the run's numbers."""
 from __future__ import annotations
 
-from ..format import change, count, interval, number, percent, to_number
-
-FORGOTTEN_F1 = 0.05       # a class whose F1 is at or below this is no longer recognised
-UTILITY_KEPT = 0.02       # retain-F1 drops up to this are reported as "kept"
-UTILITY_MOSTLY = 0.05     # ... up to this as "mostly kept"
+from ..format import count, percent
+from ..verdicts import QUESTIONS, VERDICT_WORDS, run_verdicts
 
 # What changed, by what the method edits (steu_core.methods.describe(name)["edits"]); {rows}: embedding rows
 EDITED = {"rows+head": "{rows} rows of the input token-embedding matrix and the classification head",
@@ -17,62 +14,26 @@ EDITED = {"rows+head": "{rows} rows of the input token-embedding matrix and the 
 
 
 def summary(r: dict, edits: str | None) -> list[dict]:
-    """Was the class forgotten, was the model's usefulness kept, how much changed (``edits``: what the
-    method edits, see :data:`EDITED`), and (when membership inference ran) can an attacker still detect
-    the forgotten notes."""
-    items = [_forgotten(r), _usefulness(r), _how_much_changed(r, edits)]
-    attack = _attack(r)
-    return items + ([attack] if attack else [])
+    """The run's verdicts (steu_core.verdicts, as results.json records them) in the order a reader
+    asks, with how much of the model changed (``edits``: what the method edits, see :data:`EDITED`)."""
+    v = run_verdicts(r)
+    items = [verdict_item(key, v[key]) for key in ("overall", "forgotten", "utility_kept")]
+    return items + [_how_much_changed(r, edits), verdict_item("membership", v["membership"])]
 
 
-def _item(question: str, verdict: str, text: str) -> dict:
-    return {"question": question, "verdict": verdict, "text": text}
-
-
-def _forgotten(r: dict) -> dict:
-    fc = r.get("forget_class", "")
-    fb, fa = to_number(r.get("forget_f1_before")), to_number(r.get("forget_f1_after"))
-    n_eval = (r.get("data") or {}).get("eval_rows")
-    on_eval = f"on {count(n_eval)} held-out evaluation notes" if n_eval else "on the held-out evaluation notes"
-    question = "Was the class forgotten?"
-    if fa is None or fb is None:
-        return _item(question, "Unknown", "The forget F1 was not recorded.")
-    if fa <= FORGOTTEN_F1:
-        return _item(question, "Yes", (
-            f"The model no longer recognises the class '{fc}'. Its F1 score for the class {on_eval} fell from "
-            f"{number(fb)} before to {number(fa)} after (a class counts as forgotten here when its F1 is at or "
-            f"below {FORGOTTEN_F1:.2f})."))
-    if fa < fb:
-        return _item(question, "Partly", (
-            f"The model recognises the class '{fc}' less well, but not fully suppressed: its F1 {on_eval} went "
-            f"from {number(fb)} to {number(fa)}, above the {FORGOTTEN_F1:.2f} used here to call a class forgotten."))
-    return _item(question, "No",
-                 f"The model still recognises the class '{fc}': its F1 {on_eval} went from {number(fb)} to {number(fa)}.")
-
-
-def _usefulness(r: dict) -> dict:
-    rb, ra = to_number(r.get("retain_f1_before")), to_number(r.get("retain_f1_after"))
-    question = "Was the model's usefulness kept?"
-    if ra is None or rb is None:
-        return _item(question, "Unknown", "The retain F1 was not recorded.")
-    drop = rb - ra
-    went = f"the F1 over the other classes went from {number(rb)} to {number(ra)} (change {change(rb, ra)})"
-    if drop <= UTILITY_KEPT:
-        return _item(question, "Yes", f"The model works as before on everything else: {went}.")
-    if drop <= UTILITY_MOSTLY:
-        return _item(question, "Mostly", f"The model works nearly as before on everything else: {went}.")
-    return _item(question, "Reduced", (
-        f"The model lost some accuracy on the other classes: {went}. Part of such a drop can come from notes of "
-        f"'{r.get('forget_class', '')}' that the model now assigns to other classes, which lowers those classes' "
-        "precision (see the per-class F1 table)."))
+def verdict_item(key: str, v: dict) -> dict:
+    reason = str(v.get("reason", ""))
+    text = reason[:1].upper() + reason[1:] + ("" if reason.endswith(".") else ".")
+    return {"question": QUESTIONS[key], "verdict": VERDICT_WORDS.get(v.get("verdict"), "n/a"), "text": text,
+            "key": key, "value": v.get("verdict")}
 
 
 def _how_much_changed(r: dict, edits: str | None) -> dict:
     frac, rows = r.get("params_changed_fraction"), count(r.get("changed_embedding_rows"))
     what = EDITED.get(edits, "{rows} rows of the input token-embedding matrix among them").format(rows=rows)
-    return _item("How much of the model changed?", percent(frac), (
+    return {"question": "How much of the model changed?", "verdict": percent(frac), "key": "changed", "text": (
         f"{count(r.get('params_changed'))} of {count(r.get('params_total'))} parameters ({percent(frac)}): "
-        f"{what}. {_encoder_text(r.get('encoder_unchanged'), edits)}"))
+        f"{what}. {_encoder_text(r.get('encoder_unchanged'), edits)}")}
 
 
 def _encoder_text(unchanged: bool, edits: str | None) -> str:
@@ -83,15 +44,35 @@ def _encoder_text(unchanged: bool, edits: str | None) -> str:
     return "WARNING: encoder parameters changed (see the verification section)."
 
 
-def _attack(r: dict) -> dict | None:
-    mia = r.get("mia") or {}
-    after = to_number(mia.get("loss_auc_after"))
-    if after is None:
-        return None
-    lo_hi = mia.get("loss_auc_ci_after") or [None, None]
-    near = lo_hi[0] is not None and to_number(lo_hi[0]) <= 0.5 <= to_number(lo_hi[1])
-    text = (f"A membership-inference attacker who tries to tell the forget-set notes from unseen notes of the "
-            f"same class scores an AUC of {number(mia.get('loss_auc_before'))} before and {number(after)} after "
-            f"(0.5 means guessing; 95 % CI after {interval(mia.get('loss_auc_ci_after'))}).")
-    verdict = "At chance" if near else ("Above chance" if after > 0.5 else "Below chance")
-    return _item("Can an attacker still detect the forgotten notes?", verdict, text)
+def measurement_notes(r: dict) -> list[str]:
+    """How the figures were measured, in plain sentences: the token limit and how many notes it cut,
+    the seeds, and which forget notes counted as members."""
+    return [n for n in (truncation_note(r), seeds_note(r), members_note(r)) if n]
+
+
+def truncation_note(r: dict) -> str:
+    data = r.get("data") or {}
+    trunc = data.get("truncated_notes") or {}
+    rows = {"forget": (data.get("forget") or {}).get("rows"), "retain": data.get("retain_rows"),
+            "eval": data.get("eval_rows")}
+    cut = ", ".join(f"{count(trunc.get(k))} of {count(n)} {k} notes" for k, n in rows.items()
+                    if trunc.get(k) is not None and n)
+    return (f"Each note was read up to {trunc.get('max_length', 'n/a')} tokens; longer notes were cut: {cut}. Text "
+            "beyond the limit took no part in training, unlearning or the audits.") if cut else ""
+
+
+def seeds_note(r: dict) -> str:
+    seeds = r.get("seeds") or {}
+    if int(seeds.get("n", 1) or 1) <= 1:
+        return ""
+    return (f"The method ran with {seeds['n']} seeds ({', '.join(str(s) for s in seeds.get('seeds', []))}); every "
+            f"verdict holds for the least favourable one. The model version kept is seed "
+            f"{seeds.get('kept_model_seed')}'s.")
+
+
+def members_note(r: dict) -> str:
+    members = r.get("members") or {}
+    if not members.get("total"):
+        return ""
+    return (f"Membership inference counts as members the {count(members.get('found'))} of "
+            f"{count(members.get('total'))} forget notes found in the training file.")

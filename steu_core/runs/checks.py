@@ -9,7 +9,7 @@ from ..data import NoteSet, check_forget_set, check_labels_known, load_notes
 from ..errors import SteuError
 from ..model import Classifier
 from ..request import UnlearnRequest
-from .prepare import data_warnings, load_request_data
+from .prepare import prepare_data, request_warnings
 
 ROLES = {"forget": "forget set", "train": "training (retain) set", "eval": "evaluation set"}
 
@@ -51,10 +51,10 @@ def cross_check(clf: Classifier, train: str, evaluation: str, forget: str | None
     try:
         req = UnlearnRequest(train=train, eval=evaluation, forget=forget, forget_class=forget_class, out="",
                              model=str(clf.path), min_forget=min_forget)
-        train_s, eval_s, forget_s, retain_s, _ = load_request_data(req, clf)
+        data = prepare_data(req, clf)
     except SteuError as exc:
         return exc, []
-    return None, data_warnings(train_s, eval_s, forget_s, retain_s)
+    return None, request_warnings(data)
 
 
 @dataclass

@@ -10,7 +10,7 @@ A full disk or an exhausted GPU becomes a :class:`~steu_core.errors.ResourceErro
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -32,8 +32,10 @@ from ..model import (Classifier, device_description, encode, file_sha256, hash_d
 from ..patch import make_patch, save_patch
 from ..pmi import coverage
 from ..request import UnlearnRequest
+from ..verdicts import compute_verdicts
 from . import record
-from .prepare import RequestData, check_max_length, data_warnings, prepare_data
+from .record import SEED_AUDITS, seed_figures, seed_spread
+from .prepare import RequestData, check_max_length, prepare_data, request_warnings
 from .staging import EXPLICIT_PAUSE_POINTS, Staging, test_pause
 
 
@@ -64,7 +66,10 @@ class Run:
     enc: dict = field(default_factory=dict)
     eval_labels: np.ndarray | None = None
     before: Scores | None = None
+    method: object = None
+    ctx: UnlearnContext | None = None
     result: MethodResult | None = None
+    seed_summary: dict | None = None
     after: Scores | None = None
     exact_cache: bool = False
     audits: dict = field(default_factory=dict)
@@ -122,7 +127,7 @@ def run_locked(req: UnlearnRequest, out: Path, progress=None, cancel=None) -> Pa
             dp.follow_main()
             return out
         run.followers_waiting = dp.enabled
-        for step in (audit, write_evidence, finish):
+        for step in (audit, repeat_seeds, write_evidence, finish):
             step(run)
         return out
     except BaseException as exc:
@@ -176,8 +181,8 @@ def score_original(run: Run) -> None:
 
 def run_method(run: Run) -> None:
     req, clf, d = run.req, run.clf, run.data
-    method = get_method(req.method)(req.settings, use_cache=req.use_cache)
-    ctx = UnlearnContext(original=clf, forget=run.enc["forget"], retain=run.enc["retain"],
+    run.method = method = get_method(req.method)(req.settings, use_cache=req.use_cache)
+    run.ctx = ctx = UnlearnContext(original=clf, forget=run.enc["forget"], retain=run.enc["retain"],
                          retain_labels=torch.as_tensor([clf.labels.index(y) for y in d.retain.labels]),
                          forget_class_id=d.forget_class_id, seed=req.seed, progress=run.report,
                          cancel=run.is_cancelled, forget_features=run.before.forget_feats,
@@ -194,37 +199,67 @@ def save_new_model(run: Run) -> None:
 
 
 def score_new_model(run: Run) -> None:
-    """Scores of the new model: through the cache, only notes holding an edited row are re-encoded
-    (exact: the encoder is frozen and unchanged, so every other note's head input is the same)."""
     t0 = time.perf_counter()
     run.report({"stage": "audit"})
-    new, enc, bs, rows = run.result.model, run.enc, run.req.batch_size, run.result.row_ids
     run.exact_cache = run.req.use_cache and not run.result.encoder_changed and run.clf.adapter is not None
+    run.after = new_scores(run, run.result)
+    run.seconds["audit"] = time.perf_counter() - t0
+
+
+def new_scores(run: Run, result: MethodResult) -> Scores:
+    """Scores of a new model: through the cache, only notes holding an edited row are re-encoded
+    (exact: the encoder is frozen and unchanged, so every other note's head input is the same)."""
+    new, enc, bs, rows = result.model, run.enc, run.req.batch_size, result.row_ids
+    exact = run.exact_cache and not result.encoder_changed
 
     def logits(key: str, feats):
-        if not run.exact_cache:
+        if not exact:
             return compute_logits(new, enc[key], bs)
         recompute = np.flatnonzero(coverage(enc[key].ids, rows)).tolist()
         return compute_logits(new, enc[key], bs, feats=feats, recompute=recompute)
 
-    run.after = Scores(logits("eval", run.before.eval_feats), logits("forget", run.before.forget_feats))
-    run.seconds["audit"] = time.perf_counter() - t0
+    return Scores(logits("eval", run.before.eval_feats), logits("forget", run.before.forget_feats))
+
+
+def audit_inputs(run: Run, result: MethodResult, after: Scores, with_files: bool) -> AuditInputs:
+    clf = run.clf
+    members = torch.as_tensor(run.data.members)  # only forget notes that were trained on are members
+    files = dict(original_dir=run.model_dir, new_dir=run.stage.path / "model", allowed=result.allowed,
+                 tokenizer=clf.tokenizer, embedding_name=clf.embedding_param_name,
+                 head_names=clf.head_param_names) if with_files else {}
+    return AuditInputs(
+        labels=clf.labels, forget_class_id=run.data.forget_class_id, eval_labels=run.eval_labels,
+        eval_logits_before=run.before.eval_logits, eval_logits_after=after.eval_logits,
+        member_logits_before=run.before.forget_logits[members], member_logits_after=after.forget_logits[members],
+        pmi_by_id={t.id: t.pmi for t in result.selected_tokens}, seed=run.req.seed, **files)
 
 
 def audit(run: Run) -> None:
     t0 = time.perf_counter()
-    clf, result = run.clf, run.result
-    run.audits = run_audits(AuditInputs(
-        labels=clf.labels, forget_class_id=run.data.forget_class_id, eval_labels=run.eval_labels,
-        eval_logits_before=run.before.eval_logits, eval_logits_after=run.after.eval_logits,
-        member_logits_before=run.before.forget_logits, member_logits_after=run.after.forget_logits,
-        original_dir=run.model_dir, new_dir=run.stage.path / "model", allowed=result.allowed,
-        tokenizer=clf.tokenizer, embedding_name=clf.embedding_param_name, head_names=clf.head_param_names,
-        pmi_by_id={t.id: t.pmi for t in result.selected_tokens}, seed=run.req.seed))
+    run.audits = run_audits(audit_inputs(run, run.result, run.after, with_files=True))
     run.seconds["audit"] += time.perf_counter() - t0
     if run.audits["param_diff_verdict"] != "pass":
         raise SteuError(f"parameter-diff verification FAILED: {run.audits['param_diff_message']}",
                         hint="The new model was discarded. This is a bug in the method; please report it.")
+
+
+def repeat_seeds(run: Run) -> None:
+    """The method again with seeds seed+1 ... (the model kept is the first seed's): the figures'
+    spread across seeds, for verdicts that hold for every seed, not one lucky draw."""
+    if run.req.seeds <= 1:
+        return
+    t0 = time.perf_counter()
+    per_seed = [seed_figures(run.req.seed, run.audits)]
+    for i in range(1, run.req.seeds):
+        seed = run.req.seed + i
+        seed_everything(seed)
+        report = (lambda info, i=i: run.report({**info, "stage": "seeds", "seed": i + 1, "seeds": run.req.seeds}))
+        result = run.method.run(replace(run.ctx, seed=seed, progress=report))
+        figures = run_audits(audit_inputs(run, result, new_scores(run, result), with_files=False), SEED_AUDITS)
+        per_seed.append(seed_figures(seed, figures))
+    run.seconds["seeds"] = time.perf_counter() - t0
+    run.seed_summary = {"n": run.req.seeds, "seeds": [f["seed"] for f in per_seed], "kept_model_seed": run.req.seed,
+                        "per_seed": per_seed, "spread": seed_spread(per_seed), "seconds": run.seconds["seeds"]}
 
 
 def write_evidence(run: Run) -> None:
@@ -244,6 +279,8 @@ def write_evidence(run: Run) -> None:
     hashes = {"original_model": run.original_hash["sha256"], "unlearned_model": new_hash["sha256"],
               "forget_set": forget.sha256, "patch": patch_sha}
     run.results = results_of(run, new_hash, hashes)
+    oracle = record.oracle_reference(run.original_hash["sha256"], run.clf.labels[run.data.forget_class_id])
+    run.results["verdicts"] = compute_verdicts(run.results, oracle)
     run.results["wall_seconds"]["total"] = time.perf_counter() - run.t_start
     write_json_atomic(path / "results.json", run.results)
 
@@ -314,12 +351,16 @@ def results_of(run: Run, new_hash: dict, hashes: dict) -> dict:
     rest = {"wall_seconds": {"select": result.seconds.get("select", 0.0),
                              "unlearn": result.seconds.get("unlearn", 0.0),
                              "score_original": run.seconds["score_original"], "audit": run.seconds["audit"],
+                             "seeds": run.seconds.get("seeds", 0.0),
                              "total": time.perf_counter() - run.t_start},
             "training": result.training,
             "data": record.data_section(run.data, run.enc, int((run.eval_labels == fc).sum()), req.max_length),
+            "seeds": run.seed_summary or {"n": 1, "seeds": [req.seed], "kept_model_seed": req.seed},
+            "members": {"found": int(run.data.members.sum()), "total": len(run.data.members),
+                        "rule": "forget notes whose text (SHA-256) occurs in the training file"},
             "model": model_section(run, new_hash), "hashes": hashes, "request": record.request_section(req),
             "notes": result.notes,
-            "warnings": data_warnings(run.data.train, run.data.evaluation, run.data.forget, run.data.retain)}
+            "warnings": request_warnings(run.data)}
     return record.build_results(header=header, selection=selection, audits=audits, rest=rest)
 
 

@@ -1,7 +1,10 @@
 """The request's data, loaded and checked against the model before any work is done."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+
+import numpy as np
 
 from ..data import NoteSet, check_forget_set, check_labels_known, find_overlap, load_notes
 from ..errors import ConfigError, DataError
@@ -19,17 +22,43 @@ class RequestData:
     forget: NoteSet
     retain: NoteSet
     forget_class_id: int
+    members: np.ndarray       # forget notes found in the training file (the only real members)
+
+
+def text_digests(notes: NoteSet) -> list[bytes]:
+    return [hashlib.sha256(t.encode("utf-8")).digest() for t in notes.texts]
+
+
+def training_members(forget: NoteSet, train: NoteSet) -> np.ndarray:
+    """Which forget notes are in the training file, by the SHA-256 of their text: a note that was
+    never trained on is no member, and membership inference on it would measure nothing."""
+    trained = set(text_digests(train))
+    return np.array([d in trained for d in text_digests(forget)], dtype=bool)
+
+
+def check_forget_was_trained(forget: NoteSet, members: np.ndarray, train: NoteSet) -> None:
+    if len(forget) and not members.any():
+        raise DataError(f"none of the {len(forget)} forget-set notes is in the training file {train.name}: these "
+                        "notes were never used to train this model; nothing to forget", file=forget.name,
+                        hint="Give the notes exactly as they appear in the training file, and the training "
+                             "file the model was trained on.")
+
+
+def max_length_limit(clf: Classifier) -> int | None:
+    """The longest token sequence the model has positions for (None: the config does not say)."""
+    cfg = clf.model.config
+    limit = getattr(cfg, "max_position_embeddings", None)
+    if not isinstance(limit, int):
+        return None
+    if cfg.model_type in OFFSET_POSITION_MODELS:
+        limit -= (getattr(cfg, "pad_token_id", 1) or 0) + 1  # positions start after the padding index
+    return limit
 
 
 def check_max_length(clf: Classifier, max_length: int) -> None:
     """The model must have a position for every token of a ``max_length`` sequence."""
-    cfg = clf.model.config
-    limit = getattr(cfg, "max_position_embeddings", None)
-    if not isinstance(limit, int):
-        return
-    if cfg.model_type in OFFSET_POSITION_MODELS:
-        limit -= (getattr(cfg, "pad_token_id", 1) or 0) + 1  # positions start after the padding index
-    if max_length > limit:
+    limit = max_length_limit(clf)
+    if limit is not None and max_length > limit:
         raise ConfigError(f"--max-length {max_length} is longer than this model accepts ({limit} tokens).",
                           hint=f"Use --max-length {limit} or less; longer notes are truncated and counted.")
 
@@ -67,7 +96,10 @@ def load_forget_set(req: RunRequest, train: NoteSet, name: str, labels: list[str
 
 
 def prepare_data(req: RunRequest, clf: Classifier) -> RequestData:
-    return RequestData(*load_request_data(req, clf))
+    train, evaluation, forget, retain, fc = load_request_data(req, clf)
+    members = training_members(forget, train)
+    check_forget_was_trained(forget, members, train)
+    return RequestData(train, evaluation, forget, retain, fc, members)
 
 
 def data_warnings(train: NoteSet, evaluation: NoteSet, forget: NoteSet, retain: NoteSet) -> list[str]:
@@ -90,4 +122,14 @@ def data_warnings(train: NoteSet, evaluation: NoteSet, forget: NoteSet, retain: 
     if leaked:
         out.append(f"{len(leaked)} forget-set note(s) also appear in the evaluation file (e.g. forget row "
                    f"{leaked[0][0]} = eval row {leaked[0][1]}): the held-out audits then see forgotten notes")
+    return out
+
+
+def request_warnings(data: RequestData) -> list[str]:
+    """:func:`data_warnings`, and forget notes that were never trained on (not members)."""
+    out = data_warnings(data.train, data.evaluation, data.forget, data.retain)
+    missing = int((~data.members).sum())
+    if missing:
+        out.append(f"{missing} of {len(data.forget)} forget-set note(s) are not in the training file: they were never "
+                   f"members; membership inference is measured on the {int(data.members.sum())} found")
     return out

@@ -7,17 +7,47 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
+
 from .. import __version__
 from ..errors import ConfigError
-from ..paths import runs_dir
+from ..paths import comparisons_dir, runs_dir
 
 SCHEMA_VERSION = 1
+ORACLE_METHOD = "retrain_oracle"
 HASH_DEFINITIONS = {
     "model sha256": "SHA-256 over the sorted lines '<file>:<sha256 of file>' of the directory",
     "content_sha256": "SHA-256 over the JSON [text, label] lines of the notes, in order"}
 # The figures of a finished run that its ledger entry repeats
 LEDGER_FIGURES = ("forget_f1_before", "forget_f1_after", "retain_f1_before", "retain_f1_after", "params_changed",
                   "param_diff_verdict")
+
+
+# The audits repeated for every further seed (the parameter diff is of the kept model only)
+SEED_AUDITS = ["utility", "mia", "collateral"]
+SPREAD_KEYS = ("forget_f1_after", "retain_f1_after", "macro_f1_after", "loss_auc_after")
+
+
+def seed_figures(seed: int, audits: dict) -> dict:
+    """The figures of one seed's model that the verdicts and the spread read."""
+    mia = audits.get("mia") or {}
+    collateral = (audits.get("collateral") or {}).get("per_class", [])
+    return {"seed": seed, "forget_f1_after": audits.get("forget_f1_after"),
+            "retain_f1_after": audits.get("retain_f1_after"), "macro_f1_after": audits.get("macro_f1_after"),
+            "loss_auc_after": mia.get("loss_auc_after"), "loss_auc_ci_after": mia.get("loss_auc_ci_after"),
+            "per_class_f1_after": audits.get("per_class_f1_after"),
+            "per_class_change_ci": {row["label"]: row["change_ci"] for row in collateral}}
+
+
+def seed_spread(per_seed: list[dict]) -> dict:
+    """Across seeds: min, max, mean and sample standard deviation of each headline figure."""
+    out = {}
+    for key in SPREAD_KEYS:
+        values = np.array([s[key] for s in per_seed if s.get(key) is not None], dtype=float)
+        if len(values):
+            out[key] = {"min": float(values.min()), "max": float(values.max()), "mean": float(values.mean()),
+                        "sd": float(values.std(ddof=1)) if len(values) > 1 else 0.0}
+    return out
 
 
 def new_run_id(prefix: str = "run") -> str:
@@ -79,6 +109,21 @@ def outcome_entry(req, run_id: str, request_hash: str, state: str, message: str)
     """The ledger entry of a run that failed or was cancelled."""
     return {"request_id": req.request_id, "run_id": run_id, "outcome": state, "request_entry": request_hash,
             "error": message[:500]}
+
+
+def oracle_reference(model_sha: str, forget_class: str, root: Path | None = None) -> dict | None:
+    """The results of the newest retrain-oracle run, from a saved comparison, on the same original
+    model (by hash) and class: the reference for "did the other classes lose more than retraining would?"."""
+    root = root or comparisons_dir()
+    for d in sorted(root.iterdir() if root.is_dir() else [], reverse=True):
+        f = d / ORACLE_METHOD / "results.json"
+        try:
+            r = json.loads(f.read_text()) if f.is_file() else None
+        except (OSError, json.JSONDecodeError):
+            continue
+        if r and (r.get("model") or {}).get("sha256_before") == model_sha and r.get("forget_class") == forget_class:
+            return r
+    return None
 
 
 def load_results(run_dir: str | Path) -> dict:

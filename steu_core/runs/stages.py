@@ -28,7 +28,8 @@ STAGES: tuple[Stage, ...] = (  # in the order a run goes through them
     # retrain_oracle trains a new model from the pretrained start instead of editing the original
     Stage("train", "Retraining from the pretrained start", (0.26, 0.86), counted=True),
     Stage("save", "Saving the new model version", (0.86, 0.89)),
-    Stage("audit", "Running the audits", (0.89, 0.99), milestone="Audits"),
+    Stage("audit", "Running the audits", (0.89, 0.93), milestone="Audits"),
+    Stage("seeds", "Repeating the method with the other seeds", (0.93, 0.99), counted=True),
 )
 BY_NAME = {s.name: s for s in STAGES}
 ORDER = [s.name for s in STAGES]

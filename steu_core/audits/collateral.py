@@ -1,0 +1,45 @@
+"""Collateral damage: what forgetting one class cost the others, with intervals that say whether a
+change is beyond the noise of the evaluation set.
+
+- per class, over ALL evaluation notes (the forgotten class's notes included: they must land
+  somewhere): F1 before and after, each with a bootstrap 95 % interval, and the interval of the
+  change (after - before) from a paired bootstrap over the same resampled notes;
+- forget F1, retain F1 and macro F1 before and after, with intervals (``utility_ci``);
+- where the forgotten class's evaluation notes go: its confusion row before and after.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..stats import f1_intervals
+from .base import AuditInputs, register_audit
+
+SUMMARY = ("forget_f1", "retain_f1", "macro_f1")
+
+
+def forgotten_notes_went(y_true: np.ndarray, pred_before: np.ndarray, pred_after: np.ndarray, labels: list[str],
+                         forget_class_id: int) -> dict:
+    """The forgotten class's confusion row before and after: counts and shares by predicted class."""
+    mask = y_true == forget_class_id
+    n = int(mask.sum())
+
+    def row(pred: np.ndarray) -> dict:
+        counts = np.bincount(pred[mask], minlength=len(labels))
+        return {labels[i]: {"count": int(c), "share": float(c / n) if n else 0.0} for i, c in enumerate(counts)}
+    return {"n": n, "before": row(pred_before), "after": row(pred_after)}
+
+
+@register_audit("collateral")
+def collateral(inp: AuditInputs) -> dict:
+    y, n = inp.eval_labels, len(inp.labels)
+    before, after = inp.eval_logits_before.argmax(-1).numpy(), inp.eval_logits_after.argmax(-1).numpy()
+    f = f1_intervals(y, before, after, n, inp.forget_class_id, seed=inp.seed)
+    (pb, cb), (pa, ca), (pc, cc) = f["before"], f["after"], f["change"]
+    per_class = [{"label": lab, "forgotten": i == inp.forget_class_id, "n_notes": int((y == i).sum()),
+                  "f1_before": pb[i], "ci_before": cb[i], "f1_after": pa[i], "ci_after": ca[i],
+                  "change": pc[i], "change_ci": cc[i]} for i, lab in enumerate(inp.labels)]
+    summary = {f"{name}_{when}": ci[n + j] for j, name in enumerate(SUMMARY)
+               for when, ci in (("before", cb), ("after", ca))}
+    return {"collateral": {"per_class": per_class,
+                           "forgotten_notes": forgotten_notes_went(y, before, after, inp.labels, inp.forget_class_id)},
+            "utility_ci": summary}

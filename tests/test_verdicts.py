@@ -1,0 +1,173 @@
+"""Verdicts that a sceptic accepts: each test builds the situation in which a verdict would lie."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from steu_core.audits import AuditInputs, run_audits
+from steu_core.verdicts import INCONCLUSIVE, NO, YES, compute_verdicts
+
+LABELS = ["a", "b", "c"]
+FORGET = 2
+
+
+def _logits(pred: np.ndarray) -> torch.Tensor:
+    return torch.nn.functional.one_hot(torch.as_tensor(pred), len(LABELS)).float() * 5.0
+
+
+def results_of(y, before, after, member_before, member_after, seed: int = 0) -> dict:
+    """The figures a run records, computed by the real audits from synthetic predictions."""
+    inp = AuditInputs(labels=LABELS, forget_class_id=FORGET, eval_labels=y,
+                      eval_logits_before=_logits(before), eval_logits_after=_logits(after),
+                      member_logits_before=member_before, member_logits_after=member_after, seed=seed)
+    return {"forget_class": "c", "labels": LABELS, **run_audits(inp, ["utility", "mia", "collateral"])}
+
+
+def _members(n: int, p_true: float, rng) -> torch.Tensor:
+    """Logits whose probability of the forget class is about ``p_true`` (with noise)."""
+    p = np.clip(p_true + rng.normal(0, 0.05, n), 0.01, 0.99)
+    out = np.zeros((n, len(LABELS)))
+    out[:, FORGET] = np.log(p)
+    out[:, 0] = np.log(1 - p)
+    out[:, 1] = -20
+    return torch.as_tensor(out, dtype=torch.float32)
+
+
+@pytest.fixture
+def clean():
+    """Class c recognised before and gone after; its notes go to a and b; a and b untouched."""
+    rng = np.random.default_rng(0)
+    y = np.repeat([0, 1, 2], 100)
+    before = y.copy()
+    before[rng.choice(300, 15, replace=False)] = rng.integers(0, 3, 15)
+    after = before.copy()
+    after[y == 2] = rng.integers(0, 2, 100)
+    # members had lower loss before (a real attack), and after look like unseen notes
+    members_before, members_after = _members(80, 0.95, rng), _members(80, 0.02, rng)
+    return y, before, after, members_before, members_after
+
+
+def test_a_clean_forgetting_is_yes_with_reasons(clean):
+    r = results_of(*clean)
+    v = compute_verdicts(r)
+    assert v["forgotten"]["verdict"] == YES and "fell from" in v["forgotten"]["reason"]
+    assert v["overall"]["verdict"] in (YES, NO, INCONCLUSIVE)
+    assert set(v) == {"forgotten", "utility_kept", "membership", "overall"}
+
+
+def test_a_class_the_model_never_recognised_is_inconclusive_not_forgotten(clean):
+    y, before, after, mb, ma = clean
+    before = before.copy()
+    before[y == 2] = 0                       # the original never predicted c: nothing to forget
+    r = results_of(y, before, after, mb, ma)
+    v = compute_verdicts(r)
+    assert r["forget_f1_before"] == 0.0 and r["forget_f1_after"] == 0.0
+    assert v["forgotten"]["verdict"] == INCONCLUSIVE
+    assert "did not recognise this class before" in v["forgotten"]["reason"]
+    assert v["overall"]["verdict"] != YES
+
+
+def test_an_attack_at_chance_before_makes_membership_inconclusive(clean):
+    y, before, after, _, _ = clean
+    rng = np.random.default_rng(1)
+    # members score like unseen notes already before unlearning: the attack had no power
+    nonmember = _logits(before)[torch.as_tensor(y == FORGET)]
+    same = nonmember[torch.as_tensor(rng.choice(len(nonmember), 80))]   # drawn from the unseen notes themselves
+    r = results_of(y, before, after, same, same)
+    v = compute_verdicts(r)
+    lo, hi = r["mia"]["loss_auc_ci_before"]
+    assert lo <= 0.5 <= hi
+    assert v["membership"]["verdict"] == INCONCLUSIVE
+    assert "could not be told from chance" in v["membership"]["reason"]
+
+
+def test_a_collapsed_retained_class_is_named(clean):
+    y, before, after, mb, ma = clean
+    after = after.copy()
+    after[y == 1] = 0                        # every note of b now predicted a: b collapses
+    r = results_of(y, before, after, mb, ma)
+    v = compute_verdicts(r)
+    assert v["utility_kept"]["verdict"] == NO
+    assert "b (" in v["utility_kept"]["reason"] and "b" in v["utility_kept"]["evidence"]["classes_lost"]
+    assert v["overall"]["verdict"] == NO
+
+
+def test_a_loss_like_the_oracles_is_not_counted_against_the_method(clean):
+    y, before, after, mb, ma = clean
+    after = after.copy()
+    after[y == 1] = np.where(np.arange(100) < 60, 1, 0)   # b loses 40 % of its notes to a
+    r = results_of(y, before, after, mb, ma)
+    assert compute_verdicts(r)["utility_kept"]["verdict"] == NO
+    oracle = {"per_class_f1_after": dict(r["per_class_f1_after"])}   # retraining loses exactly as much
+    v = compute_verdicts(r, oracle)
+    assert v["utility_kept"]["verdict"] == YES
+    assert "no more than the retrain oracle" in v["utility_kept"]["reason"]
+
+
+def test_an_auc_wholly_below_chance_is_flagged_as_over_unlearning(clean):
+    y, before, after, mb, _ = clean
+    rng = np.random.default_rng(2)
+    # after unlearning the members' loss on c is far higher than unseen notes': they stand out
+    stand_out = torch.zeros((80, len(LABELS)))
+    stand_out[:, 0] = 5.0
+    stand_out[:, FORGET] = torch.as_tensor(-10 + rng.normal(0, 0.5, 80), dtype=torch.float32)
+    r = results_of(y, before, after, mb, stand_out)
+    assert r["mia"]["loss_auc_ci_after"][1] < 0.5
+    v = compute_verdicts(r)
+    assert v["membership"]["verdict"] == NO and "over-unlearning" in v["membership"]["reason"]
+
+
+def test_seeds_take_the_least_favourable(clean):
+    r = results_of(*clean)
+    assert compute_verdicts(r)["forgotten"]["verdict"] == YES
+    r["seeds"] = {"n": 2, "per_seed": [{"forget_f1_after": 0.0}, {"forget_f1_after": 0.4}]}
+    v = compute_verdicts(r)
+    assert v["forgotten"]["verdict"] == NO and "highest of 2 seeds" in v["forgotten"]["reason"]
+
+
+# --- end to end on the tiny model --------------------------------------------------------------
+FAST = {"max_steps": 40, "lr_rows": 0.05, "lr_head": 0.02, "min_df": 2, "k": 6}
+
+
+def _request(tiny_bert, tiny_data, out, **kw):
+    from steu_core.request import UnlearnRequest
+
+    return UnlearnRequest(model=str(tiny_bert), train=tiny_data["train"], eval=tiny_data["eval"],
+                          forget_class=tiny_data["forget_class"], out=out, settings=dict(FAST), device="cpu",
+                          max_length=48, min_forget=5, **kw)
+
+
+def test_notes_never_trained_on_are_refused_and_nothing_is_written(tiny_bert, tiny_data, tmp_path):
+    from conftest import make_notes, write_csv
+    from steu_core.errors import DataError
+    from steu_core.runs import run_unlearning, staging_dir
+
+    never = write_csv(tmp_path / "never.csv", [r for r in make_notes(30, seed=77) if r[1] == "substance"])
+    out = tmp_path / "run"
+    with pytest.raises(DataError, match="never used to train this model; nothing to forget"):
+        run_unlearning(_request(tiny_bert, tiny_data, out, forget=str(never)))
+    assert not out.exists()
+    assert not (staging_dir(out).exists() and any(p.name != "progress.json" for p in staging_dir(out).iterdir()))
+
+
+def test_seeds_give_spreads_and_the_verdicts_use_them(tiny_bert, tiny_data, tmp_path):
+    import json
+
+    from steu_core.runs import run_unlearning
+
+    out = run_unlearning(_request(tiny_bert, tiny_data, tmp_path / "run", seeds=2))
+    r = json.loads((out / "results.json").read_text())
+    seeds = r["seeds"]
+    assert seeds["n"] == 2 and seeds["seeds"] == [0, 1] and seeds["kept_model_seed"] == 0
+    assert [s["seed"] for s in seeds["per_seed"]] == [0, 1]
+    assert seeds["per_seed"][0]["forget_f1_after"] == r["forget_f1_after"]  # the kept model is the first seed's
+    for key in ("forget_f1_after", "retain_f1_after", "loss_auc_after"):
+        spread = seeds["spread"][key]
+        assert spread["min"] <= spread["mean"] <= spread["max"]
+    assert r["wall_seconds"]["seeds"] > 0
+    assert r["verdicts"]["forgotten"]["evidence"]["seeds"] == 2
+    assert r["verdicts"]["forgotten"]["evidence"]["forget_f1_after"] == max(s["forget_f1_after"]
+                                                                           for s in seeds["per_seed"])
+    assert r["members"] == {"found": r["data"]["forget"]["rows"], "total": r["data"]["forget"]["rows"],
+                            "rule": r["members"]["rule"]}
