@@ -20,6 +20,7 @@ import streamlit as st
 from steu_core import demo
 from steu_core.data import NoteSet, load_notes
 from steu_core.errors import SteuError
+from steu_core.model import device_description, load_classifier, resolve_device
 from steu_core.runs import checks, stages
 from steu_core.runs.checks import ROLES, RequestCheck
 
@@ -66,8 +67,6 @@ def configured_model() -> str | None:
 
 @st.cache_resource(show_spinner=False, max_entries=3)
 def _load_classifier(path: str, stamp: float):
-    from steu_core.model import load_classifier
-
     return load_classifier(demo.resolve_model_path(path), device="cpu")  # the dashboard only reads metadata; runs use the GPU
 
 
@@ -96,8 +95,6 @@ def read_notes(path: str | Path) -> NoteSet:
 @st.cache_data(show_spinner=False)
 def compute_device() -> str:
     """The device a run will use (GPU name when CUDA is available)."""
-    from steu_core.model import device_description, resolve_device
-
     return device_description(resolve_device("auto"))
 
 

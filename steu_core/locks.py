@@ -25,11 +25,13 @@ from typing import Callable, Iterator
 from filelock import FileLock, Timeout
 
 from .errors import ConfigError
+from .paths import steu_home
 
 
 def model_key(model: str | Path) -> str:
     """A stable key for a model: the resolved directory (the demo model's directory for "default")."""
     if str(model) == "default":
+        # demo trains models (torch, transformers): the lock stays importable without loading them
         from .demo import demo_model_dir
 
         path = demo_model_dir()
@@ -43,8 +45,6 @@ def model_key(model: str | Path) -> str:
 
 
 def lock_path(model: str | Path) -> Path:
-    from .paths import steu_home
-
     d = steu_home() / "locks"
     d.mkdir(parents=True, exist_ok=True)
     return d / f"model-{model_key(model)}.lock"

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from .data import NoteSet
-from .errors import Cancelled
+from .errors import Cancelled, ConfigError
 from .model import (Classifier, encode, load_classifier, pad_batch, pad_id, save_model_atomically,
                     seed_everything)
 
@@ -96,8 +96,6 @@ def train_classifier(base: str | Path, notes: NoteSet, out: str | Path, cfg: Tra
     cfg = cfg or TrainConfig()
     out = Path(out)
     if out.exists():
-        from .errors import ConfigError
-
         raise ConfigError(f"output directory '{out}' already exists.", hint="Choose a new directory.")
     labels = labels or sorted(set(notes.labels), key=_label_sort_key)
     seed_everything(cfg.seed)

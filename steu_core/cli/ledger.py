@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..ledger import Ledger, LedgerError, check_ledger_file, entry_summary, load_verifier
 from ..ledger.checkpoint import Checkpoint, CheckpointResult
+from ..ledger.files import existing_file
 from ..ledger.keys import default_key_path, local_verifier, rotate_signer, signer_for
 from ..ledger.note import parse_note
 
@@ -57,11 +58,8 @@ def _checkpoint_result(ledger: Ledger, checkpoint_file: str, public_key_file: st
 
 def read_checkpoint_file(path: str | Path) -> str:
     """The text of a checkpoint file (Windows line ends undone: the signed text has plain newlines)."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        what = "is a directory" if path.is_dir() else "does not exist"
-        raise LedgerError(f"the checkpoint file '{path}' {what}.",
-                          hint="Pass the file written by `python -m steu_core ledger checkpoint --out FILE`.")
+    path = existing_file(path, "checkpoint file", "Pass the file written by `python -m steu_core ledger checkpoint "
+                                                  "--out FILE`.")
     if path.stat().st_size > MAX_CHECKPOINT_BYTES:
         raise LedgerError(f"'{path}' is too large to be a checkpoint ({path.stat().st_size} bytes).",
                           hint="Pass the file written by `python -m steu_core ledger checkpoint --out FILE`.")

@@ -28,6 +28,7 @@ from typing import Any
 from . import merkle
 from .errors import LedgerError
 from .hashing import canonical_json, compute_entry_hash
+from .keys import load_verifier
 from .note import SignerKey, VerifierKey, open_note, sign_note
 
 _SIZE_RE = re.compile(r"^(0|[1-9][0-9]{0,18})$")
@@ -146,8 +147,6 @@ def as_verifier(public_key: Any) -> VerifierKey:
     if isinstance(public_key, SignerKey):
         return public_key.verifier()
     if isinstance(public_key, Path):
-        from .keys import load_verifier
-
         return load_verifier(public_key)
     if isinstance(public_key, str):
         return VerifierKey.from_text(public_key)

@@ -76,3 +76,13 @@ def unreadable_ledger(path: Path, exc: sqlite3.Error) -> LedgerError:
     """The error for a ledger file SQLite cannot read (SQLite's messages name no data, only the fault)."""
     return LedgerError(f"the ledger '{path}' cannot be read: {exc} (not a SQLite ledger, or a damaged one).",
                        hint="Check --path; if this is the ledger, restore it from a backup.")
+
+
+def existing_file(path: str | Path, what: str, hint: str) -> Path:
+    """``path`` (user-expanded) when it is a file; else a :class:`LedgerError` saying ``what`` it should
+    have been and whether it is a directory or missing."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        state = "is a directory" if path.is_dir() else "does not exist"
+        raise LedgerError(f"the {what} '{path}' {state}.", hint=hint)
+    return path

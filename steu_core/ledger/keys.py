@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..paths import steu_home
 from .errors import LedgerError
+from .files import existing_file
 from .note import SignerKey, VerifierKey, check_key_name
 
 KEYS_DIR = "keys"
@@ -145,11 +146,7 @@ def rotate_signer(path: str | Path | None = None, name: str | None = None) -> tu
 
 def load_verifier(path: str | Path) -> VerifierKey:
     """The public key saved in ``path`` (the line printed by ``ledger key``; '#' lines are comments)."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        what = "is a directory" if path.is_dir() else "does not exist"
-        raise LedgerError(f"the public key file '{path}' {what}.",
-                          hint="Pass the file saved from `python -m steu_core ledger key` (one line).")
+    path = existing_file(path, "public key file", "Pass the file saved from `python -m steu_core ledger key` (one line).")
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
