@@ -71,20 +71,9 @@ def train_full_model(ctx: UnlearnContext, *, lr: float, batch_size: int, max_ste
         if ctx.cancelled():
             raise Cancelled("the unlearning run was cancelled")
         rb = r_order.take(batch_size)
-        retain_loss = F.cross_entropy(_logits(new, ctx.retain, rb), ctx.retain_labels[rb].to(new.device))
-        loss = retain_weight * retain_loss
-        f_loss = None
-        if ascent:
-            fb = f_order.take(batch_size)
-            fl = _logits(new, ctx.forget, fb)
-            f_loss = F.cross_entropy(fl, torch.full((len(fb),), fc, dtype=torch.long, device=new.device))
-            loss = loss - forget_weight * f_loss
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
-        opt.step()
-        entry = {"step": step, "loss": float(loss.detach()), "retain_loss": float(retain_loss.detach()),
-                 "forget_loss": float(f_loss.detach()) if f_loss is not None else None}
+        fb = f_order.take(batch_size) if ascent else None
+        entry = _full_step(ctx, new, opt, step, rb, fb, forget_weight=forget_weight, retain_weight=retain_weight,
+                           max_grad_norm=max_grad_norm)
         history.append(entry)
         ctx.report(stage="unlearn", step=step, total=max_steps,
                    losses={k: v for k, v in (("loss", entry["loss"]), ("retain", entry["retain_loss"]),
@@ -104,3 +93,22 @@ def train_full_model(ctx: UnlearnContext, *, lr: float, batch_size: int, max_ste
            "objective": ("retain CE - forget_weight * forget CE (gradient difference)" if ascent
                          else "retain CE only")}
     return new, log
+
+
+def _full_step(ctx: UnlearnContext, clf: Classifier, opt: torch.optim.Optimizer, step: int, rb: list[int],
+               fb: list[int] | None, *, forget_weight: float, retain_weight: float, max_grad_norm: float) -> dict:
+    """One clipped Adam step on retain batch ``rb`` (descent) and, for gradient ascent, forget batch
+    ``fb`` (ascent); its history entry."""
+    retain_loss = F.cross_entropy(_logits(clf, ctx.retain, rb), ctx.retain_labels[rb].to(clf.device))
+    loss = retain_weight * retain_loss
+    f_loss = None
+    if fb is not None:
+        fl = _logits(clf, ctx.forget, fb)
+        f_loss = F.cross_entropy(fl, torch.full((len(fb),), ctx.forget_class_id, dtype=torch.long, device=clf.device))
+        loss = loss - forget_weight * f_loss
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(clf.model.parameters(), max_grad_norm)
+    opt.step()
+    return {"step": step, "loss": float(loss.detach()), "retain_loss": float(retain_loss.detach()),
+            "forget_loss": float(f_loss.detach()) if f_loss is not None else None}

@@ -12,6 +12,7 @@ computed once; only examples with a selected token need an encoder pass per step
 """
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -161,9 +162,64 @@ def choose_tokens(ctx: UnlearnContext, cfg: SteuConfig) -> list[TokenScore]:
                          count=distributed.document_frequency)
 
 
+@dataclass
+class _Edit:
+    """A copy of the original with its trainable tensors: the k x d selected rows (swapped in by
+    ``override`` during training, written into the embedding at the end) and/or the head."""
+
+    clf: Classifier
+    embedding: torch.nn.Embedding
+    row_ids: list[int]
+    rows: torch.Tensor
+    override: RowOverride | None
+    groups: list[dict]              # Adam parameter groups
+
+    @property
+    def trainable(self) -> list[torch.Tensor]:
+        return [p for g in self.groups for p in g["params"]]
+
+
+@dataclass
+class _Training:
+    """What every step of one STEU run reads."""
+
+    ctx: UnlearnContext
+    cfg: SteuConfig
+    edit: _Edit
+    use_cache: bool
+    forget_pool: _Pool
+    retain_pool: _Pool
+
+    @property
+    def forget_class(self) -> int:
+        return self.ctx.forget_class_id
+
+
 def run_sparse_unlearning(ctx: UnlearnContext, cfg: SteuConfig, selected: list[TokenScore],
                           use_cache: bool = True) -> tuple[Classifier, dict]:
     """Train the selected rows and/or the head of a copy of the original; return the copy and a log."""
+    edit = _trainable_copy(ctx, cfg, selected)
+    opt = torch.optim.Adam(edit.groups)  # no weight decay: only the trainable tensors carry optimizer state
+    use_cache = use_cache and edit.clf.adapter is not None
+    run = _Training(ctx, cfg, edit, use_cache, *_training_pools(ctx, cfg, edit.row_ids))
+    t0 = time.perf_counter()
+    if use_cache:
+        _cache_head_inputs(run)
+    cache_s = time.perf_counter() - t0
+    start = _starting_point(run)
+    history, stopped_early, steps, end = _optimise(run, opt, start, t0)
+    _write_rows(edit)
+    log = {"steps": steps, "max_steps": cfg.max_steps, "stopped_early": stopped_early, "history": history,
+           "forget_f1_on_forget_set": {"start": start[0], "end": end[0]},
+           "retain_loss_on_pool": {"start": start[1], "end": end[1]},
+           "cache_seconds": cache_s, "feature_cache": use_cache,
+           "forget_touched": int(run.forget_pool.touched.sum()), "retain_pool": len(run.retain_pool),
+           "retain_pool_touched": int(run.retain_pool.touched.sum())}
+    return edit.clf, log
+
+
+def _trainable_copy(ctx: UnlearnContext, cfg: SteuConfig, selected: list[TokenScore]) -> _Edit:
+    """A frozen copy of the original in eval mode, with only the rows and/or the head set to train."""
     seed_everything(ctx.seed)
     new = ctx.original.copy()
     model = new.model
@@ -179,91 +235,113 @@ def run_sparse_unlearning(ctx: UnlearnContext, cfg: SteuConfig, selected: list[T
         rows.requires_grad_(True)
         override = RowOverride(emb, row_ids, rows)
         groups.append({"params": [rows], "lr": cfg.lr_rows})
-    params = dict(model.named_parameters())
     if cfg.train_head:
+        params = dict(model.named_parameters())
         head = [params[n] for n in new.head_param_names]
         for p in head:
             p.requires_grad_(True)
         groups.append({"params": head, "lr": cfg.lr_head})
     if not groups:
         raise ConfigError("nothing to train: both the rows and the head are frozen.")
-    opt = torch.optim.Adam(groups)  # no weight decay: only the trainable tensors carry optimizer state
+    return _Edit(new, emb, row_ids, rows, override, groups)
 
-    use_cache = use_cache and new.adapter is not None
-    fc = ctx.forget_class_id
-    forget_labels = torch.full((len(ctx.forget),), fc, dtype=torch.long)
+
+def _training_pools(ctx: UnlearnContext, cfg: SteuConfig, row_ids: list[int]) -> tuple[_Pool, _Pool]:
+    """The forget set and a stratified retain sample, each knowing which examples carry a selected token."""
+    forget_labels = torch.full((len(ctx.forget),), ctx.forget_class_id, dtype=torch.long)
     f_touched = coverage(ctx.forget.ids, row_ids) if cfg.train_rows else np.zeros(len(ctx.forget), bool)
     pool_idx = stratified_sample(ctx.retain_labels, cfg.retain_pool, ctx.seed)
     r_enc = ctx.retain.subset(pool_idx)
     r_labels = ctx.retain_labels[pool_idx]
     r_touched = coverage(r_enc.ids, row_ids) if cfg.train_rows else np.zeros(len(r_enc), bool)
+    return _Pool(ctx.forget, forget_labels, f_touched, None), _Pool(r_enc, r_labels, r_touched, None)
 
-    t0 = time.perf_counter()
-    f_feats = r_feats = None
-    if use_cache:
-        # Head inputs of the unedited model for every pool example: exact forever for the examples
-        # without a selected token, and the exact starting point for the others.
-        ctx.report(stage="cache", step=0, total=cfg.max_steps, losses={}, elapsed_s=0.0)
-        f_feats = (ctx.forget_features if ctx.forget_features is not None
-                   else distributed.compute_features(ctx.original, ctx.forget))
-        r_feats = distributed.compute_features(ctx.original, r_enc)
-    cache_s = time.perf_counter() - t0
-    forget_pool = _Pool(ctx.forget, forget_labels, f_touched, f_feats)
-    retain_pool = _Pool(r_enc, r_labels, r_touched, r_feats)
 
-    def evaluate() -> tuple[float, float]:
-        with torch.no_grad():  # with several processes each scores its share of the chunks
-            fl = distributed.map_rows(len(forget_pool), lambda b: pool_logits(new, forget_pool, b, override, use_cache))
-            rl = distributed.map_rows(len(retain_pool), lambda b: pool_logits(new, retain_pool, b, override, use_cache))
-        return f1_on_forget(fl.argmax(-1).cpu(), fc), float(F.cross_entropy(rl.float().cpu(), r_labels))
+def _cache_head_inputs(run: _Training) -> None:
+    """Head inputs of the unedited model for every pool example: exact forever for the examples
+    without a selected token, and the exact starting point for the others."""
+    ctx = run.ctx
+    ctx.report(stage="cache", step=0, total=run.cfg.max_steps, losses={}, elapsed_s=0.0)
+    run.forget_pool.feats = (ctx.forget_features if ctx.forget_features is not None
+                             else distributed.compute_features(ctx.original, ctx.forget))
+    run.retain_pool.feats = distributed.compute_features(ctx.original, run.retain_pool.enc)
 
-    if use_cache:  # nothing edited yet: the cached head inputs give the starting point exactly
-        f1_start = f1_on_forget(head_logits(new, f_feats).argmax(-1), fc)
-        retain_start = float(F.cross_entropy(head_logits(new, r_feats), r_labels))
-    else:
-        f1_start, retain_start = evaluate()
+
+def _evaluate(run: _Training) -> tuple[float, float]:
+    """(forget F1 on the forget set, retain loss on the retain pool) of the model as edited so far."""
+    clf, override, use_cache = run.edit.clf, run.edit.override, run.use_cache
+    forget_pool, retain_pool = run.forget_pool, run.retain_pool
+    with torch.no_grad():  # with several processes each scores its share of the chunks
+        fl = distributed.map_rows(len(forget_pool), lambda b: pool_logits(clf, forget_pool, b, override, use_cache))
+        rl = distributed.map_rows(len(retain_pool), lambda b: pool_logits(clf, retain_pool, b, override, use_cache))
+    return f1_on_forget(fl.argmax(-1).cpu(), run.forget_class), float(F.cross_entropy(rl.float().cpu(),
+                                                                                      retain_pool.labels))
+
+
+def _starting_point(run: _Training) -> tuple[float, float]:
+    """:func:`_evaluate` before the first step; from the cache when there is one (exact: nothing is
+    edited yet)."""
+    if not run.use_cache:
+        return _evaluate(run)
+    clf = run.edit.clf
+    f1 = f1_on_forget(head_logits(clf, run.forget_pool.feats).argmax(-1), run.forget_class)
+    return f1, float(F.cross_entropy(head_logits(clf, run.retain_pool.feats), run.retain_pool.labels))
+
+
+def _optimise(run: _Training, opt: torch.optim.Optimizer, start: tuple[float, float],
+              t0: float) -> tuple[list[dict], bool, int, tuple[float, float]]:
+    """Steps until the stopping rule holds or ``max_steps``: (history, stopped early, steps taken,
+    (forget F1, retain loss) at the end)."""
+    ctx, cfg = run.ctx, run.cfg
     gen = torch.Generator().manual_seed(ctx.seed)
-    f_order, r_order = Cycler(len(forget_pool), gen), Cycler(len(retain_pool), gen)
+    f_order, r_order = Cycler(len(run.forget_pool), gen), Cycler(len(run.retain_pool), gen)
     history, stopped_early, step = [], False, 0
-    f1_now, retain_now = f1_start, retain_start
-    trainable = [p for g in groups for p in g["params"]]
+    end = start
     micro = cfg.batch_size
     for step in range(1, cfg.max_steps + 1):
         if ctx.cancelled():
             raise Cancelled("the unlearning run was cancelled")
-        fb, rb = f_order.take(cfg.batch_size), r_order.take(cfg.batch_size)
-        opt.zero_grad(set_to_none=True)
-        (retain_loss, f_loss, batch_hits), micro = step_gradients(
-            new, forget_pool, retain_pool, fb, rb, override, use_cache, fc, cfg.forget_weight, trainable, micro)
-        opt.step()
-        loss = retain_loss + cfg.forget_weight * f_loss
-        history.append({"step": step, "loss": loss, "retain_loss": retain_loss,
-                        "forget_loss": f_loss, "forget_hits": batch_hits})
+        entry, micro = _train_step(run, opt, step, f_order.take(cfg.batch_size), r_order.take(cfg.batch_size), micro)
+        history.append(entry)
         ctx.report(stage="unlearn", step=step, total=cfg.max_steps,
-                   losses={"loss": history[-1]["loss"], "retain": history[-1]["retain_loss"],
-                           "forget": history[-1]["forget_loss"]},
+                   losses={"loss": entry["loss"], "retain": entry["retain_loss"], "forget": entry["forget_loss"]},
                    elapsed_s=time.perf_counter() - t0)
-        if step >= cfg.min_steps and step % cfg.check_every == 0 and batch_hits == 0:
-            f1_now, retain_now = evaluate()
-            history[-1].update(forget_f1=f1_now, retain_eval_loss=retain_now)
-            if f1_now <= cfg.forget_f1_target and retain_now <= retain_start + cfg.retain_tolerance:
+        # a full check only when the batch already shows no forget-class prediction
+        if step >= cfg.min_steps and step % cfg.check_every == 0 and entry["forget_hits"] == 0:
+            end = _evaluate(run)
+            entry.update(forget_f1=end[0], retain_eval_loss=end[1])
+            if end[0] <= cfg.forget_f1_target and end[1] <= start[1] + cfg.retain_tolerance:
                 stopped_early = True
                 break
     if not stopped_early:
-        f1_now, retain_now = evaluate()
+        end = _evaluate(run)
+    return history, stopped_early, step, end
+
+
+def _train_step(run: _Training, opt: torch.optim.Optimizer, step: int, fb: list[int], rb: list[int],
+                micro: int) -> tuple[dict, int]:
+    """One optimiser step on forget batch ``fb`` and retain batch ``rb``: its history entry, and the
+    micro-batch size that fitted in memory."""
+    edit, cfg = run.edit, run.cfg
+    opt.zero_grad(set_to_none=True)
+    (retain_loss, f_loss, batch_hits), micro = step_gradients(
+        edit.clf, run.forget_pool, run.retain_pool, fb, rb, edit.override, run.use_cache, run.forget_class,
+        cfg.forget_weight, edit.trainable, micro)
+    opt.step()
+    loss = retain_loss + cfg.forget_weight * f_loss
+    return {"step": step, "loss": loss, "retain_loss": retain_loss, "forget_loss": f_loss,
+            "forget_hits": batch_hits}, micro
+
+
+def _write_rows(edit: _Edit) -> None:
+    """Write the trained rows into the copy's embedding matrix and freeze it again."""
     with torch.no_grad():
-        if override is not None:
-            emb.weight[torch.as_tensor(row_ids, dtype=torch.long, device=new.device)] = rows.detach().to(emb.weight.dtype)
-    for p in model.parameters():
+        if edit.override is not None:
+            index = torch.as_tensor(edit.row_ids, dtype=torch.long, device=edit.clf.device)
+            edit.embedding.weight[index] = edit.rows.detach().to(edit.embedding.weight.dtype)
+    for p in edit.clf.model.parameters():
         p.requires_grad_(False)
-    model.eval()
-    log = {"steps": step, "max_steps": cfg.max_steps, "stopped_early": stopped_early, "history": history,
-           "forget_f1_on_forget_set": {"start": f1_start, "end": f1_now},
-           "retain_loss_on_pool": {"start": retain_start, "end": retain_now},
-           "cache_seconds": cache_s, "feature_cache": use_cache,
-           "forget_touched": int(f_touched.sum()), "retain_pool": len(retain_pool),
-           "retain_pool_touched": int(r_touched.sum())}
-    return new, log
+    edit.clf.model.eval()
 
 
 def _accumulate(clf: Classifier, forget_pool: _Pool, retain_pool: _Pool, fb: list[int], rb: list[int],
@@ -322,8 +400,6 @@ def step_gradients(clf: Classifier, forget_pool: _Pool, retain_pool: _Pool, fb: 
         if micro <= 1:
             raise out_of_memory_error("STEU step", clf.device)
         micro = max(1, micro // 2)
-        import logging
-
         logging.getLogger("steu_core").warning(
             "STEU step: out of %s memory; redoing the step in micro-batches of %d notes (same gradients).",
             clf.device.type, micro)
