@@ -704,7 +704,9 @@ def test_formula_and_html_in_notes_are_inert(env, tmp_path, capsys):
     rows = list(env.train_rows)
     for i, payload in enumerate(FORMULAS + HTML):
         rows[i] = (payload + " " + rows[i][0], rows[i][1])
-    forget = [(FORMULAS[0] + " " + t, l) for t, l in env.forget_rows]
+    # the forget notes carry a formula too, and (as a forget set must) they are training notes
+    rows = [(FORMULAS[0] + " " + t, lab) if (t, lab) in set(env.forget_rows) else (t, lab) for t, lab in rows]
+    forget = [(FORMULAS[0] + " " + t, lab) for t, lab in env.forget_rows]
     args = base_args(env, tmp_path / "run")
     args["--train"] = _file(tmp_path, "train.csv", _csv_rows(rows))
     args["--forget"] = _file(tmp_path, "forget.csv", _csv_rows(forget))
