@@ -30,7 +30,7 @@ def _imported_modules(path: Path, package: str) -> set[str]:
 
 
 def test_registries_hold_every_audit_in_import_order():
-    assert list(AUDITS) == ["mia", "param_diff", "utility"]
+    assert list(AUDITS) == ["mia", "param_diff", "utility", "collateral"]
     assert list(DEEP_AUDITS) == ["forget_quality", "probe", "reference_mia", "relearn", "utility_ci"]
 
 

@@ -599,7 +599,7 @@ def test_disk_full_fails_cleanly(where, env, tmp_path, capsys, monkeypatch):
 
 @pytest.mark.parametrize("where", ["scoring", "training"])
 def test_gpu_out_of_memory_says_what_to_do(where, env, tmp_path, capsys, monkeypatch):
-    import steu_core.methods.steu as steu_method
+    import steu_core.methods.pools as steu_method  # the training step scores its pools there
     from steu_core.runs import pipeline as runs
 
     def oom(*args, **kwargs):

@@ -348,7 +348,8 @@ def test_results_page_shows_the_evidence(dash_env, finished_run):
     assert metrics["Retain F1 (other classes)"].value == f"{r['retain_f1_after']:.3f}"
     assert metrics["Encoder bit-identical"].value == "Yes"
     assert metrics["Membership AUC"].value == f"{r['mia']['loss_auc_after']:.3f}"
-    assert len(at.get("plotly_chart")) == 6
+    assert len(at.get("plotly_chart")) == 7  # collateral damage: per-class F1 with intervals, where the notes went
+    assert "Is the forgetting shown?" in _texts(at)
     text = _texts(at)
     assert "Parameter check: PASS" in text and "REQ-7" in text
     assert not any("{" in str(m.value) and "}" in str(m.value) for m in at.markdown)  # no raw dicts

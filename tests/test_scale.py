@@ -150,7 +150,7 @@ def test_scoring_recovers_from_out_of_memory_with_the_same_results(tiny_bert, mo
 
 
 def test_steu_step_recovers_from_out_of_memory_with_the_same_result(tiny_bert, tiny_data, tmp_path, monkeypatch):
-    from steu_core.methods import steu as steu_mod
+    from steu_core.methods import pools as steu_mod  # the training step scores its pools there
     from steu_core.runs import UnlearnRequest, run_unlearning
 
     def run(out):

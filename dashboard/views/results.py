@@ -100,16 +100,19 @@ m[4].metric("Encoder bit-identical", "Yes" if enc_ok else "NO", border=True, hei
 
 about = method_text(r)
 items = {item["key"]: item for item in summary(r, about["edits"])}
-VERDICT_BOX = {"yes": st.success, "no": st.error, "inconclusive": st.warning}
+VERDICT_COLOUR = {"yes": "green", "no": "red", "inconclusive": "orange"}
 overall = items["overall"]
-VERDICT_BOX.get(overall["value"], st.info)(f"**{common.md(overall['question'])} {common.md(overall['verdict'])}.** "
-                                           f"{common.md(overall['text'])}", icon=":material/gavel:")
+with st.container(border=True):  # a verdict, not an app error: coloured words rather than an alert box
+    st.markdown(f"#### :material/gavel: {common.md(overall['question'])} "
+                f":{VERDICT_COLOUR.get(overall['value'], 'gray')}[{common.md(overall['verdict'])}]")
+    st.markdown(common.md(overall["text"]))
 cols = st.columns(4)
 for col, key in zip(cols, ("forgotten", "utility_kept", "membership", "changed")):
     item = items[key]
     with col.container(border=True, height="stretch"):
         st.markdown(f"**{common.md(item['question'])}**")
-        st.markdown(f"### {common.md(item['verdict'])}")
+        colour = VERDICT_COLOUR.get(item.get("value"), "gray")
+        st.markdown(f"### :{colour}[{common.md(item['verdict'])}]")
         st.caption(common.md(item["text"]))
 for note in measurement_notes(r):
     st.caption(common.md(note))

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError
-from ..methods.steu import stratified_sample
+from ..methods.sampling import stratified_sample
 from ..model import pad_batch, pad_id
 from ..stats import bootstrap_paired
 from .deep_base import DeepInputs, ModelOutputs, register_deep_audit

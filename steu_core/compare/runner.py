@@ -13,7 +13,7 @@ import torch
 from ..audits.deep import ORACLE, ORIGINAL, DeepInputs, model_outputs, run_deep_audits
 from ..demo import resolve_model_path
 from ..errors import Cancelled, SteuError
-from ..methods.steu import stratified_sample
+from ..methods.sampling import stratified_sample
 from ..model import encode, load_classifier, seed_everything, write_json_atomic
 from ..request import CompareRequest
 from ..verdicts import compute_verdicts

@@ -20,7 +20,8 @@ import torch.nn.functional as F
 from ..errors import Cancelled, ConfigError
 from ..model import Classifier, Encoded, pad_batch, pad_id, seed_everything
 from .base import UnlearnContext
-from .steu import Cycler, f1_on_forget
+from .sampling import Cycler
+from .steu import f1_on_forget
 
 
 def check_full_settings(**values) -> None:

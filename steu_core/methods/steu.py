@@ -12,7 +12,6 @@ computed once; only examples with a selected token need an encoder pass per step
 """
 from __future__ import annotations
 
-import logging
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,11 +21,12 @@ import torch
 import torch.nn.functional as F
 
 from .. import distributed
-from ..accel import autocast, is_oom, out_of_memory_error, release_memory
 from ..errors import Cancelled, ConfigError
-from ..model import Classifier, Encoded, RowOverride, head_logits, pad_batch, pad_id, seed_everything
+from ..model import Classifier, RowOverride, head_logits, seed_everything
 from ..pmi import DEFAULT_BUDGET, TokenScore, coverage, k_from_budget, select_tokens
 from .base import AllowedChanges, MethodResult, UnlearnContext, config_from_dict, register
+from .pools import TrainingPool, pool_logits, step_gradients
+from .sampling import Cycler, stratified_sample
 
 
 @dataclass
@@ -68,75 +68,6 @@ class SteuConfig:
             raise ConfigError(f"setting 'forget_weight' must be zero or more (got {self.forget_weight}).")
         if not (0 <= self.forget_f1_target <= 1) or not (self.retain_tolerance >= 0):
             raise ConfigError("settings 'forget_f1_target' (0 to 1) and 'retain_tolerance' (0 or more) are out of range.")
-
-
-def stratified_sample(labels: torch.Tensor, n: int, seed: int) -> list[int]:
-    """Up to n indices, each class represented in proportion, deterministic for a seed."""
-    if len(labels) <= n:
-        return list(range(len(labels)))
-    from sklearn.model_selection import train_test_split
-
-    idx = np.arange(len(labels))
-    _, chosen = train_test_split(idx, test_size=n, random_state=seed, stratify=labels.numpy())
-    return sorted(chosen.tolist())
-
-
-class _Pool:
-    """A training pool: token ids, labels, which examples carry a selected token, cached head inputs."""
-
-    def __init__(self, enc: Encoded, labels: torch.Tensor, touched: np.ndarray, feats: torch.Tensor | None):
-        self.enc, self.labels, self.touched, self.feats = enc, labels, touched, feats
-
-    def __len__(self):
-        return len(self.enc)
-
-
-def _head_inputs(clf: Classifier, pool: _Pool, idx: list[int], override: RowOverride | None,
-                 use_cache: bool) -> torch.Tensor:
-    """Head inputs of pool[idx]: cached where exact, else an encoder pass with the edited rows."""
-    adapter, device = clf.adapter, clf.device
-    feats = None
-    need = [i for i in idx if not use_cache or pool.touched[i]]
-    if use_cache and len(need) < len(idx):
-        feats = pool.feats[torch.as_tensor(idx, device=pool.feats.device)].to(device).clone()
-    if need:
-        ids, mask = pool.enc.pad(need, pad_id(clf.tokenizer), device)
-        # autocast (CUDA bf16 only) covers the frozen encoder; the k x d rows stay fp32 parameters and
-        # the head runs in fp32 on fp32 inputs
-        with autocast(device, clf.precision, training=True):
-            if override is not None:
-                with override:
-                    new = adapter.features(clf.model, ids, mask)
-            else:
-                new = adapter.features(clf.model, ids, mask)
-        new = new.float()
-        if feats is None:
-            return new
-        pos = {i: p for p, i in enumerate(idx)}
-        feats = feats.index_put((torch.as_tensor([pos[i] for i in need], device=device),), new.float())
-    return feats
-
-
-def _full_logits(clf: Classifier, pool: _Pool, idx: list[int], override: RowOverride | None) -> torch.Tensor:
-    ids, mask = pad_batch([pool.enc.ids[i] for i in idx], pad_id(clf.tokenizer), clf.device)
-    if override is not None:
-        with override:
-            return clf.model(input_ids=ids, attention_mask=mask).logits
-    return clf.model(input_ids=ids, attention_mask=mask).logits
-
-
-def pool_logits(clf: Classifier, pool: _Pool, idx: list[int], override: RowOverride | None,
-                use_cache: bool) -> torch.Tensor:
-    if clf.adapter is None:
-        return _full_logits(clf, pool, idx, override)
-    return clf.adapter.logits(clf.model, _head_inputs(clf, pool, idx, override, use_cache))
-
-
-def forget_term(logits: torch.Tensor, forget_class: int) -> torch.Tensor:
-    """-log(1 - p_forget), computed stably from log-probabilities."""
-    logp = F.log_softmax(logits.float(), dim=-1)
-    others = torch.cat([logp[:, :forget_class], logp[:, forget_class + 1:]], dim=1)
-    return -torch.logsumexp(others, dim=1).mean()
 
 
 def f1_on_forget(preds: torch.Tensor, forget_class: int) -> float:
@@ -187,8 +118,8 @@ class _Training:
     cfg: SteuConfig
     edit: _Edit
     use_cache: bool
-    forget_pool: _Pool
-    retain_pool: _Pool
+    forget_pool: TrainingPool
+    retain_pool: TrainingPool
 
     @property
     def forget_class(self) -> int:
@@ -246,7 +177,7 @@ def _trainable_copy(ctx: UnlearnContext, cfg: SteuConfig, selected: list[TokenSc
     return _Edit(new, emb, row_ids, rows, override, groups)
 
 
-def _training_pools(ctx: UnlearnContext, cfg: SteuConfig, row_ids: list[int]) -> tuple[_Pool, _Pool]:
+def _training_pools(ctx: UnlearnContext, cfg: SteuConfig, row_ids: list[int]) -> tuple[TrainingPool, TrainingPool]:
     """The forget set and a stratified retain sample, each knowing which examples carry a selected token."""
     forget_labels = torch.full((len(ctx.forget),), ctx.forget_class_id, dtype=torch.long)
     f_touched = coverage(ctx.forget.ids, row_ids) if cfg.train_rows else np.zeros(len(ctx.forget), bool)
@@ -254,7 +185,7 @@ def _training_pools(ctx: UnlearnContext, cfg: SteuConfig, row_ids: list[int]) ->
     r_enc = ctx.retain.subset(pool_idx)
     r_labels = ctx.retain_labels[pool_idx]
     r_touched = coverage(r_enc.ids, row_ids) if cfg.train_rows else np.zeros(len(r_enc), bool)
-    return _Pool(ctx.forget, forget_labels, f_touched, None), _Pool(r_enc, r_labels, r_touched, None)
+    return TrainingPool(ctx.forget, forget_labels, f_touched, None), TrainingPool(r_enc, r_labels, r_touched, None)
 
 
 def _cache_head_inputs(run: _Training) -> None:
@@ -342,95 +273,6 @@ def _write_rows(edit: _Edit) -> None:
     for p in edit.clf.model.parameters():
         p.requires_grad_(False)
     edit.clf.model.eval()
-
-
-def _accumulate(clf: Classifier, forget_pool: _Pool, retain_pool: _Pool, fb: list[int], rb: list[int],
-                n_forget: int, n_retain: int, override, use_cache: bool, fc: int, forget_weight: float,
-                micro: int) -> torch.Tensor:
-    """Backward of this process's share (fb, rb) of one step's loss, ``micro`` notes at a time.
-
-    Each part is scaled by the global batch sizes, so the gradients add up (over micro-batches and
-    processes) to those of CE(retain batch) + forget_weight * mean(-log(1 - p_forget)) on the whole
-    batch. Returns [retain loss, forget loss, forget-class hits] of this share, summed likewise.
-    """
-    sums = torch.zeros(3, dtype=torch.float64)
-    for chunk in _chunks(rb, micro):
-        logits = pool_logits(clf, retain_pool, chunk, override, use_cache).float()
-        part = F.cross_entropy(logits, retain_pool.labels[chunk].to(logits.device), reduction="sum") / n_retain
-        if part.requires_grad:
-            part.backward()
-        sums[0] += float(part.detach())
-    for chunk in _chunks(fb, micro):
-        logits = pool_logits(clf, forget_pool, chunk, override, use_cache).float()
-        part = forget_term(logits, fc) * (len(chunk) / n_forget)
-        if part.requires_grad and forget_weight:
-            (forget_weight * part).backward()
-        sums[1] += float(part.detach())
-        sums[2] += int((logits.detach().argmax(-1) == fc).sum())
-    return sums
-
-
-def step_gradients(clf: Classifier, forget_pool: _Pool, retain_pool: _Pool, fb: list[int], rb: list[int],
-                   override, use_cache: bool, fc: int, forget_weight: float, trainable: list[torch.Tensor],
-                   micro: int) -> tuple[tuple[float, float, int], int]:
-    """The gradients of one STEU step in ``.grad`` of ``trainable``, and (retain loss, forget loss,
-    forget hits) of the whole batch.
-
-    With several processes each takes every world-th note of the (same) global batch and the
-    gradients and losses are summed across processes. Out of memory: the step is redone in
-    micro-batches of half the size (same gradients), down to one note. Returns the micro-batch size
-    that worked, for the next steps.
-    """
-    dp = distributed.current()
-    my_f, my_r = dp.shard(fb), dp.shard(rb)
-    while True:
-        failed = False
-        try:
-            sums = _accumulate(clf, forget_pool, retain_pool, my_f, my_r, len(fb), len(rb), override, use_cache,
-                               fc, forget_weight, micro)
-        except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
-            if not is_oom(exc):
-                raise
-            failed = True
-        if not failed:
-            break
-        for p in trainable:
-            p.grad = None
-        release_memory(clf.device)
-        if micro <= 1:
-            raise out_of_memory_error("STEU step", clf.device)
-        micro = max(1, micro // 2)
-        logging.getLogger("steu_core").warning(
-            "STEU step: out of %s memory; redoing the step in micro-batches of %d notes (same gradients).",
-            clf.device.type, micro)
-    if dp.enabled:
-        for p in trainable:
-            if p.grad is None:
-                p.grad = torch.zeros_like(p)
-        dp.sum_([p.grad for p in trainable])
-        dp.sum_([sums])
-    return (float(sums[0]), float(sums[1]), int(round(float(sums[2])))), micro
-
-
-def _chunks(seq, n):
-    seq = list(seq)
-    for i in range(0, len(seq), n):
-        yield seq[i:i + n]
-
-
-class Cycler:
-    """Endless shuffled passes over range(n), deterministic for a generator."""
-
-    def __init__(self, n: int, gen: torch.Generator):
-        self.n, self.gen, self.buf = n, gen, []
-
-    def take(self, k: int) -> list[int]:
-        out = []
-        while len(out) < min(k, self.n):
-            if not self.buf:
-                self.buf = torch.randperm(self.n, generator=self.gen).tolist()
-            out.append(self.buf.pop())
-        return out
 
 
 @register("steu")
