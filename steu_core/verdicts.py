@@ -10,7 +10,7 @@ in docs/CONTRACTS.md and their thresholds are the constants below.
 """
 from __future__ import annotations
 
-from .format import interval, number
+from .format import number
 
 YES, NO, INCONCLUSIVE = "yes", "no", "inconclusive"
 # The original model must have recognised the class: forget F1 before at least this (and its
@@ -33,7 +33,10 @@ def f3(x) -> str:
 
 def ci_text(ci) -> str:
     """" (95 % interval [0.451, 0.602])", or nothing where no interval was measured."""
-    return f" (95 % interval {interval(ci, 3)})" if ci else ""
+    if not ci:
+        return ""
+    lo, hi = (number(x, 3) for x in ci)
+    return f" (95 % interval {lo} to {hi})"
 
 
 def verdict(value: str, reason: str, **evidence) -> dict:
@@ -83,7 +86,9 @@ def utility_kept(r: dict, oracle: dict | None = None) -> dict:
     oracle_note = (f"; {', '.join(like_oracle)} lost F1 but no more than the retrain oracle does"
                    if like_oracle else "")
     if lost:
-        beyond = " and beyond what the retrain oracle loses" if oracle_change else ""
+        beyond = (" and beyond what the retrain oracle loses" if oracle_change else
+                  "; no retrain-oracle reference exists for this model and class (a comparison with retrain_oracle "
+                  "shows whether retraining would lose as much)")
         return verdict(NO, f"{', '.join(class_loss_text(r, c) for c in lost)} lost F1 beyond the 95 % "
                            f"interval{beyond}{oracle_note}", **evidence)
     if undecided:
@@ -131,13 +136,13 @@ def membership(r: dict) -> dict:
     if mia.get("skipped") or before is None or ci_before is None or after is None or ci_after is None:
         return verdict(INCONCLUSIVE, mia.get("skipped") or "membership inference was not measured", **evidence)
     members = members_note(r)
-    if ci_before[0] <= CHANCE <= ci_before[1]:
-        return verdict(INCONCLUSIVE, f"the attack on the original model could not be told from chance (AUC "
-                                     f"{f3(before)}{ci_text(ci_before)}), so chance after unlearning shows nothing"
-                                     f"{members}", **evidence)
-    if ci_after[1] < CHANCE:
+    if ci_after[1] < CHANCE:  # a leak whatever the attack did before: the notes stand out as forgotten
         return verdict(NO, f"over-unlearning: AUC after {f3(after)}{ci_text(ci_after)} lies below chance, so the "
                            f"forgotten notes now stand out by being forgotten{members}", **evidence)
+    if ci_before[0] <= CHANCE <= ci_before[1]:
+        return verdict(INCONCLUSIVE, f"the attack on the original model could not be told from chance: AUC "
+                                     f"{f3(before)}{ci_text(ci_before)}, so chance after unlearning shows nothing"
+                                     f"{members}", **evidence)
     if ci_after[0] > CHANCE:
         return verdict(NO, f"an attacker still tells the forgotten notes from held-out ones: AUC after "
                            f"{f3(after)}{ci_text(ci_after)} (before {f3(before)}){members}", **evidence)

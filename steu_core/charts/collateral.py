@@ -15,7 +15,7 @@ def class_f1_with_intervals(results: dict) -> go.Figure:
     rows = (results.get("collateral") or {}).get("per_class", [])
     names = [class_name(r) for r in rows]
     fig = go.Figure()
-    for key, ci_key, label, colour in (("f1_before", "ci_before", "before", BEFORE), ("f1_after", "ci_after", "after", AFTER)):
+    for key, ci_key, label, colour in (("f1_before", "ci_before", "Before", BEFORE), ("f1_after", "ci_after", "After", AFTER)):
         values = [r[key] for r in rows]
         fig.add_bar(y=names, x=values, name=label, orientation="h", marker_color=colour,
                     error_x=dict(type="data", symmetric=False, thickness=1.2, width=4,
@@ -44,7 +44,7 @@ def forgotten_notes(results: dict) -> go.Figure:
         row = went.get(when) or {}
         counts = [row.get(lab, {}).get("count", 0) for lab in labels]
         shares = [row.get(lab, {}).get("share", 0.0) for lab in labels]
-        fig.add_bar(x=[html.escape(str(lab)) for lab in labels], y=counts, name=when, marker_color=colour,
+        fig.add_bar(x=[html.escape(str(lab)) for lab in labels], y=counts, name=when.capitalize(), marker_color=colour,
                     text=[f"{c} ({100 * s:.0f} %)" for c, s in zip(counts, shares)], textposition="outside",
                     cliponaxis=False)
     fc = html.escape(str(results.get("forget_class", "")))

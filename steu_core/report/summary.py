@@ -55,10 +55,15 @@ def truncation_note(r: dict) -> str:
     trunc = data.get("truncated_notes") or {}
     rows = {"forget": (data.get("forget") or {}).get("rows"), "retain": data.get("retain_rows"),
             "eval": data.get("eval_rows")}
-    cut = ", ".join(f"{count(trunc.get(k))} of {count(n)} {k} notes" for k, n in rows.items()
-                    if trunc.get(k) is not None and n)
-    return (f"Each note was read up to {trunc.get('max_length', 'n/a')} tokens; longer notes were cut: {cut}. Text "
-            "beyond the limit took no part in training, unlearning or the audits.") if cut else ""
+    known = {k: n for k, n in rows.items() if trunc.get(k) is not None and n}
+    if not known:
+        return ""
+    limit = trunc.get("max_length", "n/a")
+    if not any(trunc.get(k) for k in known):
+        return f"Each note was read up to {limit} tokens; no note was longer."
+    cut = ", ".join(f"{count(trunc.get(k))} of {count(n)} {k} notes" for k, n in known.items())
+    return (f"Each note was read up to {limit} tokens; longer notes were cut: {cut}. Text beyond the limit took "
+            "no part in training, unlearning or the audits.")
 
 
 def seeds_note(r: dict) -> str:
