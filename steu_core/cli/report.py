@@ -1,21 +1,29 @@
-"""``report``: the PDF (and JSON) audit report of a finished run."""
+"""``report``: the signed PDF (and JSON) audit report of a finished run."""
 from __future__ import annotations
 
 from ..model import file_sha256
-from ..report import build_report
+from ..report import build_report, sidecar_path
 
 
 def cmd_report(args) -> int:
-    out = build_report(args.run, args.out, organisation=args.organisation, json_out=args.json)
+    # An explicit --out that exists is refused: a report already handed out must stay checkable.
+    if_exists = "overwrite" if args.overwrite else "version" if args.new_version else "refuse"
+    out = build_report(args.run, args.out, organisation=args.organisation, json_out=args.json, if_exists=if_exists)
     print(f"Wrote {out}" + (f" and {args.json}" if args.json else ""))
     print(f"Its SHA-256 is recorded in the ledger (kind 'report'): {file_sha256(out)}")
+    print(f"Its inclusion proof and checkpoint: {sidecar_path(out)} (deliver it with the PDF)")
     return 0
 
 
 def register(sub) -> None:
-    p = sub.add_parser("report", help="write the PDF (and JSON) audit report of a finished run")
+    p = sub.add_parser("report", help="write the signed PDF (and JSON) audit report of a finished run")
     p.add_argument("--run", required=True, help="the finished run directory (holds results.json)")
-    p.add_argument("--out", required=True, help="PDF file to write")
+    p.add_argument("--out", required=True, help="PDF file to write (an existing file is refused, see below)")
     p.add_argument("--json", help="also write the report's content as JSON here")
     p.add_argument("--organisation", help="organisation name on the title page (default: $STEU_ORG)")
+    when = p.add_mutually_exclusive_group()
+    when.add_argument("--new-version", action="store_true",
+                      help="if --out exists, write the next free version (report-v2.pdf ...)")
+    when.add_argument("--overwrite", action="store_true",
+                      help="replace an existing --out (the replaced file's SHA-256 is recorded in the ledger)")
     p.set_defaults(func=cmd_report)

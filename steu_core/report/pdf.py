@@ -1,7 +1,9 @@
-"""Writing the report PDF of a finished run: charts rendered to PNG, every section written, the file's
-SHA-256 recorded in the ledger before the PDF takes its name."""
+"""Writing the report PDF of a finished run: charts rendered to PNG, every section written, the ledger
+evidence attached, the file signed (PAdES), the signed bytes' SHA-256 recorded in the ledger and proven
+in a sidecar before the PDF takes its name (see :mod:`.anchors` for why the proof comes in two parts)."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -12,28 +14,40 @@ from .. import __version__, charts
 from ..errors import ConfigError
 from ..ledger import Ledger
 from ..model import file_sha256
+from .anchors import EVIDENCE_FORMAT, EVIDENCE_NAME, run_evidence, sidecar_path, write_sidecar
 from .content import build_json, chart_specs, report_content
 from .document import ReportDocument
 from .sections import write_pdf
+from .signing import report_signer, sign_pdf
+from .versions import target_path
 
 
 def build_report(run_dir: str | Path, out_pdf: str | Path, organisation: str | None = None,
-                 json_out: str | Path | None = None, record_ledger: bool = True) -> Path:
-    """Write the PDF report of the finished run in ``run_dir`` to ``out_pdf`` (and the JSON, if asked).
+                 json_out: str | Path | None = None, record_ledger: bool = True, if_exists: str = "version") -> Path:
+    """Write the signed PDF report of the finished run in ``run_dir`` (and the JSON, if asked); returns its path.
 
-    With ``record_ledger`` (the default) the PDF's SHA-256 is appended to the ledger (kind "report")
-    before the file takes its name, so whoever receives the PDF can check it against the ledger; if
-    that fails, no PDF is left behind.
+    ``if_exists``: when ``out_pdf`` exists, "version" writes the next free name (``report-v2.pdf`` ...),
+    "refuse" raises a ConfigError, "overwrite" replaces it (and says so in the ledger entry).
+    The PDF embeds the run entry's inclusion proof against a checkpoint signed now, and is signed
+    (PAdES). With ``record_ledger`` (the default) the SHA-256 of the final signed bytes is appended to
+    the ledger (kind "report") before the file takes its name, and ``<name>.proof.json`` holds that
+    entry's inclusion proof against a checkpoint covering it; if recording fails, no PDF is left behind.
     """
     content = report_content(run_dir, organisation)
-    out_pdf = Path(out_pdf)
+    out_pdf = target_path(Path(out_pdf), if_exists)
     out_pdf.parent.mkdir(parents=True, exist_ok=True)
+    signer = report_signer()  # first: the report states who signs it, and a bad certificate stops here
+    content["signature"] = signer.as_dict()
+    evidence = run_evidence(content) if record_ledger else None
+    content["ledger"]["proof"] = evidence
     workdir = Path(tempfile.mkdtemp(prefix="steu-report-"))
     try:
         images = _render_charts(content, workdir)
         doc = ReportDocument(content)
         write_pdf(doc, content, images, _image_sizes(content, images))
-        _save(doc, content, out_pdf, record_ledger)
+        _attach_evidence(doc, content)
+        signed = sign_pdf(bytes(doc.pdf.output()), signer, reason=f"STEU Audit report of run {content['run']['run_id']}")
+        _save(signed, content, out_pdf, record_ledger)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     if json_out:
@@ -41,24 +55,45 @@ def build_report(run_dir: str | Path, out_pdf: str | Path, organisation: str | N
     return out_pdf
 
 
-def _save(doc: ReportDocument, content: dict, out_pdf: Path, record_ledger: bool) -> None:
-    """Write the PDF next to ``out_pdf``, record it, then give it its name (no unrecorded PDF is left)."""
+def _attach_evidence(doc: ReportDocument, content: dict) -> None:
+    """The machine-readable evidence as a file attached to the PDF (what verify-report reads)."""
+    data = {"format": EVIDENCE_FORMAT, "run_id": content["run"]["run_id"], "run_entry": content["ledger"].get("proof"),
+            "signature": content["signature"]}
+    doc.pdf.embed_file(bytes=json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8"), basename=EVIDENCE_NAME,
+                       desc="STEU Audit: the run entry's inclusion proof and the signed checkpoint (JSON)")
+
+
+def _save(signed: bytes, content: dict, out_pdf: Path, record_ledger: bool) -> None:
+    """Write the signed PDF next to ``out_pdf``, record it, write its proof, then give it its name
+    (no unrecorded PDF is left, and an existing file is replaced only when overwriting was asked for)."""
     tmp = out_pdf.with_name(f".{out_pdf.name}.tmp")
-    doc.pdf.output(str(tmp))
+    tmp.write_bytes(signed)
+    replaced = file_sha256(out_pdf) if out_pdf.exists() else None
     try:
         if record_ledger:
-            record_report(content, tmp)
-        os.replace(tmp, out_pdf)
+            entry = record_report(content, tmp, file_name=out_pdf.name, replaced_sha256=replaced)
+            write_sidecar(sidecar_path(out_pdf), entry, (content.get("ledger") or {}).get("entry_hash"))
+        if replaced:
+            os.replace(tmp, out_pdf)
+        else:
+            os.link(tmp, out_pdf)  # fails rather than clobber a file another process wrote meanwhile
     finally:
         tmp.unlink(missing_ok=True)
 
 
-def record_report(content: dict, pdf: Path) -> dict:
-    """Append a "report" entry to the ledger: the run, its own ledger entry and the PDF's SHA-256."""
+def record_report(content: dict, pdf: Path, file_name: str | None = None, replaced_sha256: str | None = None) -> dict:
+    """Append a "report" entry to the ledger: the run, its own ledger entry and the PDF's SHA-256.
+
+    ``replaced_sha256``: the hash of the file this report overwrote (asked for explicitly), so that the
+    replacement is on record."""
     r = content["_results"]
     payload = {"run_id": str(r.get("run_id", "")), "request_id": str((r.get("request") or {}).get("request_id", "")),
                "pdf_sha256": file_sha256(pdf), "pdf_bytes": pdf.stat().st_size,
                "run_entry_hash": (content.get("ledger") or {}).get("entry_hash"), "tool_version": __version__}
+    if file_name:
+        payload["file_name"] = file_name
+    if replaced_sha256:
+        payload["overwrote_sha256"] = replaced_sha256
     try:
         return Ledger().append("report", payload)
     except Exception as exc:

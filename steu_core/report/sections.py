@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..format import when
+from .anchors import proof_rows
 from .document import GREY, TEAL, ReportDocument
 
 NUMERIC = ["LEFT", "RIGHT", "RIGHT", "RIGHT"]
@@ -27,7 +28,7 @@ def write_pdf(doc: ReportDocument, c: dict, images: dict, sizes: dict) -> None:
         comparison(doc, c, n)
         n += 1
     ledger(doc, c, n)
-    sign_off(doc, n + 1)
+    sign_off(doc, c, n + 1)
 
 
 def title_page(doc: ReportDocument, c: dict) -> None:
@@ -228,11 +229,31 @@ def ledger(doc: ReportDocument, c: dict, n: int) -> None:
             ("Ledger chain", lg.get("chain", "n/a"), False)])
     doc.note("Keep this hash with the report: 'python -m steu_core ledger verify' checks the chain, and the "
              "entry with this hash must still be in it.")
+    proof_of_run(doc, c)
 
 
-def sign_off(doc: ReportDocument, n: int) -> None:
+def proof_of_run(doc: ReportDocument, c: dict) -> None:
+    """The run entry's inclusion proof and checkpoint in words (the same JSON is attached to the file)."""
+    doc.h2("Inclusion proof of the run entry")
+    doc.kv(proof_rows(c["ledger"].get("proof")), size=8.5)
+    doc.note("The checkpoint was signed when this report was made and covers the run's entry; the audit path leads "
+             "from the entry to the checkpoint's Merkle root (RFC 9162). The same evidence is attached to this PDF "
+             "as steu-evidence.json. This file's own SHA-256 cannot be inside it: it is recorded in the ledger after "
+             "signing, and its proof is in the file <report>.proof.json delivered with it. Check both with "
+             "'python -m steu_core verify-report REPORT.pdf --public-key steu-ledger.pub'.")
+
+
+def signature_statement(doc: ReportDocument, c: dict) -> None:
+    sig = c.get("signature")
+    if sig:
+        doc.para(f"Electronic signature: this PDF is {sig['statement']}. The handwritten sign-off below is "
+                 "separate from it.", size=9.5, style="I", color=GREY)
+
+
+def sign_off(doc: ReportDocument, c: dict, n: int) -> None:
     pdf = doc.pdf
     doc.h1(f"{n}. Sign-off", keep=120)
+    signature_statement(doc, c)
     for role in ("Prepared by (operator)", "Reviewed and approved by (privacy officer)"):
         doc.h2(role)
         pdf.set_font(doc.sans, "", 10)
