@@ -16,9 +16,12 @@ PRIVATE_DIR_MODE = 0o700
 
 
 def private_dir(path: Path) -> Path:
-    """``path`` as an owner-only directory: made 0700 (mkdir's mode is cut by the umask, hence the
-    chmod), or tightened when it exists, is ours and lets others in. The user's home is left alone."""
-    path.mkdir(parents=True, exist_ok=True)
+    """``path`` as an owner-only directory: made 0700 with any missing parents (mkdir's mode is cut
+    by the umask, hence the chmod), or tightened when it exists, is ours and lets others in. The
+    user's home is left alone."""
+    for missing in reversed([p for p in (path, *path.parents) if not p.exists()]):
+        missing.mkdir(exist_ok=True)
+        os.chmod(missing, PRIVATE_DIR_MODE)
     info = path.stat()
     ours = not hasattr(os, "getuid") or info.st_uid == os.getuid()  # no uids on Windows
     if stat.S_IMODE(info.st_mode) & 0o077 and ours and path.resolve() != Path.home().resolve():
