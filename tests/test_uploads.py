@@ -149,3 +149,27 @@ def test_nothing_of_the_forgotten_notes_remains_after_a_dashboard_run(dash_env, 
     assert "patient_42.csv" in json.dumps(results), "the run keeps the file's name"
     _page(at, "request")
     assert "patient_42.csv" in _texts(at) and "were deleted when the run" in _texts(at)
+
+
+def test_history_signs_shows_and_offers_the_checkpoint_and_public_key(dash_env, tmp_path):
+    from steu_core.ledger import Ledger, load_verifier
+
+    ledger = Ledger()
+    ledger.append("request", {"request_id": "REQ-1", "forget_rows": 12})
+    at = _page(_app(), "history")
+    assert "No checkpoint signed yet" in _texts(at)
+    next(b for b in at.button if b.label == "Sign a checkpoint now").click().run()
+    assert not at.exception and not at.error
+    downloads = {b.label: b for b in at.get("download_button")}
+    assert {"Download the checkpoint", "Download the public key"} <= set(downloads)
+    assert any(m.label == "Tree size" and m.value == "1" for m in at.metric)
+    assert "extends this checkpoint" in _texts(at)
+    shown = next(c.value for c in at.code if c.value.count("\n") > 3)
+    checkpoint = Path(str(ledger.path) + ".last-checkpoint").read_text()  # what the download holds
+    assert shown.strip() == checkpoint.strip()
+    key_file = tmp_path / "steu-ledger.pub"
+    key_file.write_text(next(c.value for c in at.code if c.value.count("\n") == 0))
+    assert ledger.verify_checkpoint(checkpoint, load_verifier(key_file)).ok, "a witness can check it offline"
+    ledger.append("run", {"request_id": "REQ-1", "run_id": "run-x"})
+    at = _page(_app(), "history")
+    assert "extends this checkpoint" in _texts(at), "a later, longer ledger still extends it"
