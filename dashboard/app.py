@@ -57,19 +57,26 @@ def _require_access() -> None:
     st.session_state["steu_authenticated"] = True
 
 
+def _release_ended_runs() -> None:
+    """Runs that ended while no page watched them (browser closed): seeing them end deletes their uploads."""
+    for run_id in uploads.runs_holding_uploads(worker.launch_dir()):
+        worker.status(run_id)
+
+
 @st.cache_resource(show_spinner=False)
 def _clean_uploads_at_startup(home: str) -> str | None:
     """Once per server process and data directory: delete uploads no open request can need (see
     steu_core.uploads): earlier versions' permanent copies, and folders of sessions that ended
     before this server started, except files of a run still in progress. Returns the notice."""
     started = time.time()
-    for run_id in uploads.runs_holding_uploads(worker.launch_dir()):
-        worker.status(run_id)  # a run that ended while no page watched it: seeing it end deletes its uploads
+    _release_ended_runs()
     held = uploads.held_files(worker.read_launch(s.run_id) for s in worker.active_runs())
     return uploads.startup_cleanup(started, keep=held)
 
 
 _uploads_notice = _clean_uploads_at_startup(str(steu_home()))
+if "upload_session" not in st.session_state:  # a new browser session: once, not on every rerun
+    _release_ended_runs()
 _require_access()
 if _uploads_notice and not st.session_state.get("uploads_notice_seen"):
     st.session_state["uploads_notice_seen"] = True
