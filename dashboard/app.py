@@ -6,6 +6,7 @@ Every figure and check comes from ``steu_core``; this file only lays the pages o
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -15,7 +16,7 @@ if str(ROOT) not in sys.path:
 import streamlit as st  # noqa: E402
 
 from dashboard import common  # noqa: E402
-from steu_core import __version__, worker  # noqa: E402
+from steu_core import __version__, uploads, worker  # noqa: E402
 from steu_core import format as fmt  # noqa: E402
 from steu_core.access import AccessError, AttemptLimiter, server_address, startup_policy  # noqa: E402
 from steu_core.paths import steu_home  # noqa: E402
@@ -56,7 +57,30 @@ def _require_access() -> None:
     st.session_state["steu_authenticated"] = True
 
 
+def _release_ended_runs() -> None:
+    """Runs that ended while no page watched them (browser closed): seeing them end deletes their uploads."""
+    for run_id in uploads.runs_holding_uploads(worker.launch_dir()):
+        worker.status(run_id)
+
+
+@st.cache_resource(show_spinner=False)
+def _clean_uploads_at_startup(home: str) -> str | None:
+    """Once per server process and data directory: delete uploads no open request can need (see
+    steu_core.uploads): earlier versions' permanent copies, and folders of sessions that ended
+    before this server started, except files of a run still in progress. Returns the notice."""
+    started = time.time()
+    _release_ended_runs()
+    held = uploads.held_files(worker.read_launch(s.run_id) for s in worker.active_runs())
+    return uploads.startup_cleanup(started, keep=held)
+
+
+_uploads_notice = _clean_uploads_at_startup(str(steu_home()))
+if "upload_session" not in st.session_state:  # a new browser session: once, not on every rerun
+    _release_ended_runs()
 _require_access()
+if _uploads_notice and not st.session_state.get("uploads_notice_seen"):
+    st.session_state["uploads_notice_seen"] = True
+    st.info(_uploads_notice, icon=":material/delete_sweep:")
 
 HERE = Path(__file__).resolve().parent
 pages = {

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from steu_core import demo
+from steu_core import demo, uploads
 from steu_core.data import NoteSet, load_notes
 from steu_core.errors import SteuError
 from steu_core.model import device_description, load_classifier, resolve_device
@@ -180,6 +180,9 @@ def init_request_state() -> None:
     ss.setdefault("operator", os.environ.get("USER", "") or "")
     ss.setdefault("files", {})          # role -> {"path": str, "name": str, "source": "upload"|"sample"}
     ss.setdefault("min_forget", 10)
+    ss.setdefault("upload_session", uploads.new_session())  # this session's folder of uploads
+    # an upload whose run ended was deleted with it: the request no longer has that file
+    ss.setdefault("uploads_gone", []).extend(uploads.drop_missing(ss["files"]))
 
 
 def file_for(role: str) -> dict | None:

@@ -1,36 +1,56 @@
-"""Where STEU Audit keeps its files: one data directory, chosen by ``$STEU_HOME``."""
+"""Where STEU Audit keeps its files: one data directory, chosen by ``$STEU_HOME``.
+
+Every directory made here is owner-only (0700): the data directory holds the ledger, run records,
+logs and, while a request is open, the uploaded notes (see :mod:`steu_core.uploads`), none of which
+another user of the machine should be able to read.
+"""
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import platformdirs
 
+PRIVATE_DIR_MODE = 0o700
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` as an owner-only directory: made 0700 with any missing parents (mkdir's mode is cut
+    by the umask, hence the chmod), or tightened when it exists, is ours and lets others in. The
+    user's home is left alone."""
+    for missing in reversed([p for p in (path, *path.parents) if not p.exists()]):
+        missing.mkdir(exist_ok=True)
+        os.chmod(missing, PRIVATE_DIR_MODE)
+    info = path.stat()
+    ours = not hasattr(os, "getuid") or info.st_uid == os.getuid()  # no uids on Windows
+    if stat.S_IMODE(info.st_mode) & 0o077 and ours and path.resolve() != Path.home().resolve():
+        os.chmod(path, PRIVATE_DIR_MODE)
+    return path
+
 
 def steu_home() -> Path:
-    """The data directory: ``$STEU_HOME`` if set, else the user's cache directory."""
+    """The data directory: ``$STEU_HOME`` if set, else the user's cache directory (owner-only)."""
     env = os.environ.get("STEU_HOME")
     home = Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("steu-audit"))
-    home.mkdir(parents=True, exist_ok=True)
-    return home
+    return private_dir(home)
 
 
-def _sub(name: str) -> Path:
-    path = steu_home() / name
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def subdir(name: str) -> Path:
+    """``<data dir>/<name>``, made owner-only."""
+    return private_dir(steu_home() / name)
 
 
 def runs_dir() -> Path:
     """Finished and in-progress run directories."""
-    return _sub("runs")
+    return subdir("runs")
 
 
 def comparisons_dir() -> Path:
     """Finished comparisons of several methods (``python -m steu_core compare`` without ``--out``)."""
-    return _sub("comparisons")
+    return subdir("comparisons")
 
 
 def models_dir() -> Path:
     """The model store (the demo classifier and other prepared models)."""
-    return _sub("models")
+    return subdir("models")

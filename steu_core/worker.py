@@ -28,10 +28,11 @@ from pathlib import Path
 
 from .errors import ConfigError
 from .model import write_json_atomic
-from .paths import runs_dir, steu_home
+from .paths import runs_dir, steu_home, subdir
 from .request import RunRequest, UnlearnRequest
 from .runs import (CANCEL_FILE, PROGRESS_FILE, new_run_id, pid_alive, read_progress, request_cancel,
                    staging_dir)
+from .uploads import launch_fields, release_run
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RUNNING_STATES = ("starting", "running")
@@ -76,17 +77,12 @@ class RunStatus:
 # ---------------------------------------------------------------------------------------------
 # Files of the data directory
 
-
 def launch_dir() -> Path:
-    path = steu_home() / "worker"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return subdir("worker")
 
 
 def logs_dir() -> Path:
-    path = steu_home() / "logs"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return subdir("logs")
 
 
 def _launch_file(run_id: str) -> Path:
@@ -129,7 +125,6 @@ def _error_line(run_id: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # Process liveness
 
-
 def _is_zombie(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -171,7 +166,6 @@ def _is_worker(pid: int | None) -> bool:
 
 # ---------------------------------------------------------------------------------------------
 # Starting a run
-
 
 def build_command(req: RunRequest) -> list[str]:
     """The ``python -m steu_core <command>`` argument list for ``req`` (``req.out`` must be set)."""
@@ -216,7 +210,7 @@ def start_run(req: UnlearnRequest, *, exclusive: bool = True) -> RunStatus:
                                 stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
     _CHILDREN[proc.pid] = proc
     record = {"run_id": run_id, "run_dir": str(out), "pid": proc.pid, "started_utc": _now(),
-              "started_at": time.time(), "log": str(log), "cancelled": False}
+              "started_at": time.time(), "log": str(log), "cancelled": False, **launch_fields(req)}
     _write_launch(run_id, record)
     return RunStatus(run_id=run_id, run_dir=str(out), state="starting", stage="starting", pid=proc.pid,
                      started_utc=record["started_utc"])
@@ -229,7 +223,6 @@ def _now() -> str:
 # ---------------------------------------------------------------------------------------------
 # Reading a run back
 
-
 def _resolve(run: str | Path) -> Path:
     """A run directory from a path or a bare run id (looked up in the data directory)."""
     p = Path(run)
@@ -240,6 +233,13 @@ def _resolve(run: str | Path) -> Path:
 
 def status(run: str | Path) -> RunStatus:
     """finished / running / starting / failed (with the message) / cancelled / missing."""
+    found = _observe(run)
+    if not found.active:  # every end (finished, failed, cancelled, killed) is seen here: its uploads go
+        release_run(_launch_file(found.run_id))
+    return found
+
+
+def _observe(run: str | Path) -> RunStatus:
     out = _resolve(run)
     run_id = out.name
     launch = read_launch(run_id) or {}
@@ -322,7 +322,6 @@ def unfinished_runs(root: Path | None = None) -> list[RunStatus]:
 
 # ---------------------------------------------------------------------------------------------
 # Stopping a run
-
 
 def _signal_group(pid: int, sig: int) -> None:
     try:

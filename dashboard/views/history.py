@@ -8,7 +8,11 @@ from dashboard import common
 from steu_core import charts, worker
 from steu_core import format as fmt
 from steu_core.errors import SteuError
-from steu_core.ledger import Ledger, entry_summary
+from steu_core.cli.ledger import last_checkpoint_path, refuse_to_fork, remember_checkpoint
+from steu_core.ledger import (Checkpoint, Ledger, LedgerError, check_ledger_file, default_key_path, entry_summary,
+                              signer_for)
+from steu_core.ledger.keys import local_verifier
+from steu_core.ledger.note import parse_note
 from steu_core.runs import list_runs, load_results
 
 ss = st.session_state
@@ -153,3 +157,66 @@ else:
     st.caption(f"Every deletion request, run and PDF report, newest first: identifiers, hashes and counts only, "
                f"never note text. `{common.md(ledger.path)}` · check it from a terminal with "
                "`python -m steu_core ledger verify`.")
+
+# --- the signed checkpoint: the witness that makes a rewrite detectable ---------------------------
+st.subheader("Signed checkpoint", divider="gray")
+st.markdown("A checkpoint is the ledger's size and Merkle root, signed with this data directory's key. Give it "
+            "and the public key to someone outside your control (a DPO, a regulator): later, `python -m steu_core "
+            "ledger verify --checkpoint FILE --public-key KEY` shows whether any entry up to it was changed.")
+
+
+def sign_checkpoint(book: Ledger) -> None:
+    """What `ledger checkpoint` does: never sign a state that forks the last one, then keep it."""
+    try:
+        check_ledger_file(book.path)
+        signer, _ = signer_for()
+        refuse_to_fork(book)
+        remember_checkpoint(book, book.checkpoint(signer))
+    except LedgerError as exc:
+        common.show_error(exc)
+
+
+def show_checkpoint(book: Ledger) -> None:
+    """The last checkpoint signed here: tree size, root, whether today's ledger extends it, download."""
+    last = last_checkpoint_path(book)
+    if not last.is_file():
+        st.caption("No checkpoint signed yet.")
+        return
+    text = last.read_text(encoding="utf-8")
+    try:
+        cp = Checkpoint.parse(parse_note(text)[0])
+        extends = book.verify_checkpoint(text, local_verifier())
+    except LedgerError as exc:
+        common.show_error(exc)
+        return
+    a, b = st.columns([1, 3])
+    a.metric("Tree size", f"{cp.size:,}", help="entries the checkpoint covers")
+    b.markdown(f"**Root** (SHA-256 Merkle root)  \n`{cp.root.hex()}`")
+    (st.success if extends.ok else st.error)(f"Today's ledger {'extends' if extends.ok else 'does NOT extend'} "
+                                             f"this checkpoint: {common.md(extends.reason)}")
+    st.code(text, language=None)
+    st.download_button("Download the checkpoint", text, file_name=f"steu-checkpoint-{cp.size}.txt",
+                       mime="text/plain", icon=":material/download:")
+
+
+def show_public_key() -> None:
+    if not default_key_path().exists():
+        st.caption("No signing key yet: signing the first checkpoint makes one (owner-only; back it up).")
+        return
+    public = local_verifier().text()
+    st.markdown("**Public key** (checks this data directory's checkpoints)")
+    st.code(public, language=None)
+    st.download_button("Download the public key", public + "\n", file_name="steu-ledger.pub", mime="text/plain",
+                       icon=":material/key:")
+
+
+try:
+    book, n_entries = Ledger(), len(Ledger().entries())
+except Exception:  # an unreadable ledger is reported above
+    book = None
+if book is not None:
+    if st.button("Sign a checkpoint now", icon=":material/verified:", disabled=not n_entries,
+                 help="Signs the ledger's current size and root with this data directory's key."):
+        sign_checkpoint(book)
+    show_checkpoint(book)
+    show_public_key()

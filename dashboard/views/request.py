@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import common
-from steu_core import uploads
+from steu_core import uploads, worker
 from steu_core.runs import checks
 
 ss = st.session_state
@@ -25,20 +25,30 @@ if clf is None:
 labels = list(clf.labels)
 
 
+def _drop_upload(role: str) -> None:
+    """The request stops using its upload for ``role`` (replaced or removed): delete the file at
+    once, unless a run in progress still reads it (the worker deletes it when that run ends)."""
+    old = files.get(role) or {}
+    if old.get("source") == "upload":
+        files.pop(role, None)
+        held = uploads.held_files(worker.read_launch(s.run_id) for s in worker.active_runs())
+        uploads.remove([old["path"]], keep=held)
+
+
 def _on_upload(role: str) -> None:
-    """Store a new upload in the data directory (or forget it when the user removed it)."""
+    """Store a new upload, owner-only, for as long as the request needs it (or drop the old one)."""
     up = ss.get(f"up_{role}")
+    _drop_upload(role)
     if up is None:
-        if files.get(role, {}).get("source") == "upload":
-            files.pop(role, None)
         return
-    path = uploads.save_upload(up.name, up.getvalue())
+    path = uploads.save_upload(ss["upload_session"], up.name, up.getvalue())
     files[role] = {"path": str(path), "name": path.name, "source": "upload"}
     if role == "forget":
         ss["_prefill_class"] = True
 
 
 def _use_sample(role: str) -> None:
+    _drop_upload(role)
     p = common.sample_file(role)
     if role == "forget":
         files[role] = {"path": str(p), "name": p.name, "source": "sample"}
@@ -63,12 +73,21 @@ def _summary(chk: checks.FileCheck, where) -> None:
                   f"SHA-256 of the content `{n.sha256[:16]}…`", icon=":material/task_alt:")
 
 
+gone = ss.get("uploads_gone") or []
+if gone:
+    st.info(f"The uploaded file(s) {common.md(', '.join(gone))} were deleted when the run that read them ended "
+            "(this tool keeps no copy of the notes). Upload them again for another run.", icon=":material/delete:")
+    ss["uploads_gone"] = []
+
 # --- the forget set and its class -------------------------------------------------------------
 with st.container(border=True):
     st.subheader(":material/delete_sweep: Notes to forget")
     st.file_uploader("Forget set (required)", type=uploads.UPLOAD_TYPES, key="up_forget",
                      on_change=_on_upload, args=("forget",),
                      help="Every note in this file must be of the class being forgotten.")
+    st.caption("Uploaded files are kept, readable only by this account, just while this request needs them: "
+               "they are deleted when its run ends or when you replace or remove them. Runs keep only hashes, "
+               "row counts and file names, never note text.")
     sample_forget = common.sample_file("forget")
     if sample_forget.is_file():
         st.button(f"Use the sample request ({sample_forget.name})", on_click=_use_sample, args=("forget",),
