@@ -8,7 +8,7 @@ from dashboard import common
 from steu_core import charts, worker
 from steu_core import format as fmt
 from steu_core.errors import SteuError
-from steu_core.cli.ledger import last_checkpoint_path, refuse_to_fork, remember_checkpoint
+from steu_core.ledger.signed_state import last_checkpoint_path, sign_checkpoint
 from steu_core.ledger import (Checkpoint, Ledger, LedgerError, check_ledger_file, default_key_path, entry_summary,
                               signer_for)
 from steu_core.ledger.keys import local_verifier
@@ -165,13 +165,12 @@ st.markdown("A checkpoint is the ledger's size and Merkle root, signed with this
             "ledger verify --checkpoint FILE --public-key KEY` shows whether any entry up to it was changed.")
 
 
-def sign_checkpoint(book: Ledger) -> None:
+def sign_now(book: Ledger) -> None:
     """What `ledger checkpoint` does: never sign a state that forks the last one, then keep it."""
     try:
         check_ledger_file(book.path)
         signer, _ = signer_for()
-        refuse_to_fork(book)
-        remember_checkpoint(book, book.checkpoint(signer))
+        sign_checkpoint(book, signer)
     except LedgerError as exc:
         common.show_error(exc)
 
@@ -217,6 +216,6 @@ except Exception:  # an unreadable ledger is reported above
 if book is not None:
     if st.button("Sign a checkpoint now", icon=":material/verified:", disabled=not n_entries,
                  help="Signs the ledger's current size and root with this data directory's key."):
-        sign_checkpoint(book)
+        sign_now(book)
     show_checkpoint(book)
     show_public_key()

@@ -8,15 +8,14 @@ a malformed key or checkpoint) raises :class:`LedgerError`: one message, exit st
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 from ..ledger import Ledger, LedgerError, check_ledger_file, entry_summary, load_verifier
-from ..ledger.checkpoint import Checkpoint, CheckpointResult
+from ..ledger.checkpoint import CheckpointResult
 from ..ledger.files import existing_file
+from ..ledger.signed_state import remember_checkpoint, sign_checkpoint
 from ..ledger.keys import default_key_path, local_verifier, rotate_signer, signer_for
-from ..ledger.note import parse_note
 
 MAX_CHECKPOINT_BYTES = 64 * 1024  # a checkpoint is a few hundred bytes, even with many cosignatures
 
@@ -93,8 +92,7 @@ def cmd_checkpoint(args) -> int:
     ledger = Ledger(args.path)
     check_ledger_file(ledger.path)
     signer, created = signer_for(args.key)
-    refuse_to_fork(ledger)
-    text = ledger.checkpoint(signer)
+    text = sign_checkpoint(ledger, signer, remember=False)
     if args.out:
         write_new_file(Path(args.out).expanduser(), text)
     else:
@@ -106,37 +104,6 @@ def cmd_checkpoint(args) -> int:
     print(f"Checkpoint of {size} entries signed by {signer.name} (key ID {signer.verifier().key_id.hex()}){made}, "
           f"{where}. Send it to a witness outside the hospital's control (see docs/DEPLOYMENT.md).", file=sys.stderr)
     return 0
-
-
-def last_checkpoint_path(ledger: Ledger) -> Path:
-    """Where the last checkpoint signed for this ledger file is kept, next to it."""
-    return ledger.path.with_name(ledger.path.name + ".last-checkpoint")
-
-
-def refuse_to_fork(ledger: Ledger) -> None:
-    """Never sign a state that does not extend the last one signed here (c2sp.org/tlog-checkpoint:
-    a log MUST NOT sign inconsistent checkpoints). The local copy is no proof (it lives next to the
-    database), but it stops the hospital's key from endorsing a rewrite it could have noticed."""
-    last = last_checkpoint_path(ledger)
-    if not last.is_file():
-        return
-    try:
-        previous = Checkpoint.parse(parse_note(last.read_text(encoding="utf-8"))[0])
-    except (OSError, UnicodeDecodeError, LedgerError) as exc:
-        raise LedgerError(f"the last checkpoint '{last}' cannot be read ({exc}).",
-                          hint="Compare the ledger with the checkpoints your witness holds, then remove that file.") from None
-    res = ledger.extends(previous)
-    if not res.ok:
-        raise LedgerError(f"refusing to sign: {res.reason} (compared with the last checkpoint signed here, '{last}').",
-                          hint="Investigate with `ledger verify --checkpoint` against the checkpoints your witness "
-                               "holds; restore the ledger from a backup.")
-
-
-def remember_checkpoint(ledger: Ledger, text: str) -> None:
-    last = last_checkpoint_path(ledger)
-    tmp = last.with_name(f".{last.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, last)
 
 
 def write_new_file(path: Path, text: str) -> None:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..ledger import Ledger, LedgerError, signer_for
 from ..ledger.checkpoint import open_checkpoint
+from ..ledger.signed_state import sign_checkpoint
 
 EVIDENCE_FORMAT = "steu-report-evidence/1"
 EVIDENCE_NAME = "steu-evidence.json"
@@ -36,7 +37,7 @@ def entry_evidence(entry: dict, ledger: Ledger | None = None) -> dict:
     ledger = ledger or Ledger()
     try:
         signer = signer_for(None)[0]
-        text = ledger.checkpoint(signer)
+        text = sign_checkpoint(ledger, signer)
         cp, _ = open_checkpoint(text, signer.verifier())
         proof = ledger.inclusion_proof(entry["seq"], tree_size=cp.size)
     except LedgerError as exc:
