@@ -37,12 +37,18 @@ class AuditInputs:
 AUDITS: dict[str, Callable[[AuditInputs], dict]] = {}
 
 
-def register_audit(name: str):
-    """Decorator: add the audit to ``AUDITS`` (in import order; audits/__init__ imports them all)."""
-    def deco(fn):
-        AUDITS[name] = fn
-        return fn
-    return deco
+def registrar(registry: dict):
+    """``register(name)`` decorators that add a function to ``registry`` (in import order:
+    audits/__init__ imports every audit module)."""
+    def register(name: str):
+        def deco(fn):
+            registry[name] = fn
+            return fn
+        return deco
+    return register
+
+
+register_audit = registrar(AUDITS)
 
 
 def run_audits(inputs: AuditInputs, names: list[str] | None = None) -> dict:

@@ -19,6 +19,7 @@ import torch
 from ..errors import Cancelled
 from ..model import Classifier, Encoded
 from ..stats import N_BOOTSTRAP
+from .base import registrar
 
 ORIGINAL = "original"
 ORACLE = "retrain_oracle"
@@ -79,12 +80,7 @@ class DeepInputs:
 DEEP_AUDITS: dict[str, Callable[[DeepInputs], dict]] = {}
 
 
-def register_deep_audit(name: str):
-    """Decorator: add the audit to ``DEEP_AUDITS`` (in import order; audits/__init__ imports them all)."""
-    def deco(fn):
-        DEEP_AUDITS[name] = fn
-        return fn
-    return deco
+register_deep_audit = registrar(DEEP_AUDITS)
 
 
 def run_deep_audits(inputs: DeepInputs, names: Sequence[str] | None = None) -> dict:
