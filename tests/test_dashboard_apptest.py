@@ -488,6 +488,11 @@ def test_history_shows_the_ledger_and_a_broken_chain(dash_env):
     assert "Chain intact" in _texts(at)
     table = next(d.value for d in at.dataframe if "Entry hash" in d.value.columns)
     assert list(table["#"]) == [2, 1] and "run_id=run-x" in table["What"].iloc[0]
+    ledger.append("report", {"run_id": "run-x", "pdf_sha256": "a" * 64, "file_name": "report.pdf"})
+    ledger.append("report", {"run_id": "run-x", "pdf_sha256": "b" * 64, "file_name": "report-v2.pdf"})
+    at = _page(_app(), "history")
+    versions = next(d.value for d in at.dataframe if "SHA-256 of the PDF" in d.value.columns)
+    assert list(versions["File"]) == ["report-v2.pdf", "report.pdf"] and versions["SHA-256 of the PDF"][0] == "b" * 64
 
     con = sqlite3.connect(ledger.path)  # someone with file access drops the append-only triggers and edits
     con.execute("DROP TRIGGER IF EXISTS entries_no_update")

@@ -154,6 +154,14 @@ else:
                                     "What": entry_summary(e["payload"] or {}, limit=200),
                                     "Entry hash": e["entry_hash"]} for e in reversed(entries)]),
                      hide_index=True, width="stretch", height=min(400, 36 * (len(entries) + 1) + 4))
+    reports = [e for e in entries if e["kind"] == "report"]
+    if reports:
+        st.markdown(f"**Every report version made ({len(reports)})**, newest first: a regenerated report keeps its "
+                    "own file (report-v2.pdf ...), so every copy handed out can still be checked.")
+        st.dataframe(pd.DataFrame([{"When (UTC)": e["ts_utc"], "Run": (e["payload"] or {}).get("run_id", ""),
+                                    "File": (e["payload"] or {}).get("file_name", ""),
+                                    "SHA-256 of the PDF": (e["payload"] or {}).get("pdf_sha256", "")}
+                                   for e in reversed(reports)]), hide_index=True, width="stretch")
     st.caption(f"Every deletion request, run and PDF report, newest first: identifiers, hashes and counts only, "
                f"never note text. `{common.md(ledger.path)}` · check it from a terminal with "
                "`python -m steu_core ledger verify`.")
