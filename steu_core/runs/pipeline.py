@@ -23,7 +23,7 @@ from ..audits import AuditInputs, run_audits
 from ..audits.param_diff import load_state
 from ..demo import resolve_model_path
 from ..distributed import compute_features, compute_logits
-from ..errors import Cancelled, SteuError, as_user_error
+from ..errors import Cancelled, ConfigError, SteuError, as_user_error
 from ..ledger import Ledger
 from ..locks import model_run_lock
 from ..methods import MethodResult, UnlearnContext, get_method
@@ -118,6 +118,9 @@ def run_locked(req: UnlearnRequest, out: Path, progress=None, cancel=None) -> Pa
     """The steps, with the run's model lock held; every failure leaves no finished-looking output."""
     get_method(req.method)  # an unknown method is refused before anything is written
     dp = distributed.current()  # one process unless launched with several; only process 0 writes
+    if dp.enabled and req.seeds > 1:  # the extra seeds run on process 0 alone, after the others left
+        raise ConfigError(f"--seeds {req.seeds} runs in a single process.",
+                          hint="Launch without torchrun / accelerate launch, or use --seeds 1 there.")
     run = Run(req, Staging(out), dp, progress, cancel)
     dp.call_on_main(run.stage.claim)
     try:
