@@ -1,15 +1,15 @@
-"""``verify``: rerun the parameter diff between an original and an unlearned model."""
+"""``verify``: check a finished run against the hashes its ledger entry recorded, and rerun the
+parameter diff with what the (hash-checked) patch allows to change. results.json is never trusted."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from ..audits.param_diff import diff_states, load_state
-from ..methods.base import AllowedChanges
 from ..demo import resolve_model_path
+from ..ledger import Ledger
 from ..model import load_classifier
+from ..runs.verify import verify_run
 
-EXIT_VERIFY_FAILED = 3
+EXIT_VERIFY_FAILED = 1
 
 
 def model_dir_of(path: Path) -> Path:
@@ -18,32 +18,28 @@ def model_dir_of(path: Path) -> Path:
 
 
 def cmd_verify(args) -> int:
-    original, unlearned = Path(args.original), Path(args.unlearned)
-    new_dir = model_dir_of(unlearned)
-    results_file = next((p for p in (unlearned / "results.json", new_dir.parent / "results.json") if p.is_file()), None)
-    clf = load_classifier(resolve_model_path(original), device="cpu")
-    if results_file:
-        r = json.loads(results_file.read_text())
-        ids = [t["id"] for t in r.get("selected_tokens", [])]
-        method = r.get("method", "steu")
-        allowed = AllowedChanges(embedding_rows=ids, head=method != "steu_rows_only",
-                                 everything=method in {"grad_ascent", "finetune_retain", "retrain_oracle"})
-        print(f"Checking against {results_file}: method {method}, {len(ids)} selected rows.")
-    else:
-        allowed = AllowedChanges(embedding_rows=list(range(clf.embedding.weight.shape[0])), head=True)
-        print("No results.json next to the unlearned model: allowing any embedding row and the head.")
-    d = diff_states(load_state(original), load_state(new_dir), embedding_name=clf.embedding_param_name,
-                    head_names=clf.head_param_names, allowed=allowed, tokenizer=clf.tokenizer)
-    print(f"Tensors changed: {', '.join(d['changed_tensors']) or 'none'}")
-    print(f"Embedding rows changed: {d['changed_embedding_rows']}; parameters changed {d['params_changed']:,} of "
-          f"{d['params_total']:,} ({100 * d['params_changed_fraction']:.4f} %)")
-    print(f"Encoder bit-identical: {'yes' if d['encoder_unchanged'] else 'NO'}")
-    print(f"Verdict: {d['param_diff_verdict'].upper()} - {d['param_diff_message']}")
-    return 0 if d["param_diff_verdict"] == "pass" else EXIT_VERIFY_FAILED
+    original = resolve_model_path(args.original)
+    clf = load_classifier(original, device="cpu")
+    v = verify_run(clf, original, args.unlearned, Ledger(args.ledger))
+    print(f"Verifying {v.run_dir} against its ledger entry (results.json is not read).")
+    for c in v.checks:
+        print(f"{'PASS' if c.ok else 'FAIL'}  {c.name}: {c.message}")
+    if v.diff is not None:
+        d = v.diff
+        print(f"Tensors changed: {', '.join(d['changed_tensors']) or 'none'}")
+        print(f"Embedding rows changed: {d['changed_embedding_rows']}; parameters changed {d['params_changed']:,} of "
+              f"{d['params_total']:,} ({100 * d['params_changed_fraction']:.4f} %)")
+        print(f"Encoder bit-identical: {'yes' if d['encoder_unchanged'] else 'NO'}")
+    failed = [c.name for c in v.checks if not c.ok]
+    print(f"Verdict: {'PASS' if v.ok else 'FAIL'}" + (f" - failed: {', '.join(failed)}" if failed else ""))
+    return 0 if v.ok else EXIT_VERIFY_FAILED
 
 
 def register(sub) -> None:
-    v = sub.add_parser("verify", help="rerun the parameter diff between an original and an unlearned model")
+    v = sub.add_parser("verify", help="check a finished run against its ledger entry: only the patch's rows and the "
+                                      "head changed, and patch and manifest are the ones recorded (exit 1 if not)")
     v.add_argument("--original", required=True, help="the original checkpoint directory")
-    v.add_argument("--unlearned", required=True, help="the run directory or its model/ directory")
+    v.add_argument("--unlearned", required=True, help="the run directory (or its model/ directory)")
+    v.add_argument("--ledger", help="the ledger file that holds the run's entry (default: the data directory's "
+                                    "ledger.sqlite)")
     v.set_defaults(func=cmd_verify)

@@ -280,7 +280,7 @@ def write_evidence(run: Run) -> None:
     write_json_atomic(path / "manifest.json", record.build_manifest(
         run.run_id, run.model_dir, run.original_hash, new_hash, forget, forget_file_sha, patch_sha))
     hashes = {"original_model": run.original_hash["sha256"], "unlearned_model": new_hash["sha256"],
-              "forget_set": forget.sha256, "patch": patch_sha}
+              "forget_set": forget.sha256, "patch": patch_sha, "manifest": file_sha256(path / "manifest.json")}
     run.results = results_of(run, new_hash, hashes)
     oracle = record.oracle_reference(run.original_hash["sha256"], run.clf.labels[run.data.forget_class_id])
     run.results["verdicts"] = compute_verdicts(run.results, oracle)
