@@ -10,6 +10,7 @@ import pytest
 
 from steu_core.cli.ledger import register as register_cli
 from steu_core.ledger import GENESIS_HASH, Ledger, VerifyResult, canonical_json, compute_entry_hash
+from steu_core.ledger.head import check_head
 
 
 @pytest.fixture(autouse=True)
@@ -240,6 +241,7 @@ def test_concurrent_appends_from_two_processes_keep_one_chain(tmp_path):
         assert sorted(e["payload"]["i"] for e in entries if e["payload"].get("worker") == tag) == list(range(50))
     res = ledger.verify()
     assert res.ok and res.n_entries == 101
+    assert check_head(ledger, 101).ok and check_head(ledger, 101).head_size == 101, "the newest state won"
 
 
 def _cli(argv):

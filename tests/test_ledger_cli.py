@@ -45,7 +45,8 @@ def test_consistent_rewrite_passes_the_chain_but_fails_the_checkpoint(anchored, 
     contents = _contents(ledger)
     contents[1][2] = canonical_json({**json.loads(contents[1][2]), "rows": 0})
     _forge(ledger, contents)
-    assert run(capsys, "verify")[0] == 0  # the chain alone cannot tell
+    code, out, _ = run(capsys, "verify")  # the chain alone cannot tell; the head record next to it can
+    assert code == 1 and out.startswith("OK: 6 entries, chain intact") and "FAILED against the head record" in out
     code, out, _ = run(capsys, "verify", "--checkpoint", cp, "--public-key", pub)
     assert code == 1 and "FAILED against the checkpoint" in out and "first 6 entries" in out
     code, out, _ = run(capsys, "verify", "--checkpoint", cp, "--public-key", pub, "--json")

@@ -1,6 +1,6 @@
 """``ledger verify|show|checkpoint|key``: check, list, anchor and sign the log of requests and runs.
 
-``verify`` checks the hash chain and, given ``--checkpoint``, that today's ledger extends a signed
+``verify`` checks the hash chain, that no entry its head record covers is gone (:mod:`..ledger.head`) and, given ``--checkpoint``, that today's ledger extends a signed
 checkpoint held outside the database (exit 1 naming what differs). ``checkpoint`` signs the current
 state; ``key`` prints the public key a regulator needs. Unusable input (a path that is not a ledger,
 a malformed key or checkpoint) raises :class:`LedgerError`: one message, exit status 2.
@@ -14,6 +14,7 @@ from pathlib import Path
 from ..ledger import Ledger, LedgerError, check_ledger_file, entry_summary, load_verifier
 from ..ledger.checkpoint import CheckpointResult
 from ..ledger.files import existing_file
+from ..ledger.head import check_head
 from ..ledger.signed_state import remember_checkpoint, sign_checkpoint
 from ..ledger.keys import default_key_path, local_verifier, rotate_signer, signer_for
 
@@ -29,16 +30,18 @@ def cmd_verify(args) -> int:
     ledger = Ledger(args.path)
     check_ledger_file(ledger.path, allow_empty=args.allow_empty)
     res = ledger.verify()
+    head = check_head(ledger, res.n_entries)
     cp = _checkpoint_result(ledger, args.checkpoint, args.public_key) if args.checkpoint else None
-    status = 0 if res.ok and (cp is None or cp.ok) else 1
+    status = 0 if res.ok and head.ok and (cp is None or cp.ok) else 1
     if args.json:
         extra = {"checkpoint": {"file": args.checkpoint, **cp.as_dict()}} if cp else {}
-        print(json.dumps({"path": str(ledger.path), **res.as_dict(), **extra}, indent=2))
+        print(json.dumps({"path": str(ledger.path), **res.as_dict(), "head": head.as_dict(), **extra}, indent=2))
         return status
     if res.ok:
         print(f"OK: {res.n_entries} entries, chain intact ({ledger.path})")
     else:
         print(f"BROKEN at entry {res.first_broken_seq} of {res.n_entries}: {res.reason} ({ledger.path})")
+    print(f"{'OK' if head.ok else 'FAILED'} against the head record: {head.reason}")
     if cp is not None:
         head = "OK" if cp.ok else "FAILED"
         print(f"{head} against the checkpoint '{args.checkpoint}': {cp.reason}")

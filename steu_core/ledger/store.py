@@ -11,7 +11,7 @@ or swapping two entries breaks the chain at that point, and :meth:`Ledger.verify
 entry where it breaks.
 
 What the chain cannot show on its own: removal of the *newest* entries (the remaining chain is still
-consistent), or a chain that whoever can write the database rewrote and re-hashed from the edited
+consistent; the head record next to the database, :mod:`.head`, shows it), or a chain that whoever can write the database rewrote and re-hashed from the edited
 entry on. Both are exposed by something kept outside the database: a signed checkpoint (the Merkle
 root of the first N entries, :mod:`.proofs` and :mod:`.checkpoint`) held by a witness, or the hash of
 a run's entry printed in its report (:meth:`Ledger.find_hash`).
@@ -35,6 +35,7 @@ from typing import Any
 from ..paths import steu_home
 from .files import LEDGER_FILE, unreadable_ledger
 from .hashing import canonical_json, compute_entry_hash
+from .head import record_head
 from .proofs import LedgerProofs
 
 GENESIS_HASH = "0" * 64
@@ -150,6 +151,7 @@ class Ledger(LedgerProofs):
                 raise
         finally:
             con.close()
+        record_head(self)
         return {"seq": seq, "ts_utc": ts, "kind": kind, "payload": json.loads(payload_json),
                 "prev_hash": prev_hash, "entry_hash": entry_hash}
 
