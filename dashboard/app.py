@@ -43,7 +43,8 @@ def _require_access() -> None:
         st.stop()
     if not policy.password_required or st.session_state.get("steu_authenticated"):
         return
-    client = st.context.ip_address or ""
+    # uvicorn may already have replaced the peer with a forwarded address: the key is steu_core.access's
+    client = policy.client_key(st.context.ip_address, st.context.headers.get_all("X-Forwarded-For"))
     given = st.text_input("Password", type="password")
     wait = _attempt_limiter().wait_s(client)
     if wait > 0:

@@ -14,11 +14,11 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import Cancelled, SteuError, as_user_error
-from . import compare, ledger, patch, report, runs, train, unlearn, verify, verify_report
+from . import compare, ledger, password, patch, report, runs, train, unlearn, verify, verify_report
 
 EXIT_USER_ERROR, EXIT_INTERNAL, EXIT_CANCELLED = 2, 1, 130
 EXIT_VERIFY_FAILED = verify.EXIT_VERIFY_FAILED
-COMMANDS = (train, unlearn, verify, patch, runs, ledger, report, compare, verify_report)
+COMMANDS = (train, unlearn, verify, patch, runs, ledger, report, compare, verify_report, password)
 
 
 def build_parser() -> argparse.ArgumentParser:
