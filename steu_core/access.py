@@ -232,7 +232,7 @@ def client_key(peer: str | None, forwarded_for: Sequence[str] | str | None, trus
     addr = _ip(peer or LOCAL_PEER)
     if not hops:
         return str(addr) if addr is not None else str(peer)
-    if not trusted:
+    if not trusted or addr is None:  # no proxy named, or a peer the server took from a header it could not parse
         return FORWARDED_BUCKET
     if not _trusted(addr, trusted):
         return str(addr) if addr is not None else str(peer)

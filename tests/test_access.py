@@ -144,6 +144,7 @@ def test_per_client_counter_behind_a_trusted_proxy():
     assert set(attacker) == {"198.51.100.7"}
     assert policy.client_key(None, ["198.51.100.7, 10.1.1.1"]) == "198.51.100.7", "a trusted inner proxy is skipped"
     assert policy.client_key("198.51.100.7", ["198.51.100.7"]) == "198.51.100.7", "a peer uvicorn already rewrote"
+    assert policy.client_key("not-an-address", ["not-an-address"]) == access.FORWARDED_BUCKET
     for key in attacker:
         limiter.attempt(policy, "guess", key=key)
     assert _locked_out(limiter, policy, attacker[0])
