@@ -17,7 +17,7 @@ import torch
 
 from ..audits.param_diff import diff_states, load_state
 from ..errors import ConfigError
-from ..ledger import Ledger, check_ledger_file
+from ..ledger import Ledger, LedgerError, check_ledger_file
 from ..methods.base import AllowedChanges
 from ..model import file_sha256, hash_directory
 from ..patch import apply_patch, load_patch
@@ -90,7 +90,11 @@ def read_manifest(run_dir: Path) -> dict:
 
 def ledger_entry(v: RunVerification, ledger: Ledger, run_id: str) -> dict | None:
     """The run's "run" entry with outcome success, from a ledger whose hash chain is intact."""
-    check_ledger_file(ledger.path)
+    try:
+        check_ledger_file(ledger.path)
+    except LedgerError as exc:  # its hint speaks of a new installation; here the run's own ledger is needed
+        raise LedgerError(exc.message, hint="Pass --ledger the ledger.sqlite of the installation that made the run "
+                                            "(its data directory, STEU_HOME).") from None
     chain = ledger.verify()
     if not v.add("ledger chain", chain.ok, f"{chain.reason} ({ledger.path})"):
         return None
