@@ -12,6 +12,7 @@ forget); an id that is not in the training file is an error that lists how many 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,8 +24,10 @@ from .safety import shown_value, shown_values
 
 ID_COLUMN_CANDIDATES = ("id", "note_id", "noteid", "record_id", "row_id", "document_id", "doc_id", "uid",
                         "identifier", "record", "mrn")
+_FILE_COLUMN_FLAG = re.compile(r"(?<![\w-])--(text|label)-column(?![\w-])")
 ID_FILE_FORMATS = {**FORMATS, ".txt": "txt"}
 SHOWN_IDS = 5  # unknown ids listed in an error
+NO_LABEL_COLUMN = "-"  # a forget file's label column given as this: the file has none (--forget-label-column -)
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,19 @@ def forget_notes_of_class(path: str | Path, forget_class: str, *, text_column: s
     notes = load_notes(path, text_column=text_column, require_labels=False, max_file_mb=max_file_mb)
     return NoteSet(texts=notes.texts, labels=(forget_class,) * len(notes), name=notes.name,
                    text_column=notes.text_column, label_column="", duplicate_rows=notes.duplicate_rows)
+
+
+def read_forget_notes(path: str | Path, forget_class: str, *, text_column: str | None = None,
+                      label_column: str | None = None, max_file_mb: float = DEFAULT_MAX_FILE_MB) -> NoteSet:
+    """A forget file's notes: with their labels, or all of ``forget_class`` when the file has no label
+    column (or ``label_column`` is :data:`NO_LABEL_COLUMN`)."""
+    try:
+        if label_column == NO_LABEL_COLUMN or not has_label_column(path, label_column, max_file_mb):
+            return forget_notes_of_class(path, forget_class, text_column=text_column, max_file_mb=max_file_mb)
+        return load_notes(path, text_column=text_column, label_column=label_column, max_file_mb=max_file_mb)
+    except DataError as exc:  # load_notes names the options of every file; the forget file has its own
+        exc.hint = _FILE_COLUMN_FLAG.sub(r"--forget-\1-column", exc.hint) if exc.hint else exc.hint
+        raise
 
 
 def has_label_column(path: str | Path, label_column: str | None,

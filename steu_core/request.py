@@ -17,12 +17,12 @@ from pathlib import Path
 from .audits.deep import DEEP_AUDITS
 from .data import DEFAULT_MAX_FILE_MB
 from .errors import ConfigError
+from .forget_ids import NO_LABEL_COLUMN
 from .methods import get_method
 from .model import resolve_device
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 MAX_SEEDS = 20
-NO_LABEL_COLUMN = "-"  # --forget-label-column value: the forget file has no label column
 DEFAULT_METHODS = ["steu", "steu_rows_only", "random_tokens", "head_only", "grad_ascent", "finetune_retain",
                    "retrain_oracle"]
 

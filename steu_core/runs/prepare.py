@@ -8,9 +8,9 @@ import numpy as np
 
 from ..data import NoteSet, check_forget_set, check_labels_known, find_overlap, load_notes
 from ..errors import ConfigError, DataError
-from ..forget_ids import forget_by_ids, forget_notes_of_class, has_label_column, read_ids, training_ids
+from ..forget_ids import forget_by_ids, read_forget_notes, read_ids, training_ids
 from ..model import Classifier
-from ..request import NO_LABEL_COLUMN, RunRequest
+from ..request import RunRequest
 
 # Models whose position ids start after the padding index (so fewer positions are usable)
 OFFSET_POSITION_MODELS = {"roberta", "xlm-roberta", "camembert", "longformer", "data2vec-text"}
@@ -103,12 +103,11 @@ def load_forget_set(req: RunRequest, train: NoteSet, name: str, labels: list[str
 
 def load_forget_file(req: RunRequest, name: str, labels: list[str], cols: dict) -> NoteSet:
     """The forget file's notes; a file without a label column holds notes of the forget class."""
-    text_column = req.forget_text_column or cols["text_column"]
-    label_column = req.forget_label_column or cols["label_column"]
-    if label_column == NO_LABEL_COLUMN or not has_label_column(req.forget, label_column, req.max_file_mb):
-        return forget_notes_of_class(req.forget, name, text_column=text_column, max_file_mb=req.max_file_mb)
-    forget = load_notes(req.forget, **{**cols, "text_column": text_column, "label_column": label_column})
-    check_labels_known(forget, labels)
+    forget = read_forget_notes(req.forget, name, text_column=req.forget_text_column or cols["text_column"],
+                               label_column=req.forget_label_column or cols["label_column"],
+                               max_file_mb=req.max_file_mb)
+    if forget.label_column:
+        check_labels_known(forget, labels)
     return forget
 
 
