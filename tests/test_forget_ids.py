@@ -34,8 +34,8 @@ def _ids_file(path, ids, header="note_id"):
 
 
 def _req(tiny_data, train, **kw):
-    return UnlearnRequest(train=str(train), eval=str(tiny_data["eval"]), forget_class="substance", out="",
-                          min_forget=5, **kw)
+    return UnlearnRequest(**{"train": str(train), "eval": str(tiny_data["eval"]), "forget_class": "substance",
+                             "out": "", "min_forget": 5, **kw})
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +139,19 @@ def test_the_cli_takes_forget_ids_and_refuses_both_kinds(tiny_data, tmp_path):
         UnlearnRequest(**{**req.__dict__, "forget": "f.csv"}).validate()
     with pytest.raises(ConfigError, match="give --forget-ids"):
         UnlearnRequest(**{**req.__dict__, "forget_ids": None}).validate()
+
+
+def test_a_run_records_that_the_forget_set_was_given_by_ids(tiny_data, tiny_bert, tmp_path):
+    from steu_core.runs import run_unlearning
+
+    train, wanted = _with_ids(tiny_data, tmp_path)
+    ids = _ids_file(tmp_path / "ids.csv", wanted)
+    out = run_unlearning(_req(tiny_data, train, forget_ids=str(ids), model=str(tiny_bert), out=tmp_path / "run",
+                              device="cpu", max_length=48, settings={"max_steps": 3, "min_df": 2},
+                              record_ledger=False))
+    r = json.loads((out / "results.json").read_text())
+    manifest = json.loads((out / "manifest.json").read_text())
+    digest = __import__("hashlib").sha256(ids.read_bytes()).hexdigest()
+    assert r["data"]["forget_source"] == {"given_by": "ids", "ids_file": {
+        "name": "ids.csv", "sha256": digest, "column": "note_id", "ids": len(wanted), "duplicates_dropped": 0}}
+    assert manifest["forget_set"]["file_sha256"] == digest and r["data"]["forget"]["rows"] == len(wanted)
