@@ -213,7 +213,11 @@ def restore_draft() -> None:
 def save_draft() -> None:
     """Keep the request's metadata in its draft, and the draft's id in the URL."""
     ss = st.session_state
-    drafts.save_draft(ss["upload_session"], {k: ss.get(k) for k in DRAFT_KEYS})
+    try:
+        drafts.save_draft(ss["upload_session"], {k: ss.get(k) for k in DRAFT_KEYS})
+    except ValueError as exc:  # e.g. a reason typed at great length: the page works, a refresh loses it
+        st.warning(f"This request is not kept across a browser refresh ({md(exc)}); shorten the request details.",
+                   icon=":material/warning:")
     if st.query_params.get(DRAFT_PARAM) != ss["upload_session"]:
         st.query_params[DRAFT_PARAM] = ss["upload_session"]
 

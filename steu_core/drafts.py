@@ -5,8 +5,9 @@ A draft is ``<data dir>/drafts/<draft id>.json`` (owner-only), named by the id o
 folder (:func:`steu_core.uploads.new_session`), which the dashboard carries in its URL (``?draft=``).
 It holds the request's metadata only - request id, requester, reason, operator, class, columns, and
 the paths and names of the files chosen (uploads already live, owner-only, in that session's folder
-for as long as the request needs them). Never note text: a value that is not a short string, a number,
-a boolean, or a dict/list of those is refused, and so is a draft over :data:`MAX_DRAFT_BYTES`.
+for as long as the request needs them). Never note text: the dashboard passes those fields only, and as
+a guard against a slip a value that is not a short string, a number, a boolean, or a dict/list of those
+is refused, and so is a draft over :data:`MAX_DRAFT_BYTES`.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from .paths import subdir
 from .uploads import session_dir
 
 MAX_DRAFT_BYTES = 16 * 1024
-MAX_TEXT = 500          # longest string kept (a reason, a path); a note would be longer
+MAX_TEXT = 2000         # longest string kept (a reason, a path): a guard against a slip, not a PHI filter
 MAX_AGE_S = 30 * 86400  # drafts untouched for this long are deleted when another is written
 FILE_MODE = 0o600
 
