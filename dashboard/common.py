@@ -9,15 +9,17 @@ Configuration (environment variables, for demos and tests):
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 import streamlit as st
 
-from steu_core import demo, uploads
+from steu_core import demo, drafts, forget_ids, hints, uploads
 from steu_core.data import NoteSet, load_notes
 from steu_core.errors import SteuError
 from steu_core.model import device_description, load_classifier, resolve_device
@@ -38,10 +40,10 @@ def md(text) -> str:
 def show_error(exc: BaseException, where=None) -> None:
     """A user error in plain words: the message, then what to do. Never a traceback."""
     target = where or st
-    if isinstance(exc, SteuError):
-        body = md(exc.message)
+    if isinstance(exc, SteuError):  # written for the command line: in the words of this dashboard's controls
+        body = md(hints.for_dashboard(exc.message))
         if exc.hint:
-            body += f"  \n**What to do:** {md(exc.hint)}"
+            body += f"  \n**What to do:** {md(hints.for_dashboard(exc.hint))}"
     else:
         body = f"Unexpected problem ({md(type(exc).__name__)}). Details are in the server console."
     target.error(body, icon=":material/error:")
@@ -78,18 +80,19 @@ def load_model(path: str | Path):
 
 
 @st.cache_resource(show_spinner=False, max_entries=32)
-def _read_notes(path: str, mtime_ns: int, size: int) -> NoteSet:
-    return load_notes(path)
+def _read_notes(path: str, mtime_ns: int, size: int, text_column: str | None, label_column: str | None) -> NoteSet:
+    return load_notes(path, text_column=text_column, label_column=label_column)
 
 
-def read_notes(path: str | Path) -> NoteSet:
-    """Validated notes of a file (cached by path, size and modification time). Raises DataError."""
+def read_notes(path: str | Path, text_column: str | None = None, label_column: str | None = None) -> NoteSet:
+    """Validated notes of a file (cached by path, size, modification time and the columns chosen).
+    Raises DataError."""
     p = Path(path)
     try:
         stat = p.stat()
     except OSError:
         return load_notes(p)  # raises the plain "file not found" error
-    return _read_notes(str(p), stat.st_mtime_ns, stat.st_size)
+    return _read_notes(str(p), stat.st_mtime_ns, stat.st_size, text_column, label_column)
 
 
 @st.cache_data(show_spinner=False)
@@ -165,7 +168,15 @@ def model_label(kind: str, path: Path | None) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# The deletion request being prepared (kept in session state across pages)
+# The deletion request being prepared: kept in session state across pages, and in a draft record
+# (steu_core.drafts) named in the URL (?draft=...) across a browser refresh or a second tab.
+
+DRAFT_PARAM = "draft"
+# request field -> the session key of its column picker (None there: the column is detected)
+COLUMN_KEYS = {"forget_text_column": "col_forget_text", "forget_label_column": "col_forget_label",
+               "id_column": "col_id", "text_column": "col_text", "label_column": "col_label"}
+DRAFT_KEYS = ("request_id", "requester", "reason", "operator", "forget_class", "min_forget", "files",
+              "forget_kind", *COLUMN_KEYS.values())
 
 
 def new_request_id() -> str:
@@ -174,15 +185,41 @@ def new_request_id() -> str:
 
 def init_request_state() -> None:
     ss = st.session_state
+    if "upload_session" not in ss:  # a new browser session: the request in the URL's draft, if any
+        restore_draft()
     ss.setdefault("request_id", new_request_id())
     ss.setdefault("requester", "")
     ss.setdefault("reason", "")
     ss.setdefault("operator", os.environ.get("USER", "") or "")
     ss.setdefault("files", {})          # role -> {"path": str, "name": str, "source": "upload"|"sample"}
     ss.setdefault("min_forget", 10)
+    ss.setdefault("forget_kind", "notes")  # the forget upload holds note texts, or ids of training notes
     ss.setdefault("upload_session", uploads.new_session())  # this session's folder of uploads
     # an upload whose run ended was deleted with it: the request no longer has that file
     ss.setdefault("uploads_gone", []).extend(uploads.drop_missing(ss["files"]))
+    save_draft()
+
+
+def restore_draft() -> None:
+    """Take up the request of the URL's draft (its id, people, class, columns and files)."""
+    draft_id = st.query_params.get(DRAFT_PARAM)
+    record = drafts.load_draft(draft_id)
+    if record is None:
+        return
+    st.session_state.update({k: v for k, v in record.items() if k in DRAFT_KEYS})
+    st.session_state["upload_session"] = draft_id
+
+
+def save_draft() -> None:
+    """Keep the request's metadata in its draft, and the draft's id in the URL."""
+    ss = st.session_state
+    try:
+        drafts.save_draft(ss["upload_session"], {k: ss.get(k) for k in DRAFT_KEYS})
+    except ValueError as exc:  # e.g. a reason typed at great length: the page works, a refresh loses it
+        st.warning(f"This request is not kept across a browser refresh ({md(exc)}); shorten the request details.",
+                   icon=":material/warning:")
+    if st.query_params.get(DRAFT_PARAM) != ss["upload_session"]:
+        st.query_params[DRAFT_PARAM] = ss["upload_session"]
 
 
 def file_for(role: str) -> dict | None:
@@ -196,27 +233,67 @@ def file_for(role: str) -> dict | None:
     return None
 
 
+def forget_by_ids() -> bool:
+    return st.session_state.get("forget_kind") == "ids"
+
+
+def request_fields() -> dict:
+    """The request's fields as the dashboard's controls set them (files, class, columns, people):
+    the pre-flight checks and the run are made from the same fields."""
+    ss = st.session_state
+    files = {r: file_for(r) or {} for r in ROLES}
+    forget, by_ids = files["forget"].get("path"), forget_by_ids()
+    columns = {f: ss.get(k) or None for f, k in COLUMN_KEYS.items()}
+    detected = forget_ids.guess_columns(columns_of(files["train"].get("path")))
+    for f, role in (("text_column", "text"), ("label_column", "label")):
+        if columns[f] == detected[role]:
+            columns[f] = None  # the detected column: each file (the forget file too) detects its own
+    for f in (("forget_text_column", "forget_label_column") if by_ids else ("id_column",)):
+        columns[f] = None  # the other kind of forget file's columns
+    return {"train": files["train"].get("path"), "eval": files["eval"].get("path"),
+            "forget": None if by_ids else forget, "forget_ids": forget if by_ids else None,
+            "forget_class": ss.get("forget_class"), "min_forget": int(ss.get("min_forget", 10)), **columns,
+            "request_id": ss.get("request_id", ""), "requester": ss.get("requester", ""),
+            "reason": ss.get("reason", ""), "operator": ss.get("operator", "")}
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _file_columns(path: str, mtime_ns: int) -> list[str]:
+    return forget_ids.file_columns(path)
+
+
+def columns_of(path: str | None) -> list[str]:
+    """The column names of a chosen file ([] when it cannot be read: its check says why)."""
+    try:
+        return _file_columns(str(path), Path(path).stat().st_mtime_ns) if path else []
+    except (OSError, SteuError):
+        return []
+
+
 def check_file(role: str, labels: list[str] | None, forget_class: str | None = None,
                min_forget: int = 10) -> checks.FileCheck:
     """The file chosen for ``role``, checked with steu_core's own checks (read through the cache)."""
     chosen = file_for(role) or {}
+    fields = request_fields()
+    read = partial(read_notes, text_column=fields["text_column"], label_column=fields["label_column"])
+    if role == "forget":
+        return checks.check_forget(chosen.get("path"), chosen.get("name"), labels, forget_class, min_forget,
+                                   by_ids=forget_by_ids(), columns=fields, train_path=fields["train"], read=read)
     return checks.check_file(role, chosen.get("path"), chosen.get("name"), labels, forget_class, min_forget,
-                             read=read_notes)
+                             read=read)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def _cross_check(model_dir: str, train: str, eval_: str, forget: str | None, forget_class: str,
-                 min_forget: int, stamps: tuple) -> tuple[tuple[str, str] | None, list[str]]:
-    err, warnings = checks.cross_check(load_model(model_dir), train, eval_, forget, forget_class, min_forget)
+def _cross_check(model_dir: str, fields_json: str, stamps: tuple) -> tuple[tuple[str, str] | None, list[str]]:
+    err, warnings = checks.cross_check(load_model(model_dir), json.loads(fields_json))
     return ((err.message, err.hint or "") if err else None), warnings
 
 
-def cross_check(model_dir: Path, forget_class: str) -> tuple[SteuError | None, list[str]]:
-    files = {r: file_for(r) for r in ROLES}
-    paths = [files[r]["path"] if files[r] else None for r in ("train", "eval", "forget")]
+def cross_check(model_dir: Path) -> tuple[SteuError | None, list[str]]:
+    fields = request_fields()
+    paths = [fields[k] for k in ("train", "eval", "forget", "forget_ids")]
     stamps = tuple(Path(p).stat().st_mtime_ns if p and Path(p).exists() else 0 for p in paths)
-    err, warnings = _cross_check(str(model_dir), paths[0], paths[1], paths[2], forget_class,
-                                 int(st.session_state.get("min_forget", 10)), stamps)
+    err, warnings = _cross_check(str(model_dir), json.dumps(fields, sort_keys=True), stamps)
     return (SteuError(err[0], hint=err[1] or None) if err else None), warnings
 
 
@@ -252,5 +329,5 @@ def evaluate_request(clf, model_dir: Path | None) -> RequestCheck:
     file_checks = {role: check_file(role, labels, fc, mf) for role in ("forget", "train", "eval")}
     state = RequestCheck(checks=file_checks, forget_class=fc)
     if clf is not None and fc and all(c.ok for c in file_checks.values()):
-        state.cross_error, state.warnings = cross_check(model_dir, fc)
+        state.cross_error, state.warnings = cross_check(model_dir)
     return state

@@ -17,6 +17,7 @@ from pathlib import Path
 from .audits.deep import DEEP_AUDITS
 from .data import DEFAULT_MAX_FILE_MB
 from .errors import ConfigError
+from .forget_ids import NO_LABEL_COLUMN
 from .methods import get_method
 from .model import resolve_device
 
@@ -63,6 +64,17 @@ class RunRequest:
     model: str | Path = opt("default", "--model", "'default' (the demo classifier) or a local checkpoint directory")
     forget: str | Path | None = opt(None, "--forget", "forget-set file (default: the training notes of the forget "
                                                       "class)")
+    forget_ids: str | Path | None = opt(None, "--forget-ids", "instead of --forget: a file listing the ids of the "
+                                                              "training notes to forget (one column, or .txt with "
+                                                              "one id per line)", metavar="FILE")
+    id_column: str | None = opt(None, "--id-column", "the training file's column of note ids that --forget-ids "
+                                                     "refers to (detected if omitted)", metavar="C")
+    forget_text_column: str | None = opt(None, "--forget-text-column", "column of the forget file holding the note "
+                                                                       "text (default: as --text-column)")
+    forget_label_column: str | None = opt(None, "--forget-label-column", "column of the forget file holding the "
+                                                                         f"label; '{NO_LABEL_COLUMN}' = it has none, "
+                                                                         "every note is of --forget-class (default: "
+                                                                         "as --label-column, else detected)")
     seed: int = opt(0, "--seed", "random seed of the method", type=int)
     device: str = opt("auto", "--device", "auto (CUDA, else MPS, else CPU), cpu, cuda or mps")
     precision: str = opt("auto", "--precision",
@@ -123,6 +135,11 @@ class RunRequest:
             check_whole_number(value, lo, flag, what)
         if not (isinstance(self.max_file_mb, (int, float)) and self.max_file_mb > 0):
             raise ConfigError(f"--max-file-mb must be a positive number of megabytes; got {self.max_file_mb!r}.")
+        if self.forget and self.forget_ids:
+            raise ConfigError("give the forget set either as notes (--forget) or as ids (--forget-ids), not both.")
+        if self.id_column and not self.forget_ids:
+            raise ConfigError("--id-column names the training file's id column for --forget-ids; give --forget-ids "
+                              "too, or leave --id-column out.")
         if Path(self.out).expanduser().exists():
             raise ConfigError(f"output directory '{self.out}' already exists.",
                               hint="Choose a new --out; finished runs are never overwritten.")

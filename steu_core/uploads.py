@@ -28,7 +28,7 @@ from .paths import private_dir, subdir
 UPLOAD_TYPES = ["csv", "tsv", "jsonl", "ndjson", "parquet", "pq"]
 LAUNCH_KEY = "uploads"  # in a run's launch record (steu_core.worker): the uploaded files it reads
 FILE_MODE = 0o600
-ROLES = ("train", "eval", "forget")
+ROLES = ("train", "eval", "forget", "forget_ids")  # request fields that may name an uploaded file
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _SESSION = re.compile(r"^req-[0-9a-f]{16}$")
 

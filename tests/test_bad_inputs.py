@@ -525,6 +525,24 @@ def batch_size_zero(env, tmp):
     return {"--batch-size": "0"}
 
 
+def _train_with_ids(env, tmp) -> str:
+    return _file(tmp, "train_ids.csv", _csv_rows([(f"N{i}", t, y) for i, (t, y) in enumerate(env.train_rows)],
+                                                 header=("note_id", "text", "label")))
+
+
+@case(r"2 of 4 id\(s\) are not in the training file .*'Z1', 'Z2'.*--id-column")
+def forget_ids_unknown(env, tmp):
+    wanted = [f"N{i}" for i, (_, y) in enumerate(env.train_rows) if y == "substance"][:2]
+    return {"--train": _train_with_ids(env, tmp), "--min-forget": "1",
+            "--forget-ids": _file(tmp, "ids.txt", "\n".join(wanted + ["Z1", "Z2"]))}
+
+
+@case(r"id '\w+' names two notes \(rows \d+ and \d+\).*--id-column")
+def forget_ids_column_is_no_id_column(env, tmp):
+    return {"--train": _train_with_ids(env, tmp), "--id-column": "label",
+            "--forget-ids": _file(tmp, "ids.csv", "label\nN1\n")}
+
+
 @pytest.mark.parametrize("build,expect", CASES)
 def test_bad_input_is_refused_cleanly(build, expect, env, tmp_path, capsys):
     out = tmp_path / "run"

@@ -501,3 +501,109 @@ def test_history_shows_the_ledger_and_a_broken_chain(dash_env):
     con.close()
     at = _page(_app(), "history")
     assert "Chain BROKEN at entry 1" in _texts(at)
+
+
+# --- 2 Deletion request: the forget set by ids, columns, hints, and a request that survives a refresh --
+
+
+def _train_with_ids(dash_env, column="record_no") -> tuple[bytes, list[str]]:
+    """The tiny training file with an id column, and the ids of its forget-class notes."""
+    rows = _rows(dash_env["train"])
+    data = _csv([(f"R{i}", t, y) for i, (t, y) in enumerate(rows)], header=(column, "text", "label"))
+    return data, [f"R{i}" for i, (_, y) in enumerate(rows) if y == "substance"]
+
+
+def test_request_forget_set_by_ids_with_an_id_column_pick(dash_env):
+    train, wanted = _train_with_ids(dash_env)
+    at = _page(_app(), "request")
+    at.file_uploader(key="up_train").set_value(("train.csv", train, "text/csv")).run()
+    at.radio(key="forget_kind").set_value("ids").run()
+    at.file_uploader(key="up_forget").set_value(("ids.csv", _csv([(i,) for i in wanted], header=("record_no",)),
+                                                 "text/csv")).run()
+    at.selectbox(key="forget_class").set_value("substance").run()
+    assert not at.exception
+    # 'record_no' is no usual id name: nothing is pre-selected, and the error names the picker, not a flag
+    assert at.selectbox(key="col_id").value is None
+    errs = _errors_in(_box_of(at, "up_forget"))
+    assert any("no id column found" in e for e in errs), errs
+    assert any("\u201cId column of the training notes\u201d picker" in e for e in errs), errs
+    assert not any("--" in e for e in errs), errs
+    at.selectbox(key="col_id").set_value("record_no").run()
+    assert not _errors_in(_box_of(at, "up_forget"))
+    assert any(t.startswith(f"Ready: forget substance using {len(wanted)} forget notes")
+               for t in (s.value.replace("\\", "").replace("*", "") for s in at.success))
+
+
+def test_request_unknown_ids_are_counted_and_shown(dash_env):
+    train, wanted = _train_with_ids(dash_env, column="note_id")  # a usual name: detected
+    at = _page(_app(), "request")
+    at.file_uploader(key="up_train").set_value(("train.csv", train, "text/csv")).run()
+    at.radio(key="forget_kind").set_value("ids").run()
+    at.file_uploader(key="up_forget").set_value(("ids.txt", "\n".join(wanted + ["Z1", "Z2"]).encode(),
+                                                 "text/plain")).run()
+    assert at.selectbox(key="col_id").value == "note_id"
+    errs = _errors_in(_box_of(at, "up_forget"))
+    assert any(f"2 of {len(wanted) + 2} id(s) are not in the training file" in e and "'Z1', 'Z2'" in e
+               for e in errs), errs
+
+
+def test_request_forget_file_without_a_label_column_takes_the_chosen_class(dash_env):
+    texts = [t for t, _ in _rows(dash_env["forget"])]
+    at = _page(_app(), "request")
+    at.file_uploader(key="up_forget").set_value(("forget.csv", _csv([(t,) for t in texts], header=("note",)),
+                                                 "text/csv")).run()
+    assert at.selectbox(key="col_forget_text").value == "note"
+    assert at.selectbox(key="col_forget_label").value == "-"  # none: the class below applies
+    assert not at.error, _errors(at)
+    at.selectbox(key="forget_class").set_value("substance").run()
+    assert not at.error, _errors(at)
+    assert any(t.startswith("Ready") for t in (s.value.replace("\\", "") for s in at.success))
+
+
+def test_request_hints_name_the_dashboard_controls(dash_env):
+    at = _page(_app(), "request")
+    rows = _rows(dash_env["forget"])[:3]
+    at.file_uploader(key="up_forget").set_value(("forget.csv", _csv(rows, header=("words", "label")),
+                                                 "text/csv")).run()
+    at.selectbox(key="forget_class").set_value("substance").run()
+    errs = _errors_in(_box_of(at, "up_forget"))
+    assert any("\u201cText column\u201d picker under the forget set" in e for e in errs), errs
+    at.selectbox(key="col_forget_text").set_value("words").run()
+    errs = _errors_in(_box_of(at, "up_forget"))
+    assert any("fewer than the minimum of 10" in e and "\u201cMinimum forget notes\u201d" in e for e in errs), errs
+    assert not any(flag in _texts(at) for flag in ("--text-column", "--label-column", "--min-forget"))
+
+
+def test_request_metadata_and_id_survive_a_refresh_and_a_second_tab(dash_env):
+    at = _page(_app(), "request")
+    at.file_uploader(key="up_forget").set_value(("forget.csv", Path(dash_env["forget"]).read_bytes(),
+                                                 "text/csv")).run()
+    at.text_input(key="requester").input("Patient services").run()
+    at.text_input(key="reason").input("GDPR art. 17").run()
+    at.text_input(key="operator").input("ana").run()
+    request_id = at.text_input(key="request_id").value
+    draft = at.query_params["draft"]
+    draft = draft[0] if isinstance(draft, list) else draft
+    stored = (steu_home() / "drafts" / f"{draft}.json").read_text()
+    assert not any(t in stored for t, _ in _rows(dash_env["forget"]))  # metadata only, never note text
+
+    again = _page(_app(draft=draft), "request")  # a refresh (or a second tab): only the URL is left
+    assert again.text_input(key="request_id").value == request_id
+    assert [again.text_input(key=k).value for k in ("requester", "reason", "operator")] == [
+        "Patient services", "GDPR art. 17", "ana"]
+    assert again.selectbox(key="forget_class").value == "substance"
+    assert any("forget.csv" in s.value.replace("\\", "") and s.value.replace("\\", "").count("Ready") == 0
+               for s in again.success)
+    assert any(t.startswith("Ready") for t in (s.value.replace("\\", "") for s in again.success))
+    fresh = _page(_app(), "request")  # no draft in the URL: a new request, with a new id
+    assert fresh.text_input(key="request_id").value != request_id
+
+
+def test_a_finished_run_shows_the_request_it_was_made_for(dash_env, finished_run):
+    _install_run(finished_run, "run-done")
+    at = _page(_app(run="run-done"), "run")
+    table = next(d for d in at.dataframe if "Request id" in d.value.iloc[:, 0].tolist())
+    values = dict(zip(table.value.iloc[:, 0], table.value.iloc[:, 1]))
+    assert values["Request id"] == "REQ-7" and values["Requester"] == "Privacy office"
+    assert values["Forget set"].startswith(Path(dash_env["forget"]).name) and values["Class to forget"] == "substance"
+    assert "(missing or invalid)" not in values.values()

@@ -16,7 +16,8 @@ from steu_core import worker
 def _non_default(cls) -> dict:
     """A value for every field that differs from its default, so a dropped option shows."""
     values = {"train": "t.csv", "eval": "e.csv", "forget_class": "substance", "out": "/tmp/out-x", "model": "/m",
-              "forget": "f.csv", "seed": 7, "device": "cpu", "precision": "fp32", "text_column": "note",
+              "forget": "f.csv", "forget_ids": "ids.csv", "id_column": "note_id", "forget_text_column": "body",
+              "forget_label_column": "-", "seed": 7, "device": "cpu", "precision": "fp32", "text_column": "note",
               "label_column": "dx", "max_length": 64, "batch_size": 5, "min_forget": 3, "max_file_mb": 12.5,
               "lock_wait_s": 30.0, "use_cache": False, "allow_pickle": True, "request_id": "REQ-9",
               "requester": "Privacy office", "reason": "patient request", "operator": "ana"}

@@ -76,6 +76,12 @@ def test_a_run_ending_deletes_its_uploads_once(tmp_path):
     assert uploads.runs_holding_uploads(worker.launch_dir()) == []
 
 
+def test_an_uploaded_ids_file_is_held_by_its_run_too():
+    up = uploads.save_upload(uploads.new_session(), "ids.csv", b"note_id\n1\n")
+    req = type("Req", (), {"train": None, "eval": None, "forget": None, "forget_ids": str(up)})()
+    assert uploads.launch_fields(req) == {"uploads": [str(up.resolve())]}
+
+
 def _age(path: Path, seconds: float) -> None:
     old = time.time() - seconds
     for p in [path, *path.rglob("*")]:

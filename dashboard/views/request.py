@@ -4,7 +4,9 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import common
-from steu_core import uploads, worker
+from steu_core import forget_ids, uploads, worker
+from steu_core.forget_ids import NO_LABEL_COLUMN
+from steu_core.hints import for_dashboard
 from steu_core.runs import checks
 
 ss = st.session_state
@@ -51,6 +53,7 @@ def _use_sample(role: str) -> None:
     _drop_upload(role)
     p = common.sample_file(role)
     if role == "forget":
+        ss["forget_kind"] = "notes"  # the sample request is a file of notes
         files[role] = {"path": str(p), "name": p.name, "source": "sample"}
         ss["_prefill_class"] = True
     else:
@@ -73,6 +76,41 @@ def _summary(chk: checks.FileCheck, where) -> None:
                   f"SHA-256 of the content `{n.sha256[:16]}…`", icon=":material/task_alt:")
 
 
+FORGET_KINDS = {"notes": "Note texts", "ids": "Note ids (of the training notes)"}
+NO_LABEL = "(none: every note is of the class chosen below)"
+
+
+def _column_picker(where, label: str, key: str, columns: list[str], detected: str | None,
+                   none_option: bool = False, help: str | None = None) -> None:
+    """A column of a chosen file, the detected one pre-selected (a choice that the file still has is kept)."""
+    options = ([NO_LABEL_COLUMN] if none_option else []) + columns
+    if ss.get(key) not in options:
+        ss[key] = detected if detected in options else (NO_LABEL_COLUMN if none_option else None)
+    where.selectbox(label, options, key=key, help=help, placeholder="Choose the column", persist_state="session",
+                    format_func=lambda c: NO_LABEL if c == NO_LABEL_COLUMN else c)
+
+
+def forget_columns(where) -> None:
+    """The forget file's text and label columns, or, for ids, the training file's id column."""
+    chosen = files.get("forget") or {}
+    cols = where.columns(2)
+    if common.forget_by_ids():
+        train_columns = common.columns_of((common.file_for("train") or {}).get("path"))
+        if chosen and train_columns:
+            _column_picker(cols[0], "Id column of the training notes", "col_id", train_columns,
+                           forget_ids.guess_columns(train_columns)["id"],
+                           help="The training file's column that the ids in the forget file refer to.")
+        return
+    columns = common.columns_of(chosen.get("path"))
+    if columns:
+        guess = forget_ids.guess_columns(columns)
+        _column_picker(cols[0], "Text column", "col_forget_text", columns, guess["text"],
+                       help="The column of the forget file that holds the note text.")
+        _column_picker(cols[1], "Label column", "col_forget_label", columns, guess["label"], none_option=True,
+                       help="The column of the forget file that holds the class; with none, every note is of "
+                            "the class chosen below.")
+
+
 gone = ss.get("uploads_gone") or []
 if gone:
     st.info(f"The uploaded file(s) {common.md(', '.join(gone))} were deleted when the run that read them ended "
@@ -82,9 +120,13 @@ if gone:
 # --- the forget set and its class -------------------------------------------------------------
 with st.container(border=True):
     st.subheader(":material/delete_sweep: Notes to forget")
-    st.file_uploader("Forget set (required)", type=uploads.UPLOAD_TYPES, key="up_forget",
+    st.radio("The deletion request lists", ["notes", "ids"], key="forget_kind", horizontal=True, persist_state="session",
+             format_func=FORGET_KINDS.get,
+             help="Note ids: a file with one column of ids (or a .txt with one id per line) that name notes of "
+                  "the training file by its id column; the forget set is those training notes.")
+    st.file_uploader("Forget set (required)", type=uploads.UPLOAD_TYPES + ["txt"], key="up_forget",
                      on_change=_on_upload, args=("forget",),
-                     help="Every note in this file must be of the class being forgotten.")
+                     help="Every note in this file (or named by it) must be of the class being forgotten.")
     st.caption("Uploaded files are kept, readable only by this account, just while this request needs them: "
                "they are deleted when its run ends or when you replace or remove them. Runs keep only hashes, "
                "row counts and file names, never note text.")
@@ -92,14 +134,13 @@ with st.container(border=True):
     if sample_forget.is_file():
         st.button(f"Use the sample request ({sample_forget.name})", on_click=_use_sample, args=("forget",),
                   icon=":material/science:", type="tertiary")
+    forget_columns_slot = st.container()
     forget_slot = st.container()
 
     # Pre-fill the class from a newly chosen forget set (the user may still change it).
     if ss.pop("_prefill_class", False) and files.get("forget"):
-        try:
-            guess = checks.detected_class(common.read_notes(files["forget"]["path"]), labels)
-        except Exception:
-            guess = None
+        found = common.check_file("forget", labels).notes  # by ids: the labels of the training notes named
+        guess = checks.detected_class(found, labels) if found is not None else None
         if guess:
             ss["forget_class"] = guess
     if ss.get("forget_class") not in labels:
@@ -108,6 +149,7 @@ with st.container(border=True):
                  placeholder="Choose the class named in the request",
                  help="One of the model's label names. Its notes in the evaluation set measure the forgetting.")
 
+forget_columns(forget_columns_slot)
 req = common.evaluate_request(clf, model_dir)
 _summary(req.checks["forget"], forget_slot)
 if req.checks["forget"].path is None:
@@ -136,6 +178,17 @@ for role, col, title, hint in (
         else:
             _summary(chk, slot)
 
+train_columns = common.columns_of((common.file_for("train") or {}).get("path"))
+if train_columns:
+    with st.expander("Columns of the training and evaluation notes", icon=":material/view_column:"):
+        st.caption("Detected from the column names; both files use the columns chosen here.")
+        guess = forget_ids.guess_columns(train_columns)
+        a, b = st.columns(2)
+        _column_picker(a, "Text column", "col_text", train_columns, guess["text"],
+                       help="The column holding the note text.")
+        _column_picker(b, "Label column", "col_label", train_columns, guess["label"],
+                       help="The column holding the class of each note.")
+
 # --- who asked, and why -----------------------------------------------------------------------
 with st.container(border=True):
     st.subheader(":material/badge: Request details")
@@ -160,5 +213,5 @@ elif req.ok:
     if st.button("Next: run the unlearning", type="primary", icon=":material/arrow_forward:"):
         common.goto("run")
 else:
-    st.info(f"To continue, {common.md(req.first_problem() or 'complete the request')}.",
+    st.info(f"To continue, {common.md(for_dashboard(req.first_problem()) or 'complete the request')}.",
             icon=":material/pending_actions:")

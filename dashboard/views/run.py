@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import streamlit as st
 
@@ -13,7 +14,9 @@ from steu_core.errors import SteuError
 from steu_core.methods import METHODS, setting_fields
 from steu_core.pmi import DEFAULT_BUDGET, k_from_budget
 from steu_core.request import MAX_SEEDS, UnlearnRequest
-from steu_core.runs import checks, prepare, stages
+from steu_core.hints import for_dashboard
+from steu_core.runs import load_results, prepare, stages
+from steu_core.runs.request_view import stored_request_rows
 
 ss = st.session_state
 st.title("3 · Run")
@@ -84,13 +87,22 @@ if current is not None and current.active:
 ss.pop("_cancel_at", None)
 
 # --- the outcome of the last run followed -------------------------------------------------------
-if current is not None and current.state == "finished":
+finished = current is not None and current.state == "finished"
+if finished:
     st.success(f"Run `{current.run_id}` finished.", icon=":material/task_alt:")
+    try:  # the request as the run recorded it: its uploads are deleted by now, the session's files say nothing
+        made_for = stored_request_rows(load_results(Path(current.run_dir)))
+    except SteuError as exc:
+        common.show_error(exc)
+    else:
+        with st.container(border=True):
+            st.subheader(":material/summarize: The request of this run")
+            st.dataframe([{"": k, "Value": v} for k, v in made_for.items()], hide_index=True, width="stretch")
     if st.button("See the results", type="primary", icon=":material/fact_check:"):
         ss["view_run"] = current.run_id
         common.goto("results", run=current.run_id)
 elif current is not None and current.state == "failed":
-    st.error(f"**Run `{current.run_id}` failed.** {common.md(current.message)}", icon=":material/error:")
+    st.error(f"**Run `{current.run_id}` failed.** {common.md(for_dashboard(current.message))}", icon=":material/error:")
 elif current is not None and current.state == "cancelled":
     st.info(f"Run `{current.run_id}` was cancelled. Nothing from it was kept.", icon=":material/block:")
 elif current is not None and current.state == "missing" and run_id:
@@ -108,12 +120,14 @@ req = common.evaluate_request(clf, model_dir)
 kind, _ = common.model_choice()
 
 with st.container(border=True):
-    st.subheader(":material/summarize: The request")
+    st.subheader(":material/summarize: The next request" if finished else ":material/summarize: The request")
     chk = req.checks
+    forget_word = "ids" if common.forget_by_ids() else "notes"
     rows = {
         "Model": common.model_label(kind, model_dir),
         "Class to forget": req.forget_class or "(not chosen)",
-        "Forget set": f"{chk['forget'].name} ({len(chk['forget'].notes):,} notes)" if chk["forget"].ok else "(missing or invalid)",
+        "Forget set": (f"{chk['forget'].name} ({forget_word}: {len(chk['forget'].notes):,} notes)" if chk["forget"].ok
+                       else "(not chosen yet)" if chk["forget"].path is None else "(missing or invalid)"),
         "Training notes": f"{chk['train'].name} ({len(chk['train'].notes):,} notes)" if chk["train"].ok else "(missing or invalid)",
         "Evaluation notes": f"{chk['eval'].name} ({len(chk['eval'].notes):,} notes)" if chk["eval"].ok else "(missing or invalid)",
         "Request id": ss.get("request_id", ""),
@@ -215,7 +229,7 @@ with st.expander("Advanced settings", icon=":material/tune:"):
 busy = worker.active_runs()
 problem = req.first_problem()
 if problem:
-    st.info(f"To start, {common.md(problem)} (step 2).", icon=":material/pending_actions:")
+    st.info(f"To start, {common.md(for_dashboard(problem))} (step 2).", icon=":material/pending_actions:")
     st.page_link(common.PAGES.get("request", "views/request.py"), label="Go to 2 · Deletion request",
                  icon=":material/arrow_back:")
 method = ss.get("method", "steu")
@@ -223,15 +237,11 @@ start = st.button("Run STEU" if method == "steu" else f"Run {method}", type="pri
                   disabled=bool(problem or busy), help="Starts the run in a separate process; this page shows its "
                                                        "progress.")
 if start:
-    files = {r: common.file_for(r) for r in checks.ROLES}
-    try:
+    try:  # the request's files, class, columns and people: the same fields the checks above used
         started = worker.start_run(UnlearnRequest(
-            model=str(model_dir), train=files["train"]["path"], eval=files["eval"]["path"],
-            forget=files["forget"]["path"], forget_class=req.forget_class, out="", method=method, settings=settings,
-            seed=int(ss.get("seed", 0)), device=ss.get("device", "auto"), min_forget=int(ss.get("min_forget", 10)),
-            seeds=int(ss.get("seeds", 1)), max_length=int(ss.get("max_length", 128)),
-            request_id=ss.get("request_id", ""), requester=ss.get("requester", ""), reason=ss.get("reason", ""),
-            operator=ss.get("operator", "")))
+            **common.request_fields(), model=str(model_dir), out="", method=method, settings=settings,
+            seed=int(ss.get("seed", 0)), device=ss.get("device", "auto"), seeds=int(ss.get("seeds", 1)),
+            max_length=int(ss.get("max_length", 128))))
     except SteuError as exc:
         common.show_error(exc)
     else:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from ..data import NoteSet, check_forget_set, check_labels_known, load_notes
 from ..errors import SteuError
+from ..forget_ids import forget_by_ids, read_forget_notes, read_ids, training_ids
 from ..model import Classifier
 from ..request import UnlearnRequest
 from .prepare import prepare_data, request_warnings
@@ -45,12 +46,39 @@ def check_file(role: str, path: str | None, name: str | None, labels: list[str] 
     return chk
 
 
-def cross_check(clf: Classifier, train: str, evaluation: str, forget: str | None, forget_class: str,
-                min_forget: int) -> tuple[SteuError | None, list[str]]:
-    """The checks across files (e.g. no retain notes) and the warnings that do not stop a run."""
+def check_forget(path: str | None, name: str | None, labels: list[str] | None, forget_class: str | None,
+                 min_forget: int = 10, *, by_ids: bool = False, columns: dict | None = None,
+                 train_path: str | None = None, read=load_notes) -> FileCheck:
+    """The forget set being prepared, checked as the run will build it: a notes file (with or without
+    a label column), or a file of ids naming training notes (``by_ids``). ``columns`` holds the
+    request's column fields (``forget_text_column``, ``forget_label_column``, ``id_column``);
+    ``read`` loads the training notes."""
+    chk, cols = FileCheck("forget", path, name), columns or {}
+    if path is None:
+        return chk
     try:
-        req = UnlearnRequest(train=train, eval=evaluation, forget=forget, forget_class=forget_class, out="",
-                             model=str(clf.path), min_forget=min_forget)
+        if by_ids:
+            train = read(train_path)
+            _, ids_of_train = training_ids(train, train_path, cols.get("id_column"))
+            chk.notes = forget_by_ids(train, ids_of_train, read_ids(path, cols.get("id_column")))
+        else:
+            chk.notes = read_forget_notes(path, forget_class or "",
+                                          text_column=cols.get("forget_text_column") or cols.get("text_column"),
+                                          label_column=cols.get("forget_label_column") or cols.get("label_column"))
+            if labels is not None and chk.notes.label_column:
+                check_labels_known(chk.notes, labels)
+        if forget_class:
+            check_forget_set(chk.notes, forget_class, min_forget)
+    except SteuError as exc:
+        chk.error = exc
+    return chk
+
+
+def cross_check(clf: Classifier, request_fields: dict) -> tuple[SteuError | None, list[str]]:
+    """The checks across files (e.g. no retain notes) and the warnings that do not stop a run, for a
+    request given by its fields (``out`` and ``model`` are filled in here)."""
+    try:
+        req = UnlearnRequest(**{**request_fields, "out": "", "model": str(clf.path)})
         data = prepare_data(req, clf)
     except SteuError as exc:
         return exc, []

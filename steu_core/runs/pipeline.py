@@ -276,7 +276,8 @@ def write_evidence(run: Run) -> None:
         raise SteuError("the original model directory changed during the run; the result was discarded.",
                         hint="Another program is writing to it; make a read-only copy and run again.")
     forget, patch_sha = run.data.forget, file_sha256(path / "patch.safetensors")
-    forget_file_sha = file_sha256(Path(run.req.forget)) if run.req.forget else None
+    forget_file = run.req.forget or run.req.forget_ids  # the file that named the forget set (notes or ids)
+    forget_file_sha = file_sha256(Path(forget_file)) if forget_file else None
     write_json_atomic(path / "manifest.json", record.build_manifest(
         run.run_id, run.model_dir, run.original_hash, new_hash, forget, forget_file_sha, patch_sha))
     hashes = {"original_model": run.original_hash["sha256"], "unlearned_model": new_hash["sha256"],

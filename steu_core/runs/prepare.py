@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from ..data import NoteSet, check_forget_set, check_labels_known, find_overlap, load_notes
 from ..errors import ConfigError, DataError
+from ..forget_ids import forget_by_ids, read_forget_notes, read_ids, training_ids
 from ..model import Classifier
 from ..request import RunRequest
 
@@ -23,6 +24,7 @@ class RequestData:
     retain: NoteSet
     forget_class_id: int
     members: np.ndarray       # forget notes found in the training file (the only real members)
+    forget_source: dict = field(default_factory=dict)  # notes, ids (with the ids file's hash) or the class
 
 
 def text_digests(notes: NoteSet) -> list[bytes]:
@@ -85,21 +87,42 @@ def load_request_data(req: RunRequest, clf: Classifier) -> tuple[NoteSet, NoteSe
 
 
 def load_forget_set(req: RunRequest, train: NoteSet, name: str, labels: list[str], cols: dict) -> NoteSet:
-    """The forget file, or the training notes of the forget class when none is given."""
-    if req.forget:
-        forget = load_notes(req.forget, **cols)
-        check_labels_known(forget, labels)
+    """The forget notes: the file's, the training notes its ids name, or the training notes of the
+    forget class when neither is given."""
+    if req.forget_ids:
+        ids = read_ids(req.forget_ids, req.id_column, req.max_file_mb)
+        _, ids_of_train = training_ids(train, req.train, req.id_column, req.max_file_mb)
+        forget = forget_by_ids(train, ids_of_train, ids)
+    elif req.forget:
+        forget = load_forget_file(req, name, labels, cols)
     else:
         forget = train.where_label(name, name=f"{train.name} [class {name}]")
     check_forget_set(forget, name, req.min_forget)
     return forget
 
 
+def load_forget_file(req: RunRequest, name: str, labels: list[str], cols: dict) -> NoteSet:
+    """The forget file's notes; a file without a label column holds notes of the forget class."""
+    forget = read_forget_notes(req.forget, name, text_column=req.forget_text_column or cols["text_column"],
+                               label_column=req.forget_label_column or cols["label_column"],
+                               max_file_mb=req.max_file_mb)
+    if forget.label_column:
+        check_labels_known(forget, labels)
+    return forget
+
+
+def forget_source(req: RunRequest) -> dict:
+    """How the request gave its forget set, for the run's evidence (names, hashes and counts only)."""
+    if req.forget_ids:
+        return {"given_by": "ids", "ids_file": read_ids(req.forget_ids, req.id_column, req.max_file_mb).describe()}
+    return {"given_by": "notes" if req.forget else "training notes of the class"}
+
+
 def prepare_data(req: RunRequest, clf: Classifier) -> RequestData:
     train, evaluation, forget, retain, fc = load_request_data(req, clf)
     members = training_members(forget, train)
     check_forget_was_trained(forget, members, train)
-    return RequestData(train, evaluation, forget, retain, fc, members)
+    return RequestData(train, evaluation, forget, retain, fc, members, forget_source(req))
 
 
 def data_warnings(train: NoteSet, evaluation: NoteSet, forget: NoteSet, retain: NoteSet) -> list[str]:
@@ -128,6 +151,10 @@ def data_warnings(train: NoteSet, evaluation: NoteSet, forget: NoteSet, retain: 
 def request_warnings(data: RequestData) -> list[str]:
     """:func:`data_warnings`, and forget notes that were never trained on (not members)."""
     out = data_warnings(data.train, data.evaluation, data.forget, data.retain)
+    ids_file = data.forget_source.get("ids_file") or {}
+    if ids_file.get("duplicates_dropped"):
+        out.append(f"the ids file {ids_file['name']} names {ids_file['duplicates_dropped']} id(s) more than once; "
+                   "each note is forgotten once")
     missing = int((~data.members).sum())
     if missing:
         out.append(f"{missing} of {len(data.forget)} forget-set note(s) are not in the training file: they were never "

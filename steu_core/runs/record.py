@@ -83,7 +83,7 @@ def data_section(data, enc: dict, eval_forget_rows: int, max_length: int) -> dic
             "retain_rows": len(data.retain), "eval_rows": len(data.evaluation),
             "truncated_notes": {"forget": enc["forget"].truncated, "retain": enc["retain"].truncated,
                                 "eval": enc["eval"].truncated, "max_length": max_length},
-            "eval_forget_class_rows": eval_forget_rows}
+            "eval_forget_class_rows": eval_forget_rows, "forget_source": data.forget_source}
 
 
 def request_section(req) -> dict:
