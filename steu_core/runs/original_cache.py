@@ -29,7 +29,8 @@ from ..accel import cache_device
 from ..paths import subdir
 
 FORMAT = "steu-original-scores/1"
-KEEP = 8
+DEFAULT_FEATURE_BATCH = 64  # the batch size of compute_features when none is given (the method's call)
+KEEP = 16  # two entries per request (the scores, the method's retain features)
 LOGITS = ("eval_logits", "forget_logits")
 FEATURES = ("eval_feats", "forget_feats")
 
@@ -110,6 +111,48 @@ def prune(keep: int = KEEP) -> None:
     entries = sorted(cache_dir().glob("*.safetensors"), key=lambda p: p.stat().st_mtime, reverse=True)
     for old in entries[keep:]:
         old.unlink(missing_ok=True)
+
+
+def features_key(model_sha256: str, enc, batch_size: int, device: str, precision: str) -> str:
+    """The name of the entry of the original's head inputs on the notes ``enc`` (by their token ids:
+    the features depend on nothing else but the model, the batches and the device)."""
+    ids = hashlib.sha256(enc.flat.tobytes() + b"|" + enc.offsets.tobytes()).hexdigest()
+    parts = {"format": FORMAT, "kind": "features", "model": model_sha256, "ids": ids, "batch_size": int(batch_size),
+             "device": str(device), "precision": str(precision)}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def features(key: str, compute: Callable[[], torch.Tensor | None], n: int, device: torch.device) -> torch.Tensor | None:
+    """The original's head inputs on ``n`` notes under ``key``, else ``compute()`` (stored when not None)."""
+    path = entry_path(key)
+    if path.is_file():
+        try:
+            found = load_file(str(path)).get("feats")
+            if found is None or len(found) != n or not torch.isfinite(found).all():
+                raise ValueError("inconsistent entry")
+            os.utime(path)
+            return found.to(cache_device(device, found.numel() * 4))
+        except Exception:  # noqa: BLE001 - any unreadable entry is a miss, never a failed run
+            path.unlink(missing_ok=True)
+    fresh = compute()
+    if fresh is not None:
+        save(key, {"feats": fresh})
+    return fresh
+
+
+def features_hook(run) -> Callable | None:
+    """For the method of a run of :mod:`.pipeline`: the original's head inputs on any encoded notes,
+    through the cache (None where :func:`key_for` gives no key). ``compute(enc)`` is what the method
+    would call without the hook; its batch size is the default one of ``compute_features``."""
+    if key_for(run) is None:
+        return None
+    clf, model_sha = run.clf, run.original_hash["sha256"]
+
+    def hook(enc, compute: Callable[[], torch.Tensor | None]) -> torch.Tensor | None:
+        key = features_key(model_sha, enc, DEFAULT_FEATURE_BATCH, str(clf.device), clf.precision)
+        return features(key, compute, len(enc), clf.device)
+
+    return hook
 
 
 def scores(key: str | None, compute: Callable[[], dict], n_eval: int, n_forget: int,

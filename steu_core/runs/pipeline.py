@@ -198,6 +198,7 @@ def run_method(run: Run) -> None:
                          retain_labels=torch.as_tensor([clf.labels.index(y) for y in d.retain.labels]),
                          forget_class_id=d.forget_class_id, seed=req.seed, progress=run.report,
                          cancel=run.is_cancelled, forget_features=run.before.forget_feats,
+                         original_features=original_cache.features_hook(run),
                          retain_notes=d.retain, max_length=req.max_length)
     run.report({"stage": "select"})
     run.result = method.run(ctx)
