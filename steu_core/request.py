@@ -254,13 +254,19 @@ def _parse_value(o: Option, raw):
         return raw
     if o.kind == "list":
         return [x.strip() for x in str(raw).split(",") if x.strip()]
+    return parse_json_object(raw, o.flag)
+
+
+def parse_json_object(raw: str, name: str, hint: str | None = None) -> dict:
+    """A JSON object typed by a person (``name``: the option or field it was typed into; ``hint``:
+    how to fix it there, by default the command line's words)."""
     try:
         value = json.loads(raw)
     except ValueError as exc:
-        raise ConfigError(f"{o.flag} is not valid JSON ({type(exc).__name__} at character {getattr(exc, 'pos', '?')}).",
-                          hint=f"Give a JSON object in single quotes, e.g. {o.flag} '{{\"max_steps\": 40}}'.") from None
+        raise ConfigError(f"{name} is not valid JSON ({type(exc).__name__} at character {getattr(exc, 'pos', '?')}).",
+                          hint=hint or f"Give a JSON object in single quotes, e.g. {name} '{{\"max_steps\": 40}}'.") from None
     if not isinstance(value, dict):
-        raise ConfigError(f"{o.flag} must be a JSON object, e.g. '{{\"max_steps\": 40}}'.")
+        raise ConfigError(f"{name} must be a JSON object, e.g. '{{\"max_steps\": 40}}'.")
     return value
 
 

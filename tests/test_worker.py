@@ -77,12 +77,12 @@ def test_status_of_a_finished_run(tmp_path):
 def test_a_zombie_child_counts_as_ended():
     proc = subprocess.Popen([sys.executable, "-c", "pass"])
     for _ in range(100):  # exited, not yet reaped: os.kill(pid, 0) still succeeds
-        if Path(f"/proc/{proc.pid}/stat").exists() and worker._is_zombie(proc.pid):
+        if Path(f"/proc/{proc.pid}/stat").exists() and worker.is_zombie(proc.pid):
             break
         time.sleep(0.05)
     if not Path("/proc").is_dir():
         pytest.skip("no /proc on this system")
-    assert worker._is_zombie(proc.pid)
+    assert worker.is_zombie(proc.pid)
     assert not worker.process_alive(proc.pid)
     proc.wait()
 
@@ -116,7 +116,7 @@ def test_a_run_still_starting_is_found_and_can_be_cancelled():
     proc = _sleeper()
     try:
         out = runs_dir() / "run-s"
-        worker._write_launch("run-s", {"run_id": "run-s", "run_dir": str(out), "pid": proc.pid,
+        worker.write_launch("run-s", {"run_id": "run-s", "run_dir": str(out), "pid": proc.pid,
                                        "started_utc": "2030-01-01T00:00:00+00:00", "started_at": time.time()})
         s = worker.status(out)
         assert s.state == "starting" and s.active

@@ -6,18 +6,12 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import common
+from dashboard import common, compare_job
 from steu_core import format as fmt
-from steu_core.compare import (
-    compare_command,
-    comparison_figures,
-    list_comparisons,
-    load_comparison_dir,
-    table_rows,
-)
+from steu_core.compare import comparison_figures, list_comparisons, load_comparison_dir, table_rows
 from steu_core.errors import SteuError
-from steu_core.paths import comparisons_dir
 
+ss = st.session_state
 st.title("6 · Compare methods")
 st.markdown("STEU against its controls and baselines on the **same** request: the head alone, random rows "
             "instead of PMI-selected ones, full-model methods and the retrain-from-scratch oracle (the gold "
@@ -26,24 +20,13 @@ st.markdown("STEU against its controls and baselines on the **same** request: th
             "interval; differences inside it are not findings.")
 
 
-def _command() -> str:
-    """`python -m steu_core compare` for the request being prepared on pages 1-2."""
-    kind, text = common.model_choice()
-    forget = common.file_for("forget")
-    return compare_command("default" if kind == "demo" else text, common.file_for("train")["path"],
-                           common.file_for("eval")["path"], st.session_state.get("forget_class") or "CLASS",
-                           forget["path"] if forget else None)
-
-
+current = compare_job.followed()
+if current is not None and current.active:
+    compare_job.monitor(current.run_id)
+finished_now = compare_job.outcome(current) if current is None or not current.active else None
 found = list_comparisons()
-with st.expander("Make a comparison", icon=":material/terminal:", expanded=not found):
-    st.markdown("A comparison retrains the model from its pretrained start (the oracle) and trains reference "
-                "models, so it takes as long as training the original - minutes on a GPU, up to hours on a "
-                "laptop CPU. Start it from a terminal on this machine; it is saved in the data directory "
-                f"(`{common.md(comparisons_dir())}`) and appears here when finished. For the request of pages 1-2:")
-    st.code(_command(), language="bash", wrap_lines=True)
-    st.caption("Fewer methods (--methods steu,head_only,random_tokens) finish in seconds to minutes; the oracle "
-               "is what makes the KS test and the reference-model audit possible.")
+if current is None or not current.active:
+    compare_job.start_form(expanded=not found)
 
 other = st.text_input("Or open a comparison directory elsewhere", key="cmp_other_dir",
                       placeholder="/path/to/the --out directory of a compare run")
@@ -53,6 +36,10 @@ if other.strip():
 if not choices:
     st.info("No comparison yet.", icon=":material/hourglass_empty:")
     st.stop()
+if finished_now and ss.get("_cmp_shown") != finished_now:  # the comparison just followed to its end, once
+    ss["_cmp_shown"] = finished_now
+    ss["cmp_pick"] = next((p for p in choices if Path(p).resolve() == Path(finished_now).resolve()),
+                          ss.get("cmp_pick"))
 
 
 def _label(path: str) -> str:

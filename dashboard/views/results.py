@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from dashboard import common
+from dashboard import common, downloads
 from steu_core import charts
 from steu_core import format as fmt
 from steu_core.errors import SteuError
@@ -245,6 +245,8 @@ with st.expander("Provenance: request, data files and hashes", icon=":material/f
                  hide_index=True, width="stretch")
     st.caption(f"Run directory `{run_dir}` · method settings: " +
                ", ".join(f"{k} = {v}" for k, v in sorted((r.get("method_settings") or {}).items())))
+
+downloads.show_downloads(run_dir)
 
 # --- the report ---------------------------------------------------------------------------------
 st.header("Report", divider="gray")

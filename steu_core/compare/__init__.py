@@ -20,7 +20,7 @@ Dashboard hooks: :func:`run_comparison` (with ``progress``/``cancel`` callbacks,
 One job per module: ``runner`` (running the methods, scoring the models), ``table`` (the rows of
 ``comparison.json``), ``noise`` (which differences are outside the 95 % intervals, and the findings),
 ``files`` (comparison.json/.csv on disk, listing, figures), ``text`` (the table as text, the CLI command,
-the number formats), ``schema`` (the column names every other module reads rows by). This module
+the number formats), ``progress`` (a comparison in progress, per method, in words), ``schema`` (the column names every other module reads rows by). This module
 re-exports the public names, so ``from steu_core.compare import ...`` is the one import path.
 """
 from __future__ import annotations
@@ -32,9 +32,11 @@ from .noise import findings, noise_analysis
 from .runner import deep_inputs_from_runs, run_comparison
 from .schema import CI_METRICS, METRIC_NAMES, SCHEMA
 from .table import build_comparison
-from .text import compare_command, table_rows, table_text
+from .progress import method_rows, overall_fraction, phase_text
+from .text import compare_command, portable_command, portable_name, table_rows, table_text
 
 __all__ = ["CI_METRICS", "CSV_SCALARS", "CSV_TAIL", "DEFAULT_METHODS", "METRIC_NAMES", "SCHEMA", "CompareRequest",
            "build_comparison", "compare_command", "comparison_figures", "csv_text", "deep_inputs_from_runs",
-           "findings", "list_comparisons", "load_comparison_dir", "noise_analysis", "run_comparison", "table_rows",
-           "table_text", "write_comparison"]
+           "findings", "list_comparisons", "load_comparison_dir", "method_rows", "noise_analysis", "overall_fraction",
+           "phase_text", "portable_command", "portable_name", "run_comparison", "table_rows", "table_text",
+           "write_comparison"]

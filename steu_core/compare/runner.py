@@ -85,7 +85,8 @@ def _run_methods(req: CompareRequest, root: Path, report: Callable[[dict], None]
     for i, method in enumerate(req.methods, start=1):
         if is_cancelled():
             raise Cancelled(CANCELLED)
-        report({"stage": "method", "method": method, "index": i, "total": len(req.methods), "run": {}})
+        report({"stage": "method", "method": method, "index": i, "total": len(req.methods), "run": {},
+                "methods": list(req.methods)})
         run_dir = _run_method(req, method, i, root / method, report, is_cancelled)
         results[method] = json.loads((run_dir / "results.json").read_text())
     return results

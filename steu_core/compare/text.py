@@ -14,6 +14,7 @@ from ..request import DEFAULT_METHODS
 from .schema import nested_get, relearn_columns, relearn_n
 
 NOT_AVAILABLE = "n/a"
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent  # where `python -m steu_core` runs from
 TABLE_HEADERS = ["method", "forget F1 [95% CI]", "retain F1 [95% CI]", "loss-MIA AUC [CI]", "RMIA AUC [CI]",
                  "probe AUC [CI]", "KS vs oracle (p)"]
 TABLE_TAIL_HEADERS = ["coverage", "% params", "seconds", "x oracle"]
@@ -50,6 +51,24 @@ def compare_command(model: str, train: str | Path, evaluation: str | Path, forge
         parts += ["--forget", str(forget)]
     parts += ["--methods", ",".join(methods or DEFAULT_METHODS)]
     return " ".join(shlex.quote(p) for p in parts)
+
+
+def portable_name(path: str | Path) -> str:
+    """A path as a command shown to someone else may read: relative to the project folder when the
+    file is in it (the sample notes), else the file's bare name (where it lies is this machine's business)."""
+    p = Path(path).expanduser()
+    try:
+        return p.resolve().relative_to(PROJECT_ROOT).as_posix()
+    except ValueError:
+        return p.name
+
+
+def portable_command(model: str | Path, train: str | Path, evaluation: str | Path, forget_class: str,
+                     forget: str | Path | None = None, methods: list[str] | None = None) -> str:
+    """:func:`compare_command` without this machine's paths, to run from the project folder."""
+    model = model if str(model) == "default" else portable_name(model)
+    return compare_command(model, portable_name(train), portable_name(evaluation), forget_class,
+                           portable_name(forget) if forget else None, methods)
 
 
 def _figure_cell(row: dict, key: str) -> str:

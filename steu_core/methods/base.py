@@ -25,6 +25,9 @@ class UnlearnContext:
     cancel: Callable[[], bool] | None = None
     # Head inputs of the original model, computed once (None: no exact head adapter for this model)
     forget_features: torch.Tensor | None = None
+    # The original's head inputs on other notes, through the cache of earlier requests:
+    # ``original_features(enc, compute)`` returns the cached tensor or ``compute()`` (None: just compute)
+    original_features: Callable | None = None
     # The retain notes as text (NoteSet) and the token limit, for methods that retrain from a base
     # checkpoint with its own tokenisation (retrain_oracle); None where the caller has no text.
     retain_notes: object = None

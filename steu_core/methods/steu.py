@@ -195,7 +195,9 @@ def _cache_head_inputs(run: _Training) -> None:
     ctx.report(stage="cache", step=0, total=run.cfg.max_steps, losses={}, elapsed_s=0.0)
     run.forget_pool.feats = (ctx.forget_features if ctx.forget_features is not None
                              else distributed.compute_features(ctx.original, ctx.forget))
-    run.retain_pool.feats = distributed.compute_features(ctx.original, run.retain_pool.enc)
+    enc = run.retain_pool.enc
+    compute = lambda: distributed.compute_features(ctx.original, enc)  # noqa: E731
+    run.retain_pool.feats = ctx.original_features(enc, compute) if ctx.original_features else compute()
 
 
 def _evaluate(run: _Training) -> tuple[float, float]:

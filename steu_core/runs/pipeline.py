@@ -33,7 +33,7 @@ from ..patch import make_patch, save_patch
 from ..pmi import coverage
 from ..request import UnlearnRequest
 from ..verdicts import compute_verdicts
-from . import record
+from . import original_cache, record
 from .record import SEED_AUDITS, seed_figures, seed_spread
 from .prepare import RequestData, check_max_length, prepare_data, request_warnings
 from .staging import EXPLICIT_PAUSE_POINTS, Staging, test_pause
@@ -72,6 +72,7 @@ class Run:
     seed_summary: dict | None = None
     after: Scores | None = None
     exact_cache: bool = False
+    original_cached: bool = False   # the original's scores were read from the cache of earlier requests
     audits: dict = field(default_factory=dict)
     results: dict = field(default_factory=dict)
     ledger_request: dict | None = None
@@ -169,14 +170,22 @@ def tokenize(run: Run) -> None:
 
 
 def score_original(run: Run) -> None:
-    """Scores of the original model; its head inputs double as the exact feature cache."""
+    """Scores of the original model; its head inputs double as the exact feature cache. They are
+    kept between requests (:mod:`.original_cache`), so a second request on the same model reads them."""
     t0 = time.perf_counter()
     enc, bs, clf = run.enc, run.req.batch_size, run.clf
     run.report({"stage": "score-original", "step": 0, "total": len(enc["eval"]) + len(enc["forget"])})
-    feats_eval = compute_features(clf, enc["eval"], bs) if run.req.use_cache else None
-    feats_forget = compute_features(clf, enc["forget"], bs) if run.req.use_cache else None
-    run.before = Scores(compute_logits(clf, enc["eval"], bs, feats=feats_eval),
-                        compute_logits(clf, enc["forget"], bs, feats=feats_forget), feats_eval, feats_forget)
+
+    def compute() -> dict:
+        feats_eval = compute_features(clf, enc["eval"], bs) if run.req.use_cache else None
+        feats_forget = compute_features(clf, enc["forget"], bs) if run.req.use_cache else None
+        return {"eval_logits": compute_logits(clf, enc["eval"], bs, feats=feats_eval),
+                "forget_logits": compute_logits(clf, enc["forget"], bs, feats=feats_forget),
+                "eval_feats": feats_eval, "forget_feats": feats_forget}
+
+    found, run.original_cached = original_cache.scores(original_cache.key_for(run), compute, len(enc["eval"]),
+                                                       len(enc["forget"]), clf.device)
+    run.before = Scores(**found)
     run.seconds["score_original"] = time.perf_counter() - t0
     if run.is_cancelled():
         raise Cancelled("the run was cancelled")
@@ -189,6 +198,7 @@ def run_method(run: Run) -> None:
                          retain_labels=torch.as_tensor([clf.labels.index(y) for y in d.retain.labels]),
                          forget_class_id=d.forget_class_id, seed=req.seed, progress=run.report,
                          cancel=run.is_cancelled, forget_features=run.before.forget_feats,
+                         original_features=original_cache.features_hook(run),
                          retain_notes=d.retain, max_length=req.max_length)
     run.report({"stage": "select"})
     run.result = method.run(ctx)

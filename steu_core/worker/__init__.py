@@ -1,0 +1,109 @@
+"""Runs off the caller's thread: one unlearning run, or one comparison, = one worker process.
+
+The dashboard must stay responsive while a run takes minutes, and a browser refresh must find the
+run again. So a run is started as its own process, ``python -m steu_core unlearn ... --quiet`` (a
+comparison: ``compare``), in a new session (closing the browser or restarting the page never kills
+it), and everything about it is read back from files in the data directory:
+
+* ``runs/.<run_id>.partial/progress.json`` (``comparisons/.<id>.partial/``) - written by the job itself
+  (see :mod:`steu_core.runs`);
+* ``worker/<run_id>.json`` - the launch record: pid, start time, log file;
+* ``logs/<run_id>.log`` - the process's stdout/stderr. With ``--quiet`` the CLI prints only the
+  summary figures or one user-facing error line; neither contains note text.
+
+Nothing here keeps state that a page reload would lose: :func:`status`, :func:`active_runs` and
+:func:`cancel` (and their comparison twins) work from any process that sees the same data directory.
+
+One job per module: ``process`` (starting, watching and stopping a process), ``files`` (launch
+records and logs), ``jobs`` (a job's life, for either kind). This module names the two kinds and is
+the one import path: ``from steu_core import worker``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..paths import comparisons_dir, runs_dir
+from ..request import CompareRequest, UnlearnRequest
+from . import jobs
+from .files import launch_dir, log_path, logs_dir, read_launch, write_launch
+from .jobs import RUNNING_STATES, JobKind, RunStatus
+from .process import REPO_ROOT, build_command, is_zombie, process_alive
+
+RUNS = JobKind(noun="run", root=runs_dir, done_file="results.json", id_prefix="run")
+COMPARISONS = JobKind(noun="comparison", root=comparisons_dir, done_file="comparison.json", id_prefix="cmp")
+
+__all__ = ["COMPARISONS", "REPO_ROOT", "RUNNING_STATES", "RUNS", "JobKind", "RunStatus", "active_comparisons",
+           "active_runs", "build_command", "cancel", "cancel_comparison", "comparison_status", "discard",
+           "discard_comparison", "is_zombie", "launch_dir", "log_path", "logs_dir", "process_alive", "read_launch",
+           "start_comparison", "start_run", "status", "unfinished_comparisons", "unfinished_runs", "wait",
+           "wait_comparison", "write_launch"]
+
+
+# -- runs ---------------------------------------------------------------------------------------
+def start_run(req: UnlearnRequest, *, exclusive: bool = True) -> RunStatus:
+    """Start ``req`` in a worker process and return at once.
+
+    ``req.out`` empty: the run goes to ``runs/<new run id>`` in the data directory. With
+    ``exclusive`` (the default) a second run is refused while one is active, so a double click or a
+    second browser tab never starts the same work twice.
+    """
+    return jobs.start(RUNS, req, active_runs() if exclusive else [])
+
+
+def status(run: str | Path) -> RunStatus:
+    return jobs.status(RUNS, run)
+
+
+def active_runs(root: Path | None = None) -> list[RunStatus]:
+    return jobs.active(RUNS, root)
+
+
+def unfinished_runs(root: Path | None = None) -> list[RunStatus]:
+    return jobs.unfinished(RUNS, root)
+
+
+def cancel(run: str | Path, force: bool = False) -> bool:
+    return jobs.cancel(RUNS, run, force)
+
+
+def discard(run: str | Path) -> bool:
+    return jobs.discard(RUNS, run)
+
+
+def wait(run: str | Path, timeout: float = 600.0, poll: float = 0.5) -> RunStatus:
+    return jobs.wait(RUNS, run, timeout, poll)
+
+
+# -- comparisons --------------------------------------------------------------------------------
+def start_comparison(req: CompareRequest, *, exclusive: bool = True) -> RunStatus:
+    """Start a comparison in a worker process (``comparisons/<new id>`` when ``req.out`` is empty).
+
+    With ``exclusive`` it is refused while a comparison or a run is active: each method of a
+    comparison is a run that needs the model's run lock, and both would share the same CPU."""
+    return jobs.start(COMPARISONS, req, (active_comparisons() + active_runs()) if exclusive else [])
+
+
+def comparison_status(comparison: str | Path) -> RunStatus:
+    """Like :func:`status`; ``detail`` holds the comparison's ``method``, ``index`` and the current
+    method's own progress ``run`` (see docs/CONTRACTS.md)."""
+    return jobs.status(COMPARISONS, comparison)
+
+
+def active_comparisons(root: Path | None = None) -> list[RunStatus]:
+    return jobs.active(COMPARISONS, root)
+
+
+def unfinished_comparisons(root: Path | None = None) -> list[RunStatus]:
+    return jobs.unfinished(COMPARISONS, root)
+
+
+def cancel_comparison(comparison: str | Path, force: bool = False) -> bool:
+    return jobs.cancel(COMPARISONS, comparison, force)
+
+
+def discard_comparison(comparison: str | Path) -> bool:
+    return jobs.discard(COMPARISONS, comparison)
+
+
+def wait_comparison(comparison: str | Path, timeout: float = 600.0, poll: float = 0.5) -> RunStatus:
+    return jobs.wait(COMPARISONS, comparison, timeout, poll)

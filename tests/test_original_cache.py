@@ -1,0 +1,135 @@
+"""steu_core.runs.original_cache: the original model's scores reused by a second request, exactly."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from steu_core import distributed
+from steu_core.model import Encoded
+from steu_core.runs import UnlearnRequest, original_cache, run_unlearning
+from steu_core.runs import pipeline
+
+# figures that depend on the original's scores (run ids, times and dates differ between runs)
+VOLATILE = {"run_id", "created_utc", "wall_seconds", "seeds", "request"}
+
+
+def _run(tiny_bert, tiny_data, out: Path, **kw) -> dict:
+    req = dict(model=str(tiny_bert), train=tiny_data["train"], eval=tiny_data["eval"], forget=tiny_data["forget"],
+               forget_class="substance", out=out, device="cpu", max_length=48, min_forget=5,
+               settings={"max_steps": 8}, record_ledger=False)
+    run_unlearning(UnlearnRequest(**{**req, **kw}))
+    return json.loads((out / "results.json").read_text())
+
+
+def _figures(r: dict) -> dict:
+    """Everything but ids and times; the new model by its hash (the patch file names its run)."""
+    out = {k: v for k, v in r.items() if k not in VOLATILE | {"hashes", "training"}}
+    out["unlearned_model"] = r["hashes"]["unlearned_model"]
+    out["training"] = {k: v for k, v in r["training"].items() if not k.endswith("seconds")}
+    return out
+
+
+def _entries() -> list[Path]:
+    return sorted(original_cache.cache_dir().glob("*.safetensors"))
+
+
+def test_a_second_request_reads_the_cache_and_gets_exactly_the_same_results(tiny_bert, tiny_data, tmp_path,
+                                                                             monkeypatch):
+    first = _run(tiny_bert, tiny_data, tmp_path / "a")
+    assert len(_entries()) == 2
+
+    def no_scoring(*a, **k):
+        raise AssertionError("the original was scored again")
+
+    # the original's scores come from the cache: scoring them must not happen (the new model's
+    # scoring goes through the exact feature cache, which recomputes only the edited notes)
+    calls, method_calls = [], []
+    real = pipeline.compute_features
+    monkeypatch.setattr(pipeline, "compute_features", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real_shared = distributed.compute_features  # what the method calls for its retain pool
+    monkeypatch.setattr(distributed, "compute_features", lambda *a, **k: method_calls.append(1) or real_shared(*a, **k))
+    second = _run(tiny_bert, tiny_data, tmp_path / "b")
+    assert not calls, "the original's features were computed again"
+    assert not method_calls, "the method computed the original's retain features again"
+    assert _figures(second) == _figures(first)
+    assert len(_entries()) == 2  # the scores, and the method's retain-pool features
+
+
+def test_a_changed_model_data_or_max_length_is_a_new_key():
+    base = dict(model_sha256="m", eval_sha256="e", forget_sha256="f", max_length=128, batch_size=64, device="cpu",
+                precision="auto")
+    key = original_cache.cache_key(**base)
+    assert original_cache.cache_key(**base) == key
+    for field, other in (("model_sha256", "m2"), ("eval_sha256", "e2"), ("forget_sha256", "f2"), ("max_length", 64),
+                         ("batch_size", 32), ("device", "cuda:0"), ("precision", "bf16")):
+        assert original_cache.cache_key(**{**base, field: other}) != key, field
+
+
+def test_another_max_length_misses_and_scores_again(tiny_bert, tiny_data, tmp_path, monkeypatch):
+    _run(tiny_bert, tiny_data, tmp_path / "a")
+    calls = []
+    real = pipeline.compute_features
+    monkeypatch.setattr(pipeline, "compute_features", lambda *a, **k: calls.append(1) or real(*a, **k))
+    _run(tiny_bert, tiny_data, tmp_path / "b", max_length=40)
+    assert len(calls) >= 2, "the original was not scored for the new maximum length"
+    # a new scores entry; the retain-pool features are shared when no note reaches either limit (same ids)
+    assert len(_entries()) in (3, 4)
+
+
+def _fresh() -> dict:
+    g = torch.Generator().manual_seed(0)
+    return {"eval_logits": torch.randn(5, 3, generator=g), "forget_logits": torch.randn(4, 3, generator=g),
+            "eval_feats": torch.randn(5, 8, generator=g), "forget_feats": torch.randn(4, 8, generator=g)}
+
+
+def test_a_hit_returns_exactly_what_was_stored_and_computes_nothing():
+    fresh = _fresh()
+    got, hit = original_cache.scores("k1", lambda: fresh, 5, 4, torch.device("cpu"))
+    assert not hit and got is fresh
+    again, hit = original_cache.scores("k1", lambda: pytest.fail("computed again"), 5, 4, torch.device("cpu"))
+    assert hit and all(torch.equal(again[k], fresh[k]) for k in fresh)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "wrong_rows"])
+def test_a_corrupt_entry_is_ignored_and_rebuilt(damage):
+    fresh = _fresh()
+    original_cache.scores("k2", lambda: fresh, 5, 4, torch.device("cpu"))
+    path = original_cache.entry_path("k2")
+    if damage == "garbage":
+        path.write_bytes(b"not a safetensors file")
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[:-20])
+    else:
+        original_cache.save("k2", {**fresh, "eval_logits": fresh["eval_logits"][:3]})
+    rebuilt = []
+    got, hit = original_cache.scores("k2", lambda: rebuilt.append(1) or fresh, 5, 4, torch.device("cpu"))
+    assert not hit and rebuilt == [1]
+    got, hit = original_cache.scores("k2", lambda: pytest.fail("computed again"), 5, 4, torch.device("cpu"))
+    assert hit and torch.equal(got["eval_logits"], fresh["eval_logits"])
+
+
+def test_no_key_means_no_entry():
+    original_cache.scores(None, _fresh, 5, 4, torch.device("cpu"))
+    assert _entries() == []
+
+
+def test_only_the_newest_entries_are_kept():
+    for i in range(original_cache.KEEP + 3):
+        original_cache.scores(f"k{i}", _fresh, 5, 4, torch.device("cpu"))
+    assert len(_entries()) == original_cache.KEEP
+
+
+def test_features_are_keyed_by_the_notes_token_ids_and_rebuilt_when_corrupt():
+    a, b = Encoded([[1, 2, 3], [4, 5]]), Encoded([[1, 2, 3], [4, 6]])
+    ka = original_cache.features_key("m", a, 64, "cpu", "auto")
+    assert ka != original_cache.features_key("m", b, 64, "cpu", "auto")
+    assert ka != original_cache.features_key("m2", a, 64, "cpu", "auto")
+    feats = torch.randn(2, 8)
+    assert original_cache.features(ka, lambda: feats, 2, torch.device("cpu")) is feats
+    assert torch.equal(original_cache.features(ka, lambda: pytest.fail("computed again"), 2, torch.device("cpu")),
+                       feats)
+    original_cache.entry_path(ka).write_bytes(b"broken")
+    assert original_cache.features(ka, lambda: feats, 2, torch.device("cpu")) is feats
