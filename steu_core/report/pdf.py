@@ -48,7 +48,7 @@ def build_report(run_dir: str | Path, out_pdf: str | Path, organisation: str | N
         write_pdf(doc, content, images, _image_sizes(content, images))
         _attach_evidence(doc, content)
         signed = sign_pdf(bytes(doc.pdf.output()), signer, reason=f"STEU Audit report of run {content['run']['run_id']}")
-        _save(signed, content, out_pdf, record_ledger)
+        _save(signed, content, out_pdf, record_ledger, replace=if_exists == "overwrite")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     if json_out:
@@ -64,15 +64,15 @@ def _attach_evidence(doc: ReportDocument, content: dict) -> None:
                        desc="STEU Audit: the run entry's inclusion proof and the signed checkpoint (JSON)")
 
 
-def _save(signed: bytes, content: dict, out_pdf: Path, record_ledger: bool) -> None:
+def _save(signed: bytes, content: dict, out_pdf: Path, record_ledger: bool, replace: bool) -> None:
     """Write the signed PDF next to ``out_pdf``, give it its name, then record it and write its proof:
     nothing is recorded for a PDF that is not there. If recording fails the PDF is taken back (a file
     it replaced is restored), so no unrecorded PDF is left either; an existing file is replaced only
-    when overwriting was asked for (``target_path`` let it through)."""
+    with ``replace`` (overwriting asked for)."""
     tmp = out_pdf.with_name(f".{out_pdf.name}.tmp")
     tmp.write_bytes(signed)
     try:
-        kept = _place(tmp, out_pdf)
+        kept = _place(tmp, out_pdf, replace)
     finally:
         tmp.unlink(missing_ok=True)
     try:
@@ -89,10 +89,10 @@ def _save(signed: bytes, content: dict, out_pdf: Path, record_ledger: bool) -> N
         write_sidecar(sidecar_path(out_pdf), entry, (content.get("ledger") or {}).get("entry_hash"))
 
 
-def _place(tmp: Path, out_pdf: Path) -> Path | None:
+def _place(tmp: Path, out_pdf: Path, replace: bool) -> Path | None:
     """Give the written PDF its name; returns where the file it replaced is kept until the replacement
     is recorded (None when there was none)."""
-    if not out_pdf.exists():
+    if not (replace and out_pdf.exists()):
         try:
             os.link(tmp, out_pdf)  # fails rather than clobber a file another process wrote meanwhile
         except FileExistsError:
