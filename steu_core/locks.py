@@ -10,6 +10,10 @@ naming the holder's process id, output directory and start time, or, with ``wait
 to that long for the first to finish (a queue of length one per waiting process). Who holds the lock
 is written next to it in ``<lock>.json`` (pid, out, started); that file is informative only and may
 be stale - the lock itself decides.
+
+Claiming an output directory is atomic without a lock (see :mod:`steu_core.runs.staging`); only
+reclaiming an abandoned run's staging directory (check it is dead, move it aside) must not
+interleave with another reclaim of the same directory, so that step holds :func:`claim_lock`.
 """
 from __future__ import annotations
 
@@ -48,6 +52,29 @@ def lock_path(model: str | Path) -> Path:
     d = steu_home() / "locks"
     d.mkdir(parents=True, exist_ok=True)
     return d / f"model-{model_key(model)}.lock"
+
+
+def claim_lock_path(out: str | Path) -> Path:
+    """The lock serialising reclaims of one output directory's staging area."""
+    d = steu_home() / "locks"
+    d.mkdir(parents=True, exist_ok=True)
+    key = hashlib.sha256(str(Path(out).absolute()).encode("utf-8")).hexdigest()[:24]
+    return d / f"out-{key}.lock"
+
+
+@contextmanager
+def claim_lock(out: str | Path, wait_s: float = 30.0) -> Iterator[None]:
+    """Hold the reclaim lock of ``out`` (held for milliseconds: waits up to ``wait_s``)."""
+    lock = FileLock(str(claim_lock_path(out)))
+    try:
+        lock.acquire(timeout=wait_s)
+    except Timeout:
+        raise ConfigError(f"another process has been claiming '{out}' for over {wait_s:.0f} s.",
+                          hint="Wait for it, or choose another --out.") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def holder(model: str | Path) -> dict:

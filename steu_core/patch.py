@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 
 FORMAT = "steu-patch/1"
 
@@ -39,8 +39,18 @@ def make_patch(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor], 
 
 
 def save_patch(patch: dict, path: str | Path) -> Path:
-    save_file(patch["tensors"], str(path), metadata=patch["metadata"])
+    Path(path).write_bytes(canonical_header(save(patch["tensors"], metadata=patch["metadata"])))
     return Path(path)
+
+
+def canonical_header(data: bytes) -> bytes:
+    """safetensors writes its JSON header in hash-map order, which changes from call to call, so the
+    same patch would get a different SHA-256 each time. The header is re-written with sorted keys
+    (space-padded to 8 bytes, as the format allows); the tensor bytes and their offsets are unchanged."""
+    n = int.from_bytes(data[:8], "little")
+    text = json.dumps(json.loads(data[8:8 + n]), sort_keys=True, separators=(",", ":")).encode("utf-8")
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + data[8 + n:]
 
 
 def load_patch(path: str | Path) -> dict:

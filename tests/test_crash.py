@@ -1,7 +1,7 @@
 """kill -9 the CLI at known points of a run (STEU_TEST_PAUSE_AT makes them reachable every time), then
 check what is left: the original model byte-identical, nothing visible as a finished run, the ledger
 chain intact with no success claimed, the model's run lock released, and the same request, rerun,
-succeeding."""
+succeeding after recording the dead run as abandoned."""
 from __future__ import annotations
 
 import json
@@ -84,7 +84,10 @@ def test_kill9_leaves_nothing_finished_and_rerun_succeeds(point, data, tmp_path,
     assert not staging_dir(out).exists()
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "model", "patch.safetensors", "results.json"]
     verdict = Ledger().verify()
-    assert verdict.ok and verdict.n_entries == 3
+    assert verdict.ok and verdict.n_entries == 4
+    closed = Ledger().entries()[1]  # reclaiming the dead run's staging closed its request
+    assert closed["kind"] == "run" and closed["payload"]["outcome"] == "abandoned"
+    assert closed["payload"]["request_entry"] == entries[0]["entry_hash"] and closed["payload"]["stage"]
     last = Ledger().entries()[-1]
     assert last["kind"] == "run" and last["payload"]["outcome"] == "success" and last["payload"]["run_id"] == out.name
     assert hash_directory(model) == tree_before

@@ -3,6 +3,7 @@ figures are the exported ones, no note text leaks, and bad run directories give 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import struct
@@ -271,7 +272,8 @@ def test_not_a_finished_run_is_a_clear_error(tmp_path):
         report.build_report(tmp_path / "empty", tmp_path / "r.pdf")
     partial = tmp_path / ".busy.partial"
     partial.mkdir()
-    (partial / "progress.json").write_text(json.dumps({"state": "running", "stage": "unlearn"}))
+    (partial / "progress.json").write_text(json.dumps({"state": "running", "stage": "unlearn",
+                                                             "pid": os.getpid()}))
     with pytest.raises(ConfigError, match="still running"):
         report.build_report(tmp_path / "busy", tmp_path / "r.pdf")
     bad = tmp_path / "bad"

@@ -100,16 +100,17 @@ class Ledger(LedgerProofs):
     Its Merkle tree, proofs and checkpoints are the methods of :class:`.proofs.LedgerProofs`.
     """
 
-    def __init__(self, path: str | Path | None = None):
+    def __init__(self, path: str | Path | None = None, busy_timeout_s: float | None = None):
         self.path = Path(path).expanduser() if path is not None else default_path()
+        self.busy_timeout_s = BUSY_TIMEOUT_S if busy_timeout_s is None else busy_timeout_s
 
     # -- connection -------------------------------------------------------------------------
     def _connect(self, *, write: bool) -> sqlite3.Connection:
         """A connection in autocommit mode (transactions are explicit). Only writers create the schema."""
         if write:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        con.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        con = sqlite3.connect(str(self.path), timeout=self.busy_timeout_s, isolation_level=None)
+        con.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_s * 1000)}")
         if write:
             try:
                 con.execute("PRAGMA journal_mode = WAL")  # readers never block the writer

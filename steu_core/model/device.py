@@ -43,6 +43,10 @@ def device_description(device: torch.device) -> str:
 
 
 def seed_everything(seed: int) -> None:
+    """Seed every generator and ask torch for deterministic kernels: with the same thread count a
+    seeded CPU run is bit-identical (README, "Determinism"); warn_only keeps a GPU run going where an
+    op has no deterministic kernel."""
+    torch.use_deterministic_algorithms(True, warn_only=True)
     random.seed(seed)
     np.random.seed(seed % (2 ** 32))
     torch.manual_seed(seed)

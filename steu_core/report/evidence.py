@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..ledger import Ledger
+from ..runs.staging import pid_alive
 
 REPORT_SCHEMA = 1
 
@@ -43,11 +44,14 @@ def _check_run_dir(run: Path) -> None:
 
 def _unfinished_state(partial: Path) -> str:
     """What the run staged in ``partial`` is doing, in words: "is still running", "failed (message)"."""
-    state = "is still running"
+    state = "did not finish (its progress.json is missing or unreadable)"  # a live run's always reads
     try:
         prog = json.loads((partial / "progress.json").read_text())
         state = _STATES.get(prog.get("state"), "did not finish")
-        if prog.get("message") and prog.get("state") != "running":
+        if prog.get("state") == "running" and not pid_alive(prog.get("pid")):
+            state = (f"was abandoned: its process ({prog.get('pid')}) ended without finishing (killed or crashed); "
+                     "run the request again with the same --out (that records it as abandoned)")
+        elif prog.get("message") and prog.get("state") != "running":
             state += f" ({prog['message']})"
     except (OSError, json.JSONDecodeError, AttributeError):
         pass

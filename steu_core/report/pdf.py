@@ -1,6 +1,6 @@
 """Writing the report PDF of a finished run: charts rendered to PNG, every section written, the ledger
-evidence attached, the file signed (PAdES), the signed bytes' SHA-256 recorded in the ledger and proven
-in a sidecar before the PDF takes its name (see :mod:`.anchors` for why the proof comes in two parts)."""
+evidence attached, the file signed (PAdES) and given its name, then the signed bytes' SHA-256 recorded in
+the ledger and proven in a sidecar (see :mod:`.anchors` for why the proof comes in two parts)."""
 from __future__ import annotations
 
 import json
@@ -30,8 +30,9 @@ def build_report(run_dir: str | Path, out_pdf: str | Path, organisation: str | N
     "refuse" raises a ConfigError, "overwrite" replaces it (and says so in the ledger entry).
     The PDF embeds the run entry's inclusion proof against a checkpoint signed now, and is signed
     (PAdES). With ``record_ledger`` (the default) the SHA-256 of the final signed bytes is appended to
-    the ledger (kind "report") before the file takes its name, and ``<name>.proof.json`` holds that
-    entry's inclusion proof against a checkpoint covering it; if recording fails, no PDF is left behind.
+    the ledger (kind "report") once the file has its name (never for a PDF that is not there), and
+    ``<name>.proof.json`` holds that entry's inclusion proof against a checkpoint covering it; if
+    recording fails, the PDF is removed again (a file it overwrote is restored).
     """
     content = report_content(run_dir, organisation)
     out_pdf = target_path(Path(out_pdf), if_exists)
@@ -47,7 +48,7 @@ def build_report(run_dir: str | Path, out_pdf: str | Path, organisation: str | N
         write_pdf(doc, content, images, _image_sizes(content, images))
         _attach_evidence(doc, content)
         signed = sign_pdf(bytes(doc.pdf.output()), signer, reason=f"STEU Audit report of run {content['run']['run_id']}")
-        _save(signed, content, out_pdf, record_ledger)
+        _save(signed, content, out_pdf, record_ledger, replace=if_exists == "overwrite")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     if json_out:
@@ -63,22 +64,46 @@ def _attach_evidence(doc: ReportDocument, content: dict) -> None:
                        desc="STEU Audit: the run entry's inclusion proof and the signed checkpoint (JSON)")
 
 
-def _save(signed: bytes, content: dict, out_pdf: Path, record_ledger: bool) -> None:
-    """Write the signed PDF next to ``out_pdf``, record it, write its proof, then give it its name
-    (no unrecorded PDF is left, and an existing file is replaced only when overwriting was asked for)."""
+def _save(signed: bytes, content: dict, out_pdf: Path, record_ledger: bool, replace: bool) -> None:
+    """Write the signed PDF next to ``out_pdf``, give it its name, then record it and write its proof:
+    nothing is recorded for a PDF that is not there. If recording fails the PDF is taken back (a file
+    it replaced is restored), so no unrecorded PDF is left either; an existing file is replaced only
+    with ``replace`` (overwriting asked for)."""
     tmp = out_pdf.with_name(f".{out_pdf.name}.tmp")
     tmp.write_bytes(signed)
-    replaced = file_sha256(out_pdf) if out_pdf.exists() else None
     try:
-        if record_ledger:
-            entry = record_report(content, tmp, file_name=out_pdf.name, replaced_sha256=replaced)
-            write_sidecar(sidecar_path(out_pdf), entry, (content.get("ledger") or {}).get("entry_hash"))
-        if replaced:
-            os.replace(tmp, out_pdf)
-        else:
-            os.link(tmp, out_pdf)  # fails rather than clobber a file another process wrote meanwhile
+        kept = _place(tmp, out_pdf, replace)
     finally:
         tmp.unlink(missing_ok=True)
+    try:
+        entry = None
+        if record_ledger:
+            entry = record_report(content, out_pdf, file_name=out_pdf.name,
+                                  replaced_sha256=file_sha256(kept) if kept else None)
+    except BaseException:
+        os.replace(kept, out_pdf) if kept else out_pdf.unlink(missing_ok=True)
+        raise
+    if kept:
+        kept.unlink(missing_ok=True)
+    if entry is not None:
+        write_sidecar(sidecar_path(out_pdf), entry, (content.get("ledger") or {}).get("entry_hash"))
+
+
+def _place(tmp: Path, out_pdf: Path, replace: bool) -> Path | None:
+    """Give the written PDF its name; returns where the file it replaced is kept until the replacement
+    is recorded (None when there was none)."""
+    if not (replace and out_pdf.exists()):
+        try:
+            os.link(tmp, out_pdf)  # fails rather than clobber a file another process wrote meanwhile
+        except FileExistsError:
+            raise ConfigError(f"'{out_pdf}' was written by another process meanwhile; it was left as it is and "
+                              "nothing was recorded.", hint="Choose another --out, or pass --new-version.") from None
+        return None
+    kept = out_pdf.with_name(f".{out_pdf.name}.replaced")
+    kept.unlink(missing_ok=True)
+    os.link(out_pdf, kept)
+    os.replace(tmp, out_pdf)
+    return kept
 
 
 def record_report(content: dict, pdf: Path, file_name: str | None = None, replaced_sha256: str | None = None) -> dict:

@@ -9,6 +9,7 @@ A full disk or an exhausted GPU becomes a :class:`~steu_core.errors.ResourceErro
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -77,6 +78,7 @@ class Run:
     results: dict = field(default_factory=dict)
     ledger_request: dict | None = None
     followers_waiting: bool = False
+    started: bool = False  # False while the request is only being checked: a failure then is a refusal
 
     @property
     def run_id(self) -> str:
@@ -122,7 +124,7 @@ def run_locked(req: UnlearnRequest, out: Path, progress=None, cancel=None) -> Pa
     if dp.enabled and req.seeds > 1:  # the extra seeds run on process 0 alone, after the others left
         raise ConfigError(f"--seeds {req.seeds} runs in a single process.",
                           hint="Launch without torchrun / accelerate launch, or use --seeds 1 there.")
-    run = Run(req, Staging(out), dp, progress, cancel)
+    run = Run(req, Staging(out, on_abandoned=lambda prev: record.record_abandoned(out.name, prev)), dp, progress, cancel)
     dp.call_on_main(run.stage.claim)
     try:
         for step in (load_model, load_data, tokenize, score_original, run_method, save_new_model, score_new_model):
@@ -158,6 +160,9 @@ def load_data(run: Run) -> None:
         entry = record.request_entry(run.req, run.run_id, run.model_dir, run.original_hash["sha256"],
                                      run.data.forget, run.clf.labels[run.data.forget_class_id])
         run.ledger_request = Ledger().append("request", entry)
+        # in progress.json, so that whoever reclaims this run after a crash can close the request
+        run.stage.update(force=True, request_entry=run.ledger_request["entry_hash"], request_id=run.req.request_id)
+    run.started = True
 
 
 def tokenize(run: Run) -> None:
@@ -300,14 +305,18 @@ def write_evidence(run: Run) -> None:
 
 
 def finish(run: Run) -> None:
-    """Rename the staging directory into place, then record the outcome in the ledger."""
+    """Record the outcome in the ledger, then rename the staging directory into place: a run whose
+    entry cannot be written (the ledger busy past its timeout, unwritable) is never presented as finished."""
     test_pause(run.stage, "finish")
     if run.stage.cancelled() or (run.cancel and run.cancel()):
         raise Cancelled("the run was cancelled")
-    run.stage.finish()
+    if os.path.lexists(run.stage.out):
+        raise ConfigError(f"output directory '{run.stage.out}' appeared while the run was working; it was not replaced.",
+                          hint="Choose a new --out; finished runs are never overwritten.")
     if run.req.record_ledger:
         request_hash = run.ledger_request["entry_hash"] if run.ledger_request else None
-        Ledger().append("run", record.run_entry(run.req, run.run_id, request_hash, run.results))
+        record.append_outcome(record.run_entry(run.req, run.run_id, request_hash, run.results), run.stage.out)
+    run.stage.finish()
     run.dp.release_followers()
 
 
@@ -324,13 +333,18 @@ def fail(run: Run, exc: BaseException) -> None:
     message = str(user_error) if user_error is not None else f"internal error: {type(exc).__name__}"
     if not run.dp.is_main:  # process 0 owns the staging directory and the ledger
         return
-    run.stage.fail(state, message)
+    if run.started:
+        run.stage.fail(state, message)
+    else:  # refused while the request was checked: nothing was done, so nothing is left
+        run.stage.discard()
     if run.followers_waiting:
         run.dp.release_followers(user_error or exc)
     if run.req.record_ledger and run.ledger_request is not None:
+        # after the ledger itself failed, try once more briefly rather than wait out its timeout again
+        wait_s = 5.0 if isinstance(exc, record.LedgerUnavailable) else None
         try:
-            Ledger().append("run", record.outcome_entry(run.req, run.run_id, run.ledger_request["entry_hash"],
-                                                        state, message))
+            Ledger(busy_timeout_s=wait_s).append("run", record.outcome_entry(
+                run.req, run.run_id, run.ledger_request["entry_hash"], state, message))
         except Exception:
             pass
     if user_error is not None and user_error is not exc:
@@ -353,6 +367,7 @@ def results_of(run: Run, new_hash: dict, hashes: dict) -> dict:
     header = {"run_id": run.run_id, "created_utc": record.utc_now(), "method": req.method,
               "method_settings": result.settings, "seed": req.seed, "device": device_description(clf.device),
               "precision": {"requested": req.precision, **precision_used(clf.device, clf.precision)},
+              "cpu_threads": torch.get_num_threads(),
               "processes": run.dp.world, "forget_class": clf.labels[fc], "forget_class_id": fc,
               "labels": clf.labels}
     budget = result.settings.get("budget") if result.settings.get("k") is None else None

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__
-from ..errors import ConfigError
+from ..errors import ConfigError, ResourceError, SteuError, as_user_error
+from ..ledger import Ledger
 from ..paths import comparisons_dir, runs_dir
 
 SCHEMA_VERSION = 1
@@ -109,6 +110,53 @@ def outcome_entry(req, run_id: str, request_hash: str, state: str, message: str)
     """The ledger entry of a run that failed or was cancelled."""
     return {"request_id": req.request_id, "run_id": run_id, "outcome": state, "request_entry": request_hash,
             "error": message[:500]}
+
+
+def abandoned_entry(run_id: str, progress: dict) -> dict | None:
+    """The ledger entry closing the request of a run whose process died mid-run (kill -9, a crash, a
+    power cut), made when its staging directory is reclaimed; None if that run recorded no request."""
+    request_hash = progress.get("request_entry")
+    if not request_hash:
+        return None
+    return {"request_id": str(progress.get("request_id") or ""), "run_id": run_id, "outcome": "abandoned",
+            "request_entry": request_hash, "stage": str(progress.get("stage") or ""),
+            "error": f"the run's process ({progress.get('pid')}) ended without finishing (killed or crashed); "
+                     "nothing was finished and its staging directory was removed"}
+
+
+def append_outcome(payload: dict, out: Path) -> dict:
+    """Append a run's outcome entry (kind "run"); a ledger that cannot take it is a
+    :class:`LedgerUnavailable` saying the run in ``out`` was not finished."""
+    ledger = Ledger()
+    try:
+        return ledger.append("run", payload)
+    except Exception as exc:
+        raise unrecorded_error(exc, out, ledger.busy_timeout_s) from None
+
+
+def unrecorded_error(exc: Exception, out: Path, waited_s: float) -> SteuError:
+    """The error of a finished computation whose ledger entry could not be written."""
+    why = as_user_error(exc)
+    if why is None and "locked" in str(exc).lower():
+        why = ResourceError(f"the ledger stayed busy (locked by another process) for over {waited_s:g} s")
+    if why is None:
+        why = ResourceError(f"the ledger could not be written ({type(exc).__name__}: {str(exc)[:200]})")
+    return LedgerUnavailable(f"{why.message}; the run's outcome is not on record, so the run was not finished "
+                             f"and nothing was written to '{out}'.",
+                             hint="Another process may be holding the ledger (STEU_HOME/ledger.sqlite) or the data "
+                                  "directory is not writable: fix that, check it with 'python -m steu_core ledger "
+                                  "verify', and run the request again.")
+
+
+class LedgerUnavailable(ResourceError):
+    """The ledger could not take a run's outcome (busy past its timeout, unwritable, full disk)."""
+
+
+def record_abandoned(run_id: str, progress: dict) -> None:
+    """Close the request of a dead run whose staging directory is being reclaimed ("abandoned")."""
+    entry = abandoned_entry(run_id, progress)
+    if entry is not None:
+        Ledger().append("run", entry)
 
 
 def oracle_reference(model_sha: str, forget_class: str, root: Path | None = None) -> dict | None:

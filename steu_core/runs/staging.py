@@ -1,20 +1,26 @@
 """Where a run writes while it runs: a hidden staging directory next to ``out`` that is renamed to
 ``out`` only when every file is complete. It holds ``progress.json`` (read by the worker, the CLI
 and the dashboard); a file named ``CANCEL`` there asks the run to stop. A staging directory whose
-progress says "running" with a dead pid is an abandoned run: the next claim of ``out`` removes it.
+progress says "running" with a dead pid is an abandoned run: the next claim of ``out`` removes it
+(after ``on_abandoned`` has recorded that run's outcome). Claiming is atomic: a directory already
+holding ``progress.json`` is renamed onto the staging path, which fails while one is there.
 
 Test hook: ``STEU_TEST_PAUSE_AT=<point>`` stops the run at a point so crash tests can kill it
 there deterministically (see :func:`test_pause`); it does nothing unless that variable is set.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import time
+import uuid
 from pathlib import Path
+from typing import Callable
 
 from ..errors import ConfigError, as_user_error
+from ..locks import claim_lock
 from ..model import write_json_atomic
 
 PROGRESS_FILE = "progress.json"
@@ -56,45 +62,88 @@ def pid_alive(pid: int | None) -> bool:
 
 
 class Staging:
-    """The hidden directory a run writes into; claims ``out`` so two runs never interleave."""
+    """The hidden directory a run writes into; claims ``out`` so two runs never interleave.
 
-    def __init__(self, out: Path):
+    ``on_abandoned(progress)`` is called, before anything is removed, with the progress of a dead
+    run whose staging directory this claim reclaims (to record that run's outcome); if it raises,
+    nothing is removed and the claim fails.
+    """
+
+    def __init__(self, out: Path, on_abandoned: Callable[[dict], None] | None = None):
         self.out, self.path = out, staging_dir(out)
+        self.on_abandoned = on_abandoned
         self.t0 = time.perf_counter()
         self._last_write = 0.0
         self.state: dict = {}
 
     def claim(self) -> None:
-        if self.out.exists():
-            raise ConfigError(f"output directory '{self.out}' already exists.",
-                              hint="Choose a new --out; finished runs are never overwritten.")
+        """Make the staging directory of ``out`` this process's, atomically (see :meth:`_place`);
+        a finished ``out`` or a live run writing it is refused, an ended run's leftovers reclaimed."""
+        self._refuse_finished()
         try:
             self.out.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise as_user_error(exc) or ConfigError(
                 f"cannot create the output directory's parent '{self.out.parent}' ({exc.strerror or type(exc).__name__}).",
                 hint="Choose an --out in a directory you may write to.") from None
-        for _ in range(2):
-            try:
-                self.path.mkdir()
+        for _ in range(3):
+            if self._place():
                 break
-            except FileExistsError:
-                prev = read_progress(self.out) or {}
-                if prev.get("state") == "running" and pid_alive(prev.get("pid")):
-                    raise ConfigError(f"another run (process {prev.get('pid')}) is already writing '{self.out}'.",
-                                      hint="Wait for it to finish or cancel it, or choose another --out.") from None
-                shutil.rmtree(self.path, ignore_errors=True)  # left by a crashed or failed run
-            except OSError as exc:
-                raise as_user_error(exc) or ConfigError(
-                    f"cannot write into '{self.out.parent}' ({exc.strerror or type(exc).__name__}).",
-                    hint="Choose an --out in a directory you may write to.") from None
+            self._reclaim()
         else:
             raise ConfigError(f"cannot claim '{self.path}'.", hint="Remove it by hand and retry.")
+        if self.out.exists():  # a run into the same --out finished between the check and the claim
+            self.discard()
+            self._refuse_finished()
+
+    def _refuse_finished(self) -> None:
+        if os.path.lexists(self.out):
+            raise ConfigError(f"output directory '{self.out}' already exists.",
+                              hint="Choose a new --out; finished runs are never overwritten.")
+
+    def _place(self) -> bool:
+        """Rename a fresh directory that already holds progress.json (this pid, "running") onto the
+        staging path. The rename is atomic and fails while a claimed staging directory is there (it
+        is never empty), so of two processes claiming at once exactly one wins; False: one is there."""
+        fresh = self.out.parent / f".{self.out.name}.claim-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.state.update(state="running", stage="start", step=0, total=0, losses={}, pid=os.getpid(), elapsed_s=0.0)
         try:
-            self.update(stage="start", step=0, total=0, losses={}, force=True)
-        except OSError as exc:  # e.g. a full disk: leave nothing behind
-            shutil.rmtree(self.path, ignore_errors=True)
-            raise as_user_error(exc) or exc from None
+            fresh.mkdir()
+            write_json_atomic(fresh / PROGRESS_FILE, self.state)
+            os.rename(fresh, self.path)
+        except OSError as exc:
+            shutil.rmtree(fresh, ignore_errors=True)
+            if exc.errno in (errno.EEXIST, errno.ENOTEMPTY, errno.ENOTDIR, errno.EISDIR):
+                return False
+            raise as_user_error(exc) or ConfigError(
+                f"cannot write into '{self.out.parent}' ({exc.strerror or type(exc).__name__}).",
+                hint="Choose an --out in a directory you may write to.") from None
+        self._last_write = time.monotonic()
+        return True
+
+    def _reclaim(self) -> None:
+        """Remove the staging directory of a run that is over (failed, cancelled, or abandoned: "running"
+        with a dead pid); refuse while its writer lives. Under the reclaim lock, so that a claim placed
+        after another claimant's reclaim is never taken for the dead one and removed."""
+        with claim_lock(self.out):
+            prev = read_progress(self.out) or {}
+            if prev.get("state") == "running" and pid_alive(prev.get("pid")):
+                raise ConfigError(f"another run (process {prev.get('pid')}) is already writing '{self.out}'.",
+                                  hint="Wait for it to finish or cancel it, or choose another --out.")
+            if not os.path.lexists(self.path):
+                return  # reclaimed by another claimant meanwhile
+            if prev.get("state") == "running" and self.on_abandoned:
+                self.on_abandoned(prev)
+            aside = self.out.parent / f".{self.out.name}.reclaimed-{uuid.uuid4().hex[:8]}"
+            try:
+                os.rename(self.path, aside)
+            except FileNotFoundError:
+                return
+        shutil.rmtree(aside, ignore_errors=True) if aside.is_dir() else aside.unlink(missing_ok=True)
+
+    def discard(self) -> None:
+        """Remove the staging directory entirely (a refused run leaves nothing behind)."""
+        shutil.rmtree(self.path, ignore_errors=True)
 
     def update(self, force: bool = False, **info) -> None:
         self.state.update(info)
