@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .. import distributed
-from ..accel import check_precision, precision_used
+from ..accel import check_precision
 from ..audits import AuditInputs, run_audits
 from ..audits.param_diff import load_state
 from ..demo import resolve_model_path
@@ -28,15 +28,16 @@ from ..errors import Cancelled, ConfigError, SteuError, as_user_error
 from ..ledger import Ledger
 from ..locks import model_run_lock
 from ..methods import MethodResult, UnlearnContext, get_method
-from ..model import (Classifier, device_description, encode, file_sha256, hash_directory, load_classifier,
+from ..model import (Classifier, encode, file_sha256, hash_directory, load_classifier,
                      seed_everything, write_json_atomic, write_model)
 from ..patch import make_patch, save_patch
 from ..pmi import coverage
 from ..request import UnlearnRequest
 from ..verdicts import compute_verdicts
 from . import original_cache, record
+from .assemble import results_of
 from .record import SEED_AUDITS, seed_figures, seed_spread
-from .prepare import RequestData, check_max_length, prepare_data, request_warnings
+from .prepare import RequestData, check_max_length, prepare_data
 from .staging import EXPLICIT_PAUSE_POINTS, Staging, test_pause
 
 
@@ -355,47 +356,3 @@ def fail(run: Run, exc: BaseException) -> None:
 def embedding_key(state: dict, name: str) -> str:
     """The saved tensor name of the input embedding (checkpoints may add or drop a model prefix)."""
     return next(k for k in state if k == name or k.endswith("." + name) or name.endswith("." + k))
-
-
-def results_of(run: Run, new_hash: dict, hashes: dict) -> dict:
-    """results.json of this run (the schema's one builder is :func:`record.build_results`)."""
-    req, clf, result = run.req, run.clf, run.result
-    audits = dict(run.audits)
-    changed_rows = {r["id"]: r for r in audits.pop("changed_rows")}
-    cov_mask = coverage(run.enc["forget"].ids, result.row_ids)
-    fc = run.data.forget_class_id
-    header = {"run_id": run.run_id, "created_utc": record.utc_now(), "method": req.method,
-              "method_settings": result.settings, "seed": req.seed, "device": device_description(clf.device),
-              "precision": {"requested": req.precision, **precision_used(clf.device, clf.precision)},
-              "cpu_threads": torch.get_num_threads(),
-              "processes": run.dp.world, "forget_class": clf.labels[fc], "forget_class_id": fc,
-              "labels": clf.labels}
-    budget = result.settings.get("budget") if result.settings.get("k") is None else None
-    selection = {"k": len(result.selected_tokens), "budget": budget,
-                 "selected_tokens": [{**t.as_dict(), "l2_change": changed_rows.get(t.id, {}).get("l2_change", 0.0)}
-                                     for t in result.selected_tokens],
-                 "coverage": {"forget_examples": len(run.enc["forget"]),
-                              "forget_examples_with_selected_token": int(cov_mask.sum()),
-                              "fraction": float(cov_mask.mean()) if len(cov_mask) else 0.0}}
-    rest = {"wall_seconds": {"select": result.seconds.get("select", 0.0),
-                             "unlearn": result.seconds.get("unlearn", 0.0),
-                             "score_original": run.seconds["score_original"], "audit": run.seconds["audit"],
-                             "seeds": run.seconds.get("seeds", 0.0),
-                             "total": time.perf_counter() - run.t_start},
-            "training": result.training,
-            "data": record.data_section(run.data, run.enc, int((run.eval_labels == fc).sum()), req.max_length),
-            "seeds": run.seed_summary or {"n": 1, "seeds": [req.seed], "kept_model_seed": req.seed},
-            "members": {"found": int(run.data.members.sum()), "total": len(run.data.members),
-                        "rule": "forget notes whose text (SHA-256) occurs in the training file"},
-            "model": model_section(run, new_hash), "hashes": hashes, "request": record.request_section(req),
-            "notes": result.notes,
-            "warnings": request_warnings(run.data)}
-    return record.build_results(header=header, selection=selection, audits=audits, rest=rest)
-
-
-def model_section(run: Run, new_hash: dict) -> dict:
-    clf = run.clf
-    return {"source": str(run.req.model), "path": str(clf.path), "architecture": clf.architecture,
-            "model_type": clf.model_type, "params_total": clf.params_total, "hidden_size": clf.hidden_size,
-            "head_params": clf.head_params_total, "sha256_before": run.original_hash["sha256"],
-            "sha256_after": new_hash["sha256"], "feature_cache": run.exact_cache}
