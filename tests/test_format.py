@@ -111,3 +111,25 @@ def test_printable_bounds_the_length_and_says_so():
     assert fmt.printable("x" * 10, 10) == "x" * 10
     assert fmt.label("y" * 5000) == "y" * fmt.LABEL_CHARS + "\u2026 (5000 characters)"
     assert fmt.label("sub\x1bstance") == "sub\\x1bstance"
+
+
+def test_cli_summaries_print_class_names_and_request_fields_escaped(tmp_path, monkeypatch, capsys):
+    """`unlearn`'s summary and `runs` print each line through printable: an ESC or newline in a class
+    name cannot forge a line or drive the terminal."""
+    import json
+
+    from fixtures_results import make_results
+
+    from steu_core.cli import main
+    from steu_core.cli.unlearn import summary_text
+    from steu_core.paths import runs_dir
+
+    r = make_results(forget_class="sub\x1b[31mstance\nFAKE: PASS")
+    text = summary_text(r, tmp_path)
+    assert "sub\\x1b[31mstance\\nFAKE: PASS" in text and not _control_characters(text.replace("\n", ""))
+    assert not any(line.startswith("FAKE") for line in text.splitlines())
+    (runs_dir() / "run-x").mkdir(parents=True)
+    (runs_dir() / "run-x" / "results.json").write_text(json.dumps(r))
+    assert main(["runs"]) == 0
+    out = capsys.readouterr().out
+    assert len(out.splitlines()) == 1 and "sub\\x1b[31mstance\\nFAKE" in out
