@@ -216,7 +216,7 @@ def label_not_in_model(env, tmp):
     return {"--train": _file(tmp, "train.csv", _csv_rows(env.train_rows + [("headache and aura", "neurology")]))}
 
 
-@case(r"label a \d+-character value \(not shown")
+@case(r"the label \(\d+ characters, not shown\) is not one of the model.s labels")
 def note_text_in_label_column(env, tmp):
     # a file whose columns are swapped by mistake: the "label" is note text and must not be echoed
     rows = [(l, t) for t, l in env.train_rows]
