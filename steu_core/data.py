@@ -18,7 +18,7 @@ import pandas as pd
 
 from .errors import DataError
 from .note_files import read_frame
-from .safety import csv_safe_frame, shown_value, shown_values
+from .safety import csv_safe_frame, shown_if_known, shown_values
 
 TEXT_COLUMN_CANDIDATES = ("text", "note", "note_text", "notes", "clinical_note", "document",
                           "medical_abstract", "abstract", "body", "content", "report", "sentence")
@@ -95,26 +95,32 @@ def _detect_format(path: Path, fmt: str | None) -> str:
     return FORMATS[ext]
 
 
+def columns_found(columns: list[str], given: str | None = None) -> str:
+    """The columns as a message names them: known names (text, label ... or the one given) in quotes, the
+    others by position and length only (in a file without a header line they are the first note)."""
+    known = {c for c in columns if c.strip().lower() in TEXT_COLUMN_CANDIDATES + LABEL_COLUMN_CANDIDATES}
+    known |= {given} if given else set()
+    return ", ".join(shown_if_known(c, known, f"column {i}") for i, c in enumerate(columns, start=1))
+
+
 def _pick_column(columns: list[str], wanted: str | None, candidates: tuple[str, ...], role: str,
                  file: str, flag: str) -> str:
     if wanted:
         if wanted in columns:
             return wanted
         raise DataError(f"has no {role} column '{wanted}'", file=file, column=wanted,
-                        hint=f"Columns found: {shown_values(columns)}. Name the right one with {flag}.")
+                        hint=f"Columns found: {columns_found(columns, wanted)}. Name the right one with {flag}.")
     lower = {str(c).strip().lower(): c for c in columns}
     for cand in candidates:
         if cand in lower:
             return lower[cand]
-    # Column names are repeated only when they look like names: in a file without a header line the
+    # Column names are repeated only when the tool knows them: in a file without a header line the
     # "column names" are the first note, which must never appear in a message.
-    hint = f"Columns found: {shown_values(columns)}. Name the {role} column with {flag}."
+    hint = (f"Columns found: {columns_found(columns)}. Name the {role} column with {flag}; if the first line "
+            "does not look like a header (a line of column names such as 'text,label'), add one.")
     if len(columns) == 1 and any(sep in str(columns[0]) for sep in (";", "\t", "|")):
         hint = ("Only one column was found: the file seems to be separated by ';', tab or '|' rather than "
                 "commas. Save it as comma-separated CSV (or .tsv for tabs).")
-    elif any(not shown_value(c).startswith("'") for c in columns):
-        hint = ("The first line does not look like a header (a header is a line of column names such as "
-                f"'text,label'); add one, or name the {role} column with {flag}.")
     raise DataError(f"no {role} column found", file=file, hint=hint)
 
 
@@ -219,10 +225,17 @@ def check_labels_known(notes: NoteSet, known: Sequence[str]) -> None:
     known_set = set(known)
     for i, label in enumerate(notes.labels):
         if label not in known_set:
-            shown = ", ".join(known[:12]) + (" ..." if len(known) > 12 else "")
-            raise DataError(f"label {shown_value(label)} is not one of the model's labels", file=notes.name,
-                            row=notes.row_numbers[i], column=notes.label_column,
-                            hint=f"The model knows: {shown}. Fix the label or use the matching model.")
+            raise DataError(f"the label ({len(label)} characters, not shown) is not one of the model's labels",
+                            file=notes.name, row=notes.row_numbers[i], column=notes.label_column,
+                            hint=_unknown_label_hint(label, known))
+
+
+def _unknown_label_hint(label: str, known: Sequence[str]) -> str:
+    """What the model knows, and the model's own name when the file's label differs only in case or spaces."""
+    shown = ", ".join(known[:12]) + (" ..." if len(known) > 12 else "")
+    near = [k for k in known if " ".join(str(k).split()).casefold() == " ".join(label.split()).casefold()]
+    same = f"It differs from the model's label '{near[0]}' only in case or spaces. " if near else ""
+    return f"{same}The model knows: {shown}. Fix the label or use the matching model."
 
 
 def check_forget_set(forget: NoteSet, forget_class: str, min_examples: int) -> None:
@@ -238,7 +251,7 @@ def check_forget_set(forget: NoteSet, forget_class: str, min_examples: int) -> N
                         hint="Give a forget-set file (--forget) or a training file that holds notes of that class.")
     for i, label in enumerate(forget.labels):
         if label != forget_class:
-            raise DataError(f"the forget set contains a note of class {shown_value(label)}, not the forget class "
+            raise DataError(f"the forget set contains a note of class {shown_values([label])}, not the forget class "
                             f"'{forget_class}'", file=forget.name, row=forget.row_numbers[i],
                             column=forget.label_column,
                             hint="A forget set must hold only notes of the class being forgotten; remove "

@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 from datetime import datetime, timezone
 from typing import Any
 
 MISSING = "n/a"
 REPORT_DIGITS = 4
+# Unicode categories that are never drawn as themselves: controls (newline, ESC, the C1 range with its
+# one-byte terminal escape U+009B), format characters (bidi overrides, zero-width), line/paragraph
+# separators and lone surrogates (which cannot even be encoded).
+UNPRINTABLE_CATEGORIES = {"Cc", "Cf", "Zl", "Zp", "Cs"}
+ELLIPSIS = "\u2026"
+LABEL_CHARS = 60        # a class name printed in a table, chart or header (longer ones are cut, length said)
+FIELD_CHARS = 300       # a request field (requester, reason ...) printed in a report or listing
 
 __all__ = ["MISSING", "REPORT_DIGITS", "to_number", "number", "change", "percent", "interval", "count",
-           "wall_time", "duration", "when", "setting", "wrap_hash"]
+           "wall_time", "duration", "when", "setting", "wrap_hash", "printable", "LABEL_CHARS",
+           "FIELD_CHARS", "label"]
 
 
 def to_number(x: Any) -> float | None:
@@ -113,3 +122,25 @@ def wrap_hash(digest: Any, width: int = 32) -> str:
     if not h:
         return MISSING
     return "\n".join(h[i:i + width] for i in range(0, len(h), width))
+
+
+def _visible(ch: str) -> str:
+    """One unprintable character as the escape Python would write for it: "\\n", "\\x1b", "\\u202e"."""
+    return ch.encode("unicode_escape", "backslashreplace").decode("ascii") if ch != "\n" else "\\n"
+
+
+def printable(text: Any, limit: int | None = None) -> str:
+    """Free text typed by a user (a request id, requester, reason, operator, a label name) as it may be
+    printed: every control, format or separator character is shown as its escape ("\\x1b", "\\n"), so
+    it can neither forge a line nor drive a terminal; ``limit`` characters at most (then an ellipsis
+    and the full length). The stored value stays as given: call this only where text is printed."""
+    s = "" if text is None else str(text)
+    cut = limit is not None and len(s) > limit
+    shown = s[:limit] if cut else s
+    out = "".join(_visible(ch) if unicodedata.category(ch) in UNPRINTABLE_CATEGORIES else ch for ch in shown)
+    return f"{out}{ELLIPSIS} ({len(s)} characters)" if cut else out
+
+
+def label(name: Any) -> str:
+    """A class name as every view prints it: printable and at most :data:`LABEL_CHARS` long."""
+    return printable(name, LABEL_CHARS)

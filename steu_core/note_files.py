@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import DataError
-from .safety import shown_values
 
 _BINARY_MAGIC = {b"PK\x03\x04": "a ZIP archive (or .xlsx/.docx)", b"%PDF": "a PDF document",
                  b"\x1f\x8b": "a gzip archive", b"PAR1": "a Parquet file",
@@ -115,10 +114,10 @@ def _frame_with_header(text: str, fmt: str, name: str) -> pd.DataFrame:
     df = pd.read_csv(io.StringIO(text), sep="\t" if fmt == "tsv" else ",", dtype=str, header=None,
                      keep_default_na=False, na_filter=False)
     header = [str(c).strip() or f"unnamed_{i + 1}" for i, c in enumerate(df.iloc[0].tolist())]
-    repeated = sorted({c for c in header if header.count(c) > 1})
-    if repeated:
-        raise DataError(f"the header names a column more than once ({shown_values(repeated)})", file=name,
-                        hint="Give every column its own name in the first line.")
+    repeated = [i for i, c in enumerate(header, start=1) if header.count(c) > 1]
+    if repeated:  # by position: the header line may be a note (a file without one)
+        raise DataError(f"the header names a column more than once (columns {', '.join(map(str, repeated))})",
+                        file=name, hint="Give every column its own name in the first line.")
     df = df.iloc[1:].reset_index(drop=True)
     df.columns = header
     return df

@@ -4,6 +4,9 @@ cell is written to a CSV that a spreadsheet will open.
 * :func:`shown_value` - a value from a data file (a label, a column name) is repeated in an error
   message only when it looks like a short name; anything longer or sentence-like may be note text
   (PHI) and is described by its length instead.
+* :func:`shown_if_known` - a value from a file (a column name, a label) that the tool or the model does
+  not already know is never repeated, however harmless it looks: in a file without a header line the
+  "column names" are the first note ("Jane Doe MRN 4471"). Its position and length are given instead.
 * :func:`csv_safe_cell` - a cell starting with ``=``, ``+``, ``-``, ``@``, tab or carriage return
   is a formula to Excel/LibreOffice ("CSV injection"); it is written with a leading apostrophe so
   the spreadsheet shows it as text (plain numbers such as ``-0.25`` excepted). Every CSV the tool
@@ -30,6 +33,15 @@ def shown_value(value: Any, max_len: int = 40, max_words: int = 4) -> str:
     if _NAME_RE.match(s) and len(s.split()) <= max_words:
         return f"'{s}'"
     return f"a {len(s)}-character value (not shown: it may be note text)"
+
+
+def shown_if_known(value: Any, known: Iterable[str], where: str = "") -> str:
+    """``'value'`` when it is one of ``known`` (names the tool or the model already holds, so the message
+    reveals nothing from the file), else ``where`` and its length: "column 1 (17 characters, not shown)"."""
+    s = str(value)
+    if s in set(known):
+        return f"'{s}'"
+    return f"{where or 'a value'} ({len(s)} characters, not shown)"
 
 
 def shown_values(values: Iterable[Any], limit: int = 12) -> str:

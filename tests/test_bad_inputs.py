@@ -153,7 +153,7 @@ def wrong_delimiter(env, tmp):
     return {"--train": _file(tmp, "train.csv", _csv_rows(env.train_rows, delimiter=";"))}
 
 
-@case(r"no text column found.*Columns found: 'words', 'label'")
+@case(r"no text column found.*Columns found: column 1 \(5 characters, not shown\), 'label'")
 def missing_text_column(env, tmp):
     return {"--train": _file(tmp, "train.csv", _csv_rows(env.train_rows, header=("words", "label")))}
 
@@ -178,7 +178,7 @@ def no_header_line(env, tmp):
     return {"--train": _file(tmp, "train.csv", _csv_rows(env.train_rows, header=None))}
 
 
-@case(r"header names a column more than once \('text'\)")
+@case(r"header names a column more than once \(columns 1, 2\)")
 def duplicate_header(env, tmp):
     return {"--train": _file(tmp, "train.csv", _csv_rows(env.train_rows, header=("text", "text")))}
 
@@ -210,12 +210,13 @@ def mixed_label_types(env, tmp):
     return {"--train": _file(tmp, "train.jsonl", "\n".join(lines))}
 
 
-@case(r"label 'neurology' is not one of the model's labels.*The model knows: cardiac, respiratory, substance")
+@case(r"row \d+, column 'label': the label \(9 characters, not shown\) is not one of the model's labels.*"
+      r"The model knows: cardiac, respiratory, substance")
 def label_not_in_model(env, tmp):
     return {"--train": _file(tmp, "train.csv", _csv_rows(env.train_rows + [("headache and aura", "neurology")]))}
 
 
-@case(r"label a \d+-character value \(not shown")
+@case(r"the label \(\d+ characters, not shown\) is not one of the model.s labels")
 def note_text_in_label_column(env, tmp):
     # a file whose columns are swapped by mistake: the "label" is note text and must not be echoed
     rows = [(l, t) for t, l in env.train_rows]

@@ -81,9 +81,12 @@ def test_unknown_format_and_undecodable_bytes(tmp_path):
 
 def test_label_checks(tmp_path):
     notes = load_notes(_csv(tmp_path, "text,label\nn1,a\nn2,zebra\n"))
-    with pytest.raises(DataError, match="'zebra' is not one of the model's labels") as err:
+    with pytest.raises(DataError, match="the label \\(5 characters, not shown\\) is not one of the model's labels") as err:
         check_labels_known(notes, ["a", "b"])
-    assert err.value.row == 2
+    assert err.value.row == 2 and "zebra" not in str(err.value)
+    spaced = load_notes(_csv(tmp_path, "text,label\nn1,a\nn2, B \n"))
+    with pytest.raises(DataError, match="differs from the model's label 'b' only in case or spaces"):
+        check_labels_known(spaced, ["a", "b"])
 
 
 def test_forget_set_checks(tmp_path):

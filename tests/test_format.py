@@ -86,3 +86,50 @@ def test_hashes_wrap_into_lines_of_32():
     assert fmt.wrap_hash("abc") == "abc"
     assert fmt.wrap_hash(digest, width=16).count("\n") == 3
     assert fmt.wrap_hash(None) == fmt.wrap_hash("") == fmt.wrap_hash("   ") == "n/a"
+
+
+def _control_characters(text: str) -> list[str]:
+    import unicodedata
+
+    return [c for c in text if unicodedata.category(c) in fmt.UNPRINTABLE_CATEGORIES]
+
+
+def test_printable_shows_control_characters_as_escapes():
+    assert fmt.printable("x\n\x1b[31mFAKE") == "x\\n\\x1b[31mFAKE"
+    hostile = "a\tb\r\x00\x7f\x9b[2J\u202ecba\u2028\u200b\ud800"
+    shown = fmt.printable(hostile)
+    assert shown == "a\\tb\\r\\x00\\x7f\\x9b[2J\\u202ecba\\u2028\\u200b\\ud800"
+    assert not _control_characters(shown)
+    shown.encode("utf-8")  # a lone surrogate would not even encode
+    for fine in ("Zoë Ångström 中文", "<b>x</b>", "=cmd|' /C calc'!A0", "C:\\dir"):
+        assert fmt.printable(fine) == fine  # markup is the printer's to escape; this keeps the text as typed
+    assert fmt.printable(None) == "" and fmt.printable(42) == "42"
+
+
+def test_printable_bounds_the_length_and_says_so():
+    assert fmt.printable("x" * 100, 10) == "x" * 10 + "\u2026 (100 characters)"
+    assert fmt.printable("x" * 10, 10) == "x" * 10
+    assert fmt.label("y" * 5000) == "y" * fmt.LABEL_CHARS + "\u2026 (5000 characters)"
+    assert fmt.label("sub\x1bstance") == "sub\\x1bstance"
+
+
+def test_cli_summaries_print_class_names_and_request_fields_escaped(tmp_path, monkeypatch, capsys):
+    """`unlearn`'s summary and `runs` print each line through printable: an ESC or newline in a class
+    name cannot forge a line or drive the terminal."""
+    import json
+
+    from fixtures_results import make_results
+
+    from steu_core.cli import main
+    from steu_core.cli.unlearn import summary_text
+    from steu_core.paths import runs_dir
+
+    r = make_results(forget_class="sub\x1b[31mstance\nFAKE: PASS")
+    text = summary_text(r, tmp_path)
+    assert "sub\\x1b[31mstance\\nFAKE: PASS" in text and not _control_characters(text.replace("\n", ""))
+    assert not any(line.startswith("FAKE") for line in text.splitlines())
+    (runs_dir() / "run-x").mkdir(parents=True)
+    (runs_dir() / "run-x" / "results.json").write_text(json.dumps(r))
+    assert main(["runs"]) == 0
+    out = capsys.readouterr().out
+    assert len(out.splitlines()) == 1 and "sub\\x1b[31mstance\\nFAKE" in out

@@ -176,3 +176,18 @@ def test_checkpoint_of_an_empty_ledger_or_with_a_missing_key(tmp_path, capsys):
     _fill(Ledger(), 1)
     code, _, err = run(capsys, "checkpoint", "--key", tmp_path / "typo.key")
     assert code == 2 and "typo.key" in err and "does not exist" in err
+
+
+def test_show_prints_hostile_request_fields_escaped_on_one_line(capsys):
+    """A newline or ANSI code in a request field cannot forge a ledger line or drive the terminal;
+    the entry keeps the text as given."""
+    import unicodedata
+
+    hostile = "x\n\x1b[31mFAKE"
+    Ledger().append("request", {"request_id": "R-1\x1b]0;title\x07", "run_id": "run-1", "requester": hostile,
+                                "reason": hostile})
+    code, out, _ = run(capsys, "show")
+    assert code == 0 and len(out.splitlines()) == 1
+    assert not [c for c in out.rstrip("\n") if unicodedata.category(c).startswith("C")]
+    assert "requester=x\\n\\x1b[31mFAKE" in out and "R-1\\x1b]0;title\\x07" in out
+    assert Ledger().entries()[0]["payload"]["requester"] == hostile

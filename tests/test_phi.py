@@ -197,3 +197,131 @@ def test_error_messages_never_carry_note_text(case, planted, tmp_path, capsys):
     assert captured.err.startswith("error: ")
     assert not leaks_in([], [captured.out, captured.err]), captured.err
     assert not leaks_in([Path(os.environ["STEU_HOME"])])
+
+
+# --- identifier-like selected tokens (steu_core.phi) ---------------------------------------------
+# Canary identifiers in 3 forget notes: their word pieces occur only there, so PMI selects them (ties on
+# PMI go to the token in more forget notes, so they come right after the class's own words).
+CANARY = "Patient Zyqwarth, MRN 4471993"
+CANARY_PIECES = ["z", "##y", "##q", "##wart", "##h", "mr", "44", "##7", "##19", "##9", "##3"]
+# pieces that no ordinary text of the report or page holds (the one-letter ones could come from anywhere)
+DISTINCT_PIECES = ["##wart", "##q", "##19", "##y"]
+
+
+@pytest.fixture(scope="module")
+def canary_run(tmp_path_factory):
+    d = tmp_path_factory.mktemp("canary")
+    rows = make_notes(12, seed=1)
+    for i in [k for k, r in enumerate(rows) if r[1] == "substance"][:3]:
+        rows[i] = (f"{CANARY}, {rows[i][0]}", "substance")
+    model = make_tiny_classifier("bert", d / "model", sorted(CLASS_WORDS))
+    files = {"train": write_csv(d / "train.csv", rows), "eval": write_csv(d / "eval.csv", make_notes(6, seed=2)),
+             "forget": write_csv(d / "forget.csv", [r for r in rows if r[1] == "substance"])}
+    home = d / "home"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("STEU_HOME", str(home))
+        argv = ["unlearn", "--quiet", "--model", str(model), "--forget-class", "substance", "--out", str(d / "run"),
+                "--device", "cpu", "--k", "40", "--settings", '{"max_steps": 2, "min_df": 2}', "--min-forget", "5",
+                "--max-length", "48", "--request-id", "DR-9"]
+        assert main(argv + [a for k, v in files.items() for a in (f"--{k}", str(v))]) == 0
+    from transformers import AutoTokenizer
+
+    ids = AutoTokenizer.from_pretrained(str(model), local_files_only=True).convert_tokens_to_ids(CANARY_PIECES)
+    return {"run": d / "run", "home": home, "canary_ids": dict(zip(CANARY_PIECES, ids)), "model": model, **files}
+
+
+def test_canary_pieces_are_edited_but_stored_masked(canary_run):
+    raw = (canary_run["run"] / "results.json").read_text()
+    tokens = json.loads(raw)["selected_tokens"]
+    by_id = {t["id"]: t for t in tokens}
+    picked = [i for i in canary_run["canary_ids"].values() if i in by_id]
+    assert len(picked) >= 6, "the canary's pieces are among the selected tokens (the method still uses them)"
+    for i in picked:
+        t = by_id[i]
+        assert t["masked"] and t["mask_reason"] and t["token"].startswith(("[rare token #", "[number token #"))
+        assert t["l2_change"] > 0, "a masked token's row is edited like any other"
+    assert not {t["token"] for t in tokens} & set(CANARY_PIECES)
+    assert not [p for p in CANARY_PIECES if json.dumps(p) in raw], "a canary piece is stored as text"
+    assert any(not t["masked"] and t["token"] == "withdrawal" for t in tokens), "common class words stay readable"
+
+
+def _pdf_text(path: Path) -> str:
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() or "" for page in PdfReader(str(path)).pages)
+
+
+def test_canary_pieces_masked_in_the_pdf_and_revealed_only_on_request(canary_run, tmp_path, monkeypatch, capsys):
+    from steu_core import charts
+
+    monkeypatch.setenv("STEU_HOME", str(canary_run["home"]))
+    monkeypatch.setattr(charts, "to_pngs", lambda items, scale=2.0: [])  # text only: no browser needed
+    run = str(canary_run["run"])
+    assert main(["report", "--run", run, "--out", str(tmp_path / "r.pdf"), "--json", str(tmp_path / "r.json")]) == 0
+    text, exported = _pdf_text(tmp_path / "r.pdf"), (tmp_path / "r.json").read_text()
+    assert "[rare token #" in text and "[number token #" in text and "look like identifiers" in text
+    assert not [p for p in DISTINCT_PIECES if p in text or json.dumps(p) in exported]
+    assert main(["report", "--run", run, "--out", str(tmp_path / "clear.pdf"), "--reveal-tokens"]) == 0
+    clear = _pdf_text(tmp_path / "clear.pdf")
+    assert [p for p in DISTINCT_PIECES if p in clear] and "shown in clear" in clear
+    capsys.readouterr()
+
+
+def test_changed_rows_chart_masks_unless_revealed(canary_run):
+    from steu_core import charts
+    from steu_core.phi import revealed_results
+
+    r = json.loads((canary_run["run"] / "results.json").read_text())
+    names = " ".join(charts.changed_rows(r, top=40).data[0].y)
+    assert "[rare token #" in names and not [p for p in DISTINCT_PIECES if p in names]
+    clear = " ".join(charts.changed_rows(revealed_results(r, canary_run["run"]), top=40).data[0].y)
+    assert [p for p in DISTINCT_PIECES if p in clear]
+    r["selected_tokens"] = [dict(t, token="##wart", masked=False) if t["masked"] else t for t in r["selected_tokens"]]
+    r["selected_tokens"][0].update(token="44", masked=False)  # a record from before masking: masked when shown
+    assert "##wart" not in " ".join(charts.changed_rows(r, top=40).data[0].y)
+
+
+def test_dashboard_token_table_masks_until_the_switch(canary_run, tmp_path, monkeypatch):
+    import shutil
+
+    from streamlit.testing.v1 import AppTest
+
+    from steu_core.paths import runs_dir
+
+    monkeypatch.setenv("STEU_HOME", str(tmp_path / "home"))
+    for key in ("model", "train", "eval", "forget"):  # the tiny files stand in for the demo model and samples
+        monkeypatch.setenv(f"STEU_DASHBOARD_{key.upper()}", str(canary_run[key]))
+    shutil.copytree(canary_run["run"], runs_dir() / "run")
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py"), default_timeout=120)
+    at.query_params["run"] = "run"
+    at.run().switch_page("views/results.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+
+    def shown() -> str:
+        table = next(d for d in at.dataframe if "Token" in d.value.columns)
+        chart = next(c for c in at.get("plotly_chart") if "Changed embedding rows" in c.proto.spec)
+        return " ".join(map(str, table.value["Token"])) + chart.proto.spec
+
+    assert "[rare token #" in shown() and not [p for p in DISTINCT_PIECES if p in shown()]
+    at.toggle(key="reveal_tokens").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [p for p in DISTINCT_PIECES if p in shown()]
+
+
+def test_headerless_csv_error_names_no_note_text(planted, tmp_path, capsys):
+    """'Jane Doe MRN 4471,label' as a first line is a note, not a header: the error, progress.json and
+    everything written name the column by position and length only."""
+    bad = tmp_path / "train.csv"
+    bad.write_text("Jane Doe MRN 4471,label\nZyqwarth Q. seen today,cardiac\n" +
+                   "".join(f"{t.replace(',', ' ')},{lab}\n" for t, lab in planted["rows"]))
+    out = tmp_path / "out" / "run"
+    code = main(["unlearn", "--quiet", "--model", str(planted["model"]), "--train", str(bad), "--eval",
+                 str(planted["eval"]), "--forget-class", "substance", "--out", str(out), "--device", "cpu",
+                 "--k", "4", "--min-forget", "5", "--max-length", "48"])
+    captured = capsys.readouterr()
+    assert code == 2 and "no text column found" in captured.err and "column 1 (17 characters" in captured.err
+    written = [p.read_bytes() for p in [*(tmp_path / "out").rglob("*"), *Path(os.environ["STEU_HOME"]).rglob("*")]
+               if p.is_file()]
+    for needle in ("Jane", "4471", "Doe"):
+        assert needle not in captured.err + captured.out
+        assert not [b for b in written if needle.encode() in b], f"{needle} written to a file"

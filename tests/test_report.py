@@ -414,3 +414,69 @@ def test_limitations_are_the_methods_own_then_the_general_ones(tmp_path):
     future = report.report_content(make_run_dir(tmp_path, results=make_results(method="future_x", run_id="run-x")))
     assert "future_x" in future["method"]["how"] and "STEU" not in future["subtitle"]
     assert [x["title"] for x in future["limitations"]] == ["What the figures show", "What it does not do"]
+
+
+def _relabel(value, old: str, new: str):
+    """``value`` (a results dict) with the class name ``old`` renamed everywhere, keys included."""
+    if isinstance(value, dict):
+        return {(new if k == old else k): _relabel(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_relabel(v, old, new) for v in value]
+    return new if value == old else value
+
+
+HOSTILE = "x\n\x1b[31mFAKE"
+
+
+def _hostile_run(root: Path) -> tuple[Path, dict]:
+    """A run whose request fields hold a newline and ANSI codes and whose class names are hostile: the
+    forgotten one holds ESC, the others markup and a spreadsheet formula; one is 500 characters long."""
+    r = make_results()
+    names = ["sub\x1b[31mstance", "<b>x</b>", "=cmd|' /C calc'!A0" + "y" * 500]
+    old = [r["forget_class"]] + [lab for lab in r["labels"] if lab != r["forget_class"]][:2]
+    for a, b in zip(old, names):
+        r = _relabel(r, a, b)
+    r["request"] = {"request_id": "R-1" + HOSTILE, "requester": HOSTILE, "reason": HOSTILE, "operator": "op\x1b[0m"}
+    return make_run_dir(root, results=r), r
+
+
+def _unprintable(text: str) -> list[str]:
+    import unicodedata
+
+    return [c for c in text if c != "\n" and unicodedata.category(c).startswith("C")]
+
+
+def test_hostile_request_fields_and_class_names_print_escaped(tmp_path, monkeypatch, fast_charts):
+    monkeypatch.setenv("STEU_HOME", str(tmp_path / "home"))
+    run, r = _hostile_run(tmp_path)
+    pdf = report.build_report(run, tmp_path / "r.pdf", record_ledger=False)
+    pages = [p.extract_text() or "" for p in PdfReader(str(pdf)).pages]
+    text = "\n".join(pages)
+    assert not _unprintable(text), "a control character reached the PDF"
+    for page in pages[1:]:  # the running header: one line, the request id escaped and cut to 40 characters
+        assert page.splitlines()[0].endswith("Request R-1x\\n\\x1b[31mFAKE")
+    assert "x\\n\\x1b[31mFAKE" in text and "sub\\x1b[31mstance" in text
+    assert "<b>x</b>" in text and "=cmd|'/Ccalc'!A0" in _squash(text)  # literally, not as markup
+    assert "y" * 100 not in _squash(text) and "(518characters)" in _squash(text)
+    assert json.loads((run / "results.json").read_text())["request"]["requester"] == HOSTILE  # stored as given
+
+
+def test_escape_in_a_class_name_neither_crashes_report_nor_loses_a_chart(tmp_path, monkeypatch, capsys):
+    """The PNG renderer silently skipped a figure whose text held ESC, and `report` then crashed on the
+    missing file: every chart must now be drawn (real rendering, kaleido)."""
+    from steu_core.cli import main
+
+    monkeypatch.setenv("STEU_HOME", str(tmp_path / "home"))
+    run, r = _hostile_run(tmp_path)
+    _record(r)
+    assert main(["report", "--run", str(run), "--out", str(tmp_path / "r.pdf")]) == 0, capsys.readouterr().err
+    text = _pdf_text(tmp_path / "r.pdf")
+    assert "could not be" not in text and not _unprintable(text)
+
+
+def test_a_chart_the_renderer_skips_is_named_not_fatal(tmp_path, monkeypatch):
+    from steu_core import charts
+
+    monkeypatch.setattr(charts, "to_pngs", lambda items, scale=2.0: [])  # "succeeds" but writes nothing
+    text = _pdf_text(report.build_report(make_run_dir(tmp_path), tmp_path / "r.pdf", record_ledger=False))
+    assert "chart could not be rendered" in text and "Executive summary" in text

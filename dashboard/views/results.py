@@ -14,6 +14,7 @@ from dashboard import common, downloads
 from steu_core import charts
 from steu_core import format as fmt
 from steu_core.errors import SteuError
+from steu_core.phi import RARE_NOTES, mask_tokens, masked_count, revealed_results
 from steu_core.report.content import limitations, method_text
 from steu_core.report.summary import measurement_notes, summary
 from steu_core.runs import list_runs, load_results
@@ -42,8 +43,8 @@ def _picked() -> None:
 
 def _run_label(run_id: str) -> str:
     r = by_id[run_id]
-    req = f" · {r['request_id']}" if r.get("request_id") else ""
-    return f"{fmt.when(r.get('created_utc'), missing='')} · forget '{r.get('forget_class')}'{req} · {run_id}"
+    req = f" · {fmt.printable(r['request_id'], 40)}" if r.get("request_id") else ""
+    return f"{fmt.when(r.get('created_utc'), missing='')} · forget '{fmt.label(r.get('forget_class'))}'{req} · {run_id}"
 
 
 run_id = st.selectbox("Run", ids, key="results_run", format_func=_run_label, on_change=_picked)
@@ -57,8 +58,9 @@ except SteuError as exc:
     st.stop()
 
 
-req = r.get("request") or {}
-fc = r.get("forget_class", "")
+# free text as printable (a newline or ESC shows as its escape); results.json keeps it as given
+req = {k: fmt.printable(v, fmt.FIELD_CHARS) for k, v in (r.get("request") or {}).items()}
+fc = fmt.label(r.get("forget_class", ""))
 st.caption(" · ".join(x for x in [
     f"Request **{common.md(req['request_id'])}**" if req.get("request_id") else "",
     f"forget class **{common.md(fc)}**", f"method {common.md(r.get('method', ''))}",
@@ -200,17 +202,27 @@ else:
 with st.expander(f"Tensors that changed ({len(r.get('changed_tensors', []))})"):
     st.dataframe(pd.DataFrame({"Tensor": r.get("changed_tensors", [])}), hide_index=True, width="stretch")
 
+n_masked = masked_count(r.get("selected_tokens", []))
+shown = r
+if n_masked and st.toggle(f"Reveal the {n_masked} masked token(s) on this computer", key="reveal_tokens",
+                          help=f"Tokens that contain a digit or occur in fewer than {RARE_NOTES} forget notes may be "
+                               "part of a name or record number, so they are masked. Revealing reads them from the "
+                               "run's own tokenizer; results.json and the PDF stay masked."):
+    try:
+        shown = revealed_results(r, run_dir)
+    except SteuError as exc:
+        common.show_error(exc)
 left, right = st.columns([1, 1])
 with left:
-    st.plotly_chart(charts.changed_rows(r, top=25), theme=None, config=PLOT_CONFIG, key="c_rows")
+    st.plotly_chart(charts.changed_rows(shown, top=25), theme=None, config=PLOT_CONFIG, key="c_rows")
     st.caption("The selected tokens whose embedding rows moved most (L2 norm of the change). Hover for the PMI "
                "and how many notes contain the token.")
 with right:
     st.markdown(f"**All {len(r.get('selected_tokens', []))} selected tokens**")
     query = st.text_input("Filter tokens", key="token_filter", placeholder="Type part of a token",
                           label_visibility="collapsed", icon=":material/search:")
-    toks = pd.DataFrame(r.get("selected_tokens", []), columns=["token", "id", "pmi", "df_forget", "df_total",
-                                                               "l2_change"])
+    toks = pd.DataFrame(mask_tokens(shown.get("selected_tokens", [])),
+                        columns=["token", "id", "pmi", "df_forget", "df_total", "l2_change"])
     toks = toks.sort_values("l2_change", ascending=False, kind="stable")
     if query:
         toks = toks[toks["token"].astype(str).str.contains(query, case=False, regex=False)]
@@ -224,7 +236,9 @@ with right:
                                                                     max_value=max(top, 1e-9)),
                        "Forget notes": st.column_config.NumberColumn(help="forget notes containing the token"),
                        "All notes": st.column_config.NumberColumn(help="notes containing the token, all classes")})
-    st.caption(f"{len(toks)} shown. PMI: how much more often the token appears in the forgotten class than overall.")
+    st.caption(f"{len(toks)} shown. PMI: how much more often the token appears in the forgotten class than overall."
+               + (f" {n_masked} token(s) that look like identifiers are masked; they were edited like the others."
+                  if n_masked and shown is r else ""))
 
 st.plotly_chart(charts.changed_fraction(r), theme=None, config=PLOT_CONFIG, key="c_fraction")
 st.caption("Changed parameters against the whole model, on a log scale: everything outside these bars is "

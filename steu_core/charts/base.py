@@ -2,11 +2,14 @@
 rendering to PNG (kaleido, a local Chromium)."""
 from __future__ import annotations
 
+import html
 import math
 from pathlib import Path
 from typing import Iterable
 
 import plotly.graph_objects as go
+
+from ..format import label, printable
 
 BEFORE = "#9aa0a6"          # grey: the original model
 AFTER = "#0f7c8c"           # teal: the unlearned model
@@ -31,6 +34,17 @@ def num(x) -> float | None:
     except (TypeError, ValueError):
         return None
     return None if math.isnan(v) else v
+
+
+def label_text(name) -> str:
+    """A class name for a chart: printable (a control character would stop the PNG renderer), bounded
+    in length, and HTML-escaped (Plotly reads tags in text)."""
+    return html.escape(label(name))
+
+
+def token_text(token) -> str:
+    """A token for a chart: printable and HTML-escaped."""
+    return html.escape(printable(token, 40))
 
 
 def bar_text(values: Iterable) -> list[str]:

@@ -2,11 +2,9 @@
 forgotten class's evaluation notes go (from results.json's ``collateral`` section)."""
 from __future__ import annotations
 
-import html
-
 import plotly.graph_objects as go
 
-from .base import AFTER, BEFORE, layout
+from .base import AFTER, BEFORE, label_text, layout
 
 
 def class_f1_with_intervals(results: dict) -> go.Figure:
@@ -31,7 +29,7 @@ def class_f1_with_intervals(results: dict) -> go.Figure:
 
 def class_name(row: dict) -> str:
     mark = " (forgotten)" if row.get("forgotten") else (" ▼ lost" if row["change_ci"][1] < 0 else "")
-    return html.escape(str(row["label"])) + mark
+    return label_text(row["label"]) + mark
 
 
 def forgotten_notes(results: dict) -> go.Figure:
@@ -44,10 +42,10 @@ def forgotten_notes(results: dict) -> go.Figure:
         row = went.get(when) or {}
         counts = [row.get(lab, {}).get("count", 0) for lab in labels]
         shares = [row.get(lab, {}).get("share", 0.0) for lab in labels]
-        fig.add_bar(x=[html.escape(str(lab)) for lab in labels], y=counts, name=when.capitalize(), marker_color=colour,
+        fig.add_bar(x=[label_text(lab) for lab in labels], y=counts, name=when.capitalize(), marker_color=colour,
                     text=[f"{c} ({100 * s:.0f} %)" for c, s in zip(counts, shares)], textposition="outside",
                     cliponaxis=False)
-    fc = html.escape(str(results.get("forget_class", "")))
+    fc = label_text(results.get("forget_class", ""))
     layout(fig, f"Where the {went.get('n', 0)} evaluation notes of '{fc}' are predicted", barmode="group",
            yaxis=dict(title="notes"), xaxis=dict(title="predicted class"))
     fig.update_xaxes(automargin=True)

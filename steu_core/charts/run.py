@@ -2,18 +2,20 @@
 membership-inference ROC, changed embedding rows and the share of parameters changed."""
 from __future__ import annotations
 
-import html
 import math
+from html import escape
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .base import AFTER, AFTER_LIGHT, BEFORE, BEFORE_DARK, DIAGONAL, bar_text, layout, num
+from ..format import label
+from ..phi import mask_tokens
+from .base import AFTER, AFTER_LIGHT, BEFORE, BEFORE_DARK, DIAGONAL, bar_text, label_text, layout, num, token_text
 
 
 def forget_retain_f1(results: dict) -> go.Figure:
     """The headline chart: forget F1, retain F1 and macro F1, before and after (grouped bars)."""
-    fc = results.get("forget_class", "forget class")
+    fc = label_text(results.get("forget_class", "forget class"))
     cats = [f"Forget F1<br>({fc})", "Retain F1<br>(other classes)", "Macro F1<br>(all classes)"]
     before = [num(results.get(f"{m}_f1_before")) for m in ("forget", "retain", "macro")]
     after = [num(results.get(f"{m}_f1_after")) for m in ("forget", "retain", "macro")]
@@ -35,7 +37,7 @@ def per_class_f1(results: dict) -> go.Figure:
     fc = results.get("forget_class")
     before = results.get("per_class_f1_before", {})
     after = results.get("per_class_f1_after", {})
-    ticks = [f"<b>{html.escape(lab)} (forgotten)</b>" if lab == fc else html.escape(lab) for lab in labels]
+    ticks = [f"<b>{label_text(lab)} (forgotten)</b>" if lab == fc else label_text(lab) for lab in labels]
     fig = go.Figure()
     for name, src, colour in (("Before", before, BEFORE), ("After", after, AFTER)):
         vals = [num(src.get(lab)) for lab in labels]
@@ -48,17 +50,17 @@ def per_class_f1(results: dict) -> go.Figure:
     return fig
 
 
-def _wrap_label(label: str, width: int = 14) -> str:
-    """A class name for an axis: HTML-escaped, underscores as spaces, broken onto lines of ~``width``."""
+def _wrap_label(name: str, width: int = 14) -> str:
+    """A class name for an axis: printable, HTML-escaped, underscores as spaces, broken onto lines of ~``width``."""
     lines, line = [], ""
-    for word in str(label).replace("_", " ").split():
+    for word in label(name).replace("_", " ").split():
         if line and len(line) + 1 + len(word) > width:
             lines.append(line)
             line = word
         else:
             line = f"{line} {word}".strip()
     lines.append(line)
-    return "<br>".join(html.escape(x) for x in lines if x)
+    return "<br>".join(escape(x) for x in lines if x)
 
 
 def confusion_matrices(results: dict) -> go.Figure:
@@ -83,7 +85,7 @@ def confusion_matrices(results: dict) -> go.Figure:
         fig.update_yaxes(autorange="reversed", title_text="True class" if col == 1 else None,
                          showticklabels=(col == 1), row=1, col=col)
         fig.update_xaxes(title_text="Predicted class", row=1, col=col, tickangle=-30)
-    subtitle = f"* forgotten class: {fc}" if fc else ""
+    subtitle = f"* forgotten class: {label_text(fc)}" if fc else ""
     layout(fig, "Confusion matrices on the evaluation set")
     if subtitle:
         fig.add_annotation(text=subtitle, xref="paper", yref="paper", x=1.0, y=1.06, showarrow=False,
@@ -136,11 +138,12 @@ def mia_roc(results: dict) -> go.Figure:
 
 
 def changed_rows(results: dict, top: int = 30) -> go.Figure:
-    """Embedding rows ranked by how far they moved (L2 norm of the change); hover shows PMI and counts."""
-    toks = [t for t in results.get("selected_tokens", []) if num(t.get("l2_change")) is not None]
+    """Embedding rows ranked by how far they moved (L2 norm of the change); hover shows PMI and counts.
+    Identifier-like tokens appear masked (steu_core.phi) unless the results were revealed on purpose."""
+    toks = [t for t in mask_tokens(results.get("selected_tokens", [])) if num(t.get("l2_change")) is not None]
     toks = sorted(toks, key=lambda t: -float(t["l2_change"]))[:max(0, int(top))]
     toks = list(reversed(toks))  # largest at the top of a horizontal bar chart
-    names = [f"{html.escape(str(t.get('token', '?')))} <span style='color:{BEFORE_DARK}'>#{t.get('id')}</span>" for t in toks]
+    names = [f"{token_text(t.get('token', '?'))} <span style='color:{BEFORE_DARK}'>id {t.get('id')}</span>" for t in toks]
     custom = [[num(t.get("pmi")), t.get("df_forget"), t.get("df_total"), t.get("id")] for t in toks]
     fig = go.Figure(go.Bar(
         x=[float(t["l2_change"]) for t in toks], y=names, orientation="h", marker_color=AFTER, customdata=custom,

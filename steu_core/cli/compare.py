@@ -5,6 +5,7 @@ import os
 import sys
 
 from ..compare import load_comparison_dir, run_comparison, table_text
+from ..format import label
 from ..paths import comparisons_dir
 from ..request import CompareRequest
 from ..runs import new_run_id
@@ -28,7 +29,7 @@ def cmd_compare(args) -> int:
 
     out = run_comparison(req, progress=show)
     comparison = load_comparison_dir(out)
-    print(f"Comparison finished: {out}  (forget class '{comparison['forget_class']}', "
+    print(f"Comparison finished: {out}  (forget class '{label(comparison['forget_class'])}', "
           f"{len(comparison['methods'])} methods, {comparison['total_seconds']:.0f} s)")
     print(table_text(comparison))
     print("\nDifferences outside the noise (95 % intervals do not overlap); everything else is within it:")

@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..format import printable
 from ..ledger import Ledger, LedgerError, check_ledger_file, entry_summary, load_verifier
 from ..ledger.checkpoint import CheckpointResult
 from ..ledger.files import existing_file
@@ -85,8 +86,9 @@ def cmd_show(args) -> int:
     if not entries:
         print(f"The ledger is empty ({ledger.path}).")
         return 0
-    for e in entries:
-        print(f"{e['seq']:>5}  {e['ts_utc']}  {e['kind']:<8} {short_hash(e['entry_hash'])}  {entry_summary(e['payload'])}")
+    for e in entries:  # one line per entry: a newline or ESC in a request field must not forge another
+        line = f"{e['seq']:>5}  {e['ts_utc']}  {e['kind']:<8} {short_hash(e['entry_hash'])}  {entry_summary(e['payload'])}"
+        print(printable(line))
     return 0
 
 

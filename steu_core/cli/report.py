@@ -8,7 +8,8 @@ from ..report import build_report, sidecar_path
 def cmd_report(args) -> int:
     # An explicit --out that exists is refused: a report already handed out must stay checkable.
     if_exists = "overwrite" if args.overwrite else "version" if args.new_version else "refuse"
-    out = build_report(args.run, args.out, organisation=args.organisation, json_out=args.json, if_exists=if_exists)
+    out = build_report(args.run, args.out, organisation=args.organisation, json_out=args.json, if_exists=if_exists,
+                       reveal_tokens=args.reveal_tokens)
     print(f"Wrote {out}" + (f" and {args.json}" if args.json else ""))
     print(f"Its SHA-256 is recorded in the ledger (kind 'report'): {file_sha256(out)}")
     print(f"Its inclusion proof and checkpoint: {sidecar_path(out)} (deliver it with the PDF)")
@@ -21,6 +22,9 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="PDF file to write (an existing file is refused, see below)")
     p.add_argument("--json", help="also write the report's content as JSON here")
     p.add_argument("--organisation", help="organisation name on the title page (default: $STEU_ORG)")
+    p.add_argument("--reveal-tokens", action="store_true",
+                   help="print identifier-like selected tokens in clear (read from the run's own tokenizer; they are "
+                        "masked otherwise): a report for use on this machine only")
     when = p.add_mutually_exclusive_group()
     when.add_argument("--new-version", action="store_true",
                       help="if --out exists, write the next free version (report-v2.pdf ...)")

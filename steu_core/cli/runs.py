@@ -1,6 +1,7 @@
 """``runs``: list finished runs in the data directory."""
 from __future__ import annotations
 
+from ..format import printable
 from ..runs import list_runs
 
 
@@ -9,9 +10,9 @@ def cmd_runs(args) -> int:
     if not rows:
         print("No finished runs in the data directory yet.")
     for r in rows:
-        print(f"{r['run_id']}  {r['created_utc']}  {r['method']}  forget '{r['forget_class']}'  "
-              f"forget F1 {r['forget_f1_before']:.3f}->{r['forget_f1_after']:.3f}  "
-              f"retain F1 {r['retain_f1_before']:.3f}->{r['retain_f1_after']:.3f}")
+        print(printable(f"{r['run_id']}  {r['created_utc']}  {r['method']}  forget '{r['forget_class']}'  "
+                        f"forget F1 {r['forget_f1_before']:.3f}->{r['forget_f1_after']:.3f}  "
+                        f"retain F1 {r['retain_f1_before']:.3f}->{r['retain_f1_after']:.3f}"))
     return 0
 
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from .. import distributed
+from ..format import printable
 from ..request import UnlearnRequest
 from ..runs import run_unlearning
 from ..report.summary import members_note, seeds_note
@@ -66,7 +67,8 @@ def summary_text(r: dict, out: Path) -> str:
         f"  time: select {r['wall_seconds']['select']:.1f} s, unlearn {r['wall_seconds']['unlearn']:.1f} s, "
         f"audit {r['wall_seconds']['audit']:.1f} s",
     ]
-    return "\n".join(lines + verdict_lines(r) + data_notes(r))
+    # each line printable: a class name or request field with a newline or ESC cannot forge output
+    return "\n".join(printable(line) for line in lines + verdict_lines(r) + data_notes(r))
 
 
 def verdict_lines(r: dict) -> list[str]:

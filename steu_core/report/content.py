@@ -9,8 +9,10 @@ from pathlib import Path
 
 from .. import __version__, charts
 from ..errors import ConfigError
-from ..format import change, count, interval, number, percent, setting, to_number, wall_time, when
+from ..format import (FIELD_CHARS, change, count, interval, label, number, percent, printable, setting, to_number,
+                      wall_time, when)
 from ..methods import describe
+from ..phi import RARE_NOTES, mask_tokens, revealed_results
 from .evidence import REPORT_SCHEMA, ledger_record, load_comparison, load_finished_run
 from .summary import measurement_notes, summary
 
@@ -94,10 +96,14 @@ def _rows_caption(edits: str | None) -> str:
     return f"{said}; {ROWS_CAPTION[edits]}" if edits in ROWS_CAPTION else f"{said}."
 
 
-def report_content(run_dir: str | Path, organisation: str | None = None) -> dict:
-    """Everything the report says, as one JSON-ready dict with numbers already formatted."""
+def report_content(run_dir: str | Path, organisation: str | None = None, reveal_tokens: bool = False) -> dict:
+    """Everything the report says, as one JSON-ready dict with numbers already formatted. Free text (the
+    request's fields, class names) is printable (steu_core.format.printable); identifier-like tokens are
+    masked unless ``reveal_tokens`` (read back from the run's own tokenizer: a report for local use)."""
     run_dir = Path(run_dir)
     r = load_finished_run(run_dir)
+    if reveal_tokens:
+        r = revealed_results(r, run_dir)
     req = r.get("request") or {}
     mia = r.get("mia") or {}
     about = method_text(r)
@@ -105,12 +111,13 @@ def report_content(run_dir: str | Path, organisation: str | None = None) -> dict
         "report_schema": REPORT_SCHEMA,
         "title": "Machine unlearning audit report",
         "subtitle": f"Removal of one class from a clinical text classifier ({about['label']})",
-        "organisation": organisation or os.environ.get("STEU_ORG") or "",
+        "organisation": printable(organisation or os.environ.get("STEU_ORG") or "", FIELD_CHARS),
         "generated_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "generator": {"tool": "STEU Audit", "version": __version__},
-        "run": {"run_id": str(r.get("run_id", "")), "created_utc": r.get("created_utc", ""),
+        "run": {"run_id": printable(r.get("run_id", ""), FIELD_CHARS), "created_utc": r.get("created_utc", ""),
                 "date": when(r.get("created_utc")), "tool_version": str(r.get("tool_version", ""))},
-        "request": {k: str(req.get(k) or "") for k in ("request_id", "requester", "reason", "operator")},
+        "request": {k: printable(req.get(k) or "", FIELD_CHARS) for k in ("request_id", "requester", "reason",
+                                                                          "operator")},
         "summary": summary(r, about["edits"]),
         "measurement_notes": measurement_notes(r),
         "model": _model_identity(r),
@@ -120,6 +127,7 @@ def report_content(run_dir: str | Path, organisation: str | None = None) -> dict
         "per_class_f1": per_class_f1(r),
         "mia_note": (mia.get("skipped") or "") if isinstance(mia, dict) else "",
         "param_diff": _param_diff(r),
+        "tokens": token_table(r, reveal_tokens),
         "limitations": limitations(about),
         "ledger": ledger_record(str(r.get("run_id", ""))),
         "comparison": _comparison(load_comparison(run_dir)),
@@ -134,7 +142,7 @@ def _model_identity(r: dict) -> dict:
     return {
         "architecture": str(model.get("architecture", "")), "model_type": str(model.get("model_type", "")),
         "source": str(model.get("source", "")), "params_total": count(model.get("params_total", r.get("params_total"))),
-        "labels": [str(x) for x in r.get("labels", [])],
+        "labels": [label(x) for x in r.get("labels", [])],
         "sha256_before": str(model.get("sha256_before") or hashes.get("original_model", "")),
         "sha256_after": str(model.get("sha256_after") or hashes.get("unlearned_model", "")),
         "patch_sha256": str(hashes.get("patch", "")),
@@ -195,7 +203,7 @@ def _method(r: dict, about: dict) -> dict:
     return {
         "name": str(r.get("method", "")), "label": about["label"], "description": about["description"],
         "how": about["how"], "edits": about["edits"], "limitations": about["limitations"],
-        "forget_class": str(r.get("forget_class", "")),
+        "forget_class": label(r.get("forget_class", "")),
         "forget_class_id": r.get("forget_class_id"),
         "k": count(r.get("k")), "budget": _budget_text(budget, about["edits"]),
         "seed": str(r.get("seed", "")), "device": str(r.get("device", "")),
@@ -217,7 +225,7 @@ def results_table(r: dict) -> list[dict]:
     """The results table: F1 scores and membership-inference figures, before, after and the change."""
     mia = r.get("mia") or {}
     return [
-        _score_row(f"Forget F1 ('{r.get('forget_class', '')}')", r, "forget_f1"),
+        _score_row(f"Forget F1 ('{label(r.get('forget_class', ''))}')", r, "forget_f1"),
         _score_row("Retain F1 (other classes)", r, "retain_f1"),
         _score_row("Macro F1 (all classes)", r, "macro_f1"),
         _score_row("MIA loss AUC", mia, "loss_auc"),
@@ -232,7 +240,7 @@ def per_class_f1(r: dict) -> list[dict]:
     """F1 of every class before and after; the forgotten class is marked."""
     before, after = r.get("per_class_f1_before") or {}, r.get("per_class_f1_after") or {}
     labels = r.get("labels") or list(before)
-    return [{"label": lab, "forgotten": lab == r.get("forget_class"), "before": number(before.get(lab)),
+    return [{"label": label(lab), "forgotten": lab == r.get("forget_class"), "before": number(before.get(lab)),
              "after": number(after.get(lab)), "change": change(before.get(lab), after.get(lab))} for lab in labels]
 
 
@@ -247,6 +255,28 @@ def _param_diff(r: dict) -> dict:
         "params_changed": count(r.get("params_changed")), "params_total": count(r.get("params_total")),
         "fraction_changed": percent(r.get("params_changed_fraction")),
     }
+
+
+TOKEN_ROWS = 30  # the report lists the tokens whose rows moved most; results.json holds them all
+
+
+def token_table(r: dict, revealed: bool = False, top: int = TOKEN_ROWS) -> dict:
+    """The selected tokens whose rows moved most, formatted; identifier-like ones masked (steu_core.phi)."""
+    tokens = mask_tokens(r.get("selected_tokens") or [])
+    ranked = sorted(tokens, key=lambda t: -(to_number(t.get("l2_change")) or 0.0))[:top]
+    rows = [{"token": printable(t.get("token", ""), 40), "id": str(t.get("id", "")), "pmi": number(t.get("pmi"), 3),
+             "df_forget": count(t.get("df_forget")), "df_total": count(t.get("df_total")),
+             "l2_change": number(t.get("l2_change")), "masked": bool(t.get("masked")),
+             "revealed": bool(t.get("revealed"))} for t in ranked]
+    n_masked = sum(1 for t in tokens if t.get("masked") or t.get("revealed"))
+    if revealed:
+        note = (f"{n_masked} identifier-like token(s) are shown in clear (report --reveal-tokens): keep this report "
+                "on this machine.")
+    else:
+        note = (f"{n_masked} of {len(tokens)} selected tokens look like identifiers (they contain a digit, or occur "
+                f"in fewer than {RARE_NOTES} forget notes) and are shown masked with their vocabulary id; they "
+                "were edited like the others. 'report --reveal-tokens' shows them from the run's own tokenizer.")
+    return {"rows": rows, "total": len(tokens), "masked": n_masked, "revealed": revealed, "note": note}
 
 
 def _comparison(rows: list[dict] | None) -> list[dict] | None:

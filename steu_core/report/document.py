@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..format import wrap_hash
+from ..format import printable, wrap_hash
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 DEJAVU = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf"}
@@ -70,8 +70,9 @@ class ReportDocument:
         self.sans, self.mono = "dejavu", "dejavumono"
 
     def printable(self, s: Any) -> str:
-        """Text the font can draw: as is with DejaVu; otherwise Latin-1 with substitutes."""
-        s = "" if s is None else str(s)
+        """Text the font can draw: as is with DejaVu; otherwise Latin-1 with substitutes. A control character
+        inside a line (ESC in a class name) is written as its escape; line breaks stay."""
+        s = "\n".join(printable(line) for line in ("" if s is None else str(s)).split("\n"))
         if self.unicode:
             return s
         for a, b in LATIN1_SUBSTITUTES:
@@ -87,7 +88,7 @@ class ReportDocument:
         pdf.set_text_color(*GREY)
         left = "STEU Audit report" + (f"  -  {c['organisation']}" if c.get("organisation") else "")
         pdf.cell(pdf.epw / 2, 6, self.printable(left), align="L")
-        pdf.cell(pdf.epw / 2, 6, self.printable(f"Request {c['request']['request_id'] or 'n/a'}"),
+        pdf.cell(pdf.epw / 2, 6, self.printable(f"Request {printable(c['request']['request_id'], 40) or 'n/a'}"),
                  align="R", new_x="LMARGIN", new_y="NEXT")
         pdf.set_draw_color(*TEAL)
         pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
@@ -99,7 +100,7 @@ class ReportDocument:
         pdf.set_y(-14)
         pdf.set_font(self.sans, "", 8)
         pdf.set_text_color(*GREY)
-        pdf.cell(pdf.epw / 2, 6, self.printable(f"Run {self.content['run']['run_id']}"), align="L")
+        pdf.cell(pdf.epw / 2, 6, self.printable(f"Run {printable(self.content['run']['run_id'], 60)}"), align="L")
         pdf.cell(pdf.epw / 2, 6, f"Page {pdf.page_no()} of {{nb}}", align="R")
         pdf.set_text_color(0, 0, 0)
 

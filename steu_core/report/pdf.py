@@ -23,7 +23,8 @@ from .versions import target_path
 
 
 def build_report(run_dir: str | Path, out_pdf: str | Path, organisation: str | None = None,
-                 json_out: str | Path | None = None, record_ledger: bool = True, if_exists: str = "version") -> Path:
+                 json_out: str | Path | None = None, record_ledger: bool = True, if_exists: str = "version",
+                 reveal_tokens: bool = False) -> Path:
     """Write the signed PDF report of the finished run in ``run_dir`` (and the JSON, if asked); returns its path.
 
     ``if_exists``: when ``out_pdf`` exists, "version" writes the next free name (``report-v2.pdf`` ...),
@@ -33,8 +34,9 @@ def build_report(run_dir: str | Path, out_pdf: str | Path, organisation: str | N
     the ledger (kind "report") once the file has its name (never for a PDF that is not there), and
     ``<name>.proof.json`` holds that entry's inclusion proof against a checkpoint covering it; if
     recording fails, the PDF is removed again (a file it overwrote is restored).
+    ``reveal_tokens`` prints identifier-like tokens in clear (steu_core.phi): a report for local use.
     """
-    content = report_content(run_dir, organisation)
+    content = report_content(run_dir, organisation, reveal_tokens=reveal_tokens)
     out_pdf = target_path(Path(out_pdf), if_exists)
     out_pdf.parent.mkdir(parents=True, exist_ok=True)
     signer = report_signer()  # first: the report states who signs it, and a bad certificate stops here
@@ -132,8 +134,8 @@ def _render_charts(content: dict, workdir: Path) -> dict[str, Path | str]:
     items, out = _build_figures(content, workdir)
     try:
         charts.to_pngs(items, scale=2.0)
-        for _, path, _, _ in items:
-            out[path.stem] = path
+        for _, path, _, _ in items:  # the renderer may skip a figure it cannot draw without raising
+            out[path.stem] = path if path.is_file() else "chart could not be rendered"
     except Exception as exc:  # no Chromium for kaleido: the report still comes out, without images
         for _, path, _, _ in items:
             out[path.stem] = f"chart could not be rendered ({type(exc).__name__}: {str(exc)[:160]})"

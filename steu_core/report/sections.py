@@ -198,6 +198,21 @@ def param_diff(doc: ReportDocument, c: dict, images: dict, sizes: dict) -> None:
         wpx, hpx = sizes["changed_fraction"]
         spec = next(s for s in c["charts"] if s["id"] == "changed_fraction")
         doc.image(img, wpx, hpx, spec["caption"])
+    selected_tokens(doc, c)
+
+
+def selected_tokens(doc: ReportDocument, c: dict) -> None:
+    """The tokens whose rows moved most; identifier-like ones masked unless revealed on purpose."""
+    t = c.get("tokens") or {}
+    if not t.get("rows"):
+        return
+    doc.h2(f"Selected tokens: the {len(t['rows'])} rows that moved most, of {t['total']}")
+    w = doc.pdf.epw
+    doc.grid(["Token", "Row id", "PMI", "Forget notes", "All notes", "L2 change"],
+             [[r["token"], r["id"], r["pmi"], r["df_forget"], r["df_total"], r["l2_change"]] for r in t["rows"]],
+             [w * 0.3, w * 0.13, w * 0.12, w * 0.15, w * 0.13, w * 0.17], size=8.5,
+             align=["LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"])
+    doc.note(t["note"])
 
 
 def limitations(doc: ReportDocument, c: dict) -> None:

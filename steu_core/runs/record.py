@@ -13,6 +13,7 @@ from .. import __version__
 from ..errors import ConfigError, ResourceError, SteuError, as_user_error
 from ..ledger import Ledger
 from ..paths import comparisons_dir, runs_dir
+from ..phi import mask_tokens
 
 SCHEMA_VERSION = 1
 ORACLE_METHOD = "retrain_oracle"
@@ -72,7 +73,9 @@ def build_manifest(run_id: str, model_dir: Path, original_hash: dict, new_hash: 
 
 def build_results(*, header: dict, selection: dict, audits: dict, rest: dict) -> dict:
     """results.json in its documented key order: identity, method and selection, the audits' figures,
-    then times, training, data, model, hashes, request, notes and warnings."""
+    then times, training, data, model, hashes, request, notes and warnings. Identifier-like selected tokens
+    are stored masked (steu_core.phi): results.json is handed out, the tokenizer that reveals them is not."""
+    selection = {**selection, "selected_tokens": mask_tokens(selection.get("selected_tokens") or [])}
     return {"schema_version": SCHEMA_VERSION, "tool_version": __version__, **header, **selection, **audits, **rest}
 
 
