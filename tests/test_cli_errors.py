@@ -394,3 +394,26 @@ def test_unexpected_os_error_on_a_named_file_is_a_user_error(env, tmp_path, monk
     monkeypatch.setattr(cli_train, "load_notes", bug)
     assert main(_train(env, tmp_path / "out")) == 1
     assert "internal error: OSError" in capsys.readouterr().err
+
+
+def test_train_settings_are_checked_by_the_library_before_the_model_is_loaded(env, tmp_path):
+    """train_classifier itself refuses bad settings first (a base that does not exist is not reached)."""
+    from steu_core.data import load_notes
+    from steu_core.errors import ConfigError
+    from steu_core.train import TrainConfig, train_classifier
+
+    with pytest.raises(ConfigError, match="--epochs must be"):
+        train_classifier(tmp_path / "no-base", load_notes(env.train), tmp_path / "out", TrainConfig(epochs=0))
+    assert not (tmp_path / "out").exists()
+
+
+def test_patch_errors_are_value_errors_too(env):
+    """Callers that caught the library's ValueError still catch a PatchError."""
+    from steu_core.errors import PatchError
+    from steu_core.patch import apply_patch
+
+    state = load_state(env.model)
+    state[env.head] = state[env.head] + 1
+    with pytest.raises(ValueError, match="does not match the patch") as info:
+        apply_patch(state, env.patch)
+    assert isinstance(info.value, PatchError)
