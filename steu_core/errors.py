@@ -47,6 +47,18 @@ class ResourceError(SteuError):
     """The machine ran out of something the run needs: disk space or GPU memory."""
 
 
+class PatchError(DataError, ValueError):
+    """A patch file that is damaged, not a STEU patch, or does not fit the model it is applied to
+    (a ValueError too: callers that caught the library's earlier ValueError keep working)."""
+
+
+def check_whole_number(value, lo: int, flag: str, what: str = "") -> None:
+    """``value`` must be an int (not a bool) of at least ``lo``; the message names ``flag``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+        raise ConfigError(f"{flag} must be a whole number of at least {lo}{f' ({what})' if what else ''}; "
+                          f"got {value!r}.")
+
+
 def as_user_error(exc: BaseException) -> SteuError | None:
     """The user-facing error for an exhausted resource (full disk, GPU out of memory), else None.
 

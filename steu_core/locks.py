@@ -29,7 +29,7 @@ from typing import Callable, Iterator
 from filelock import FileLock, Timeout
 
 from .errors import ConfigError
-from .paths import steu_home
+from .paths import subdir
 
 
 def model_key(model: str | Path) -> str:
@@ -49,9 +49,7 @@ def model_key(model: str | Path) -> str:
 
 
 def lock_path(model: str | Path) -> Path:
-    d = steu_home() / "locks"
-    d.mkdir(parents=True, exist_ok=True)
-    return d / f"model-{model_key(model)}.lock"
+    return subdir("locks") / f"model-{model_key(model)}.lock"  # subdir: an unwritable STEU_HOME is named
 
 
 def claim_lock_path(out: str | Path) -> Path:

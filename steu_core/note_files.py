@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import io
 import json
+import stat
 from pathlib import Path
 
 import pandas as pd
 
 from .errors import DataError
+from .safety import read_bounded
 
 _BINARY_MAGIC = {b"PK\x03\x04": "a ZIP archive (or .xlsx/.docx)", b"%PDF": "a PDF document",
                  b"\x1f\x8b": "a gzip archive", b"PAR1": "a Parquet file",
                  b"\xd0\xcf\x11\xe0": "an old Microsoft Office document", b"SQLite format 3": "a SQLite database"}
+# UTF-32 first: its little-endian mark begins with UTF-16's
+_WIDE_BOMS = ((b"\xff\xfe\x00\x00", "utf32"), (b"\x00\x00\xfe\xff", "utf32"), (b"\xff\xfe", "utf16"),
+              (b"\xfe\xff", "utf16"))
 
 
 def read_frame(path: Path, fmt: str, max_mb: float) -> pd.DataFrame:
@@ -28,23 +33,23 @@ def read_frame(path: Path, fmt: str, max_mb: float) -> pd.DataFrame:
 
 
 def _read_bytes_within_limit(path: Path, max_mb: float) -> bytes:
-    """The file's bytes; a missing, unreadable, empty or too large file is a DataError."""
-    name = path.name
-    if not path.exists():
-        raise DataError("file not found", file=str(path), hint="Check the path and try again.")
-    if path.is_dir():
-        raise DataError("is a directory, not a file", file=str(path), hint="Give the path of the data file.")
+    """The file's bytes; a missing, unreadable, special (FIFO, device), empty or too large file is a
+    DataError. At most the limit + 1 bytes are read, whatever size the file reports."""
+    name, limit = path.name, int(max_mb * 1024 * 1024)
     try:
-        size = path.stat().st_size
-        raw = path.read_bytes() if size <= max_mb * 1024 * 1024 else b""
-    except OSError as exc:
-        raise DataError(f"cannot be read ({exc.strerror or type(exc).__name__})", file=name,
-                        hint="Check that the file exists and that you may read it.") from None
-    if size == 0:
-        raise DataError("the file is empty", file=name, hint="Export the notes again; the file has no bytes.")
-    if size > max_mb * 1024 * 1024:
-        raise DataError(f"the file is {size / 2**20:.3g} MB, over the {max_mb:g} MB limit", file=name,
+        info = path.stat()
+    except OSError:
+        info = None  # missing, in an unreadable folder, a name too long: read_bounded says which
+    if info is not None and stat.S_ISDIR(info.st_mode):
+        raise DataError("is a directory, not a file", file=str(path), hint="Give the path of the data file.")
+    size = info.st_size if info is not None else 0
+    raw = read_bounded(path, limit) if size <= limit else b""
+    if size > limit or len(raw) > limit:
+        shown = f"{size / 2**20:.3g} MB" if size > limit else f"over {max_mb:g} MB"
+        raise DataError(f"the file is {shown}, over the {max_mb:g} MB limit", file=name,
                         hint="Split it, or raise the limit (max_file_mb / --max-file-mb).")
+    if not raw:
+        raise DataError("the file is empty", file=name, hint="Export the notes again; the file has no bytes.")
     return raw
 
 
@@ -57,23 +62,54 @@ def _parse_parquet(raw: bytes, name: str) -> pd.DataFrame:
 
 
 def _decode_text(raw: bytes, fmt: str, name: str) -> str:
-    """The bytes of a text format as a string; binary files, bad UTF-8 and blank files are refused."""
+    """The bytes of a text format as a string; binary files, bad UTF-8 and blank files are refused.
+    UTF-16 and UTF-32 with a byte-order mark (what Excel's "Unicode text" writes) are read too."""
     for magic, what in _BINARY_MAGIC.items():
         if raw.startswith(magic):
             raise DataError(f"is {what}, not a {fmt.upper()} text file", file=name,
                             hint="Export the notes as plain CSV, JSONL or Parquet.")
-    if b"\x00" in raw[:8192]:
+    wide = next((enc for bom, enc in _WIDE_BOMS if raw.startswith(bom)), None)
+    text = _decode_wide(raw, wide, name) if wide else _decode_utf8(raw, name)
+    if not text.strip():
+        raise DataError("the file holds only whitespace", file=name, hint="Export the notes again.")
+    return text
+
+
+def _decode_wide(raw: bytes, encoding: str, name: str) -> str:
+    label = encoding.upper().replace("UTF", "UTF-")
+    try:
+        text = raw.decode(encoding)  # the codec reads and drops the byte-order mark
+    except UnicodeDecodeError as exc:
+        raise DataError(f"starts with a {label} byte-order mark but is not valid {label} (byte {exc.start})",
+                        file=name, hint=f"{label}: save as UTF-8 (in Excel: 'CSV UTF-8').") from None
+    if "\x00" in text:
+        raise DataError(f"contains NUL characters ({label} text)", file=name,
+                        hint="Remove them, or export the notes again as plain UTF-8 text.")
+    return text
+
+
+def _decode_utf8(raw: bytes, name: str) -> str:
+    head = raw[:8192]
+    if b"\x00" in head:
+        if _looks_like_utf16(head):
+            raise DataError("looks like UTF-16 text without a byte-order mark", file=name,
+                            hint="UTF-16: save as UTF-8 (in Excel: 'CSV UTF-8').")
         raise DataError("contains binary data (NUL bytes)", file=name,
                         hint="Export the notes as plain UTF-8 text (CSV or JSONL).")
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise DataError(f"is not valid UTF-8 (byte {exc.start}, line {line})", file=name,
                         hint="Re-save the file with UTF-8 encoding (in Excel: 'CSV UTF-8').") from None
-    if not text.strip():
-        raise DataError("the file holds only whitespace", file=name, hint="Export the notes again.")
-    return text
+
+
+def _looks_like_utf16(head: bytes) -> bool:
+    """Mostly-ASCII text in UTF-16 has a NUL in every other byte: odd ones (LE) or even ones (BE)."""
+    pairs = len(head) // 2
+    if pairs < 2:
+        return False
+    return max(head[1::2].count(0), head[0::2].count(0)) >= 0.8 * pairs
 
 
 def _parse_jsonl(text: str, name: str) -> pd.DataFrame:

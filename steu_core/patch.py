@@ -1,6 +1,7 @@
 """A small, reversible patch: the changed embedding rows (ids, old, new) and every other changed
 tensor before and after, in one safetensors file. ``apply_patch`` turns the original weights into the
-new ones and ``revert_patch`` the new into the original, both bit-identical."""
+new ones and ``revert_patch`` the new into the original, both bit-identical. A patch that is damaged,
+foreign or made for another model is a :class:`~steu_core.errors.PatchError` naming the file."""
 from __future__ import annotations
 
 import json
@@ -9,6 +10,9 @@ from pathlib import Path
 import torch
 from safetensors import safe_open
 from safetensors.torch import save
+
+from .errors import PatchError
+from .safety import check_readable, shown_value
 
 FORMAT = "steu-patch/1"
 
@@ -54,32 +58,98 @@ def canonical_header(data: bytes) -> bytes:
 
 
 def load_patch(path: str | Path) -> dict:
-    with safe_open(str(path), framework="pt") as f:
-        meta = f.metadata() or {}
-        if meta.get("format") != FORMAT:
-            raise ValueError(f"{path} is not a STEU patch (format {meta.get('format')!r})")
-        tensors = {k: f.get_tensor(k) for k in f.keys()}
-    return {"tensors": tensors, "metadata": meta}
+    """Read and check a patch file; a missing, special, damaged or foreign file is a PatchError."""
+    path = Path(path)
+    check_readable(path)  # a FIFO or device never reaches the reader; a missing file says so
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            if meta.get("format") != FORMAT:
+                raise PatchError(f"is not a STEU patch (its format is {shown_value(meta.get('format'))})",
+                                 file=path.name, hint="Give the patch.safetensors of a STEU run directory.")
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except PatchError:
+        raise
+    except Exception as exc:  # safetensors raises its own error types for damaged files
+        raise PatchError(f"cannot be read as a safetensors patch ({type(exc).__name__})", file=path.name,
+                         hint="The file is damaged or of another kind: use the patch.safetensors of a STEU "
+                              "run directory.") from None
+    patch = {"tensors": tensors, "metadata": meta, "name": path.name}
+    _check_patch_shape(patch)
+    return patch
+
+
+def _other_tensors(patch: dict) -> list[str]:
+    """The names of the patch's non-embedding tensors, from its metadata."""
+    try:
+        names = json.loads(patch["metadata"].get("tensors", "[]"))
+    except ValueError:
+        names = None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise PatchError("its metadata does not list the changed tensors", file=patch.get("name"),
+                         hint="The patch is damaged: use the patch.safetensors of a STEU run directory.")
+    return names
+
+
+def _check_patch_shape(patch: dict) -> None:
+    """The patch is complete and consistent in itself: rows, ids and every listed tensor's pair."""
+    t, name = patch["tensors"], patch.get("name")
+    missing = [k for k in ("row_ids", "old_rows", "new_rows") if k not in t]
+    missing += [f"{side}.{n}" for n in _other_tensors(patch) for side in ("before", "after") if f"{side}.{n}" not in t]
+    if missing or not isinstance(patch["metadata"].get("embedding"), str):
+        what = ", ".join(missing[:4]) or "the embedding's name"
+        raise PatchError(f"is incomplete: it has no {what}", file=name,
+                         hint="The patch is damaged: use the patch.safetensors of a STEU run directory.")
+    ids, old, new = t["row_ids"], t["old_rows"], t["new_rows"]
+    if ids.dim() != 1 or ids.is_floating_point() or old.dim() != 2 or old.shape != new.shape \
+            or old.shape[0] != ids.shape[0]:
+        raise PatchError("its row ids and rows do not match each other", file=name,
+                         hint="The patch is damaged: use the patch.safetensors of a STEU run directory.")
+
+
+def _check_fits(state: dict[str, torch.Tensor], patch: dict, src: str) -> None:
+    """Every tensor the patch names exists in ``state`` with the patch's shape, every row id is a row."""
+    t, meta, name = patch["tensors"], patch["metadata"], patch.get("name")
+    hint = "Apply a patch to the model its run started from (revert: to the model the run wrote)."
+    emb = meta["embedding"]
+    if emb not in state:
+        raise PatchError(f"names the embedding tensor {shown_value(emb)}, which this model does not have",
+                         file=name, hint=hint)
+    rows, width = state[emb].shape[0], state[emb].shape[-1]
+    ids = t["row_ids"]
+    if len(ids) and (int(ids.min()) < 0 or int(ids.max()) >= rows or t["old_rows"].shape[1] != width):
+        bad = int(ids.max()) if int(ids.max()) >= rows else int(ids.min())
+        raise PatchError(f"changes embedding row {bad}, but this model's embedding has rows 0 to {rows - 1} "
+                         f"of width {width}", file=name, hint=hint)
+    for other in _other_tensors(patch):
+        if other not in state:
+            raise PatchError(f"changes tensor {shown_value(other)}, which this model does not have",
+                             file=name, hint=hint)
+        if state[other].shape != t[f"{src}.{other}"].shape:
+            raise PatchError(f"changes tensor {shown_value(other)} with shape {tuple(t[f'{src}.{other}'].shape)}, "
+                             f"but this model's is {tuple(state[other].shape)}", file=name, hint=hint)
 
 
 def _swap(state: dict[str, torch.Tensor], patch: dict, forward: bool) -> dict[str, torch.Tensor]:
     t, meta = patch["tensors"], patch["metadata"]
     src, dst = ("before", "after") if forward else ("after", "before")
+    _check_fits(state, patch, src)
     out = dict(state)
     emb = meta["embedding"]
-    ids = t["row_ids"]
+    ids = t["row_ids"].to(torch.int64)
     expect, put = (t["old_rows"], t["new_rows"]) if forward else (t["new_rows"], t["old_rows"])
+    done = "applied" if forward else "reverted"
     if len(ids):
         if not torch.equal(state[emb][ids], expect):
-            raise ValueError("the embedding rows do not match the patch: wrong model or already "
-                             f"{'applied' if forward else 'reverted'}")
+            raise PatchError(f"the embedding rows do not match the patch: wrong model or already {done}",
+                             file=patch.get("name"))
         w = state[emb].clone()
         w[ids] = put
         out[emb] = w
-    for name in json.loads(meta["tensors"]):
+    for name in _other_tensors(patch):
         if not torch.equal(state[name], t[f"{src}.{name}"]):
-            raise ValueError(f"tensor {name} does not match the patch: wrong model or already "
-                             f"{'applied' if forward else 'reverted'}")
+            raise PatchError(f"tensor {name} does not match the patch: wrong model or already {done}",
+                             file=patch.get("name"))
         out[name] = t[f"{dst}.{name}"].clone()
     return out
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from .audits.deep import DEEP_AUDITS
 from .data import DEFAULT_MAX_FILE_MB
-from .errors import ConfigError
+from .errors import ConfigError, check_whole_number
 from .forget_ids import NO_LABEL_COLUMN
 from .methods import get_method
-from .model import resolve_device
+from .model import MIN_MAX_LENGTH, resolve_device
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 MAX_SEEDS = 20
@@ -128,7 +128,7 @@ class RunRequest:
     def validate(self) -> None:
         """Cheap checks that need neither the model nor the data; raise before anything is written."""
         resolve_device(self.device)
-        checks = [(self.max_length, 8, "--max-length", "tokens per note"),
+        checks = [(self.max_length, MIN_MAX_LENGTH, "--max-length", "tokens per note"),
                   (self.min_forget, 1, "--min-forget", "fewest forget examples"),
                   (self.batch_size, 1, "--batch-size", "notes per scoring batch")]
         for value, lo, flag, what in checks:
@@ -230,12 +230,6 @@ class CompareRequest(RunRequest):
         """The run of one compared method."""
         return UnlearnRequest(**{**self.shared_fields(), "out": out}, method=method,
                               settings=dict(self.settings.get(method, {})))
-
-
-def check_whole_number(value, lo: int, flag: str, what: str = "") -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-        raise ConfigError(f"{flag} must be a whole number of at least {lo}{f' ({what})' if what else ''}; "
-                          f"got {value!r}.")
 
 
 def _argparse_kwargs(f, o: Option) -> dict:

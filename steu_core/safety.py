@@ -12,12 +12,22 @@ cell is written to a CSV that a spreadsheet will open.
   the spreadsheet shows it as text (plain numbers such as ``-0.25`` excepted). Every CSV the tool
   writes goes through it (:func:`csv_safe_row` for ``csv.writer`` rows).
 * :func:`html_text` - text for an HTML context (reports, the dashboard's unsafe-HTML blocks).
+* :func:`open_regular` / :func:`read_bounded` / :func:`check_readable` - a file the user names is
+  opened without blocking and used only when it is a regular file (a FIFO named ``notes.csv``
+  would wait forever, a link to ``/dev/zero`` never ends), and read at most to a limit, whatever
+  size it reports.
 """
 from __future__ import annotations
 
+import errno
 import html
+import os
 import re
+import stat
+from pathlib import Path
 from typing import Any, Iterable
+
+from .errors import DataError
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 _NAME_RE = re.compile(r"^[\w .,:/()#&+'-]{1,40}$")
@@ -83,3 +93,71 @@ def csv_safe_frame(df):
 def html_text(value: Any) -> str:
     """Escape text for HTML (quotes too), so a note or token like ``<script>`` is shown, never run."""
     return html.escape(str(value), quote=True)
+
+
+_SPECIAL_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a named pipe (FIFO)"),
+                  (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                  (stat.S_ISSOCK, "a socket"))
+
+
+def file_kind(mode: int) -> str:
+    """What a file of this ``st_mode`` is, in words ("a regular file", "a named pipe (FIFO)" ...)."""
+    return next((words for test, words in _SPECIAL_KINDS if test(mode)), "a regular file")
+
+
+def _open_error(exc: OSError, path: Path) -> DataError:
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return DataError("cannot be read: permission denied", file=str(path),
+                         hint="Give the user running STEU Audit read access to it (e.g. chmod u+r), or copy it "
+                              "somewhere readable.")
+    if exc.errno == errno.ENOENT:
+        return DataError("file not found", file=str(path), hint="Check the path and try again.")
+    return DataError(f"cannot be opened ({exc.strerror or type(exc).__name__})", file=str(path),
+                     hint="Check the path and that you may read the file.")
+
+
+def open_regular(path: str | Path) -> int:
+    """A read-only descriptor of ``path`` (links followed), which must be a regular file.
+
+    Opened with O_NONBLOCK so that a FIFO cannot make the open wait for a writer; the type is then
+    checked on the open descriptor itself, so the file cannot be swapped between check and read.
+    """
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise _open_error(exc, path) from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        kind = file_kind(mode)
+        hint = ("Give the path of the file itself." if kind == "a directory" else
+                "Only a regular file on disk is read: copy the data into a file and give its path.")
+        raise DataError(f"is {kind}, not a regular file", file=str(path), hint=hint)
+    return fd
+
+
+def check_readable(path: str | Path) -> None:
+    """Refuse ``path`` unless it is a regular file this process may read (nothing is read)."""
+    os.close(open_regular(path))
+
+
+def read_bounded(path: str | Path, limit_bytes: int) -> bytes:
+    """The bytes of the regular file ``path``, at most ``limit_bytes + 1`` of them read: the caller
+    refuses a result longer than ``limit_bytes`` (the reported size is not trusted: /proc files
+    report 0)."""
+    fd = open_regular(path)
+    chunks, left = [], limit_bytes + 1
+    try:
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise DataError(f"cannot be read ({exc.strerror or type(exc).__name__})", file=str(path),
+                        hint="Check that the file is intact and that you may read it.") from None
+    finally:
+        os.close(fd)
+    return b"".join(chunks)

@@ -12,9 +12,10 @@ import numpy as np
 import torch
 
 from .data import NoteSet
-from .errors import Cancelled, ConfigError
-from .model import (Classifier, encode, load_classifier, pad_batch, pad_id, save_model_atomically,
+from .errors import Cancelled, ConfigError, check_whole_number
+from .model import (MIN_MAX_LENGTH, Classifier, encode, load_classifier, pad_batch, pad_id, save_model_atomically,
                     seed_everything)
+from .paths import check_writable_location
 
 
 @dataclass
@@ -26,6 +27,20 @@ class TrainConfig:
     warmup_fraction: float = 0.1
     max_length: int = 128
     seed: int = 0
+
+    def validate(self) -> None:
+        """Refuse settings that cannot train (before anything is loaded or written); the messages
+        name the ``train`` command's options, which have the fields' names."""
+        for value, lo, flag, what in ((self.epochs, 1, "--epochs", "passes over the notes"),
+                                      (self.batch_size, 1, "--batch-size", "notes per step"),
+                                      (self.max_length, MIN_MAX_LENGTH, "--max-length", "tokens per note")):
+            check_whole_number(value, lo, flag, what)
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError(f"--lr must be a positive learning rate such as 8e-5; got {self.lr!r}.")
+        if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
+            raise ConfigError(f"the weight decay must be 0 or more; got {self.weight_decay!r}.")
+        if not 0 <= self.warmup_fraction < 1:
+            raise ConfigError(f"the warm-up fraction must be at least 0 and below 1; got {self.warmup_fraction!r}.")
 
 
 def base_model_path(base: str | Path) -> Path:
@@ -94,15 +109,22 @@ def train_classifier(base: str | Path, notes: NoteSet, out: str | Path, cfg: Tra
     Label names are the sorted distinct labels of ``notes`` unless given.
     """
     cfg = cfg or TrainConfig()
+    cfg.validate()
     out = Path(out)
-    if out.exists():
-        raise ConfigError(f"output directory '{out}' already exists.", hint="Choose a new directory.")
+    check_new_output(out)
     labels = labels or sorted(set(notes.labels), key=_label_sort_key)
     seed_everything(cfg.seed)
     clf = load_classifier(base_model_path(base), device=device, labels=labels)
     summary = fine_tune(clf, notes, cfg, progress=progress, cancel=cancel)
     save_model_atomically(clf, out)
     return out, summary
+
+
+def check_new_output(out: Path) -> None:
+    """The new model's directory must not exist and must be possible to create."""
+    if out.exists():
+        raise ConfigError(f"output directory '{out}' already exists.", hint="Choose a new directory.")
+    check_writable_location(out, "--out")
 
 
 def _label_sort_key(label: str):

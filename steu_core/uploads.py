@@ -29,6 +29,7 @@ UPLOAD_TYPES = ["csv", "tsv", "jsonl", "ndjson", "parquet", "pq"]
 LAUNCH_KEY = "uploads"  # in a run's launch record (steu_core.worker): the uploaded files it reads
 FILE_MODE = 0o600
 ROLES = ("train", "eval", "forget", "forget_ids")  # request fields that may name an uploaded file
+MAX_EXT_CHARS = 16  # the dot included; the longest accepted, ".parquet", has 8
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 _SESSION = re.compile(r"^req-[0-9a-f]{16}$")
 
@@ -49,11 +50,13 @@ def session_dir(session: str) -> Path:
 
 
 def safe_filename(name: str) -> str:
-    """The uploaded file's base name, reduced to safe characters (its extension kept)."""
+    """The uploaded file's base name, reduced to safe characters and at most 80 + ``MAX_EXT_CHARS``
+    characters (far below any file system's 255: a 300-character extension cannot make the write
+    fail); an extension that long is none of ``UPLOAD_TYPES`` anyway, and the loader says so."""
     base = Path(str(name).replace("\\", "/")).name
     stem, ext = os.path.splitext(base)
     stem = _SAFE_NAME.sub("_", stem).strip("._") or "upload"
-    ext = _SAFE_NAME.sub("", ext.lower())
+    ext = _SAFE_NAME.sub("", ext.lower())[:MAX_EXT_CHARS]
     return f"{stem[:80]}{ext}"
 
 

@@ -46,6 +46,16 @@ def test_upload_is_owner_only_and_the_data_directory_too():
         assert _mode(folder) == 0o700, folder
 
 
+@pytest.mark.parametrize("name, expected", [
+    ("notes." + "x" * 300, "notes." + "x" * 15),  # a 300-character extension: no OSError (name too long)
+    ("n" * 300 + ".csv", "n" * 80 + ".csv"),
+    ("." + "y" * 300, "y" * 80),  # a dot file: all stem, no extension
+])
+def test_long_upload_names_are_bounded_and_saved(name, expected):
+    path = uploads.save_upload(uploads.new_session(), name, b"text,label\nx,y\n")
+    assert path.name == expected and path.read_bytes() == b"text,label\nx,y\n"
+
+
 def test_a_loose_data_directory_is_tightened(tmp_path, monkeypatch):
     home = tmp_path / "home"
     home.mkdir(mode=0o755)

@@ -7,6 +7,7 @@ exits with status 2; set STEU_DEBUG=1 to see tracebacks.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 import traceback
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report_unexpected(exc: Exception) -> int:
-    user_error = as_user_error(exc)
+    user_error = as_user_error(exc) or file_refused(exc)
     if user_error is not None:  # a full disk, an exhausted GPU
         print(f"error: {user_error}", file=sys.stderr)
         return EXIT_USER_ERROR
@@ -57,6 +58,20 @@ def report_unexpected(exc: Exception) -> int:
     # type and where it happened, and the full traceback only on request.
     print(f"internal error: {type(exc).__name__} at {where(exc)} (set STEU_DEBUG=1 for details)", file=sys.stderr)
     return EXIT_INTERNAL
+
+
+# The operating system refusing a named file: the user's to fix (a path, a permission, a read-only disk)
+_FILE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOENT, errno.ENOTDIR, errno.EISDIR,
+                          errno.ENAMETOOLONG, errno.ELOOP, errno.ENXIO, errno.ENODEV, errno.ETXTBSY})
+
+
+def file_refused(exc: Exception) -> SteuError | None:
+    """A user error for an OSError about a named file that no specific check caught, else None:
+    it names the file and the system's reason, never anything read from a file."""
+    if not (isinstance(exc, OSError) and exc.filename and exc.errno in _FILE_ERRNOS):
+        return None
+    return SteuError(f"'{exc.filename}': {exc.strerror or os.strerror(exc.errno)}.",
+                     hint="Check the path, that its folder exists, and that you may read and write there.")
 
 
 def where(exc: BaseException) -> str:

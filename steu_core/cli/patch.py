@@ -9,24 +9,30 @@ from pathlib import Path
 from safetensors.torch import save_file
 
 from ..audits.param_diff import load_state
-from ..errors import SteuError
-from ..model import hash_directory
+from ..errors import ModelError, SteuError
+from ..model import check_model_dir, hash_directory
 from ..patch import apply_patch, load_patch, revert_patch
+from ..paths import check_writable_location
 from .verify import model_dir_of
 
 
 def patched_state(src_dir: Path, patch_path: str, action: str) -> dict:
+    """The model's weights with the patch applied or reverted (a PatchError names what does not fit)."""
+    patch = load_patch(patch_path)
+    fn = apply_patch if action == "apply" else revert_patch
     try:
-        patch = load_patch(patch_path)
-        fn = apply_patch if action == "apply" else revert_patch
-        return fn(load_state(src_dir), patch)
-    except ValueError as exc:
-        raise SteuError(str(exc)) from None
+        state = load_state(src_dir)
+    except Exception as exc:  # safetensors raises its own error types for damaged files
+        raise ModelError(f"the weights in '{src_dir}' cannot be read ({type(exc).__name__}); the file may be "
+                         "corrupted or truncated.", hint="Restore the checkpoint from a backup.") from None
+    return fn(state, patch)
 
 
 def write_patched_model(src_dir: Path, weights_name: str, state: dict, out: Path) -> None:
-    """Copy the model directory with new weights, appearing at ``out`` only when complete."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent if out.parent.exists() else None))
+    """Copy the model directory with new weights, appearing at ``out`` only when complete (in the
+    same folder: a rename never crosses disks; missing folders above ``out`` are made first)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         for f in src_dir.iterdir():
             if f.is_file() and f.suffix != ".safetensors":
@@ -42,7 +48,9 @@ def cmd_patch(args) -> int:
     src, out = Path(args.model), Path(args.out)
     if out.exists():
         raise SteuError(f"output directory '{out}' already exists.", hint="Choose a new --out.")
+    check_writable_location(out, "--out")
     src_dir = model_dir_of(src)
+    check_model_dir(src_dir)
     files = sorted(src_dir.glob("*.safetensors"))
     if len(files) != 1:
         raise SteuError(f"'{src_dir}' must hold exactly one .safetensors file to patch (found {len(files)}).")

@@ -2,12 +2,16 @@
 from __future__ import annotations
 
 from ..model import file_sha256
+from ..paths import check_writable_location
 from ..report import build_report, sidecar_path
 
 
 def cmd_report(args) -> int:
     # An explicit --out that exists is refused: a report already handed out must stay checkable.
     if_exists = "overwrite" if args.overwrite else "version" if args.new_version else "refuse"
+    for path, flag in ((args.out, "--out"), (args.json, "--json")):
+        if path:
+            check_writable_location(path, flag)  # before the report is built, signed or recorded
     out = build_report(args.run, args.out, organisation=args.organisation, json_out=args.json, if_exists=if_exists,
                        reveal_tokens=args.reveal_tokens)
     print(f"Wrote {out}" + (f" and {args.json}" if args.json else ""))

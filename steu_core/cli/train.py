@@ -1,15 +1,19 @@
 """``train``: fine-tune a classifier (all parameters) on a labelled file."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..data import load_notes
-from ..train import TrainConfig, train_classifier
+from ..train import TrainConfig, check_new_output, train_classifier
 from .progress import ProgressBar
 
 
 def cmd_train(args) -> int:
-    notes = load_notes(args.train, text_column=args.text_column, label_column=args.label_column)
     cfg = TrainConfig(epochs=args.epochs, max_length=args.max_length, seed=args.seed, batch_size=args.batch_size,
                       lr=args.lr)
+    cfg.validate()  # settings and --out first: a mistake there costs no loading and writes nothing
+    check_new_output(Path(args.out))
+    notes = load_notes(args.train, text_column=args.text_column, label_column=args.label_column)
     bar = ProgressBar(args.quiet)
     try:
         out, summary = train_classifier(args.base, notes, args.out, cfg, device=args.device, progress=bar)

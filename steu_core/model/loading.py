@@ -14,12 +14,14 @@ from typing import Sequence
 import torch
 
 from ..errors import ModelError
+from ..safety import check_readable
 from .classifier import Classifier
 from .device import resolve_device
 from .heads import find_head_adapter
 
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
 PICKLE_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json")
+CHECKPOINT_SUFFIXES = (".json", ".safetensors", ".txt", ".model", ".bin")  # what loading may open
 TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "spiece.model", "sentencepiece.bpe.model")
 
 
@@ -45,6 +47,9 @@ def check_model_dir(path: Path, allow_pickle: bool = False) -> None:
     if not any((path / f).is_file() for f in TOKENIZER_FILES):
         raise ModelError(f"'{path}' has no tokenizer files (tokenizer.json or vocab.txt).",
                          hint="Save the tokenizer next to the model with tokenizer.save_pretrained().")
+    for f in sorted(path.iterdir()):
+        if f.suffix in CHECKPOINT_SUFFIXES and not f.is_dir():
+            check_readable(f)  # else the loader reports an unreadable file as "No such file"
 
 
 def load_classifier(path: str | Path, device: str | torch.device = "auto", *, num_labels: int | None = None,

@@ -4,15 +4,44 @@ Token ids are stored compactly: one int32 array holding every note's ids back to
 offsets (note i is flat[offsets[i]:offsets[i+1]]). That is 4 bytes a token; Python lists of ints
 took about 9 times as much (bench/scale.py measures both). Tokenisation streams through the notes
 in batches, so only one batch of Python lists exists at a time.
+
+A note is cut to :func:`char_budget` characters (``CHARS_PER_TOKEN`` per token of ``max_length``) before
+it reaches the tokenizer: the tokenizer works on the whole string it is given even when asked to
+truncate, so without the cut one 30 MB note took about 4 GB. The cut falls on the last whitespace
+before the budget, which keeps every word before it whole; a note that still gives at least
+``max_length`` tokens is therefore encoded exactly as if it had been tokenised in full. Only a note
+whose first ``max_length`` tokens span more than the budget (long runs of spaces or of characters the
+tokenizer drops) is read shorter than it could be; it is counted as truncated like any cut note.
 """
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Sequence as _SequenceABC
 from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
+
+
+MIN_MAX_LENGTH = 8  # the shortest --max-length accepted: [CLS] ... [SEP] with a few tokens between
+CHARS_PER_TOKEN = 32  # generous: WordPiece/BPE tokens of English notes average 3-6 characters
+_LAST_SPACE = re.compile(r"\s(?=\S*\Z)")
+
+
+def char_budget(max_length: int) -> int:
+    """How many characters of a note are tokenised at most, for ``max_length`` tokens."""
+    return CHARS_PER_TOKEN * max(int(max_length), 1)
+
+
+def cut_note(text: str, budget: int) -> str:
+    """``text`` cut to at most ``budget`` characters, at the last whitespace when there is one in
+    the second half (so no word before the cut is split); else exactly at ``budget``."""
+    if len(text) <= budget:
+        return text
+    head = text[:budget + 1]  # + 1: a whitespace right at the budget is a clean cut
+    space = _LAST_SPACE.search(head, budget // 2)
+    return text[:space.start()] if space else text[:budget]
 
 
 class TokenIds(_SequenceABC):
@@ -133,20 +162,24 @@ def _to_device(t: torch.Tensor, device: torch.device | str) -> torch.Tensor:
 def iter_encode(tokenizer, texts: Iterable[str], max_length: int, batch: int = 1024) -> Iterator[Encoded]:
     """Tokenise ``texts`` (any iterable, e.g. a file read in chunks) ``batch`` notes at a time.
 
-    Notes longer than ``max_length`` tokens are cut to ``max_length``, keeping the closing special
-    token; each chunk counts how many were cut.
+    Each note is first cut to :func:`char_budget` characters (see the module docstring), then notes
+    longer than ``max_length`` tokens are cut to ``max_length``, keeping the closing special token;
+    each chunk counts how many notes were cut either way.
     """
     it = iter(texts)
+    budget = char_budget(max_length)
     while True:
         chunk = list(itertools.islice(it, batch))
         if not chunk:
             return
-        full = tokenizer(chunk, add_special_tokens=True, truncation=False, return_attention_mask=False,
+        cut = [cut_note(text, budget) for text in chunk]
+        full = tokenizer(cut, add_special_tokens=True, truncation=False, return_attention_mask=False,
                          verbose=False)["input_ids"]
         truncated = 0
         for j, seq in enumerate(full):
-            if len(seq) > max_length:
+            if len(seq) > max_length or len(cut[j]) < len(chunk[j]):
                 truncated += 1
+            if len(seq) > max_length:
                 full[j] = seq[:max_length - 1] + [seq[-1]]  # keep the closing special token
         lens = np.fromiter((len(s) for s in full), dtype=np.int64, count=len(full))
         flat = np.fromiter(itertools.chain.from_iterable(full), dtype=np.int32, count=int(lens.sum()))
