@@ -140,14 +140,15 @@ steps = [p for k, p in pages.items() if k not in ("try_note", "present")]
 page = st.navigation({"Steps": [start, *steps], "For a meeting": [pages["try_note"], pages["present"]]},
                      position="sidebar", expanded=True)
 
-with st.sidebar:
-    st.markdown("### :material/shield_lock: STEU Audit")
-    st.caption("Make a clinical text classifier forget one class, prove it, and report it. Everything "
-               "stays on this machine.")
-    active = worker.active_runs()
-    if active and page.url_path != "run":
-        _run_badge(active[0].run_id)
-    st.divider()
-    st.caption(f"Data directory: `{steu_home()}`  \nVersion {__version__}")
+if page.url_path != "present":  # the meeting page has no sidebar
+    with st.sidebar:
+        st.markdown("### :material/shield_lock: STEU Audit")
+        st.caption("Make a clinical text classifier forget one class, prove it, and report it. Everything "
+                   "stays on this machine.")
+        active = worker.active_runs()
+        if active and page.url_path != "run":
+            _run_badge(active[0].run_id)
+        st.divider()
+        st.caption(f"Data directory: `{steu_home()}`  \nVersion {__version__}")
 
 page.run()

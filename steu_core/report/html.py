@@ -16,7 +16,7 @@ from .slides import build_slides, latest_report
 VERDICT_CLASS = {"yes": "yes", "no": "no", "inconclusive": "inconclusive"}
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
-STYLE = """
+PAGE_STYLE = """
 body{margin:0;font-family:"DejaVu Sans",Arial,Helvetica,sans-serif;color:#202124;background:#f6f8f9}
 header{display:flex;justify-content:space-between;align-items:center;padding:10px 28px;background:#0f7c8c;color:#fff}
 header .tool{font-size:15px;opacity:.9}
@@ -27,6 +27,12 @@ main{max-width:1500px;margin:0 auto;padding:18px 32px 60px}
 section.slide{display:none}
 section.slide.active{display:block}
 h1{font-size:34px;color:#0f7c8c;margin:8px 0 18px}
+footer{color:#5f6368;font-size:13px;text-align:center;padding:12px}
+@media print{section.slide{display:block;page-break-after:always}header nav{display:none}}
+"""
+
+# The verdict cards and fact tables: shared with the dashboard's presentation page
+PARTS_STYLE = """
 .verdicts{display:flex;flex-wrap:wrap;gap:16px;margin-bottom:16px}
 .verdict{flex:1 1 300px;background:#fff;border:1px solid #d0d5d8;border-radius:10px;padding:16px 20px}
 .verdict .q{font-weight:bold;font-size:18px}
@@ -43,9 +49,8 @@ code{font-family:"DejaVu Sans Mono",Consolas,monospace;font-size:15px;overflow-w
 .caption{color:#5f6368;font-size:15px;margin:4px 8px 18px}
 .text h2{font-size:20px;margin:18px 0 6px}
 .text p{font-size:17px;line-height:1.5;max-width:1100px}
-footer{color:#5f6368;font-size:13px;text-align:center;padding:12px}
-@media print{section.slide{display:block;page-break-after:always}header nav{display:none}}
 """
+STYLE = PAGE_STYLE + PARTS_STYLE
 
 SCRIPT = """
 (function(){
