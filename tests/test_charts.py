@@ -74,7 +74,7 @@ def test_confusion_matrix_class_names_are_wrapped_escaped_and_shown_once(results
          "forget_class": "substance_use_disorder"}
     fig = charts.confusion_matrices(r)
     ticks = list(fig.data[0].y)
-    assert ticks[0] == "<b>substance use<br>disorder*</b>", "long names break onto lines; the forgotten class is marked"
+    assert ticks[0] == "<b>substance<br>use<br>disorder*</b>", "long names break onto lines; the forgotten class is marked"
     assert ticks[1] == "&lt;b&gt;x&lt;/b&gt;", "markup in a class name is shown, not interpreted"
     assert fig.layout.yaxis.showticklabels is True and fig.layout.yaxis2.showticklabels is False
 
@@ -108,7 +108,7 @@ def test_changed_rows_ranked_by_l2_with_pmi_in_hover(results):
     assert bar.y[-1].startswith(ranked[0]["token"])
     assert bar.customdata[-1][0] == pytest.approx(ranked[0]["pmi"])
     assert "PMI" in bar.hovertemplate
-    assert "top 10 of 108" in fig.layout.title.text
+    assert "the 10 of 108" in fig.layout.title.text
 
 
 def test_changed_rows_escapes_markup_in_tokens(results):
@@ -162,3 +162,25 @@ def test_to_png_writes_a_png(tmp_path, results):
 
     width, height = struct.unpack(">II", data[16:24])
     assert (width, height) == (1600, 900)  # scale 2
+
+
+def _lines(text: str) -> list[str]:
+    import re
+
+    return [re.sub(r"<[^>]+>", "", line) for line in str(text or "").split("<br>")]
+
+
+@pytest.mark.parametrize("builder", [charts.mia_roc, lambda r: charts.changed_rows(r, top=25)],
+                         ids=["mia_roc", "changed_rows"])
+def test_half_width_charts_have_titles_that_fit(builder, results):
+    """These two sit in half a page (about 400 px at 1280 x 720): a longer line was cut."""
+    fig = builder(results)
+    assert all(len(line) <= 40 for line in _lines(fig.layout.title.text))
+    for axis in (fig.layout.xaxis, fig.layout.yaxis):
+        assert all(len(line) <= 36 for line in _lines(axis.title.text))
+
+
+def test_confusion_matrix_names_are_horizontal_and_wrapped(results):
+    fig = charts.confusion_matrices(results)
+    assert fig.layout.xaxis.tickangle == 0 and fig.layout.xaxis2.tickangle == 0
+    assert all(len(line) <= 12 for tick in fig.data[0].x for line in _lines(tick.replace("*", "")))

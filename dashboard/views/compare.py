@@ -40,7 +40,7 @@ with st.expander("Make a comparison", icon=":material/terminal:", expanded=not f
     st.markdown("A comparison retrains the model from its pretrained start (the oracle) and trains reference "
                 "models, so it takes as long as training the original - minutes on a GPU, up to hours on a "
                 "laptop CPU. Start it from a terminal on this machine; it is saved in the data directory "
-                f"(`{common.md(comparisons_dir())}`) and appears here when finished. For the request of pages 1-2:")
+                f"({common.code(comparisons_dir())}) and appears here when finished. For the request of pages 1-2:")
     st.code(_command(), language="bash", wrap_lines=True)
     st.caption("Fewer methods (--methods steu,head_only,random_tokens) finish in seconds to minutes; the oracle "
                "is what makes the KS test and the reference-model audit possible.")

@@ -68,7 +68,7 @@ def confusion_matrices(results: dict) -> go.Figure:
     """
     labels = list(results.get("labels", []))
     fc = results.get("forget_class")
-    ticks = [f"<b>{_wrap_label(lab)}*</b>" if lab == fc else _wrap_label(lab) for lab in labels]
+    ticks = [f"<b>{_wrap_label(lab, 10)}*</b>" if lab == fc else _wrap_label(lab, 10) for lab in labels]
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Before", "After"), horizontal_spacing=0.05)
     for col, key in ((1, "confusion_before"), (2, "confusion_after")):
         cm = results.get(key) or [[0] * len(labels) for _ in labels]
@@ -82,14 +82,16 @@ def confusion_matrices(results: dict) -> go.Figure:
         # both matrices share the classes: the row names once, on the left, so they never overlap
         fig.update_yaxes(autorange="reversed", title_text="True class" if col == 1 else None,
                          showticklabels=(col == 1), row=1, col=col)
-        fig.update_xaxes(title_text="Predicted class", row=1, col=col, tickangle=-30)
+        # wrapped names, horizontal: angled multi-line names ran into each other and the axis title
+        fig.update_xaxes(title_text="Predicted class", row=1, col=col, tickangle=0, automargin=True,
+                         title_standoff=12, tickfont=dict(size=11))
     subtitle = f"* forgotten class: {fc}" if fc else ""
     layout(fig, "Confusion matrices on the evaluation set")
     if subtitle:
         fig.add_annotation(text=subtitle, xref="paper", yref="paper", x=1.0, y=1.06, showarrow=False,
                            xanchor="right", yanchor="bottom", font=dict(size=12, color=BEFORE_DARK))
     fig.update_yaxes(ticksuffix=" ")
-    fig.update_layout(margin=dict(l=110, r=30, t=100, b=90))
+    fig.update_layout(margin=dict(l=110, r=30, t=100, b=110))
     return fig
 
 
@@ -124,10 +126,11 @@ def mia_roc(results: dict) -> go.Figure:
     # The legend sits under the plot, so it never hides a curve and stays legible when printed.
     fig.update_layout(legend=dict(orientation="v", yanchor="top", y=-0.13, xanchor="left", x=0.0,
                                   font=dict(size=13)),
-                      margin=dict(l=70, r=30, t=85, b=40), height=760)
-    fig.update_xaxes(title_text="False positive rate (unseen notes flagged as members)", range=[0, 1],
+                      margin=dict(l=90, r=30, t=85, b=40), height=760)
+    # two-line axis titles: the plot is square, so a one-line title longer than its side was cut
+    fig.update_xaxes(title_text="False positive rate<br>(unseen notes flagged as members)", range=[0, 1],
                      constrain="domain", tickformat=".1f", dtick=0.2)
-    fig.update_yaxes(title_text="True positive rate (forget-set notes detected)", range=[0, 1],
+    fig.update_yaxes(title_text="True positive rate<br>(forget-set notes detected)", range=[0, 1],
                      scaleanchor="x", scaleratio=1, constrain="domain", tickformat=".1f", dtick=0.2)
     if not any_curve:
         reason = mia.get("skipped") or "no membership-inference curves in this run"
@@ -149,10 +152,11 @@ def changed_rows(results: dict, top: int = 30) -> go.Figure:
         hovertemplate=("%{y}<br>L2 change %{x:.4f}<br>PMI %{customdata[0]:.3f}<br>"
                        "in %{customdata[1]} of the forget notes, %{customdata[2]} notes in all<extra></extra>")))
     n_all = len(results.get("selected_tokens", []))
-    layout(fig, f"Changed embedding rows: top {len(toks)} of {n_all} by size of change", showlegend=False)
+    layout(fig, f"Changed embedding rows<br><span style='font-size:13px;color:{BEFORE_DARK}'>the {len(toks)} of "
+                f"{n_all} that moved most</span>", showlegend=False)
     fig.update_xaxes(title_text="L2 norm of the row change")
     fig.update_yaxes(title_text="", automargin=True, tickfont=dict(size=12))
-    fig.update_layout(height=max(380, 110 + 19 * len(toks)), margin=dict(l=150, r=60, t=70, b=60))
+    fig.update_layout(height=max(380, 120 + 19 * len(toks)), margin=dict(l=150, r=60, t=85, b=60))
     if not toks:
         fig.add_annotation(text="no changed rows recorded", x=0.5, y=0.5, xref="paper", yref="paper",
                            showarrow=False)
