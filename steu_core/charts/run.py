@@ -121,12 +121,12 @@ def mia_roc(results: dict) -> go.Figure:
                             line=dict(color=colour, **styles[attack]),
                             hovertemplate="FPR %{x:.3f}<br>TPR %{y:.3f}<extra>" + label + "</extra>")
     title = ("Membership inference: ROC curves<br><span style='font-size:13px;color:#5f6368'>"
-             "Can an attacker tell forget-set notes from unseen notes of the class?</span>")
+             "Can an attacker tell forget-set notes<br>from unseen notes of the class?</span>")
     layout(fig, title)
     # The legend sits under the plot, so it never hides a curve and stays legible when printed.
     fig.update_layout(legend=dict(orientation="v", yanchor="top", y=-0.13, xanchor="left", x=0.0,
                                   font=dict(size=13)),
-                      margin=dict(l=90, r=30, t=85, b=40), height=760)
+                      margin=dict(l=90, r=30, t=105, b=40), height=780)
     # two-line axis titles: the plot is square, so a one-line title longer than its side was cut
     fig.update_xaxes(title_text="False positive rate<br>(unseen notes flagged as members)", range=[0, 1],
                      constrain="domain", tickformat=".1f", dtick=0.2)
