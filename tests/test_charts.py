@@ -84,8 +84,8 @@ def test_mia_roc_has_diagonal_four_curves_and_auc_in_legend(results):
     assert len(fig.data) == 5
     assert list(fig.data[0].x) == [0, 1] and list(fig.data[0].y) == [0, 1]
     names = [t.name for t in fig.data[1:]]
-    assert any("Before, loss attack: AUC 0.642" in n for n in names)
-    assert any("After, confidence attack: AUC 0.497" in n for n in names)
+    assert any("Before, loss: AUC 0.642" in n for n in names)
+    assert any("After, confidence: AUC 0.497" in n for n in names)
     colours = {t.name.split(",")[0]: t.line.color for t in fig.data[1:]}
     assert colours == {"Before": charts.BEFORE, "After": charts.AFTER}
     assert "False positive rate" in fig.layout.xaxis.title.text
@@ -180,7 +180,18 @@ def test_half_width_charts_have_titles_that_fit(builder, results):
         assert all(len(line) <= 36 for line in _lines(axis.title.text))
 
 
-def test_confusion_matrix_names_are_horizontal_and_wrapped(results):
-    fig = charts.confusion_matrices(results)
-    assert fig.layout.xaxis.tickangle == 0 and fig.layout.xaxis2.tickangle == 0
-    assert all(len(line) <= 12 for tick in fig.data[0].x for line in _lines(tick.replace("*", "")))
+def test_confusion_matrix_names_cannot_overlap(results):
+    """Row names wrap onto short lines; column names are single slanted lines (several lines side by side
+    in narrow columns ran into each other)."""
+    r = {**results, "labels": ["substance_use_disorder", "major_depression", *results["labels"][2:]],
+         "forget_class": "substance_use_disorder"}
+    fig = charts.confusion_matrices(r)
+    assert fig.layout.xaxis.tickangle == -45 and fig.layout.xaxis2.tickangle == -45
+    assert all("<br>" not in tick for tick in fig.data[0].x)
+    assert all(len(line) <= 12 for tick in fig.data[0].y for line in _lines(tick.replace("*", "")))
+    assert "forgotten class: substance_use_disorder" in fig.layout.title.text
+
+
+def test_roc_legend_entries_fit_half_a_page(results):
+    names = [t.name for t in charts.mia_roc(results).data]
+    assert names and all(len(n) <= 48 for n in names)
