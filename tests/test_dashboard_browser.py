@@ -223,11 +223,13 @@ def _finished_run(home: Path) -> Path:
             settings={"max_steps": 20}, request_id="REQ-MEETING", requester="Privacy office", record_ledger=True))
 
 
-def _settle(page) -> None:
-    """Wait until Streamlit has finished the script run and the charts have drawn."""
-    page.wait_for_timeout(800)
-    page.get_by_test_id("stStatusWidget").wait_for(state="hidden", timeout=120_000)
-    page.wait_for_timeout(1200)
+def _settle(page, ready: str | None = None) -> None:
+    """Wait until the page shows ``ready`` (Streamlit draws skeletons first), then for charts to draw."""
+    if ready:
+        page.get_by_text(ready).first.wait_for(timeout=180_000)
+    else:
+        page.get_by_test_id("stMainBlockContainer").wait_for(timeout=180_000)
+    page.wait_for_timeout(3000)
 
 
 def _cut_texts(page) -> list[str]:
@@ -237,11 +239,11 @@ def _cut_texts(page) -> list[str]:
         .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)""")
 
 
-def _shoot_both(page, url: str, name: str) -> None:
+def _shoot_both(page, url: str, name: str, ready: str) -> None:
     for w, h in SIZES:
         page.set_viewport_size({"width": w, "height": h})
         page.goto(url)
-        _settle(page)
+        _settle(page, ready)
         assert "Page not found" not in page.inner_text("body"), url
         assert not _cut_texts(page), (url, w, _cut_texts(page))
         assert "\\" not in page.inner_text("[data-testid=stMain]"), url  # no literal escape characters
@@ -264,14 +266,15 @@ def test_meeting_pages_deep_links_and_screen_sizes(server):
                 page.goto(f"{base}/{path}?run={run.name}")
                 _settle(page)
                 assert "Page not found" not in page.inner_text("body"), path
-            for path, name in (("results", "results"), ("try-a-note", "try-a-note"), ("present", "present")):
-                _shoot_both(page, f"{base}/{path}?run={run.name}", name)
+            for path, ready in (("results", "Parameter check"), ("try-a-note", "Original model predicts"),
+                                ("present", "Slide 1 of")):
+                _shoot_both(page, f"{base}/{path}?run={run.name}", path, ready)
 
             # try a note: an evaluation note, then a pasted one (escaped, highlighted, not in the address)
             page.set_viewport_size({"width": 1280, "height": 720})
             page.goto(f"{base}/try-a-note?run={run.name}")
-            expect(page.get_by_text("Original model predicts")).to_be_visible(timeout=120_000)
-            page.get_by_role("button", name="Paste a note").click()
+            expect(page.get_by_text("Original model predicts")).to_be_visible(timeout=180_000)
+            page.get_by_text("Paste a note", exact=True).click()
             note = "<b>heroin</b> relapse, started buprenorphine and naloxone"
             page.get_by_role("textbox", name="Note text").fill(note)
             page.get_by_role("textbox", name="Note text").press("Control+Enter")
@@ -282,7 +285,7 @@ def test_meeting_pages_deep_links_and_screen_sizes(server):
 
             # the presentation: no sidebar, keyboard navigation, the HTML export
             page.goto(f"{base}/present?run={run.name}")
-            expect(page.get_by_text("Slide 1 of")).to_be_visible(timeout=120_000)
+            expect(page.get_by_text("Slide 1 of")).to_be_visible(timeout=180_000)
             assert not page.get_by_test_id("stSidebar").is_visible()
             page.locator("body").click(position={"x": 5, "y": 300})
             page.keyboard.press("ArrowRight")

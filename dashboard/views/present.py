@@ -20,7 +20,7 @@ st.html("<style>[data-testid=stSidebar],[data-testid=stSidebarCollapsedControl],
         "{display:none!important}[data-testid=stMainBlockContainer]{padding-top:2.2rem;max-width:1600px}</style>"
         f"<style>{PARTS_STYLE}</style>")
 
-top = st.columns([5, 1, 1, 1, 1], vertical_alignment="bottom")
+top = st.columns([3, 1, 1, 1, 1], vertical_alignment="bottom")  # wide enough for "Previous ←" at 1280 px
 chosen = run_choice.pick_run("present_run", where=top[0], label="Run presented")
 if chosen is None:
     st.stop()
