@@ -279,7 +279,7 @@ def test_meeting_pages_deep_links_and_screen_sizes(server):
             page.get_by_role("textbox", name="Note text").fill(note)
             page.get_by_role("textbox", name="Note text").press("Control+Enter")
             expect(page.locator("mark").first).to_be_visible(timeout=60_000)
-            expect(page.get_by_text("<b>heroin</b>", exact=False)).to_be_visible()
+            expect(page.get_by_test_id("stHtml").get_by_text("<b>heroin</b>", exact=False)).to_be_visible()  # escaped
             assert "heroin" not in page.url and "buprenorphine" not in page.url
             _shoot(page, "try-a-note-pasted.png")
 
