@@ -347,7 +347,7 @@ def test_results_page_shows_the_evidence(dash_env, finished_run):
     assert metrics["Forget F1"].value == f"{r['forget_f1_after']:.3f}"
     assert metrics["Retain F1"].value == f"{r['retain_f1_after']:.3f}"
     assert metrics["Encoder intact"].value == "Yes"
-    assert metrics["Membership AUC"].value == f"{r['mia']['loss_auc_after']:.3f}"
+    assert metrics["Attack AUC"].value == f"{r['mia']['loss_auc_after']:.3f}"
     assert len(at.get("plotly_chart")) == 7  # collateral damage: per-class F1 with intervals, where the notes went
     assert "Is the forgetting shown?" in _texts(at)
     text = _texts(at)

@@ -235,7 +235,8 @@ def _settle(page, ready: str | None = None) -> None:
 def _cut_texts(page) -> list[str]:
     """Texts shown cut short: metric labels and values whose content is wider than their box."""
     return page.evaluate("""() => Array.from(document.querySelectorAll(
-        '[data-testid=stMetricLabel] p, [data-testid=stMetricValue] div, [data-testid=stMetricValue]'))
+        '[data-testid=stMetricLabel], [data-testid=stMetricLabel] *, [data-testid=stMetricValue], '
+        + '[data-testid=stMetricValue] *'))
         .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText)""")
 
 

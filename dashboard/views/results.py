@@ -87,10 +87,10 @@ m[1].metric("Retain F1", fmt.number(r.get("retain_f1_after"), 3),
             _delta(r.get("retain_f1_after"), r.get("retain_f1_before")), border=True,
             height="stretch",
             help="Macro F1 over the other classes (all but the forgotten one): how well the model still does its job.")
-m[2].metric("Membership AUC", fmt.number(mia.get("loss_auc_after"), 3),
+m[2].metric("Attack AUC", fmt.number(mia.get("loss_auc_after"), 3),
             _delta(mia.get("loss_auc_after"), mia.get("loss_auc_before")), delta_color="off",
             border=True, height="stretch",
-            help="How well a loss-threshold attacker tells forget-set notes from unseen notes of the class. "
+            help="Membership-inference AUC: how well a loss-threshold attacker tells forget-set notes from unseen notes of the class. "
                  "0.5 = guessing.")
 m[3].metric("Changed", fmt.percent(r.get("params_changed_fraction"), 2), border=True, height="stretch",
             help=f"Parameters changed: {r.get('params_changed', 0):,} of {r.get('params_total', 0):,}, "
