@@ -41,9 +41,11 @@ def _note_text() -> str:
     if notes is None or not len(notes):
         st.info("No evaluation notes to pick from; paste a note instead.", icon=":material/info:")
         return ""
-    i = st.selectbox(f"Evaluation note from {notes.name}", range(len(notes)), key="try_pick",
-                     format_func=lambda i: f"#{notes.row_numbers[i]} · {notes.labels[i]} · "
-                                           f"{notes.texts[i][:70]}{'…' if len(notes.texts[i]) > 70 else ''}")
+    def label(i: int) -> str:
+        flat = " ".join(notes.texts[i].split())  # line breaks would glue words together in one line
+        return f"#{notes.row_numbers[i]} · {notes.labels[i]} · {flat[:70]}{'…' if len(flat) > 70 else ''}"
+
+    i = st.selectbox(f"Evaluation note from {notes.name}", range(len(notes)), key="try_pick", format_func=label)
     return notes.texts[i] if i is not None else ""
 
 
