@@ -267,7 +267,7 @@ def test_meeting_pages_deep_links_and_screen_sizes(server):
                 page.goto(f"{base}/{path}?run={run.name}")
                 _settle(page)
                 assert "Page not found" not in page.inner_text("body"), path
-            for path, ready in (("results", "Parameter check"), ("try-a-note", "Original model predicts"),
+            for path, ready in (("results", "Attack AUC"),  # the metrics draw last: wait for them ("try-a-note", "Original model predicts"),
                                 ("present", "Slide 1 of")):
                 _shoot_both(page, f"{base}/{path}?run={run.name}", path, ready)
 
