@@ -84,9 +84,17 @@ if _uploads_notice and not st.session_state.get("uploads_notice_seen"):
     st.info(_uploads_notice, icon=":material/delete_sweep:")
 
 HERE = Path(__file__).resolve().parent
+
+
+def _start() -> None:
+    """The app's root URL: opens step 1. Step 1 is not the default page itself, because Streamlit serves
+    the default page only at the root, and a deep link to /model would then find no page."""
+    st.switch_page(pages["model"])
+
+
 pages = {
     "model": st.Page(HERE / "views" / "model.py", title="1 · Model", icon=":material/neurology:",
-                     url_path="model", default=True),
+                     url_path="model"),
     "request": st.Page(HERE / "views" / "request.py", title="2 · Deletion request",
                        icon=":material/contract_delete:", url_path="request"),
     "run": st.Page(HERE / "views" / "run.py", title="3 · Run", icon=":material/play_circle:", url_path="run"),
@@ -96,6 +104,10 @@ pages = {
                        url_path="history"),
     "compare": st.Page(HERE / "views" / "compare.py", title="6 · Compare methods", icon=":material/compare:",
                        url_path="compare"),
+    "try_note": st.Page(HERE / "views" / "try_note.py", title="Try a note", icon=":material/edit_note:",
+                        url_path="try-a-note"),
+    "present": st.Page(HERE / "views" / "present.py", title="Presentation", icon=":material/slideshow:",
+                       url_path="present"),
 }
 common.PAGES.update(pages)
 common.init_request_state()
@@ -124,16 +136,20 @@ def _run_badge(run_id: str) -> None:
         st.page_link(pages["run"], label="Details", icon=":material/arrow_forward:", query_params={"run": run_id})
 
 
-page = st.navigation({"Steps": list(pages.values())}, position="sidebar", expanded=True)
+start = st.Page(_start, title="Start", url_path="start", default=True, visibility="hidden")
+steps = [p for k, p in pages.items() if k not in ("try_note", "present")]
+page = st.navigation({"Steps": [start, *steps], "For a meeting": [pages["try_note"], pages["present"]]},
+                     position="sidebar", expanded=True)
 
-with st.sidebar:
-    st.markdown("### :material/shield_lock: STEU Audit")
-    st.caption("Make a clinical text classifier forget one class, prove it, and report it. Everything "
-               "stays on this machine.")
-    active = worker.active_runs()
-    if active and page.url_path != "run":
-        _run_badge(active[0].run_id)
-    st.divider()
-    st.caption(f"Data directory: `{steu_home()}`  \nVersion {__version__}")
+if page.url_path != "present":  # the meeting page has no sidebar
+    with st.sidebar:
+        st.markdown("### :material/shield_lock: STEU Audit")
+        st.caption("Make a clinical text classifier forget one class, prove it, and report it. Everything "
+                   "stays on this machine.")
+        active = worker.active_runs()
+        if active and page.url_path != "run":
+            _run_badge(active[0].run_id)
+        st.divider()
+        st.caption(f"Data directory: `{steu_home()}`  \nVersion {__version__}")
 
 page.run()

@@ -37,6 +37,11 @@ def md(text) -> str:
     return _MD_SPECIAL.sub(r"\\\1", str(text))
 
 
+def code(text) -> str:
+    """``text`` as inline code: shown exactly as it is (no Markdown escaping inside a code span)."""
+    return "`" + str(text).replace("`", "'") + "`"
+
+
 def show_error(exc: BaseException, where=None) -> None:
     """A user error in plain words: the message, then what to do. Never a traceback."""
     target = where or st

@@ -74,7 +74,7 @@ def test_confusion_matrix_class_names_are_wrapped_escaped_and_shown_once(results
          "forget_class": "substance_use_disorder"}
     fig = charts.confusion_matrices(r)
     ticks = list(fig.data[0].y)
-    assert ticks[0] == "<b>substance use<br>disorder*</b>", "long names break onto lines; the forgotten class is marked"
+    assert ticks[0] == "<b>substance<br>use<br>disorder*</b>", "long names break onto lines; the forgotten class is marked"
     assert ticks[1] == "&lt;b&gt;x&lt;/b&gt;", "markup in a class name is shown, not interpreted"
     assert fig.layout.yaxis.showticklabels is True and fig.layout.yaxis2.showticklabels is False
 
@@ -84,8 +84,8 @@ def test_mia_roc_has_diagonal_four_curves_and_auc_in_legend(results):
     assert len(fig.data) == 5
     assert list(fig.data[0].x) == [0, 1] and list(fig.data[0].y) == [0, 1]
     names = [t.name for t in fig.data[1:]]
-    assert any("Before, loss attack: AUC 0.642" in n for n in names)
-    assert any("After, confidence attack: AUC 0.497" in n for n in names)
+    assert any("Before, loss: AUC 0.642" in n for n in names)
+    assert any("After, confidence: AUC 0.497" in n for n in names)
     colours = {t.name.split(",")[0]: t.line.color for t in fig.data[1:]}
     assert colours == {"Before": charts.BEFORE, "After": charts.AFTER}
     assert "False positive rate" in fig.layout.xaxis.title.text
@@ -108,7 +108,7 @@ def test_changed_rows_ranked_by_l2_with_pmi_in_hover(results):
     assert bar.y[-1].startswith(ranked[0]["token"])
     assert bar.customdata[-1][0] == pytest.approx(ranked[0]["pmi"])
     assert "PMI" in bar.hovertemplate
-    assert "top 10 of 108" in fig.layout.title.text
+    assert "the 10 of 108" in fig.layout.title.text
 
 
 def test_changed_rows_escapes_markup_in_tokens(results):
@@ -162,3 +162,36 @@ def test_to_png_writes_a_png(tmp_path, results):
 
     width, height = struct.unpack(">II", data[16:24])
     assert (width, height) == (1600, 900)  # scale 2
+
+
+def _lines(text: str) -> list[str]:
+    import re
+
+    return [re.sub(r"<[^>]+>", "", line) for line in str(text or "").split("<br>")]
+
+
+@pytest.mark.parametrize("builder", [charts.mia_roc, lambda r: charts.changed_rows(r, top=25)],
+                         ids=["mia_roc", "changed_rows"])
+def test_half_width_charts_have_titles_that_fit(builder, results):
+    """These two sit in half a page (about 400 px at 1280 x 720): a longer line was cut."""
+    fig = builder(results)
+    assert all(len(line) <= 40 for line in _lines(fig.layout.title.text))
+    for axis in (fig.layout.xaxis, fig.layout.yaxis):
+        assert all(len(line) <= 36 for line in _lines(axis.title.text))
+
+
+def test_confusion_matrix_names_cannot_overlap(results):
+    """Row names wrap onto short lines; column names are single slanted lines (several lines side by side
+    in narrow columns ran into each other)."""
+    r = {**results, "labels": ["substance_use_disorder", "major_depression", *results["labels"][2:]],
+         "forget_class": "substance_use_disorder"}
+    fig = charts.confusion_matrices(r)
+    assert fig.layout.xaxis.tickangle == -45 and fig.layout.xaxis2.tickangle == -45
+    assert all("<br>" not in tick for tick in fig.data[0].x)
+    assert all(len(line) <= 12 for tick in fig.data[0].y for line in _lines(tick.replace("*", "")))
+    assert "forgotten class: substance_use_disorder" in fig.layout.title.text
+
+
+def test_roc_legend_entries_fit_half_a_page(results):
+    names = [t.name for t in charts.mia_roc(results).data]
+    assert names and all(len(n) <= 48 for n in names)

@@ -293,7 +293,7 @@ def test_run_starts_off_thread_survives_a_refresh_and_shows_results(dash_env):
     at.run()  # the page that watched the run moves on to its results
     assert not at.exception
     labels = [m.label for m in at.metric]
-    assert "Forget F1" in labels and "Encoder bit-identical" in labels
+    assert "Forget F1" in labels and "Encoder intact" in labels
 
 
 def test_cancel_stops_the_run_cleanly(dash_env, monkeypatch):
@@ -346,9 +346,9 @@ def test_results_page_shows_the_evidence(dash_env, finished_run):
     at = _page(_app(run="run-a"), "results")
     metrics = {m.label: m for m in at.metric}
     assert metrics["Forget F1"].value == f"{r['forget_f1_after']:.3f}"
-    assert metrics["Retain F1 (other classes)"].value == f"{r['retain_f1_after']:.3f}"
-    assert metrics["Encoder bit-identical"].value == "Yes"
-    assert metrics["Membership AUC"].value == f"{r['mia']['loss_auc_after']:.3f}"
+    assert metrics["Retain F1"].value == f"{r['retain_f1_after']:.3f}"
+    assert metrics["Encoder intact"].value == "Yes"
+    assert metrics["Attack AUC"].value == f"{r['mia']['loss_auc_after']:.3f}"
     assert len(at.get("plotly_chart")) == 7  # collateral damage: per-class F1 with intervals, where the notes went
     assert "Is the forgetting shown?" in _texts(at)
     text = _texts(at)
@@ -608,3 +608,46 @@ def test_a_finished_run_shows_the_request_it_was_made_for(dash_env, finished_run
     assert values["Request id"] == "REQ-7" and values["Requester"] == "Privacy office"
     assert values["Forget set"].startswith(Path(dash_env["forget"]).name) and values["Class to forget"] == "substance"
     assert "(missing or invalid)" not in values.values()
+# --- Try a note and the presentation --------------------------------------------------------------
+
+
+def test_try_a_note_scores_an_evaluation_note_and_a_pasted_one(dash_env, finished_run):
+    _install_run(finished_run, "run-try")
+    at = _page(_app(run="run-try"), "try_note")
+    assert {m.label for m in at.metric} == {"Original model predicts", "New model version predicts"}
+    assert len(at.get("plotly_chart")) == 1
+    at.segmented_control(key="try_source").set_value("Paste a note").run()
+    pasted = "<i>heroin</i> withdrawal, methadone clinic $5"
+    at.text_area(key="try_text").input(pasted).run()
+    assert not at.exception and len(at.get("plotly_chart")) == 1
+    shown = " ".join(str(h.proto.body) for h in at.get("html"))
+    assert "&lt;i&gt;" in shown and "<i>heroin" not in shown and "<mark>" in shown
+    assert dict(at.query_params) == {"run": "run-try"}  # the text is never put in the address
+    assert not any(pasted in p.read_text(errors="ignore") for p in steu_home().rglob("*") if p.is_file()
+                   and p.stat().st_size < 1_000_000)
+
+
+def test_presentation_walks_the_slides_and_offers_the_html_export(dash_env, finished_run):
+    _install_run(finished_run, "run-present")
+    at = _page(_app(run="run-present"), "present")
+    assert "Forgetting the class" in _texts(at)  # the first slide
+    at.query_params["slide"] = "verdicts"  # as a link to /present?run=...&slide=verdicts gives it
+    at.run()
+    assert "The verdicts" in _texts(at) and dict(at.query_params)["slide"] == "verdicts"
+    next(b for b in at.button if b.label == "Next").click().run()
+    assert "Forgetting and utility" in _texts(at) and len(at.get("plotly_chart")) == 1
+    next(b for b in at.button if b.label == "Last").click().run()
+    assert "The evidence on file" in _texts(at)
+    assert dict(at.query_params)["slide"] == "evidence"
+    html_dl = next(d for d in at.get("download_button") if "HTML" in d.proto.label)
+    assert html_dl is not None and "SHA-256" in _texts(at)
+
+
+def test_every_page_has_its_own_address(dash_env):
+    at = _app()
+    assert not at.exception
+    assert {m.label: m.value for m in at.metric}["Architecture"] == "BERT"  # the root opens step 1
+    app = Path(APP).read_text()
+    for path in ("model", "request", "run", "results", "history", "compare", "try-a-note", "present"):
+        assert f'url_path="{path}"' in app
+    assert "default=True" not in app.replace('url_path="start", default=True', "")

@@ -98,7 +98,7 @@ def test_every_page_renders(built, tmp_path):
 def test_charts_are_embedded_as_images(built):
     reader = PdfReader(str(built["pdf"]))
     n_images = sum(len(page.images) for page in reader.pages)
-    assert n_images == 4  # F1, MIA ROC, changed rows, changed fraction
+    assert n_images == 6  # F1, F1 per class, confusion matrices, MIA ROC, changed rows, changed fraction
 
 
 def test_pdf_prints_the_exported_numbers(built):
@@ -480,3 +480,36 @@ def test_a_chart_the_renderer_skips_is_named_not_fatal(tmp_path, monkeypatch):
     monkeypatch.setattr(charts, "to_pngs", lambda items, scale=2.0: [])  # "succeeds" but writes nothing
     text = _pdf_text(report.build_report(make_run_dir(tmp_path), tmp_path / "r.pdf", record_ledger=False))
     assert "chart could not be rendered" in text and "Executive summary" in text
+def _page_texts(path: Path) -> list[str]:
+    return [page.extract_text() or "" for page in PdfReader(str(path)).pages]
+
+
+def test_the_pdf_shows_the_confusion_matrices_and_the_per_class_chart(built):
+    ids = [c["id"] for c in built["json"]["charts"]]
+    assert "confusion_matrices" in ids and "per_class_f1" in ids
+    assert "Confusion matrices" in built["text"] and "F1 per class" in built["text"]
+
+
+def test_every_changed_row_is_listed(built):
+    tokens = built["results"]["selected_tokens"]
+    assert len(built["json"]["changed_rows"]) == len(tokens) > 30
+    appendix = built["text"][built["text"].index("Appendix: every changed embedding row"):]
+    for t in tokens:
+        assert f"{t['id']}" in appendix and t["token"] in appendix
+
+
+def test_the_per_class_table_stays_on_one_page(built):
+    pages = _page_texts(built["pdf"])
+    page = next(p for p in pages if "F1 per class" in p and "Class" in p)
+    for label in built["results"]["labels"]:
+        assert label in page
+
+
+def test_a_long_table_repeats_its_heading_on_every_page(tmp_path, monkeypatch, fast_charts):
+    monkeypatch.setenv("STEU_HOME", str(tmp_path / "home"))
+    pdf = report.build_report(make_run_dir(tmp_path, results=make_results()), tmp_path / "long.pdf")  # 108 rows
+    pages = [p for p in _page_texts(pdf) if "Appendix: every changed embedding row" in p or "##" in p]
+    appendix = pages[pages.index(next(p for p in pages if "Appendix" in p)):]
+    assert len(appendix) >= 3
+    for page in appendix:
+        assert "Forget notes" in page and "L2 change" in page

@@ -163,7 +163,7 @@ else:
                                     "SHA-256 of the PDF": (e["payload"] or {}).get("pdf_sha256", "")}
                                    for e in reversed(reports)]), hide_index=True, width="stretch")
     st.caption(f"Every deletion request, run and PDF report, newest first: identifiers, hashes and counts only, "
-               f"never note text. `{common.md(ledger.path)}` · check it from a terminal with "
+               f"never note text. {common.code(ledger.path)} · check it from a terminal with "
                "`python -m steu_core ledger verify`.")
 
 # --- the signed checkpoint: the witness that makes a rewrite detectable ---------------------------

@@ -85,21 +85,22 @@ m[0].metric("Forget F1", fmt.number(r.get("forget_f1_after"), 3),
             border=True, height="stretch",
             help=f"F1 of the forgotten class ({fc}) on the held-out evaluation notes, after unlearning (change from before). "
                  "0 means the model never predicts the class correctly any more.")
-m[1].metric("Retain F1 (other classes)", fmt.number(r.get("retain_f1_after"), 3),
+m[1].metric("Retain F1", fmt.number(r.get("retain_f1_after"), 3),
             _delta(r.get("retain_f1_after"), r.get("retain_f1_before")), border=True,
             height="stretch",
-            help="Macro F1 over the other classes: how well the model still does its job.")
-m[2].metric("Membership AUC", fmt.number(mia.get("loss_auc_after"), 3),
+            help="Macro F1 over the other classes (all but the forgotten one): how well the model still does its job.")
+m[2].metric("Attack AUC", fmt.number(mia.get("loss_auc_after"), 3),
             _delta(mia.get("loss_auc_after"), mia.get("loss_auc_before")), delta_color="off",
             border=True, height="stretch",
-            help="How well a loss-threshold attacker tells forget-set notes from unseen notes of the class. "
+            help="Membership-inference AUC: how well a loss-threshold attacker tells forget-set notes from unseen notes of the class. "
                  "0.5 = guessing.")
-m[3].metric("Parameters changed", fmt.percent(r.get("params_changed_fraction"), 3), border=True, height="stretch",
-            help=f"{r.get('params_changed', 0):,} of {r.get('params_total', 0):,} parameters: "
+m[3].metric("Changed", fmt.percent(r.get("params_changed_fraction"), 2), border=True, height="stretch",
+            help=f"Parameters changed: {r.get('params_changed', 0):,} of {r.get('params_total', 0):,}, "
+                 f"{fmt.percent(r.get('params_changed_fraction'))}: "
                  f"{r.get('changed_embedding_rows', 0)} embedding rows and the classification head.")
 enc_ok = bool(r.get("encoder_unchanged"))
-m[4].metric("Encoder bit-identical", "Yes" if enc_ok else "NO", border=True, height="stretch",
-            help="Every encoder tensor compared with the original, bit for bit.")
+m[4].metric("Encoder intact", "Yes" if enc_ok else "NO", border=True, height="stretch",
+            help="Encoder bit-identical: every encoder tensor compared with the original, bit for bit.")
 
 about = method_text(r)
 items = {item["key"]: item for item in summary(r, about["edits"])}
@@ -226,14 +227,12 @@ with right:
     toks = toks.sort_values("l2_change", ascending=False, kind="stable")
     if query:
         toks = toks[toks["token"].astype(str).str.contains(query, case=False, regex=False)]
-    top = float(toks["l2_change"].max()) if len(toks) else 1.0
     st.dataframe(
         toks.rename(columns={"token": "Token", "id": "Row", "pmi": "PMI", "df_forget": "Forget notes",
                              "df_total": "All notes", "l2_change": "L2 change"}),
         hide_index=True, width="stretch", height=520,
         column_config={"PMI": st.column_config.NumberColumn(format="%.3f"),
-                       "L2 change": st.column_config.ProgressColumn(format="%.4f", min_value=0.0,
-                                                                    max_value=max(top, 1e-9)),
+                       "L2 change": st.column_config.NumberColumn(format="%.4f", help="L2 norm of the row's change"),
                        "Forget notes": st.column_config.NumberColumn(help="forget notes containing the token"),
                        "All notes": st.column_config.NumberColumn(help="notes containing the token, all classes")})
     st.caption(f"{len(toks)} shown. PMI: how much more often the token appears in the forgotten class than overall."

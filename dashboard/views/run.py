@@ -106,7 +106,7 @@ elif current is not None and current.state == "failed":
 elif current is not None and current.state == "cancelled":
     st.info(f"Run `{current.run_id}` was cancelled. Nothing from it was kept.", icon=":material/block:")
 elif current is not None and current.state == "missing" and run_id:
-    st.warning(f"Run `{common.md(run_id)}` is not in the data directory.", icon=":material/help:")
+    st.warning(f"Run {common.code(run_id)} is not in the data directory.", icon=":material/help:")
 
 # --- a new run ----------------------------------------------------------------------------------
 clf, model_dir, model_error = common.current_model(prepare=True)

@@ -70,13 +70,15 @@ def confusion_matrices(results: dict) -> go.Figure:
     """
     labels = list(results.get("labels", []))
     fc = results.get("forget_class")
-    ticks = [f"<b>{_wrap_label(lab)}*</b>" if lab == fc else _wrap_label(lab) for lab in labels]
+    ticks = [f"<b>{_wrap_label(lab, 10)}*</b>" if lab == fc else _wrap_label(lab, 10) for lab in labels]
+    # columns are narrow: the predicted classes go on one slanted line each, which cannot run into each other
+    columns = [t.replace("<br>", " ") for t in ticks]
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Before", "After"), horizontal_spacing=0.05)
     for col, key in ((1, "confusion_before"), (2, "confusion_after")):
         cm = results.get(key) or [[0] * len(labels) for _ in labels]
         share = [[(v / sum(row)) if sum(row) else 0.0 for v in row] for row in cm]
         fig.add_trace(go.Heatmap(
-            z=share, x=ticks, y=ticks, text=cm, texttemplate="%{text}", textfont=dict(size=13),
+            z=share, x=columns, y=ticks, text=cm, texttemplate="%{text}", textfont=dict(size=13),
             colorscale=[[0, "#ffffff"], [0.5, AFTER_LIGHT], [1, AFTER]], zmin=0, zmax=1,
             showscale=(col == 2), colorbar=dict(title=dict(text="share<br>of row"), tickformat=".0%", len=0.85),
             hovertemplate="true %{y}<br>predicted %{x}<br>%{text} notes (%{z:.1%} of the row)<extra></extra>"),
@@ -84,14 +86,14 @@ def confusion_matrices(results: dict) -> go.Figure:
         # both matrices share the classes: the row names once, on the left, so they never overlap
         fig.update_yaxes(autorange="reversed", title_text="True class" if col == 1 else None,
                          showticklabels=(col == 1), row=1, col=col)
-        fig.update_xaxes(title_text="Predicted class", row=1, col=col, tickangle=-30)
-    subtitle = f"* forgotten class: {label_text(fc)}" if fc else ""
-    layout(fig, "Confusion matrices on the evaluation set")
-    if subtitle:
-        fig.add_annotation(text=subtitle, xref="paper", yref="paper", x=1.0, y=1.06, showarrow=False,
-                           xanchor="right", yanchor="bottom", font=dict(size=12, color=BEFORE_DARK))
+        fig.update_xaxes(title_text="Predicted class", row=1, col=col, tickangle=-45, automargin=True,
+                         title_standoff=10, tickfont=dict(size=11))
+    # the note on the mark goes under the title: at the top right it ran into the "After" heading
+    subtitle = (f"<br><span style='font-size:12px;color:{BEFORE_DARK}'>* forgotten class: "
+                f"{label_text(fc)}</span>") if fc else ""
+    layout(fig, "Confusion matrices on the evaluation set" + subtitle)
     fig.update_yaxes(ticksuffix=" ")
-    fig.update_layout(margin=dict(l=110, r=30, t=100, b=90))
+    fig.update_layout(margin=dict(l=110, r=30, t=110, b=110))
     return fig
 
 
@@ -113,23 +115,24 @@ def mia_roc(results: dict) -> go.Figure:
             any_curve = True
             auc = num(mia.get(f"{auc_key[attack]}_{when}"))
             ci = mia.get(f"{auc_key[attack]}_ci_{when}")
-            label = f"{when.capitalize()}, {attack} attack"
+            label = f"{when.capitalize()}, {attack}"
             if auc is not None:
                 label += f": AUC {auc:.3f}"
-                label += f" (95% CI {ci[0]:.2f}-{ci[1]:.2f})" if ci and len(ci) == 2 else ""
+                label += f" (CI {ci[0]:.2f}-{ci[1]:.2f})" if ci and len(ci) == 2 else ""  # short: half a page wide
             fig.add_scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", name=label,
                             line=dict(color=colour, **styles[attack]),
                             hovertemplate="FPR %{x:.3f}<br>TPR %{y:.3f}<extra>" + label + "</extra>")
     title = ("Membership inference: ROC curves<br><span style='font-size:13px;color:#5f6368'>"
-             "Can an attacker tell forget-set notes from unseen notes of the class?</span>")
+             "Can an attacker tell forget-set notes<br>from unseen notes of the class?</span>")
     layout(fig, title)
     # The legend sits under the plot, so it never hides a curve and stays legible when printed.
-    fig.update_layout(legend=dict(orientation="v", yanchor="top", y=-0.13, xanchor="left", x=0.0,
-                                  font=dict(size=13)),
-                      margin=dict(l=70, r=30, t=85, b=40), height=760)
-    fig.update_xaxes(title_text="False positive rate (unseen notes flagged as members)", range=[0, 1],
+    fig.update_layout(legend=dict(orientation="v", yanchor="top", y=-0.13, xanchor="left", x=-0.15,
+                                  font=dict(size=12), title=dict(text="95 % intervals in brackets")),
+                      margin=dict(l=90, r=30, t=105, b=40), height=780)
+    # two-line axis titles: the plot is square, so a one-line title longer than its side was cut
+    fig.update_xaxes(title_text="False positive rate<br>(unseen notes flagged as members)", range=[0, 1],
                      constrain="domain", tickformat=".1f", dtick=0.2)
-    fig.update_yaxes(title_text="True positive rate (forget-set notes detected)", range=[0, 1],
+    fig.update_yaxes(title_text="True positive rate<br>(forget-set notes detected)", range=[0, 1],
                      scaleanchor="x", scaleratio=1, constrain="domain", tickformat=".1f", dtick=0.2)
     if not any_curve:
         reason = mia.get("skipped") or "no membership-inference curves in this run"
@@ -152,10 +155,11 @@ def changed_rows(results: dict, top: int = 30) -> go.Figure:
         hovertemplate=("%{y}<br>L2 change %{x:.4f}<br>PMI %{customdata[0]:.3f}<br>"
                        "in %{customdata[1]} of the forget notes, %{customdata[2]} notes in all<extra></extra>")))
     n_all = len(results.get("selected_tokens", []))
-    layout(fig, f"Changed embedding rows: top {len(toks)} of {n_all} by size of change", showlegend=False)
+    layout(fig, f"Changed embedding rows<br><span style='font-size:13px;color:{BEFORE_DARK}'>the {len(toks)} of "
+                f"{n_all} that moved most</span>", showlegend=False)
     fig.update_xaxes(title_text="L2 norm of the row change")
     fig.update_yaxes(title_text="", automargin=True, tickfont=dict(size=12))
-    fig.update_layout(height=max(380, 110 + 19 * len(toks)), margin=dict(l=150, r=60, t=70, b=60))
+    fig.update_layout(height=max(380, 120 + 19 * len(toks)), margin=dict(l=150, r=60, t=85, b=60))
     if not toks:
         fig.add_annotation(text="no changed rows recorded", x=0.5, y=0.5, xref="paper", yref="paper",
                            showarrow=False)

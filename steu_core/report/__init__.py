@@ -9,12 +9,14 @@ strings and :func:`build_json` writes that dict, so the two always agree.
 - :mod:`.summary` and :mod:`.content` build the report's content;
 - :mod:`.document` (the fpdf2 document) and :mod:`.sections` (one function per section) write the PDF;
 - :mod:`.pdf` puts it together: :func:`build_report`;
+- :mod:`.slides` (the presentation of a run) and :mod:`.html` (its interactive export, :func:`build_html`);
 - :mod:`.signing` (PAdES signatures), :mod:`.anchors` (ledger proofs carried by the report),
   :mod:`.versions` (never overwrite) and :mod:`.verify` (:func:`verify_report`, offline checks).
 """
 from __future__ import annotations
 
 from .content import build_json, chart_specs, report_content
+from .html import build_html
 from .evidence import REPORT_SCHEMA, REQUIRED_KEYS, ledger_record, load_comparison, load_finished_run
 from .anchors import sidecar_path
 from .pdf import build_report, record_report
@@ -22,7 +24,7 @@ from .signing import SELF_SIGNED_WORDS
 from .verify import ReportCheck, verify_report
 from .versions import report_versions
 
-__all__ = ["REPORT_SCHEMA", "REQUIRED_KEYS", "ReportCheck", "SELF_SIGNED_WORDS", "build_json",
+__all__ = ["REPORT_SCHEMA", "REQUIRED_KEYS", "ReportCheck", "SELF_SIGNED_WORDS", "build_html", "build_json",
            "build_report", "chart_specs", "ledger_record", "load_comparison", "load_finished_run",
            "record_report", "report_content", "report_versions", "sidecar_path", "verify_report"]
 

@@ -63,6 +63,14 @@ def chart_specs(r: dict) -> list[dict]:
         {"id": "forget_retain_f1", "section": "charts", "title": "Forget vs. retain F1",
          "build": charts.forget_retain_f1, "size": (800, 470),
          "caption": "F1 on the held-out evaluation set before (grey) and after (teal) unlearning."},
+        {"id": "per_class_f1", "section": "charts", "title": "F1 per class",
+         "build": charts.per_class_f1, "size": (800, 470),
+         "caption": "Each class's F1 on the evaluation set before (grey) and after (teal); the forgotten class is "
+                    "in bold."},
+        {"id": "confusion_matrices", "section": "charts", "title": "Confusion matrices",
+         "build": charts.confusion_matrices, "size": (1000, max(520, 150 + 55 * len(r.get("labels") or []))),
+         "caption": "Where the evaluation notes are predicted before and after (rows: true class; colour: share of "
+                    "the row; numbers: notes). * marks the forgotten class."},
         *collateral_specs(r),
         {"id": "mia_roc", "section": "charts", "title": "Membership-inference ROC curves",
          "build": charts.mia_roc, "size": (640, 760),
@@ -128,6 +136,7 @@ def report_content(run_dir: str | Path, organisation: str | None = None, reveal_
         "mia_note": (mia.get("skipped") or "") if isinstance(mia, dict) else "",
         "param_diff": _param_diff(r),
         "tokens": token_table(r, reveal_tokens),
+        "changed_rows": changed_rows(r),
         "limitations": limitations(about),
         "ledger": ledger_record(str(r.get("run_id", ""))),
         "comparison": _comparison(load_comparison(run_dir)),
@@ -242,6 +251,15 @@ def per_class_f1(r: dict) -> list[dict]:
     labels = r.get("labels") or list(before)
     return [{"label": label(lab), "forgotten": lab == r.get("forget_class"), "before": number(before.get(lab)),
              "after": number(after.get(lab)), "change": change(before.get(lab), after.get(lab))} for lab in labels]
+
+
+def changed_rows(r: dict) -> list[dict]:
+    """Every changed embedding row (the selected tokens), largest change first, formatted for the report;
+    identifier-like tokens masked as in :func:`token_table`."""
+    toks = sorted(mask_tokens(r.get("selected_tokens") or []), key=lambda t: -(to_number(t.get("l2_change")) or 0.0))
+    return [{"token": printable(t.get("token", ""), 40), "row": str(t.get("id", "")), "pmi": number(t.get("pmi")),
+             "forget_notes": count(t.get("df_forget")), "all_notes": count(t.get("df_total")),
+             "l2_change": number(t.get("l2_change"))} for t in toks]
 
 
 def _param_diff(r: dict) -> dict:

@@ -166,17 +166,32 @@ class ReportDocument:
         pdf.ln(3)
 
     def grid(self, header: list[str], rows: list[list[str]], widths: list[float], align: list[str] | None = None,
-             size: float = 9.5, bold_rows: set[int] | None = None) -> None:
-        """A table with a teal heading row and banded rows."""
+             size: float = 9.5, bold_rows: set[int] | None = None, title: str | None = None) -> None:
+        """A table with a teal heading row and banded rows, under ``title`` (a sub-heading) if given. It is
+        kept whole on one page, with its title, when it fits one; a longer table breaks across pages with
+        its heading row repeated on each."""
         pdf = self.pdf
-        self.space_for(min(8 + 6.5 * (len(rows) + 1), 120))  # keep short tables on one page
+        start_page, start_y = pdf.page, pdf.get_y()
+        with pdf.offset_rendering() as trial:
+            trial.set_y(start_y + (16 if title else 0))
+            self._draw_grid(trial, header, rows, widths, align, size, bold_rows)
+            height = (trial.page - start_page) * pdf.eph + trial.get_y() - start_y
+        fits_a_page = height <= pdf.page_break_trigger - pdf.t_margin - 12
+        if start_y + height > pdf.page_break_trigger and fits_a_page:
+            pdf.add_page()
+        if title:
+            self.h2(title)
+        self._draw_grid(self.pdf, header, rows, widths, align, size, bold_rows)
+        self.pdf.ln(3)
+
+    def _draw_grid(self, pdf, header, rows, widths, align, size, bold_rows) -> None:
         pdf.set_font(self.sans, "", size)
         pdf.set_fill_color(*WHITE)
         pdf.set_draw_color(*RULE)
         head = _font_face(family=self.sans, emphasis="BOLD", color=WHITE, fill_color=TEAL)
         with pdf.table(col_widths=widths, width=sum(widths), align="LEFT", headings_style=head, line_height=5.4,
                        text_align=tuple(align or ["LEFT"] * len(widths)), borders_layout="SINGLE_TOP_LINE",
-                       padding=(1.2, 1.5)) as table:
+                       padding=(1.2, 1.5), repeat_headings=1) as table:
             heading = table.row()
             for h in header:
                 heading.cell(self.printable(h))
@@ -187,7 +202,6 @@ class ReportDocument:
                 row = table.row()
                 for v in values:
                     row.cell(self.printable(v), style=style)
-        pdf.ln(3)
 
     def _image_box(self, w_px: int, h_px: int, max_w: float | None) -> tuple[float, float]:
         pdf = self.pdf

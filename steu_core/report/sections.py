@@ -29,6 +29,7 @@ def write_pdf(doc: ReportDocument, c: dict, images: dict, sizes: dict) -> None:
         n += 1
     ledger(doc, c, n)
     sign_off(doc, c, n + 1)
+    changed_rows_appendix(doc, c)
 
 
 def title_page(doc: ReportDocument, c: dict) -> None:
@@ -157,12 +158,11 @@ def results(doc: ReportDocument, c: dict) -> None:
              "other classes. MIA: a loss-threshold attack separating forget-set notes (members) from held-out notes "
              "of the same class; AUC 0.5 is guessing, the 95 % CI is from a bootstrap. TPR at 1 % FPR: the share "
              "of members found while flagging 1 % of non-members.")
-    doc.h2("F1 per class")
     per_class = c["per_class_f1"]
     doc.grid(["Class", "Before", "After", "Change"],
              [[f"{p['label']} (forgotten)" if p["forgotten"] else p["label"], p["before"], p["after"], p["change"]]
               for p in per_class], widths, align=NUMERIC, size=9.5,
-             bold_rows={i for i, p in enumerate(per_class) if p["forgotten"]})
+             bold_rows={i for i, p in enumerate(per_class) if p["forgotten"]}, title="F1 per class")
 
 
 def charts(doc: ReportDocument, c: dict, images: dict, sizes: dict) -> None:
@@ -280,3 +280,20 @@ def sign_off(doc: ReportDocument, c: dict, n: int) -> None:
             pdf.line(pdf.l_margin + 28, y + 0.8, pdf.l_margin + 128, y + 0.8)
             pdf.set_y(y + 2)
         pdf.ln(6)
+
+
+def changed_rows_appendix(doc: ReportDocument, c: dict) -> None:
+    """Every changed embedding row, largest change first (the chart shows the top 30 only)."""
+    rows = c.get("changed_rows") or []
+    if not rows:
+        return
+    doc.pdf.add_page()
+    doc.h1(f"Appendix: every changed embedding row ({len(rows)})")
+    doc.para("Each row of the input token-embedding matrix that the method changed: the token, its row (token id), "
+             "its PMI with the forgotten class, in how many forget notes and how many notes in all it occurs, and "
+             "the L2 norm of the row's change.", size=9.5)
+    w = doc.pdf.epw
+    doc.grid(["Token", "Row", "PMI", "Forget notes", "All notes", "L2 change"],
+             [[t["token"], t["row"], t["pmi"], t["forget_notes"], t["all_notes"], t["l2_change"]] for t in rows],
+             [w * 0.26, w * 0.12, w * 0.14, w * 0.16, w * 0.14, w * 0.18],
+             align=["LEFT", "RIGHT", "RIGHT", "RIGHT", "RIGHT", "RIGHT"], size=9)

@@ -1,0 +1,120 @@
+"""The presentation of one run, as slides: what the dashboard's presentation page shows and what the
+interactive HTML export (:mod:`.html`) writes. The words, verdicts and charts come from the same owners
+as the PDF (:mod:`.summary`, :mod:`.content`, :mod:`steu_core.charts`), so the three always agree.
+
+A slide is ``{"id", "title", "blocks"}``; a block is one of
+``{"kind": "verdicts", "items": [...]}`` (summary items, the first shown largest),
+``{"kind": "chart", "id", "figure", "caption"}`` (a Plotly figure),
+``{"kind": "facts", "rows": [(label, value, is_hash)]}`` and ``{"kind": "text", "title", "text"}``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .. import charts
+from ..format import count, percent, when
+from ..model import file_sha256
+from .content import limitations, method_text
+from .summary import measurement_notes, summary
+from .versions import report_versions
+
+
+def latest_report(run_dir: str | Path) -> dict | None:
+    """The newest PDF report of the run (``report.pdf``, ``report-v2.pdf`` ...) with its SHA-256, or None."""
+    versions = report_versions(Path(run_dir) / "report.pdf")
+    if not versions:
+        return None
+    return {"name": versions[-1].name, "version": len(versions), "sha256": file_sha256(versions[-1])}
+
+
+def build_slides(r: dict, report: dict | None = None) -> list[dict]:
+    """Every slide of the run ``r`` (a results.json dict); ``report``: :func:`latest_report`."""
+    about = method_text(r)
+    items = summary(r, about["edits"])
+    return [title_slide(r, items), verdicts_slide(items, r), utility_slide(r), collateral_slide(r),
+            membership_slide(r), proof_slide(r), limitations_slide(about), evidence_slide(r, report)]
+
+
+def _chart(cid: str, figure, caption: str) -> dict:
+    return {"kind": "chart", "id": cid, "figure": figure, "caption": caption}
+
+
+def title_slide(r: dict, items: list[dict]) -> dict:
+    req = r.get("request") or {}
+    overall = next(i for i in items if i["key"] == "overall")
+    return {"id": "title", "title": f"Forgetting the class '{r.get('forget_class', '')}'", "blocks": [
+        {"kind": "verdicts", "items": [overall]},
+        {"kind": "facts", "rows": [("Request", req.get("request_id") or "n/a", False),
+                                   ("Requester", req.get("requester") or "n/a", False),
+                                   ("Reason", req.get("reason") or "n/a", False),
+                                   ("Method", method_text(r)["label"], False),
+                                   ("Run", f"{r.get('run_id', '')}, {when(r.get('created_utc'))}", False)]}]}
+
+
+def verdicts_slide(items: list[dict], r: dict) -> dict:
+    parts = [i for i in items if i["key"] != "overall"]
+    notes = " ".join(measurement_notes(r))
+    blocks = [{"kind": "verdicts", "items": parts}]
+    if notes:
+        blocks.append({"kind": "text", "title": "How it was measured", "text": notes})
+    return {"id": "verdicts", "title": "The verdicts", "blocks": blocks}
+
+
+def utility_slide(r: dict) -> dict:
+    return {"id": "utility", "title": "Forgetting and utility", "blocks": [_chart(
+        "forget_retain_f1", charts.forget_retain_f1(r),
+        "F1 on the held-out evaluation notes before (grey) and after (teal): the forgotten class should fall "
+        "towards 0 while the other classes stay where they were.")]}
+
+
+def collateral_slide(r: dict) -> dict:
+    if (r.get("collateral") or {}).get("per_class"):
+        first = _chart("class_f1_with_intervals", charts.class_f1_with_intervals(r),
+                       "Every class's F1 with 95 % bootstrap intervals; a class marked 'lost' changed beyond "
+                       "its interval.")
+    else:
+        first = _chart("per_class_f1", charts.per_class_f1(r), "Every class's F1 before and after.")
+    return {"id": "collateral", "title": "The other classes", "blocks": [first, _chart(
+        "confusion_matrices", charts.confusion_matrices(r),
+        "Where the evaluation notes are predicted (rows: true class; numbers: notes).")]}
+
+
+def membership_slide(r: dict) -> dict:
+    mia = r.get("mia") or {}
+    return {"id": "membership", "title": "Can an attacker still find the forgotten notes?", "blocks": [
+        _chart("mia_roc", charts.mia_roc(r),
+               f"A loss and a confidence attack on {mia.get('n_members', 'n/a')} forget-set notes against "
+               f"{mia.get('n_nonmembers', 'n/a')} unseen notes of the class; AUC 0.5 means guessing.")]}
+
+
+def proof_slide(r: dict) -> dict:
+    verdict = str(r.get("param_diff_verdict", "n/a")).upper()
+    facts = [("Parameter check", verdict, False),
+             ("Encoder bit-identical", "yes" if r.get("encoder_unchanged") else "NO", False),
+             ("Parameters changed", f"{count(r.get('params_changed'))} of {count(r.get('params_total'))} "
+                                    f"({percent(r.get('params_changed_fraction'))})", False),
+             ("Embedding rows changed", count(r.get("changed_embedding_rows")), False),
+             ("Tensors changed", ", ".join(str(t) for t in r.get("changed_tensors", [])) or "none", False)]
+    return {"id": "proof", "title": "What changed in the model: the parameter-diff proof", "blocks": [
+        {"kind": "facts", "rows": facts},
+        _chart("changed_fraction", charts.changed_fraction(r),
+               "Changed parameters against the whole model, on a log scale: everything else is bit-identical."),
+        _chart("changed_rows", charts.changed_rows(r, top=20),
+               "The selected tokens whose embedding rows moved most (L2 norm of the change).")]}
+
+
+def limitations_slide(about: dict) -> dict:
+    return {"id": "limitations", "title": "What this evidence does not prove", "blocks": [
+        {"kind": "text", "title": item["title"], "text": item["text"]} for item in limitations(about)]}
+
+
+def evidence_slide(r: dict, report: dict | None) -> dict:
+    hashes = r.get("hashes") or {}
+    rows = [("Original model", hashes.get("original_model", "n/a"), True),
+            ("New model version", hashes.get("unlearned_model", "n/a"), True),
+            ("Patch", hashes.get("patch", "n/a"), True), ("Forget set", hashes.get("forget_set", "n/a"), True)]
+    if report:
+        rows.append((f"PDF report ({report['name']}, version {report['version']})", report["sha256"], True))
+    else:
+        rows.append(("PDF report", "not made yet", False))
+    return {"id": "evidence", "title": "The evidence on file (SHA-256)", "blocks": [{"kind": "facts", "rows": rows}]}
