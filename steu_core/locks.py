@@ -54,10 +54,8 @@ def lock_path(model: str | Path) -> Path:
 
 def claim_lock_path(out: str | Path) -> Path:
     """The lock serialising reclaims of one output directory's staging area."""
-    d = steu_home() / "locks"
-    d.mkdir(parents=True, exist_ok=True)
     key = hashlib.sha256(str(Path(out).absolute()).encode("utf-8")).hexdigest()[:24]
-    return d / f"out-{key}.lock"
+    return subdir("locks") / f"out-{key}.lock"
 
 
 @contextmanager

@@ -7,7 +7,6 @@ import json
 import os
 import shutil
 import time
-from pathlib import Path
 
 import pytest
 from conftest import CLASS_WORDS, make_notes, write_csv

@@ -5,7 +5,6 @@ succeeding after recording the dead run as abandoned."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from conftest import CLASS_WORDS, make_notes, write_csv

@@ -14,7 +14,6 @@ from steu_core.cli import main
 from steu_core.cli import report as report_cli
 from steu_core.report import build_html
 from steu_core.report.content import limitations, method_text
-from steu_core.report.html import render_html
 from steu_core.report.slides import build_slides, latest_report
 from steu_core.report.summary import summary
 

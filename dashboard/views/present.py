@@ -4,7 +4,6 @@ steu_core.report.slides and steu_core.report.html, the same as the interactive H
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import streamlit as st
 
