@@ -89,7 +89,10 @@ st.subheader(":material/table: The table")
 headers, rows = table_rows(comparison)
 st.dataframe(pd.DataFrame(rows, columns=headers), hide_index=True, width="stretch")
 st.caption("Each figure with its 95 % bootstrap interval. 'original' is the model before unlearning; "
-           "'x oracle' is the method's time over the oracle's training time.")
+           "'x oracle' is the method's time over the oracle's training time. Relearning: median steps an attacker "
+           "with a few notes of the class needs to bring it back (head only, or every parameter), with an "
+           "order-statistic interval; 'never within N' = not within the bound; the strongest attacker is the "
+           "faster of the two.")
 csv_path = Path(path) / "comparison.csv"
 if csv_path.is_file():
     st.download_button("Download the table (CSV)", csv_path.read_bytes(), file_name=f"{Path(path).name}.csv",

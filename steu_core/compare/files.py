@@ -12,7 +12,7 @@ from ..charts import comparison_pareto
 from ..errors import ConfigError
 from ..model import write_json_atomic
 from ..paths import comparisons_dir
-from .schema import SCHEMA, relearn_columns, relearn_n
+from .schema import FULL_PREFIX, SCHEMA, STEPS_SUFFIX, STRONGEST, relearn_columns, relearn_n
 
 CSV_SCALARS = ["method", "forget_f1", "retain_f1", "loss_mia_auc", "ref_mia_auc", "ref_mia_tpr_at_1pct_fpr",
                "probe_auc", "output_auc", "ks_statistic", "ks_pvalue"]
@@ -29,6 +29,12 @@ def _csv_header(rows: list[dict]) -> list[str]:
             header += [f"{key}_ci_lo", f"{key}_ci_hi"]
     for base in sorted({column for r in rows for column in relearn_columns(r)}, key=relearn_n):
         header += [f"{base}_steps", f"{base}_text", f"{base}_steps_ci_lo", f"{base}_steps_ci_hi"]
+    full = {c[:-len(STEPS_SUFFIX)] for r in rows for c in r if c.startswith(FULL_PREFIX) and c.endswith(STEPS_SUFFIX)}
+    for base in sorted(full, key=lambda c: int(c[len(FULL_PREFIX):])):
+        header += [f"{base}_steps", f"{base}_text", f"{base}_steps_ci_lo", f"{base}_steps_ci_hi"]
+    if any(r.get(f"{STRONGEST}_steps") is not None for r in rows):
+        header += [f"{STRONGEST}_steps", f"{STRONGEST}_text", f"{STRONGEST}_attack", f"{STRONGEST}_steps_ci_lo",
+                   f"{STRONGEST}_steps_ci_hi"]
     return header + CSV_TAIL
 
 
