@@ -103,3 +103,9 @@ st.plotly_chart(figures["pareto"], theme=None, config={"displaylogo": False}, ke
 st.caption("Each method is a point: lower = more forgotten, further right = more of the other classes' utility "
            "kept; the point's size is the share of parameters it changed and its colour the time it took. The "
            "dashed line joins the methods no other method beats on both.")
+if "layer_probe" in figures:
+    st.subheader(":material/stacked_line_chart: Where the class is still readable")
+    st.plotly_chart(figures["layer_probe"], theme=None, config={"displaylogo": False}, key="cmp_layer_probe")
+    st.caption("A linear probe on held-out notes at each depth of the network: how well the forgotten class can "
+               "still be told from the others. The retrain oracle (dashed) is the honest floor: a curve above it "
+               "leaves more of the class there than retraining would.")

@@ -153,3 +153,19 @@ def steps_summary(steps: list[int | None], max_steps: int) -> dict:
             "median_censored": median > max_steps, "text": steps_text(median, max_steps),
             "ci_text": f"[{steps_text(ci[0], max_steps)}, {steps_text(ci[1], max_steps)}]",
             "censored_value": censored}
+
+
+def probe_scores(x: np.ndarray, y: np.ndarray, folds: int, c: float, seed: int) -> np.ndarray:
+    """Out-of-fold probability of y=1 from a standardised logistic regression (the probes' one recipe)."""
+    # scikit-learn's estimators load slowly; only the probe audits need them
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    scores = np.zeros(len(y))
+    for tr, te in StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(x, y):
+        clf = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000, random_state=seed))
+        clf.fit(x[tr], y[tr])
+        scores[te] = clf.predict_proba(x[te])[:, 1]
+    return scores

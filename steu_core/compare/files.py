@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 
-from ..charts import comparison_pareto
+from ..charts import comparison_pareto, layer_probe_curves
 from ..errors import ConfigError
 from ..model import write_json_atomic
 from ..paths import comparisons_dir
@@ -105,7 +105,11 @@ def list_comparisons(root: str | Path | None = None) -> list[dict]:
 
 def comparison_figures(comparison: dict | str | Path) -> dict:
     """Plotly figures of a finished comparison (its directory, or the dict already loaded from it),
-    for the dashboard: ``{"pareto": Figure}``."""
+    for the dashboard: ``{"pareto": Figure, "layer_probe": Figure}`` (the second only when the layer-wise
+    probe ran)."""
     if not isinstance(comparison, dict):
         comparison = load_comparison_dir(comparison)
-    return {"pareto": comparison_pareto(comparison)}
+    figures = {"pareto": comparison_pareto(comparison)}
+    if (comparison.get("audits") or {}).get("layer_probe", {}).get("per_model"):
+        figures["layer_probe"] = layer_probe_curves(comparison)
+    return figures
