@@ -412,3 +412,24 @@ def test_limitations_are_the_methods_own_then_the_general_ones(tmp_path):
     future = report.report_content(make_run_dir(tmp_path, results=make_results(method="future_x", run_id="run-x")))
     assert "future_x" in future["method"]["how"] and "STEU" not in future["subtitle"]
     assert [x["title"] for x in future["limitations"]] == ["What the figures show", "What it does not do"]
+
+
+def test_limitations_quote_the_strongest_relearning_attacker_against_the_oracle(tmp_path):
+    run = make_run_dir(tmp_path, results=make_results())
+    rows = make_comparison(make_results())
+    strongest = {"steu": ("4", "[3, 6]", "full-model, n = 8"),
+                 "retrain_oracle": ("never within 20", "[never within 20, never within 20]", "full-model, n = 8")}
+    for row in rows:
+        if row["method"] in strongest:
+            text, ci, attack = strongest[row["method"]]
+            row.update(relearn_strongest_text=text, relearn_strongest_ci_text=ci, relearn_strongest_attack=attack)
+    (run / "comparison.json").write_text(json.dumps({"rows": rows}))
+    content = report.report_content(run)
+    relearn = [x for x in content["limitations"] if x["title"] == "Relearning"]
+    assert len(relearn) == 1
+    assert "median of 4 steps" in relearn[0]["text"] and "full-model, n = 8" in relearn[0]["text"]
+    assert "never within 20" in relearn[0]["text"] and "hidden rather than removed" in relearn[0]["text"]
+    assert [r["relearn"] for r in content["comparison"]][:2] == ["4", "n/a"]
+    # no relearning figures in the comparison: no such limitation
+    (run / "comparison.json").write_text(json.dumps({"rows": make_comparison(make_results())}))
+    assert "Relearning" not in [x["title"] for x in report.report_content(run)["limitations"]]
