@@ -19,10 +19,10 @@ from steu_core.audits.deep import run_deep_audits
 from steu_core.compare import CompareRequest, deep_inputs_from_runs
 
 SETTINGS = [
-    ("head, lr 1e-3 (the comparison's)", {"mode": "head", "lr": 1e-3, "max_steps": 100, "repeats": 5}),
-    ("head, lr 1e-2", {"mode": "head", "lr": 1e-2, "max_steps": 100, "repeats": 5}),
-    ("full model, lr 5e-5, n=8 and 32, check every 2 steps on 300 eval notes",
-     {"mode": "full", "lr": 5e-5, "max_steps": 20, "repeats": 1, "check_every": 2, "eval_max": 300}),
+    ("head, lr 1e-3 (the comparison's)", "relearn", {"lr": 1e-3, "max_steps": 100, "repeats": 5}),
+    ("head, lr 1e-2", "relearn", {"lr": 1e-2, "max_steps": 100, "repeats": 5}),
+    ("full model (the relearn_full audit's defaults: lr 5e-5, n=8, check every 2 steps on 300 eval notes)",
+     "relearn_full", {"draws": 5}),
 ]
 
 
@@ -38,16 +38,15 @@ def main() -> None:
     t0 = time.perf_counter()
     inputs = deep_inputs_from_runs(req, args.dir)
     print(f"scored {len(inputs.models)} models in {time.perf_counter() - t0:.0f} s", flush=True)
-    for title, settings in SETTINGS:
+    for title, audit, settings in SETTINGS:
         t0 = time.perf_counter()
-        inputs.settings = {"relearn": {"n_values": [8, 32], **settings}}
-        r = run_deep_audits(inputs, ["relearn"])["relearn"]
+        inputs.settings = {audit: {"n_values": [8, 32], **settings} if audit == "relearn" else settings}
+        r = run_deep_audits(inputs, [audit])[audit]
         print(f"\nRelearning, {title}: steps to forget F1 > 0.5 per draw (None = never within "
               f"{r['max_steps']}), {time.perf_counter() - t0:.0f} s")
         for name, row in r["per_model"].items():
             print(f"  {name:<16}" + "  ".join(f"n={k[1:]}: {v['steps']} (median {v['text']}, CI {v['ci_text']})"
                                             for k, v in row.items() if k.startswith("n")), flush=True)
-
 
 if __name__ == "__main__":
     main()

@@ -14,7 +14,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import ClassVar
 from pathlib import Path
 
-from .audits.deep import DEEP_AUDITS
+from .audits.deep import DEEP_AUDITS, check_audit_settings
 from .data import DEFAULT_MAX_FILE_MB
 from .errors import ConfigError, check_whole_number
 from .forget_ids import NO_LABEL_COLUMN
@@ -225,6 +225,8 @@ class CompareRequest(RunRequest):
         extra = sorted(set(self.audit_settings) - set(self.audits or DEEP_AUDITS))
         if extra:
             raise ConfigError(f"settings given for audit(s) not being run: {', '.join(extra)}.")
+        for a, given in self.audit_settings.items():
+            check_audit_settings(a, given)  # bad audit settings are refused before any method runs
 
     def unlearn_request(self, method: str, out: str | Path) -> UnlearnRequest:
         """The run of one compared method."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
-from scipy.stats import rankdata
+from scipy.stats import binom, rankdata
 from sklearn.metrics import roc_curve
 
 N_BOOTSTRAP = 1000
@@ -62,6 +62,21 @@ def percentile_interval(values: Sequence[float] | np.ndarray, level: float = LEV
         return [float("nan"), float("nan")]
     lo, hi = np.quantile(values, [(1 - level) / 2, 1 - (1 - level) / 2])
     return [float(lo), float(hi)]
+
+
+def median_interval(values: Sequence[float] | np.ndarray, level: float = LEVEL) -> tuple[list[float], float]:
+    """Distribution-free interval for the median: the order statistics [x_(j), x_(n+1-j)] with the largest
+    j whose binomial coverage 1 - 2 P(Bin(n, 1/2) < j) is at least ``level``; with too few values for that
+    (n < 6 at 95 %), j = 1 (min to max). Returns the interval and its exact coverage. It needs only the
+    values' order, so right-censored values (stored as a number above every observed one) are fine."""
+    x = np.sort(np.asarray(values, dtype=float))
+    n = len(x)
+    if n == 0:
+        return [float("nan"), float("nan")], float("nan")
+    j = 1
+    while j < (n + 1) // 2 and 1 - 2 * binom.cdf(j, n, 0.5) >= level:
+        j += 1
+    return [float(x[j - 1]), float(x[n - j])], float(1 - 2 * binom.cdf(j - 1, n, 0.5))
 
 
 def bootstrap_indices(n: int, seed: int, n_boot: int = N_BOOTSTRAP) -> Iterator[np.ndarray]:

@@ -460,7 +460,7 @@ def test_compare_page_shows_a_comparison_made_by_the_cli(dash_env):
                "--train", str(dash_env["train"]), "--eval", str(dash_env["eval"]),
                "--forget-class", dash_env["forget_class"], "--methods", "steu,head_only",
                "--settings", json.dumps({"steu": {"max_steps": 15}, "head_only": {"max_steps": 15}}),
-               "--audits", "utility_ci,probe", "--device", "cpu", "--max-length", "48", "--min-forget", "5",
+               "--audits", "utility_ci,probe,layer_probe", "--device", "cpu", "--max-length", "48", "--min-forget", "5",
                "--bootstrap", "50", "--retain-sample", "30"])
     assert rc == 0
     found = list_comparisons()
@@ -470,7 +470,8 @@ def test_compare_page_shows_a_comparison_made_by_the_cli(dash_env):
     table = at.dataframe[0].value
     assert list(table["method"]) == ["original", "steu", "head_only"]
     assert table["forget F1 [95% CI]"].str.contains(r"\[").all(), "figures carry their intervals"
-    assert len(at.get("plotly_chart")) == 1
+    assert len(at.get("plotly_chart")) == 2, "the Pareto chart and the layer-wise probe"
+    assert any("Where the class is still readable" in h.value for h in at.subheader)
     findings = json.loads((Path(found[0]["path"]) / "comparison.json").read_text())["findings"]
     shown = _texts(at)
     assert all(line in shown for line in findings) if findings else "statistically indistinguishable" in shown

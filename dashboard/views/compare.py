@@ -76,7 +76,10 @@ st.subheader(":material/table: The table")
 headers, rows = table_rows(comparison)
 st.dataframe(pd.DataFrame(rows, columns=headers), hide_index=True, width="stretch")
 st.caption("Each figure with its 95 % bootstrap interval. 'original' is the model before unlearning; "
-           "'x oracle' is the method's time over the oracle's training time.")
+           "'x oracle' is the method's time over the oracle's training time. Relearning: median steps an attacker "
+           "with a few notes of the class needs to bring it back (head only, or every parameter), with an "
+           "order-statistic interval; 'never within N' = not within the bound; the strongest attacker is the "
+           "faster of the two.")
 csv_path = Path(path) / "comparison.csv"
 if csv_path.is_file():
     st.download_button("Download the table (CSV)", csv_path.read_bytes(), file_name=f"{Path(path).name}.csv",
@@ -87,3 +90,9 @@ st.plotly_chart(figures["pareto"], theme=None, config={"displaylogo": False}, ke
 st.caption("Each method is a point: lower = more forgotten, further right = more of the other classes' utility "
            "kept; the point's size is the share of parameters it changed and its colour the time it took. The "
            "dashed line joins the methods no other method beats on both.")
+if "layer_probe" in figures:
+    st.subheader(":material/stacked_line_chart: Where the class is still readable")
+    st.plotly_chart(figures["layer_probe"], theme=None, config={"displaylogo": False}, key="cmp_layer_probe")
+    st.caption("A linear probe on held-out notes at each depth of the network: how well the forgotten class can "
+               "still be told from the others. The retrain oracle (dashed) is the honest floor: a curve above it "
+               "leaves more of the class there than retraining would.")

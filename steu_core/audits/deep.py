@@ -14,11 +14,12 @@ from ..pmi import coverage
 from ..stats import N_BOOTSTRAP, bootstrap_paired, bootstrap_two_groups, intervals_overlap, tpr_at_fpr
 from ..stats import percentile_interval as percentile_ci
 from ..stats import roc_auc as auc
-from .deep_base import (DEEP_AUDITS, ORACLE, ORIGINAL, DeepInputs, ModelOutputs, register_deep_audit,
-                        run_deep_audits, true_label_logprob)
+from .deep_base import (DEEP_AUDITS, ORACLE, ORIGINAL, DeepInputs, ModelOutputs, check_audit_settings,
+                        register_deep_audit, run_deep_audits, true_label_logprob)
 
 __all__ = ["DEEP_AUDITS", "N_BOOTSTRAP", "ORACLE", "ORIGINAL", "DeepInputs", "ModelOutputs", "auc",
-           "bootstrap_paired", "bootstrap_two_groups", "changed_parts", "intervals_overlap", "model_outputs",
+           "bootstrap_paired", "bootstrap_two_groups", "changed_parts", "check_audit_settings",
+           "intervals_overlap", "model_outputs",
            "percentile_ci", "register_deep_audit", "run_deep_audits", "tpr_at_fpr", "true_label_logprob"]
 
 

@@ -18,7 +18,7 @@ import torch
 
 from ..errors import Cancelled
 from ..model import Classifier, Encoded
-from ..stats import N_BOOTSTRAP
+from ..stats import N_BOOTSTRAP, median_interval
 from .base import registrar
 
 ORIGINAL = "original"
@@ -95,3 +95,77 @@ def run_deep_audits(inputs: DeepInputs, names: Sequence[str] | None = None) -> d
 def true_label_logprob(logits: torch.Tensor, label: int) -> np.ndarray:
     """log p(label | x) of every row of ``logits``."""
     return torch.log_softmax(logits.float(), dim=-1)[:, label].numpy()
+
+
+# Settings checks of the deep audits, run when a comparison request is validated (before any method
+# runs), so a bad setting is refused at once rather than after hours of unlearning.
+AUDIT_SETTINGS_CHECKS: dict[str, Callable[[dict], object]] = {}
+register_settings_check = registrar(AUDIT_SETTINGS_CHECKS)
+
+
+def check_audit_settings(name: str, settings: dict) -> None:
+    """Raise :class:`~steu_core.errors.ConfigError` when ``settings`` are invalid for audit ``name``."""
+    if name in AUDIT_SETTINGS_CHECKS:
+        AUDIT_SETTINGS_CHECKS[name](settings)
+
+
+def forget_f1(pred: torch.Tensor, y: torch.Tensor, forget_class: int) -> float:
+    """One-vs-rest F1 of the forget class."""
+    p, t = pred == forget_class, y == forget_class
+    tp = int((p & t).sum())
+    denom = int(p.sum()) + int(t.sum())
+    return 2 * tp / denom if denom else 0.0
+
+
+def relearn_draws(inp: DeepInputs, n: int, draws: int, salt: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``draws`` draws of (n forget-set notes, n retain notes): the same for every model of a comparison."""
+    rng = np.random.default_rng(inp.seed + 1000 * n + salt)
+    return [(rng.choice(len(inp.forget), min(n, len(inp.forget)), replace=False),
+             rng.choice(len(inp.retain), min(n, len(inp.retain)), replace=False)) for _ in range(draws)]
+
+
+def steps_text(v: float, max_steps: int) -> str:
+    """A relearning step count; a censored one (never relearned within the bound) says so."""
+    return f"never within {max_steps}" if v > max_steps else f"{v:g}"
+
+
+def censored_median(vals: np.ndarray, max_steps: int) -> float:
+    """The median of step counts; with an even count whose upper middle value is censored, the lower
+    middle value (the true median lies at or above it: averaging with the stand-in would invent a number)."""
+    x = np.sort(vals)
+    n = len(x)
+    if n % 2 == 0 and x[n // 2] > max_steps >= x[n // 2 - 1]:
+        return float(x[n // 2 - 1])
+    return float(np.median(x))
+
+
+def steps_summary(steps: list[int | None], max_steps: int) -> dict:
+    """Median steps over the draws with a distribution-free (order-statistic) interval; a draw that never
+    relearned (None) is right-censored, stored as ``max_steps + 1`` and shown as "never within max"."""
+    censored = max_steps + 1
+    vals = np.array([censored if s is None else s for s in steps], dtype=float)
+    median = censored_median(vals, max_steps)
+    ci, coverage = median_interval(vals)
+    return {"steps": [None if s is None else int(s) for s in steps], "median_steps": median,
+            "median_steps_ci": ci, "ci_coverage": coverage,
+            "ci_method": "order statistics of the draws (distribution-free; exact binomial coverage)",
+            "never": int(sum(s is None for s in steps)), "max_steps": max_steps,
+            "median_censored": median > max_steps, "text": steps_text(median, max_steps),
+            "ci_text": f"[{steps_text(ci[0], max_steps)}, {steps_text(ci[1], max_steps)}]",
+            "censored_value": censored}
+
+
+def probe_scores(x: np.ndarray, y: np.ndarray, folds: int, c: float, seed: int) -> np.ndarray:
+    """Out-of-fold probability of y=1 from a standardised logistic regression (the probes' one recipe)."""
+    # scikit-learn's estimators load slowly; only the probe audits need them
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    scores = np.zeros(len(y))
+    for tr, te in StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(x, y):
+        clf = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000, random_state=seed))
+        clf.fit(x[tr], y[tr])
+        scores[te] = clf.predict_proba(x[te])[:, 1]
+    return scores

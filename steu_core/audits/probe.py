@@ -16,25 +16,8 @@ with the out-of-fold scores held fixed.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..stats import auc_with_interval, roc_auc
-from .deep_base import DeepInputs, register_deep_audit, true_label_logprob
-
-
-def probe_scores(x: np.ndarray, y: np.ndarray, folds: int, c: float, seed: int) -> np.ndarray:
-    """Out-of-fold probability of y=1 from a standardised logistic regression."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    scores = np.zeros(len(y))
-    for tr, te in StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(x, y):
-        clf = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000, random_state=seed))
-        clf.fit(x[tr], y[tr])
-        scores[te] = clf.predict_proba(x[te])[:, 1]
-    return scores
+from .deep_base import DeepInputs, probe_scores, register_deep_audit, true_label_logprob
 
 
 @register_deep_audit("probe")

@@ -8,11 +8,11 @@ import json
 import os
 from pathlib import Path
 
-from ..charts import comparison_pareto
+from ..charts import comparison_pareto, layer_probe_curves
 from ..errors import ConfigError
 from ..model import write_json_atomic
 from ..paths import comparisons_dir
-from .schema import SCHEMA, relearn_columns, relearn_n
+from .schema import FULL_PREFIX, SCHEMA, STEPS_SUFFIX, STRONGEST, relearn_columns, relearn_n
 
 CSV_SCALARS = ["method", "forget_f1", "retain_f1", "loss_mia_auc", "ref_mia_auc", "ref_mia_tpr_at_1pct_fpr",
                "probe_auc", "output_auc", "ks_statistic", "ks_pvalue"]
@@ -29,6 +29,12 @@ def _csv_header(rows: list[dict]) -> list[str]:
             header += [f"{key}_ci_lo", f"{key}_ci_hi"]
     for base in sorted({column for r in rows for column in relearn_columns(r)}, key=relearn_n):
         header += [f"{base}_steps", f"{base}_text", f"{base}_steps_ci_lo", f"{base}_steps_ci_hi"]
+    full = {c[:-len(STEPS_SUFFIX)] for r in rows for c in r if c.startswith(FULL_PREFIX) and c.endswith(STEPS_SUFFIX)}
+    for base in sorted(full, key=lambda c: int(c[len(FULL_PREFIX):])):
+        header += [f"{base}_steps", f"{base}_text", f"{base}_steps_ci_lo", f"{base}_steps_ci_hi"]
+    if any(r.get(f"{STRONGEST}_steps") is not None for r in rows):
+        header += [f"{STRONGEST}_steps", f"{STRONGEST}_text", f"{STRONGEST}_attack", f"{STRONGEST}_steps_ci_lo",
+                   f"{STRONGEST}_steps_ci_hi"]
     return header + CSV_TAIL
 
 
@@ -99,7 +105,11 @@ def list_comparisons(root: str | Path | None = None) -> list[dict]:
 
 def comparison_figures(comparison: dict | str | Path) -> dict:
     """Plotly figures of a finished comparison (its directory, or the dict already loaded from it),
-    for the dashboard: ``{"pareto": Figure}``."""
+    for the dashboard: ``{"pareto": Figure, "layer_probe": Figure}`` (the second only when the layer-wise
+    probe ran)."""
     if not isinstance(comparison, dict):
         comparison = load_comparison_dir(comparison)
-    return {"pareto": comparison_pareto(comparison)}
+    figures = {"pareto": comparison_pareto(comparison)}
+    if (comparison.get("audits") or {}).get("layer_probe", {}).get("per_model"):
+        figures["layer_probe"] = layer_probe_curves(comparison)
+    return figures

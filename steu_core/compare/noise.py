@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import partial
 
 from ..audits.deep import ORACLE, intervals_overlap
-from .schema import METRIC_NAMES, RELEARN_PREFIX, STEPS_SUFFIX
+from .schema import FULL_PREFIX, METRIC_NAMES, RELEARN_PREFIX, STEPS_SUFFIX, STRONGEST
 from .text import format_interval, format_value
 
 STEU = "steu"
@@ -28,6 +28,10 @@ def noise_analysis(rows: list[dict], metrics) -> dict:
 
 
 def _metric_label(key: str, steps) -> str:
+    if key.startswith(STRONGEST):
+        return "relearning steps, strongest attacker"
+    if key.startswith(FULL_PREFIX):
+        return f"relearning steps, full-model attacker (n = {key[len(FULL_PREFIX):-len(STEPS_SUFFIX)]})"
     if steps is not None:
         return f"relearning steps (n = {key[len(RELEARN_PREFIX):-len(STEPS_SUFFIX)]})"
     return METRIC_NAMES.get(key, key.replace("_", " "))
@@ -41,6 +45,8 @@ def _partners(pairs: dict, kind: str, anchor: str) -> list[str]:
 def _figure_of(rows_by_method: dict, key: str, ci_key: str, steps, method: str) -> str:
     """A model's figure with its interval, as a finding quotes it."""
     row = rows_by_method[method]
+    if key.startswith(STRONGEST):  # each model's strongest attack has its own bound: its own words
+        return f"{row.get(STRONGEST + '_text')} {row.get(STRONGEST + '_ci_text') or ''} ({row.get(STRONGEST + '_attack')})"
     return f"{format_value(row.get(key), max_steps=steps)} {format_interval(row.get(ci_key), steps)}"
 
 
@@ -53,14 +59,18 @@ def _anchor_sentence(label: str, anchor: str, diff: list[str], same: list[str], 
     return text
 
 
-def findings(rows: list[dict], noise: dict, metrics, max_steps: int | None = None) -> list[str]:
+def findings(rows: list[dict], noise: dict, metrics, max_steps: int | dict | None = None) -> list[str]:
     """Plain sentences for STEU and the oracle against every other model: which differences lie outside
-    the noise (non-overlapping intervals) and which inside."""
+    the noise (non-overlapping intervals) and which inside. ``max_steps``: the relearning bound, or a
+    dict of the bound of every relearning column."""
     by = {r["method"]: r for r in rows}
     out = []
     anchors = [m for m in (STEU, ORACLE) if m in by]
     for key, ci_key in metrics:
-        steps = max_steps if key.startswith("relearn_") else None
+        if isinstance(max_steps, dict):
+            steps = max_steps.get(key)
+        else:
+            steps = max_steps if key.startswith(RELEARN_PREFIX) else None
         pairs = noise.get(key, {})
         for anchor in anchors:
             diff, same = _partners(pairs, "different", anchor), _partners(pairs, "indistinguishable", anchor)

@@ -22,6 +22,10 @@ DEFINITIONS = {
     "ks_statistic / ks_pvalue": "two-sample KS test of forget-set losses against the retrain oracle",
     "relearn_nN_steps": "median steps (over draws) of fine-tuning on N forget notes + N retain notes until "
                         "forget F1 > 0.5; '> max' = never within the bound",
+    "relearn_full_nN_steps": "the same with EVERY parameter fine-tuned (the full-model attacker, relearn_full audit); "
+                             "median over draws with an order-statistic interval",
+    "relearn_strongest_steps": "the strongest relearning attacker's result for this model: the smaller median of the "
+                               "head-only and full-model attacks ('relearn_strongest_attack' says which)",
     "wall_seconds": "token selection + unlearning (for the oracle: its training), on this machine",
     "time_ratio_to_oracle": "wall_seconds / the oracle's wall_seconds",
     "noise": "two figures are called indistinguishable when their 95 % intervals overlap (a conservative "
@@ -29,6 +33,10 @@ DEFINITIONS = {
 
 RELEARN_PREFIX = "relearn_n"
 STEPS_SUFFIX = "_steps"
+FULL_PREFIX = "relearn_full_n"
+STRONGEST = "relearn_strongest"
+# the relearning audits: (audit name, column prefix, attacker in words)
+RELEARN_AUDITS = (("relearn", RELEARN_PREFIX, "head-only"), ("relearn_full", FULL_PREFIX, "full-model"))
 
 
 def nested_get(d: dict, *path, default=None):
@@ -54,3 +62,18 @@ def relearn_columns(row: dict) -> list[str]:
 def relearn_n(column: str) -> int:
     """The N of a relearning column ``relearn_nN`` (as :func:`relearn_columns` gives it)."""
     return int(column[len(RELEARN_PREFIX):])
+
+
+def strongest_metric() -> tuple[str, str]:
+    """The (column, interval column) of the strongest relearning attacker's result."""
+    return f"{STRONGEST}{STEPS_SUFFIX}", f"{STRONGEST}{STEPS_SUFFIX}_ci"
+
+
+def strongest_attack(results: list[tuple[str, dict]]) -> tuple[str, dict] | None:
+    """Of (attacker in words, its summary for one model and n), the one with the smallest median steps:
+    the strongest attacker against this model. Ties go to the later (the full-model) attacker."""
+    have = [(label, r) for label, r in results if r and r.get("median_steps") is not None]
+    if not have:
+        return None
+    best = min(r["median_steps"] for _, r in have)
+    return [(label, r) for label, r in have if r["median_steps"] == best][-1]

@@ -10,7 +10,8 @@ from ..audits.deep import ORACLE, ORIGINAL, DeepInputs
 from ..methods import METHODS
 from ..request import CompareRequest
 from .noise import findings, noise_analysis
-from .schema import CI_METRICS, DEFINITIONS, SCHEMA, nested_get, relearn_metrics
+from .schema import (CI_METRICS, DEFINITIONS, FULL_PREFIX, RELEARN_AUDITS, SCHEMA, STRONGEST, nested_get,
+                     relearn_metrics, strongest_attack, strongest_metric)
 
 # the original model was not edited and took no time: what a method's run reports, filled in for it
 ORIGINAL_RUN_COLUMNS = {"k": 0, "coverage": None, "params_changed": 0, "params_changed_fraction": 0.0,
@@ -44,12 +45,22 @@ def _figure_columns(name: str, result: dict, audits: dict, when: str) -> dict:
 
 
 def _relearn_columns(name: str, audits: dict, n_values) -> dict:
-    columns = {}
-    for n in n_values:
-        relearn = nested_get(audits, "relearn", "per_model", name, f"n{n}") or {}
-        columns[f"relearn_n{n}_steps"] = relearn.get("median_steps")
-        columns[f"relearn_n{n}_steps_ci"] = relearn.get("median_steps_ci")
-        columns[f"relearn_n{n}_text"] = relearn.get("text")
+    """Both relearning attacks' median steps for every N, and the strongest attacker's result."""
+    columns, results = {}, []
+    for audit, prefix, attacker in RELEARN_AUDITS:
+        audit_n = n_values if audit == "relearn" else nested_get(audits, audit, "n_values", default=[]) or []
+        for n in audit_n:
+            relearn = nested_get(audits, audit, "per_model", name, f"n{n}") or {}
+            columns[f"{prefix}{n}_steps"] = relearn.get("median_steps")
+            columns[f"{prefix}{n}_steps_ci"] = relearn.get("median_steps_ci")
+            columns[f"{prefix}{n}_text"] = relearn.get("text")
+            results.append((f"{attacker}, n = {n}", relearn))
+    strongest = strongest_attack(results)
+    if strongest is not None:
+        attack, r = strongest
+        columns.update({f"{STRONGEST}_steps": r["median_steps"], f"{STRONGEST}_steps_ci": r.get("median_steps_ci"),
+                        f"{STRONGEST}_text": r.get("text"), f"{STRONGEST}_ci_text": r.get("ci_text"),
+                        f"{STRONGEST}_attack": attack})
     return columns
 
 
@@ -83,6 +94,13 @@ def comparison_rows(methods: list[str], results: dict[str, dict], audits: dict, 
     return rows
 
 
+def step_bounds(audits: dict, n_values, full_n) -> dict:
+    """The bound of every relearning column (above it a median means "never within the bound")."""
+    bounds = {f"relearn_n{n}_steps": nested_get(audits, "relearn", "max_steps") for n in n_values}
+    bounds.update({f"{FULL_PREFIX}{n}_steps": nested_get(audits, "relearn_full", "max_steps") for n in full_n})
+    return bounds
+
+
 def json_safe(audits: dict) -> dict:
     """The audits as plain JSON values (arrays as lists, anything else unknown as its text)."""
     return json.loads(json.dumps(audits, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
@@ -94,7 +112,9 @@ def build_comparison(req: CompareRequest, results: dict[str, dict], audits: dict
     first = results[req.methods[0]]
     n_values = nested_get(audits, "relearn", "n_values", default=[]) or []
     rows = comparison_rows(req.methods, results, audits, n_values)
-    metrics = CI_METRICS + relearn_metrics(n_values)
+    full_n = nested_get(audits, "relearn_full", "n_values", default=[]) or []
+    metrics = CI_METRICS + relearn_metrics(n_values) + [(f"{FULL_PREFIX}{n}_steps", f"{FULL_PREFIX}{n}_steps_ci")
+                                                        for n in full_n] + [strongest_metric()]
     noise = noise_analysis(rows, metrics)
     return {
         "schema": SCHEMA, "tool_version": __version__,
@@ -104,6 +124,6 @@ def build_comparison(req: CompareRequest, results: dict[str, dict], audits: dict
         "methods": list(req.methods), "oracle": ORACLE if ORACLE in results else None,
         "data": {**first.get("data", {}), "retain_sample": len(inputs.retain)},
         "rows": rows, "noise": noise,
-        "findings": findings(rows, noise, metrics, nested_get(audits, "relearn", "max_steps")),
+        "findings": findings(rows, noise, metrics, step_bounds(audits, n_values, full_n)),
         "audits": json_safe(audits), "total_seconds": total_seconds, "definitions": dict(DEFINITIONS),
     }

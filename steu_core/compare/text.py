@@ -11,7 +11,7 @@ import shlex
 from pathlib import Path
 
 from ..request import DEFAULT_METHODS
-from .schema import nested_get, relearn_columns, relearn_n
+from .schema import FULL_PREFIX, STRONGEST, nested_get, relearn_columns, relearn_n
 
 NOT_AVAILABLE = "n/a"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent  # where `python -m steu_core` runs from
@@ -21,8 +21,8 @@ TABLE_TAIL_HEADERS = ["coverage", "% params", "seconds", "x oracle"]
 
 
 def format_steps(v, max_steps) -> str:
-    """A relearning step count; above ``max_steps`` it means "never relearned within the bound"."""
-    return f"> {max_steps}" if max_steps is not None and v > max_steps else f"{float(v):g}"
+    """A relearning step count; above ``max_steps`` it is censored: "never relearned within the bound"."""
+    return f"never within {max_steps}" if max_steps is not None and v > max_steps else f"{float(v):g}"
 
 
 def format_value(v, digits=3, max_steps=None) -> str:
@@ -79,12 +79,23 @@ def _ks_cell(row: dict) -> str:
     return NOT_AVAILABLE if row.get("ks_statistic") is None else f"{row['ks_statistic']:.3f} (p={row['ks_pvalue']:.2g})"
 
 
-def _relearn_cell(row: dict, n: int, max_steps) -> str:
-    ci = row.get(f"relearn_n{n}_steps_ci")
-    text = row.get(f"relearn_n{n}_text") or NOT_AVAILABLE
+def _relearn_cell(row: dict, n: int, max_steps, prefix: str = "relearn_n") -> str:
+    ci = row.get(f"{prefix}{n}_steps_ci")
+    text = row.get(f"{prefix}{n}_text") or NOT_AVAILABLE
     if ci:
         text += f" [{format_steps(ci[0], max_steps)}, {format_steps(ci[1], max_steps)}]"
     return text
+
+
+def _strongest_cell(row: dict) -> str:
+    """The strongest relearning attacker's median steps, interval and which attacker it was."""
+    if row.get(f"{STRONGEST}_text") is None:
+        return NOT_AVAILABLE
+    return f"{row[f'{STRONGEST}_text']} {row.get(f'{STRONGEST}_ci_text') or ''} ({row.get(f'{STRONGEST}_attack')})"
+
+
+def _full_n_values(comparison: dict) -> list[int]:
+    return list(nested_get(comparison, "audits", "relearn_full", "n_values", default=[]) or [])
 
 
 def _cost_cells(row: dict) -> list[str]:
@@ -99,13 +110,19 @@ def table_rows(comparison: dict) -> tuple[list[str], list[list[str]]]:
     """The comparison table as text cells (figure and its 95 % interval together): headers, rows."""
     rows = comparison["rows"]
     n_values = [relearn_n(column) for column in relearn_columns(rows[0])]
+    full_n = _full_n_values(comparison)
     max_steps = nested_get(comparison, "audits", "relearn", "max_steps")
-    headers = [*TABLE_HEADERS, *(f"relearn n={n}" for n in n_values), *TABLE_TAIL_HEADERS]
+    full_max = nested_get(comparison, "audits", "relearn_full", "max_steps")
+    strongest = [] if not (n_values or full_n) else ["strongest relearning attacker"]
+    headers = [*TABLE_HEADERS, *(f"relearn head n={n}" for n in n_values), *(f"relearn full n={n}" for n in full_n),
+               *strongest, *TABLE_TAIL_HEADERS]
     out = []
     for r in rows:
         out.append([r["method"], *(_figure_cell(r, key) for key in
                                    ("forget_f1", "retain_f1", "loss_mia_auc", "ref_mia_auc", "probe_auc")),
-                    _ks_cell(r), *(_relearn_cell(r, n, max_steps) for n in n_values), *_cost_cells(r)])
+                    _ks_cell(r), *(_relearn_cell(r, n, max_steps) for n in n_values),
+                    *(_relearn_cell(r, n, full_max, FULL_PREFIX) for n in full_n),
+                    *([_strongest_cell(r)] if strongest else []), *_cost_cells(r)])
     return headers, out
 
 

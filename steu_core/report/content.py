@@ -115,6 +115,7 @@ def report_content(run_dir: str | Path, organisation: str | None = None, reveal_
     req = r.get("request") or {}
     mia = r.get("mia") or {}
     about = method_text(r)
+    compared = load_comparison(run_dir)
     content = {
         "report_schema": REPORT_SCHEMA,
         "title": "Machine unlearning audit report",
@@ -137,9 +138,9 @@ def report_content(run_dir: str | Path, organisation: str | None = None, reveal_
         "param_diff": _param_diff(r),
         "tokens": token_table(r, reveal_tokens),
         "changed_rows": changed_rows(r),
-        "limitations": limitations(about),
+        "limitations": limitations(about) + relearn_limitation(compared, str(r.get("method") or "steu")),
         "ledger": ledger_record(str(r.get("run_id", ""))),
-        "comparison": _comparison(load_comparison(run_dir)),
+        "comparison": _comparison(compared),
         "charts": [{"id": c["id"], "title": c["title"], "caption": c["caption"]} for c in chart_specs(r)],
     }
     content["_results"] = r  # for the chart builders; never exported
@@ -302,7 +303,27 @@ def _comparison(rows: list[dict] | None) -> list[dict] | None:
         return None
     return [{"method": str(row.get("method", "")), "forget_f1": number(row.get("forget_f1")),
              "retain_f1": number(row.get("retain_f1")), "params_changed_fraction": percent(row.get("params_changed_fraction")),
-             "wall_seconds": wall_time(row.get("wall_seconds"))} for row in rows]
+             "wall_seconds": wall_time(row.get("wall_seconds")),
+             "relearn": str(row.get("relearn_strongest_text") or "n/a")} for row in rows]
+
+
+def relearn_limitation(rows: list[dict] | None, method: str) -> list[dict]:
+    """What the strongest relearning attacker measured in the run's comparison says about this method."""
+    by = {row.get("method"): row for row in rows or []}
+    row = by.get(method)
+    if not row or row.get("relearn_strongest_text") is None:
+        return []
+    text = (f"Against the strongest relearning attacker measured ({row.get('relearn_strongest_attack')}), an attacker "
+            f"holding the new model and a few notes of the forgotten class brought it back after a median of "
+            f"{row['relearn_strongest_text']} steps of fine-tuning (interval {row.get('relearn_strongest_ci_text')}).")
+    oracle = by.get("retrain_oracle")
+    if oracle and oracle.get("relearn_strongest_text") is not None and method != "retrain_oracle":
+        text += (f" The retrained reference, which never saw the class: {oracle['relearn_strongest_text']} "
+                 f"({oracle.get('relearn_strongest_attack')}). Far fewer steps than the reference means the class "
+                 "was hidden rather than removed.")
+    elif method != "retrain_oracle":
+        text += " The comparison has no retrained reference, so this cannot be judged against retraining."
+    return [{"title": "Relearning", "text": text}]
 
 
 def exported(content: dict) -> dict:

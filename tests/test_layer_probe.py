@@ -1,0 +1,43 @@
+"""The layer-wise probe: one AUC per depth with its interval, the same curve for models whose encoder and
+rows are the original's, and the chart."""
+from __future__ import annotations
+
+import numpy as np
+
+from steu_core.audits.deep import DEEP_AUDITS
+from steu_core.charts import layer_probe_curves
+from steu_core.compare.files import comparison_figures
+from test_methods_compare import SETTINGS, _real_inputs, _run
+
+
+def test_layer_probe_reads_the_class_at_every_depth(tiny_bert, tiny_data, tmp_path):
+    _run(tiny_bert, tiny_data, tmp_path / "ho", "head_only", SETTINGS["head_only"])
+    inp = _real_inputs(tiny_bert, tiny_data, tmp_path / "ho" / "model", "head_only")
+    inp.settings = {"layer_probe": {"folds": 3}}
+    out = DEEP_AUDITS["layer_probe"](inp)["layer_probe"]
+    n_layers = inp.models["original"].clf.model.config.num_hidden_layers
+    orig = out["per_model"]["original"]["depths"]
+    assert [d["depth"] for d in orig] == ["embeddings", *(f"layer {i}" for i in range(1, n_layers + 1)), "head input"]
+    for d in orig:
+        lo, hi = d["auc_ci"]
+        assert lo <= d["auc"] <= hi
+    assert orig[-1]["auc"] > 0.8, "the original's head input separates the class it was trained on"
+    # head_only changes only the head: every depth up to the head input is the original's, bit for bit
+    ho = out["per_model"]["head_only"]["depths"]
+    assert [d["auc"] for d in ho] == [d["auc"] for d in orig]
+    # a stratified cap on the notes probed
+    inp.settings = {"layer_probe": {"folds": 3, "eval_max": 20}}
+    small = DEEP_AUDITS["layer_probe"](inp)["layer_probe"]
+    assert small["n_notes"] <= 21 and small["n_positive"] >= 2
+
+
+def test_layer_probe_chart_draws_one_curve_per_model_with_the_oracle_dashed():
+    depths = [{"depth": d, "auc": a, "auc_ci": [a - 0.05, min(1.0, a + 0.05)]}
+              for d, a in (("embeddings", 0.7), ("layer 1", 0.8), ("head input", 0.9))]
+    comparison = {"rows": [], "audits": {"layer_probe": {"per_model": {
+        "original": {"depths": depths}, "steu": {"depths": depths}, "retrain_oracle": {"depths": depths[:2]}}}}}
+    fig = layer_probe_curves(comparison)
+    assert [t.name for t in fig.data] == ["original", "steu", "retrain_oracle"]
+    assert fig.data[2].line.dash == "dash" and list(fig.data[0].x) == ["embeddings", "layer 1", "head input"]
+    assert np.allclose(fig.data[0].error_y.array, [0.05, 0.05, 0.05])
+    assert "layer_probe" in comparison_figures(comparison) and "layer_probe" not in comparison_figures({"rows": []})
