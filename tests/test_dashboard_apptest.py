@@ -478,6 +478,24 @@ def test_compare_page_shows_a_comparison_made_by_the_cli(dash_env):
     assert any(b.label == "Download the table (CSV)" for b in at.get("download_button"))
 
 
+def test_history_flags_removed_newest_entries_the_chain_cannot_see(dash_env):
+    import sqlite3
+
+    from steu_core.ledger import Ledger
+
+    ledger = Ledger()
+    for i in range(3):
+        ledger.append("request", {"request_id": f"REQ-{i}", "forget_rows": 12})
+    assert "Head record check FAILED" not in _texts(_page(_app(), "history"))
+    con = sqlite3.connect(ledger.path)  # the newest entry dropped: the chain that is left is still intact
+    con.execute("DROP TRIGGER IF EXISTS entries_no_delete")
+    con.execute("DELETE FROM entries WHERE seq = 3")
+    con.commit()
+    con.close()
+    texts = _texts(_page(_app(), "history"))
+    assert "Chain intact" in texts and "Head record check FAILED" in texts
+
+
 def test_history_shows_the_ledger_and_a_broken_chain(dash_env):
     import sqlite3
 

@@ -11,6 +11,7 @@ from steu_core.errors import SteuError
 from steu_core.ledger.signed_state import last_checkpoint_path, sign_checkpoint
 from steu_core.ledger import (Checkpoint, Ledger, LedgerError, check_ledger_file, default_key_path, entry_summary,
                               signer_for)
+from steu_core.ledger.head import check_head
 from steu_core.ledger.keys import local_verifier
 from steu_core.ledger.note import parse_note
 from steu_core.runs import list_runs, load_results
@@ -139,6 +140,7 @@ try:
     ledger = Ledger()
     check = ledger.verify()
     entries = ledger.entries()
+    head = check_head(ledger, check.n_entries)
 except Exception as exc:  # an unreadable ledger is shown, never hidden
     st.error(f"The ledger cannot be read ({type(exc).__name__}). Run `python -m steu_core ledger verify`.",
              icon=":material/gpp_bad:")
@@ -149,6 +151,8 @@ else:
     else:
         st.error(f"**Chain BROKEN at entry {check.first_broken_seq}** of {check.n_entries}: "
                  f"{common.md(check.reason)}. An entry was edited, deleted or reordered.", icon=":material/gpp_bad:")
+    if not head.ok:  # the chain alone cannot see its newest entries removed; the head record can
+        st.error(f"**Head record check FAILED**: {common.md(head.reason)}", icon=":material/gpp_bad:")
     if entries:
         st.dataframe(pd.DataFrame([{"#": e["seq"], "When (UTC)": e["ts_utc"], "Kind": e["kind"],
                                     "What": entry_summary(e["payload"] or {}, limit=200),
