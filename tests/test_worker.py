@@ -112,6 +112,23 @@ def test_force_cancel_stops_the_process_and_clears_partial_files():
         proc.kill()
 
 
+def test_force_cancel_closes_the_request_in_the_ledger():
+    """The stopped process cannot write its own outcome: the cancel writes "cancelled" for it."""
+    from steu_core.ledger import Ledger
+
+    request = Ledger().append("request", {"request_id": "REQ-9", "run_id": "run-g"})
+    proc = _sleeper()
+    try:
+        out = _stage("run-g", pid=proc.pid, request_entry=request["entry_hash"], request_id="REQ-9")
+        assert worker.cancel(out, force=True)
+        proc.wait(timeout=10)
+    finally:
+        proc.kill()
+    last = Ledger().entries()[-1]
+    assert last["kind"] == "run" and last["payload"]["outcome"] == "cancelled"
+    assert last["payload"]["request_entry"] == request["entry_hash"] and last["payload"]["run_id"] == "run-g"
+
+
 def test_a_run_still_starting_is_found_and_can_be_cancelled():
     proc = _sleeper()
     try:

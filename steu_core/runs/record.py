@@ -118,13 +118,19 @@ def outcome_entry(req, run_id: str, request_hash: str, state: str, message: str)
 def abandoned_entry(run_id: str, progress: dict) -> dict | None:
     """The ledger entry closing the request of a run whose process died mid-run (kill -9, a crash, a
     power cut), made when its staging directory is reclaimed; None if that run recorded no request."""
+    return closing_entry(run_id, progress, "abandoned",
+                         f"the run's process ({progress.get('pid')}) ended without finishing (killed or crashed); "
+                         "nothing was finished and its staging directory was removed")
+
+
+def closing_entry(run_id: str, progress: dict, outcome: str, error: str) -> dict | None:
+    """An outcome entry written for a run that could not write its own (dead, or stopped from outside),
+    from what its progress.json recorded; None if that run recorded no request."""
     request_hash = progress.get("request_entry")
     if not request_hash:
         return None
-    return {"request_id": str(progress.get("request_id") or ""), "run_id": run_id, "outcome": "abandoned",
-            "request_entry": request_hash, "stage": str(progress.get("stage") or ""),
-            "error": f"the run's process ({progress.get('pid')}) ended without finishing (killed or crashed); "
-                     "nothing was finished and its staging directory was removed"}
+    return {"request_id": str(progress.get("request_id") or ""), "run_id": run_id, "outcome": outcome,
+            "request_entry": request_hash, "stage": str(progress.get("stage") or ""), "error": error}
 
 
 def append_outcome(payload: dict, out: Path) -> dict:
@@ -158,6 +164,13 @@ class LedgerUnavailable(ResourceError):
 def record_abandoned(run_id: str, progress: dict) -> None:
     """Close the request of a dead run whose staging directory is being reclaimed ("abandoned")."""
     entry = abandoned_entry(run_id, progress)
+    if entry is not None:
+        Ledger().append("run", entry)
+
+
+def record_stopped(run_id: str, progress: dict, message: str) -> None:
+    """Close the request of a run whose process was stopped from outside before it could ("cancelled")."""
+    entry = closing_entry(run_id, progress, "cancelled", message)
     if entry is not None:
         Ledger().append("run", entry)
 

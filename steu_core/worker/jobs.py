@@ -15,6 +15,7 @@ from typing import Callable
 
 from ..errors import ConfigError
 from ..model import write_json_atomic
+from ..runs.record import record_stopped
 from ..runs import CANCEL_FILE, PROGRESS_FILE, new_run_id, read_progress, request_cancel, staging_dir
 from ..uploads import launch_fields, release_run
 from .files import error_line, launch_dir, launch_file, log_path, now_utc, read_launch, write_launch
@@ -247,6 +248,11 @@ def mark_cancelled(out: Path, message: str) -> None:
     if not stage.is_dir():
         return
     prog = read_progress(out) or {}
+    if prog.get("state") == "running":  # the stopped process never wrote its outcome: the request is closed here
+        try:
+            record_stopped(out.name, prog, message)
+        except Exception as exc:  # the cancel still happens; the page says the ledger did not take it
+            message += f" (its outcome could not be written to the ledger: {type(exc).__name__})"
     for child in stage.iterdir():
         if child.name != PROGRESS_FILE:
             shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
