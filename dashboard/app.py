@@ -79,9 +79,6 @@ _uploads_notice = _clean_uploads_at_startup(str(steu_home()))
 if "upload_session" not in st.session_state:  # a new browser session: once, not on every rerun
     _release_ended_runs()
 _require_access()
-if _uploads_notice and not st.session_state.get("uploads_notice_seen"):
-    st.session_state["uploads_notice_seen"] = True
-    st.info(_uploads_notice, icon=":material/delete_sweep:")
 
 HERE = Path(__file__).resolve().parent
 
@@ -140,6 +137,11 @@ start = st.Page(_start, title="Start", url_path="start", default=True, visibilit
 steps = [p for k, p in pages.items() if k not in ("try_note", "present")]
 page = st.navigation({"Steps": [start, *steps], "For a meeting": [pages["try_note"], pages["present"]]},
                      position="sidebar", expanded=True)
+
+# not on the hidden start page: it switches to step 1 at once, and the notice would be lost with it
+if page is not start and _uploads_notice and not st.session_state.get("uploads_notice_seen"):
+    st.session_state["uploads_notice_seen"] = True
+    st.info(_uploads_notice, icon=":material/delete_sweep:")
 
 if page.url_path != "present":  # the meeting page has no sidebar
     with st.sidebar:

@@ -183,7 +183,7 @@ def test_a_directory_as_report_out_is_refused_and_nothing_recorded(run_dir, tmp_
     target = tmp_path / "reports"
     target.mkdir()
     assert main(["report", "--run", str(run_dir), "--out", str(target), *mode]) == 2
-    assert "is a directory" in capsys.readouterr().err
+    assert "is an existing folder" in capsys.readouterr().err
     assert _report_entries() == [] and list(target.iterdir()) == []
 
 

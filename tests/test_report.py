@@ -19,6 +19,8 @@ from steu_core import report
 from steu_core.cli import report as report_cli
 from steu_core.errors import ConfigError, SteuError
 from steu_core.ledger import Ledger
+from steu_core.phi import mask_reason, mask_tokens
+from steu_core.report import content
 
 ORG = "St. Example Hospital NHS Trust"
 
@@ -494,8 +496,11 @@ def test_every_changed_row_is_listed(built):
     tokens = built["results"]["selected_tokens"]
     assert len(built["json"]["changed_rows"]) == len(tokens) > 30
     appendix = built["text"][built["text"].index("Appendix: every changed embedding row"):]
-    for t in tokens:
+    shown = mask_tokens(tokens)  # identifier-like tokens appear masked, with their row id
+    assert any(t["masked"] for t in shown) and any(not t["masked"] for t in shown)
+    for t in shown:
         assert f"{t['id']}" in appendix and t["token"] in appendix
+    assert not any(t["token"] in appendix for t in tokens if mask_reason(t["token"], t.get("df_forget")))
 
 
 def test_the_per_class_table_stays_on_one_page(built):
@@ -508,11 +513,16 @@ def test_the_per_class_table_stays_on_one_page(built):
 def test_a_long_table_repeats_its_heading_on_every_page(tmp_path, monkeypatch, fast_charts):
     monkeypatch.setenv("STEU_HOME", str(tmp_path / "home"))
     pdf = report.build_report(make_run_dir(tmp_path, results=make_results()), tmp_path / "long.pdf")  # 108 rows
-    pages = [p for p in _page_texts(pdf) if "Appendix: every changed embedding row" in p or "##" in p]
-    appendix = pages[pages.index(next(p for p in pages if "Appendix" in p)):]
+    pages = _page_texts(pdf)
+    start = next(i for i, p in enumerate(pages) if "Appendix: every changed embedding row" in p)
+    last_row = content.changed_rows(make_results())[-1]  # the smallest change is listed last
+    end = next(i for i in range(start, len(pages)) if f"{last_row['token']} {last_row['row']}" in pages[i])
+    appendix = pages[start:end + 1]
     assert len(appendix) >= 3
     for page in appendix:
         assert "Forget notes" in page and "L2 change" in page
+
+
 def test_limitations_quote_the_strongest_relearning_attacker_against_the_oracle(tmp_path):
     run = make_run_dir(tmp_path, results=make_results())
     rows = make_comparison(make_results())
