@@ -133,3 +133,41 @@ def test_features_are_keyed_by_the_notes_token_ids_and_rebuilt_when_corrupt():
                        feats)
     original_cache.entry_path(ka).write_bytes(b"broken")
     assert original_cache.features(ka, lambda: feats, 2, torch.device("cpu")) is feats
+
+
+def test_the_new_models_forget_logits_are_the_methods_own_and_match_a_fresh_scoring(tiny_bert, tiny_data):
+    """The method's last stopping-rule check scored the final model on the forget set: the run reuses
+    those logits (no second encoder pass); they are the saved model's logits up to float rounding."""
+    from steu_core.methods import get_method
+    from steu_core.model import compute_logits, encode, load_classifier
+    from steu_core.methods.base import UnlearnContext
+    from steu_core.data import load_notes
+
+    clf = load_classifier(tiny_bert)
+    train = load_notes(tiny_data["train"])
+    fc = clf.labels.index("substance")
+    forget, retain = train.where_label("substance"), train.where_label("substance", equal=False)
+    ctx = UnlearnContext(original=clf, forget=encode(clf.tokenizer, forget.texts, 48),
+                         retain=encode(clf.tokenizer, retain.texts, 48),
+                         retain_labels=torch.as_tensor([clf.labels.index(y) for y in retain.labels]),
+                         forget_class_id=fc, max_length=48)
+    for settings in ({"max_steps": 3}, {"max_steps": 30, "min_steps": 1, "check_every": 1}):
+        result = get_method("steu")(settings).run(ctx)
+        fresh = compute_logits(result.model, ctx.forget, 64)
+        assert result.forget_logits is not None and result.forget_logits.shape == fresh.shape
+        assert torch.allclose(result.forget_logits, fresh, atol=1e-5, rtol=0)
+        assert torch.equal(result.forget_logits.argmax(-1), fresh.argmax(-1))
+
+
+def test_the_run_scores_the_new_model_on_the_forget_set_only_once(tiny_bert, tiny_data, tmp_path, monkeypatch):
+    scored: list[tuple[int, int]] = []  # (which model, how many notes)
+    real = pipeline.compute_logits
+    monkeypatch.setattr(pipeline, "compute_logits", lambda clf, enc, *a, **k: scored.append((id(clf), len(enc))) or
+                        real(clf, enc, *a, **k))
+    r = _run(tiny_bert, tiny_data, tmp_path / "a")
+    models = list(dict.fromkeys(m for m, _ in scored))
+    assert len(models) == 2  # the original (first request: nothing cached), then the new model
+    original, new = ([n for m, n in scored if m == k] for k in models)
+    n_eval, n_forget = r["data"]["eval_rows"], r["data"]["forget"]["rows"]
+    assert sorted(original) == sorted([n_eval, n_forget])
+    assert new == [n_eval], "the new model was scored on the forget set again"

@@ -227,7 +227,8 @@ def score_new_model(run: Run) -> None:
 
 def new_scores(run: Run, result: MethodResult) -> Scores:
     """Scores of a new model: through the cache, only notes holding an edited row are re-encoded
-    (exact: the encoder is frozen and unchanged, so every other note's head input is the same)."""
+    (exact: the encoder is frozen and unchanged, so every other note's head input is the same). The
+    forget set's are the method's own, where it scored the final model there (one pass, not two)."""
     new, enc, bs, rows = result.model, run.enc, run.req.batch_size, result.row_ids
     exact = run.exact_cache and not result.encoder_changed
 
@@ -237,7 +238,10 @@ def new_scores(run: Run, result: MethodResult) -> Scores:
         recompute = np.flatnonzero(coverage(enc[key].ids, rows)).tolist()
         return compute_logits(new, enc[key], bs, feats=feats, recompute=recompute)
 
-    return Scores(logits("eval", run.before.eval_feats), logits("forget", run.before.forget_feats))
+    reused = result.forget_logits  # the method scored the final model on the forget set already
+    if reused is None or len(reused) != len(enc["forget"]):
+        reused = logits("forget", run.before.forget_feats)
+    return Scores(logits("eval", run.before.eval_feats), reused)
 
 
 def audit_inputs(run: Run, result: MethodResult, after: Scores, with_files: bool) -> AuditInputs:
