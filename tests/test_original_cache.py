@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -38,8 +39,10 @@ def _entries() -> list[Path]:
 
 def test_a_second_request_reads_the_cache_and_gets_exactly_the_same_results(tiny_bert, tiny_data, tmp_path,
                                                                              monkeypatch):
+    from steu_core.runs import pipeline as pipeline_module
+
     first = _run(tiny_bert, tiny_data, tmp_path / "a")
-    assert len(_entries()) == 2
+    assert len(_entries()) == 5  # the scores, the retain-pool features, three sets of token ids
 
     def no_scoring(*a, **k):
         raise AssertionError("the original was scored again")
@@ -51,11 +54,16 @@ def test_a_second_request_reads_the_cache_and_gets_exactly_the_same_results(tiny
     monkeypatch.setattr(pipeline, "compute_features", lambda *a, **k: calls.append(1) or real(*a, **k))
     real_shared = distributed.compute_features  # what the method calls for its retain pool
     monkeypatch.setattr(distributed, "compute_features", lambda *a, **k: method_calls.append(1) or real_shared(*a, **k))
+    tokenised = []
+    real_encode = pipeline_module.encode
+    monkeypatch.setattr(pipeline_module, "encode", lambda tok, texts, *a, **k: tokenised.extend(texts) or
+                        real_encode(tok, texts, *a, **k))
     second = _run(tiny_bert, tiny_data, tmp_path / "b")
     assert not calls, "the original's features were computed again"
+    assert len(tokenised) <= 1, "the notes were tokenised again"  # one note: the tokenizer's state (pipeline.tokenize)
     assert not method_calls, "the method computed the original's retain features again"
     assert _figures(second) == _figures(first)
-    assert len(_entries()) == 2  # the scores, and the method's retain-pool features
+    assert len(_entries()) == 5  # all read, none added
 
 
 def test_a_changed_model_data_or_max_length_is_a_new_key():
@@ -75,8 +83,9 @@ def test_another_max_length_misses_and_scores_again(tiny_bert, tiny_data, tmp_pa
     monkeypatch.setattr(pipeline, "compute_features", lambda *a, **k: calls.append(1) or real(*a, **k))
     _run(tiny_bert, tiny_data, tmp_path / "b", max_length=40)
     assert len(calls) >= 2, "the original was not scored for the new maximum length"
-    # a new scores entry; the retain-pool features are shared when no note reaches either limit (same ids)
-    assert len(_entries()) in (3, 4)
+    # a new scores entry and three new token-id entries; the retain-pool features are shared when no
+    # note reaches either limit (same ids)
+    assert len(_entries()) in (9, 10)
 
 
 def _fresh() -> dict:
@@ -171,3 +180,26 @@ def test_the_run_scores_the_new_model_on_the_forget_set_only_once(tiny_bert, tin
     n_eval, n_forget = r["data"]["eval_rows"], r["data"]["forget"]["rows"]
     assert sorted(original) == sorted([n_eval, n_forget])
     assert new == [n_eval], "the new model was scored on the forget set again"
+
+
+def test_token_ids_are_keyed_by_model_text_and_max_length_and_read_back_exactly(tiny_bert, tiny_data):
+    from steu_core.data import load_notes
+    from steu_core.model import encode, load_classifier
+
+    tok = load_classifier(tiny_bert).tokenizer
+    texts = list(load_notes(tiny_data["train"]).texts)
+    key = original_cache.tokens_key("m", texts, 16)
+    changed = [texts[0] + " x", *texts[1:]]
+    assert len({key, original_cache.tokens_key("m2", texts, 16), original_cache.tokens_key("m", texts, 17),
+                original_cache.tokens_key("m", changed, 16), original_cache.tokens_key("m", texts[:-1], 16),
+                original_cache.tokens_key("m", ["ab", "c"], 16), original_cache.tokens_key("m", ["a", "bc"], 16)}) == 7
+    fresh = encode(tok, texts, 16)
+    assert fresh.truncated > 0  # the stored count is checked, not only the ids
+    assert original_cache.encoded(key, lambda: fresh, len(texts), 16) is fresh
+    again = original_cache.encoded(key, lambda: pytest.fail("tokenised again"), len(texts), 16)
+    assert (np.array_equal(again.flat, fresh.flat) and np.array_equal(again.offsets, fresh.offsets)
+            and (again.truncated, again.max_length) == (fresh.truncated, 16))
+    original_cache.entry_path(key).write_bytes(b"broken")  # a corrupt entry is a miss, rebuilt
+    assert original_cache.encoded(key, lambda: fresh, len(texts), 16) is fresh
+    assert original_cache.encoded(key, lambda: pytest.fail("not rebuilt"), len(texts), 16).truncated == fresh.truncated
+    assert original_cache.encoded(key, lambda: fresh, len(texts) + 1, 16) is fresh  # wrong note count: a miss

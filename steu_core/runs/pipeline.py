@@ -168,10 +168,18 @@ def load_data(run: Run) -> None:
 
 def tokenize(run: Run) -> None:
     run.report({"stage": "tokenize"})
-    tok, n = run.clf.tokenizer, run.req.max_length
-    d = run.data
-    run.enc = {"forget": encode(tok, d.forget.texts, n), "retain": encode(tok, d.retain.texts, n),
-               "eval": encode(tok, d.evaluation.texts, n)}
+    tok, n, d = run.clf.tokenizer, run.req.max_length, run.data
+    cached = original_cache.tokens_hook(run)  # the same notes for the same model: read, not tokenised again
+
+    def ids(notes) -> object:
+        texts = list(notes.texts)
+        return cached(texts, lambda: encode(tok, texts, n)) if cached else encode(tok, texts, n)
+
+    run.enc = {"forget": ids(d.forget), "retain": ids(d.retain), "eval": ids(d.evaluation)}
+    if cached:
+        # a fast tokenizer's first call resets the padding state it saves into tokenizer.json: one note
+        # through it keeps the new model's files (and hash) the same whether the ids were read or made
+        encode(tok, list(d.forget.texts)[:1], n)
     run.eval_labels = np.array([run.clf.labels.index(y) for y in d.evaluation.labels])
 
 
