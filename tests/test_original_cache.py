@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -203,3 +204,26 @@ def test_token_ids_are_keyed_by_model_text_and_max_length_and_read_back_exactly(
     assert original_cache.encoded(key, lambda: fresh, len(texts), 16) is fresh
     assert original_cache.encoded(key, lambda: pytest.fail("not rebuilt"), len(texts), 16).truncated == fresh.truncated
     assert original_cache.encoded(key, lambda: fresh, len(texts) + 1, 16) is fresh  # wrong note count: a miss
+
+
+def test_reusing_the_methods_forget_logits_gives_the_figures_of_a_fresh_scoring(tiny_bert, tiny_data, tmp_path,
+                                                                                 monkeypatch):
+    from steu_core.methods import steu
+
+    reused = _run(tiny_bert, tiny_data, tmp_path / "a")
+    real = steu.Steu.run
+    monkeypatch.setattr(steu.Steu, "run", lambda self, ctx: replace(real(self, ctx), forget_logits=None))
+    fresh = _run(tiny_bert, tiny_data, tmp_path / "b")
+    assert _figures(reused)["unlearned_model"] == _figures(fresh)["unlearned_model"]  # the same training
+    assert _close(_figures(reused), _figures(fresh))
+
+
+def _close(a, b) -> bool:
+    """Equal, numbers within 1e-6 (JSON trees of dicts, lists, strings and numbers)."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, (int, float)):
+        return a == pytest.approx(b, abs=1e-6, nan_ok=True)
+    return a == b
