@@ -6,8 +6,10 @@ scores (steu_core/runs/original_cache.py). Prints both requests' stage times sid
 Request: the demo model (``--model default``, fine-tuned once into the data directory if it is not
 there yet), data_samples/ (train.csv, test.csv, forget_substance_use.csv), forget class
 substance_use_disorder, STEU with its defaults. The first request starts from an empty cache of
-original scores (a temporary one: the data directory's own cache is neither read nor changed), so
-it pays for scoring the original; the second finds the entry the first wrote. Stage times are the
+original scores, retain features and token ids (a temporary one: the data directory's own cache is
+neither read nor changed), so it pays for scoring the original; the second finds the entries the
+first wrote. "Caching encoder features" runs until the first optimisation step has been reported, so
+it holds that step. Stage times are the
 wall time from one stage of the run to the next (progress.json's stages, steu_core/runs/stages.py);
 the in-process time leaves out the dashboard worker's process start and imports.
 """

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -38,8 +40,10 @@ def _entries() -> list[Path]:
 
 def test_a_second_request_reads_the_cache_and_gets_exactly_the_same_results(tiny_bert, tiny_data, tmp_path,
                                                                              monkeypatch):
+    from steu_core.runs import pipeline as pipeline_module
+
     first = _run(tiny_bert, tiny_data, tmp_path / "a")
-    assert len(_entries()) == 2
+    assert len(_entries()) == 5  # the scores, the retain-pool features, three sets of token ids
 
     def no_scoring(*a, **k):
         raise AssertionError("the original was scored again")
@@ -51,11 +55,16 @@ def test_a_second_request_reads_the_cache_and_gets_exactly_the_same_results(tiny
     monkeypatch.setattr(pipeline, "compute_features", lambda *a, **k: calls.append(1) or real(*a, **k))
     real_shared = distributed.compute_features  # what the method calls for its retain pool
     monkeypatch.setattr(distributed, "compute_features", lambda *a, **k: method_calls.append(1) or real_shared(*a, **k))
+    tokenised = []
+    real_encode = pipeline_module.encode
+    monkeypatch.setattr(pipeline_module, "encode", lambda tok, texts, *a, **k: tokenised.extend(texts) or
+                        real_encode(tok, texts, *a, **k))
     second = _run(tiny_bert, tiny_data, tmp_path / "b")
     assert not calls, "the original's features were computed again"
+    assert len(tokenised) <= 1, "the notes were tokenised again"  # one note: the tokenizer's state (pipeline.tokenize)
     assert not method_calls, "the method computed the original's retain features again"
     assert _figures(second) == _figures(first)
-    assert len(_entries()) == 2  # the scores, and the method's retain-pool features
+    assert len(_entries()) == 5  # all read, none added
 
 
 def test_a_changed_model_data_or_max_length_is_a_new_key():
@@ -75,8 +84,9 @@ def test_another_max_length_misses_and_scores_again(tiny_bert, tiny_data, tmp_pa
     monkeypatch.setattr(pipeline, "compute_features", lambda *a, **k: calls.append(1) or real(*a, **k))
     _run(tiny_bert, tiny_data, tmp_path / "b", max_length=40)
     assert len(calls) >= 2, "the original was not scored for the new maximum length"
-    # a new scores entry; the retain-pool features are shared when no note reaches either limit (same ids)
-    assert len(_entries()) in (3, 4)
+    # a new scores entry and three new token-id entries; the retain-pool features are shared when no
+    # note reaches either limit (same ids)
+    assert len(_entries()) in (9, 10)
 
 
 def _fresh() -> dict:
@@ -133,3 +143,87 @@ def test_features_are_keyed_by_the_notes_token_ids_and_rebuilt_when_corrupt():
                        feats)
     original_cache.entry_path(ka).write_bytes(b"broken")
     assert original_cache.features(ka, lambda: feats, 2, torch.device("cpu")) is feats
+
+
+def test_the_new_models_forget_logits_are_the_methods_own_and_match_a_fresh_scoring(tiny_bert, tiny_data):
+    """The method's last stopping-rule check scored the final model on the forget set: the run reuses
+    those logits (no second encoder pass); they are the saved model's logits up to float rounding."""
+    from steu_core.methods import get_method
+    from steu_core.model import compute_logits, encode, load_classifier
+    from steu_core.methods.base import UnlearnContext
+    from steu_core.data import load_notes
+
+    clf = load_classifier(tiny_bert)
+    train = load_notes(tiny_data["train"])
+    fc = clf.labels.index("substance")
+    forget, retain = train.where_label("substance"), train.where_label("substance", equal=False)
+    ctx = UnlearnContext(original=clf, forget=encode(clf.tokenizer, forget.texts, 48),
+                         retain=encode(clf.tokenizer, retain.texts, 48),
+                         retain_labels=torch.as_tensor([clf.labels.index(y) for y in retain.labels]),
+                         forget_class_id=fc, max_length=48)
+    for settings in ({"max_steps": 3}, {"max_steps": 30, "min_steps": 1, "check_every": 1}):
+        result = get_method("steu")(settings).run(ctx)
+        fresh = compute_logits(result.model, ctx.forget, 64)
+        assert result.forget_logits is not None and result.forget_logits.shape == fresh.shape
+        assert torch.allclose(result.forget_logits, fresh, atol=1e-5, rtol=0)
+        assert torch.equal(result.forget_logits.argmax(-1), fresh.argmax(-1))
+
+
+def test_the_run_scores_the_new_model_on_the_forget_set_only_once(tiny_bert, tiny_data, tmp_path, monkeypatch):
+    scored: list[tuple[int, int]] = []  # (which model, how many notes)
+    real = pipeline.compute_logits
+    monkeypatch.setattr(pipeline, "compute_logits", lambda clf, enc, *a, **k: scored.append((id(clf), len(enc))) or
+                        real(clf, enc, *a, **k))
+    r = _run(tiny_bert, tiny_data, tmp_path / "a")
+    models = list(dict.fromkeys(m for m, _ in scored))
+    assert len(models) == 2  # the original (first request: nothing cached), then the new model
+    original, new = ([n for m, n in scored if m == k] for k in models)
+    n_eval, n_forget = r["data"]["eval_rows"], r["data"]["forget"]["rows"]
+    assert sorted(original) == sorted([n_eval, n_forget])
+    assert new == [n_eval], "the new model was scored on the forget set again"
+
+
+def test_token_ids_are_keyed_by_model_text_and_max_length_and_read_back_exactly(tiny_bert, tiny_data):
+    from steu_core.data import load_notes
+    from steu_core.model import encode, load_classifier
+
+    tok = load_classifier(tiny_bert).tokenizer
+    texts = list(load_notes(tiny_data["train"]).texts)
+    key = original_cache.tokens_key("m", texts, 16)
+    changed = [texts[0] + " x", *texts[1:]]
+    assert len({key, original_cache.tokens_key("m2", texts, 16), original_cache.tokens_key("m", texts, 17),
+                original_cache.tokens_key("m", changed, 16), original_cache.tokens_key("m", texts[:-1], 16),
+                original_cache.tokens_key("m", ["ab", "c"], 16), original_cache.tokens_key("m", ["a", "bc"], 16)}) == 7
+    fresh = encode(tok, texts, 16)
+    assert fresh.truncated > 0  # the stored count is checked, not only the ids
+    assert original_cache.encoded(key, lambda: fresh, len(texts), 16) is fresh
+    again = original_cache.encoded(key, lambda: pytest.fail("tokenised again"), len(texts), 16)
+    assert (np.array_equal(again.flat, fresh.flat) and np.array_equal(again.offsets, fresh.offsets)
+            and (again.truncated, again.max_length) == (fresh.truncated, 16))
+    original_cache.entry_path(key).write_bytes(b"broken")  # a corrupt entry is a miss, rebuilt
+    assert original_cache.encoded(key, lambda: fresh, len(texts), 16) is fresh
+    assert original_cache.encoded(key, lambda: pytest.fail("not rebuilt"), len(texts), 16).truncated == fresh.truncated
+    assert original_cache.encoded(key, lambda: fresh, len(texts) + 1, 16) is fresh  # wrong note count: a miss
+
+
+def test_reusing_the_methods_forget_logits_gives_the_figures_of_a_fresh_scoring(tiny_bert, tiny_data, tmp_path,
+                                                                                 monkeypatch):
+    from steu_core.methods import steu
+
+    reused = _run(tiny_bert, tiny_data, tmp_path / "a")
+    real = steu.Steu.run
+    monkeypatch.setattr(steu.Steu, "run", lambda self, ctx: replace(real(self, ctx), forget_logits=None))
+    fresh = _run(tiny_bert, tiny_data, tmp_path / "b")
+    assert _figures(reused)["unlearned_model"] == _figures(fresh)["unlearned_model"]  # the same training
+    assert _close(_figures(reused), _figures(fresh))
+
+
+def _close(a, b) -> bool:
+    """Equal, numbers within 1e-6 (JSON trees of dicts, lists, strings and numbers)."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return isinstance(b, list) and len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b))
+    if isinstance(a, float) and isinstance(b, (int, float)):
+        return a == pytest.approx(b, abs=1e-6, nan_ok=True)
+    return a == b

@@ -60,6 +60,10 @@ class MethodResult:
     settings: dict = field(default_factory=dict)
     seconds: dict = field(default_factory=dict)  # {"select": s, "unlearn": s}
     notes: list[str] = field(default_factory=list)
+    # The new model's logits on the forget set (ctx.forget, in order), where the method scored the final
+    # model there anyway (its last stopping-rule check): the run's scoring reuses them instead of a second
+    # encoder pass over the same notes. None: the run scores the forget set itself.
+    forget_logits: torch.Tensor | None = None
 
     @property
     def row_ids(self) -> list[int]:

@@ -120,6 +120,7 @@ class _Training:
     use_cache: bool
     forget_pool: TrainingPool
     retain_pool: TrainingPool
+    forget_logits: torch.Tensor | None = None  # of the last full check: the final model's, once training ends
 
     @property
     def forget_class(self) -> int:
@@ -127,8 +128,10 @@ class _Training:
 
 
 def run_sparse_unlearning(ctx: UnlearnContext, cfg: SteuConfig, selected: list[TokenScore],
-                          use_cache: bool = True) -> tuple[Classifier, dict]:
-    """Train the selected rows and/or the head of a copy of the original; return the copy and a log."""
+                          use_cache: bool = True, scores: dict | None = None) -> tuple[Classifier, dict]:
+    """Train the selected rows and/or the head of a copy of the original; return the copy and a log.
+    ``scores``, when given, receives ``forget_logits``: the returned model's logits on ``ctx.forget``
+    from the last check of the stopping rule (which always scores the final model)."""
     edit = _trainable_copy(ctx, cfg, selected)
     opt = torch.optim.Adam(edit.groups)  # no weight decay: only the trainable tensors carry optimizer state
     use_cache = use_cache and edit.clf.adapter is not None
@@ -140,6 +143,8 @@ def run_sparse_unlearning(ctx: UnlearnContext, cfg: SteuConfig, selected: list[T
     start = _starting_point(run)
     history, stopped_early, steps, end = _optimise(run, opt, start, t0)
     _write_rows(edit)
+    if scores is not None:
+        scores["forget_logits"] = run.forget_logits
     log = {"steps": steps, "max_steps": cfg.max_steps, "stopped_early": stopped_early, "history": history,
            "forget_f1_on_forget_set": {"start": start[0], "end": end[0]},
            "retain_loss_on_pool": {"start": start[1], "end": end[1]},
@@ -207,6 +212,7 @@ def _evaluate(run: _Training) -> tuple[float, float]:
     with torch.no_grad():  # with several processes each scores its share of the chunks
         fl = distributed.map_rows(len(forget_pool), lambda b: pool_logits(clf, forget_pool, b, override, use_cache))
         rl = distributed.map_rows(len(retain_pool), lambda b: pool_logits(clf, retain_pool, b, override, use_cache))
+    run.forget_logits = fl.float().cpu()
     return f1_on_forget(fl.argmax(-1).cpu(), run.forget_class), float(F.cross_entropy(rl.float().cpu(),
                                                                                       retain_pool.labels))
 
@@ -316,8 +322,9 @@ class Steu:
         t0 = time.perf_counter()
         selected = self.select(ctx)
         t1 = time.perf_counter()
-        new, log = run_sparse_unlearning(ctx, self.cfg, selected, use_cache=self.use_cache)
+        scores: dict = {}
+        new, log = run_sparse_unlearning(ctx, self.cfg, selected, use_cache=self.use_cache, scores=scores)
         t2 = time.perf_counter()
         return MethodResult(model=new, allowed=self.allowed(selected), selected_tokens=selected,
                             encoder_changed=False, training=log, settings=asdict(self.cfg),
-                            seconds={"select": t1 - t0, "unlearn": t2 - t1})
+                            seconds={"select": t1 - t0, "unlearn": t2 - t1}, forget_logits=scores["forget_logits"])

@@ -8,6 +8,9 @@ those numbers depend on: the model's content hash, the content hashes of the eva
 notes, the maximum length, the batch size (it sets the padding), the device and the precision. So a
 hit is exact and never stale; a changed model, file or setting is a new key.
 
+The notes' token ids are kept the same way (:func:`encoded`): they depend only on the tokenizer
+(inside the model directory, so in its content hash), the notes' text and the maximum length.
+
 Entries live in ``<data dir>/original-scores/<key>.safetensors`` (safetensors: loading runs no code),
 written to a temporary file and renamed into place; a corrupt or inconsistent entry is ignored,
 removed and rebuilt. The newest ``KEEP`` entries are kept. The notes' text is never stored, only
@@ -22,15 +25,19 @@ import secrets
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
 import torch
+from safetensors.numpy import load_file as load_arrays
+from safetensors.numpy import save_file as save_arrays
 from safetensors.torch import load_file, save_file
 
 from ..accel import cache_device
+from ..model import Encoded
 from ..paths import subdir
 
 FORMAT = "steu-original-scores/1"
 DEFAULT_FEATURE_BATCH = 64  # the batch size of compute_features when none is given (the method's call)
-KEEP = 16  # two entries per request (the scores, the method's retain features)
+KEEP = 24  # five entries per request (the scores, the method's retain features, three sets of token ids)
 LOGITS = ("eval_logits", "forget_logits")
 FEATURES = ("eval_feats", "forget_feats")
 
@@ -97,9 +104,15 @@ def consistent(found: dict, n_eval: int, n_forget: int) -> bool:
 def save(key: str, scores: dict) -> None:
     """Write the entry atomically (a reader sees the old state or the whole new file), then prune."""
     tensors = {name: t.detach().to("cpu", torch.float32).contiguous() for name, t in scores.items() if t is not None}
+    write_entry(key, lambda tmp: save_file(tensors, tmp, metadata={"format": FORMAT}))
+
+
+def write_entry(key: str, write: Callable[[str], None]) -> None:
+    """``write(temporary path)``, then the file renamed into place (a reader sees the old state or the
+    whole new file), then prune."""
     tmp = cache_dir() / f".{key}.{secrets.token_hex(4)}.tmp"
     try:
-        save_file(tensors, str(tmp), metadata={"format": FORMAT})
+        write(str(tmp))
         os.replace(tmp, entry_path(key))
     except OSError:  # a full disk: the run goes on without a cache entry
         tmp.unlink(missing_ok=True)
@@ -167,3 +180,47 @@ def scores(key: str | None, compute: Callable[[], dict], n_eval: int, n_forget: 
     if key is not None:
         save(key, fresh)
     return fresh, False
+
+
+def tokens_key(model_sha256: str, texts: list[str], max_length: int) -> str:
+    """The name of the entry of the token ids of ``texts`` (the tokenizer is part of the model's hash)."""
+    digest = hashlib.sha256()
+    for text in texts:  # length-prefixed, so no two lists of notes hash alike
+        raw = text.encode("utf-8", "surrogatepass")
+        digest.update(len(raw).to_bytes(8, "little") + raw)
+    parts = {"format": FORMAT, "kind": "tokens", "model": model_sha256, "texts": digest.hexdigest(),
+             "n": len(texts), "max_length": int(max_length)}
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def encoded(key: str, compute: Callable[[], Encoded], n: int, max_length: int) -> Encoded:
+    """The token ids of ``n`` notes stored under ``key``, else ``compute()``, stored."""
+    path = entry_path(key)
+    if path.is_file():
+        try:
+            found = load_arrays(str(path))
+            flat, offsets, truncated = found["flat"], found["offsets"], int(found["truncated"][0])
+            if (flat.dtype != np.int32 or len(offsets) != n + 1 or offsets[0] != 0 or offsets[-1] != len(flat)
+                    or (np.diff(offsets) < 0).any() or not 0 <= truncated <= n):
+                raise ValueError("inconsistent entry")
+            os.utime(path)
+            return Encoded(flat=flat, offsets=offsets, truncated=truncated, max_length=max_length)
+        except Exception:  # noqa: BLE001 - any unreadable entry is a miss, never a failed run
+            path.unlink(missing_ok=True)
+    fresh = compute()
+    arrays = {"flat": fresh.flat, "offsets": fresh.offsets, "truncated": np.array([fresh.truncated], np.int64)}
+    write_entry(key, lambda tmp: save_arrays(arrays, tmp, metadata={"format": FORMAT}))
+    return fresh
+
+
+def tokens_hook(run) -> Callable | None:
+    """For :mod:`.pipeline`'s tokenising: ``hook(texts, compute)``, the token ids through the cache
+    (None where :func:`key_for` gives no key)."""
+    if key_for(run) is None:
+        return None
+    model_sha, max_length = run.original_hash["sha256"], run.req.max_length
+
+    def hook(texts: list[str], compute: Callable[[], Encoded]) -> Encoded:
+        return encoded(tokens_key(model_sha, texts, max_length), compute, len(texts), max_length)
+
+    return hook

@@ -168,10 +168,18 @@ def load_data(run: Run) -> None:
 
 def tokenize(run: Run) -> None:
     run.report({"stage": "tokenize"})
-    tok, n = run.clf.tokenizer, run.req.max_length
-    d = run.data
-    run.enc = {"forget": encode(tok, d.forget.texts, n), "retain": encode(tok, d.retain.texts, n),
-               "eval": encode(tok, d.evaluation.texts, n)}
+    tok, n, d = run.clf.tokenizer, run.req.max_length, run.data
+    cached = original_cache.tokens_hook(run)  # the same notes for the same model: read, not tokenised again
+
+    def ids(notes) -> object:
+        texts = list(notes.texts)
+        return cached(texts, lambda: encode(tok, texts, n)) if cached else encode(tok, texts, n)
+
+    run.enc = {"forget": ids(d.forget), "retain": ids(d.retain), "eval": ids(d.evaluation)}
+    if cached:
+        # a fast tokenizer's first call resets the padding state it saves into tokenizer.json: one note
+        # through it keeps the new model's files (and hash) the same whether the ids were read or made
+        encode(tok, list(d.forget.texts)[:1], n)
     run.eval_labels = np.array([run.clf.labels.index(y) for y in d.evaluation.labels])
 
 
@@ -227,7 +235,8 @@ def score_new_model(run: Run) -> None:
 
 def new_scores(run: Run, result: MethodResult) -> Scores:
     """Scores of a new model: through the cache, only notes holding an edited row are re-encoded
-    (exact: the encoder is frozen and unchanged, so every other note's head input is the same)."""
+    (exact: the encoder is frozen and unchanged, so every other note's head input is the same). The
+    forget set's are the method's own, where it scored the final model there (one pass, not two)."""
     new, enc, bs, rows = result.model, run.enc, run.req.batch_size, result.row_ids
     exact = run.exact_cache and not result.encoder_changed
 
@@ -237,7 +246,10 @@ def new_scores(run: Run, result: MethodResult) -> Scores:
         recompute = np.flatnonzero(coverage(enc[key].ids, rows)).tolist()
         return compute_logits(new, enc[key], bs, feats=feats, recompute=recompute)
 
-    return Scores(logits("eval", run.before.eval_feats), logits("forget", run.before.forget_feats))
+    reused = result.forget_logits  # the method scored the final model on the forget set already
+    if reused is None or len(reused) != len(enc["forget"]):
+        reused = logits("forget", run.before.forget_feats)
+    return Scores(logits("eval", run.before.eval_feats), reused)
 
 
 def audit_inputs(run: Run, result: MethodResult, after: Scores, with_files: bool) -> AuditInputs:
