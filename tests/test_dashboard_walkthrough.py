@@ -105,6 +105,8 @@ def _request_by_ids(walk: Walk, base: str, ids_file: Path) -> str:
     page = walk.page
     page.goto(f"{base}/request")
     page.get_by_text("Note ids (of the training notes)").click()
+    expect(page.get_by_role("radio", name="Note ids (of the training notes)")).to_be_checked()
+    page.wait_for_timeout(2000)  # the rerun the choice starts redraws the uploader: upload after it
     uploader = page.get_by_test_id("stFileUploader").filter(has_text="Forget set")
     uploader.locator("input[type=file]").set_input_files(str(ids_file))
     page.get_by_text(re.compile(rf"{re.escape(ids_file.name)}.*24 notes")).first.wait_for(timeout=120_000)
@@ -193,9 +195,17 @@ def _results_and_downloads(walk: Walk, request_id: str, folder: Path) -> dict:
     return {k: p.stat().st_size for k, p in got.items()}
 
 
-def _comparison(walk: Walk) -> None:
+def _comparison(walk: Walk, ids_file: Path) -> None:
     """Step 4: steu against head_only, one light audit, started and followed on the Compare page."""
     page = walk.page
+    # the run deleted the uploaded ids file when it ended (no copy is kept): upload it again; the
+    # request keeps its kind, id column and class
+    page.get_by_role("link", name="2 · Deletion request").click()
+    page.get_by_text(re.compile(r"were deleted when the run that read them ended")).wait_for(timeout=60_000)
+    page.wait_for_timeout(1500)
+    uploader = page.get_by_test_id("stFileUploader").filter(has_text="Forget set")
+    uploader.locator("input[type=file]").set_input_files(str(ids_file))
+    page.get_by_text(re.compile(r"^Ready: forget")).wait_for(timeout=120_000)
     page.get_by_role("link", name="6 · Compare methods").click()
     page.get_by_text("Make a comparison").first.wait_for(timeout=60_000)
     _multi(page, "Methods", ["steu", "head_only"])
@@ -240,7 +250,7 @@ def test_walkthrough_ids_refresh_downloads_and_comparison(server, tmp_path):
             request_id = _request_by_ids(walk, server["url"], ids_file)
             _run(walk)
             sizes = _results_and_downloads(walk, request_id, tmp_path)
-            _comparison(walk)
+            _comparison(walk, ids_file)
         except BaseException:
             page.screenshot(path=str(ARTIFACTS / "walk-failure.png"), full_page=True)
             raise
