@@ -15,7 +15,6 @@ from steu_core.compare import DEFAULT_METHODS, method_rows, overall_fraction, ph
 from steu_core.errors import SteuError
 from steu_core.methods import METHODS
 from steu_core.request import CompareRequest, parse_json_object
-from steu_core.runs import checks
 
 ss = st.session_state
 QUERY_KEY = "cmp"
@@ -104,14 +103,12 @@ def advanced() -> dict:
 
 
 def request(model_dir: Path, forget_class: str, methods: list[str], extra: dict) -> CompareRequest:
-    """The comparison of the request of pages 1-2 (the Run page's seed, device and token settings)."""
-    files = {r: common.file_for(r) for r in checks.ROLES}
+    """The comparison of the request of pages 1-2 (its files, note ids, columns and people, as a run
+    gets them), with the Run page's seed, device and token settings."""
+    fields = {**common.request_fields(), "forget_class": forget_class}
     return CompareRequest(
-        model=str(model_dir), train=files["train"]["path"], eval=files["eval"]["path"],
-        forget=(files["forget"] or {}).get("path"), forget_class=forget_class, out="", methods=methods,
-        seed=int(ss.get("seed", 0)), device=ss.get("device", "auto"), min_forget=int(ss.get("min_forget", 10)),
-        max_length=int(ss.get("max_length", 128)), request_id=ss.get("request_id", ""),
-        requester=ss.get("requester", ""), reason=ss.get("reason", ""), operator=ss.get("operator", ""), **extra)
+        **fields, model=str(model_dir), out="", methods=methods, seed=int(ss.get("seed", 0)),
+        device=ss.get("device", "auto"), max_length=int(ss.get("max_length", 128)), **extra)
 
 
 def start_form(expanded: bool) -> None:

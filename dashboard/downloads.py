@@ -28,11 +28,13 @@ def show_downloads(run_dir: Path) -> None:
         common.show_error(exc)
         return
     a.download_button("Download the new model version (zip)", data=model.read, file_name=model.file_name,
-                      mime="application/zip", icon=":material/download:", key="dl_model_zip")
+                      mime="application/zip", icon=":material/download:", key="dl_model_zip",
+                      on_click="ignore")  # a rerun on click dropped the deferred bytes before the browser asked
     a.caption(f"SHA-256 of the zip: `{model.sha256}`. The same bytes every time it is built; the model files "
               "inside carry the hashes recorded in manifest.json.")
     b.download_button("Download the patch (patch.safetensors)", data=patch.read, file_name=patch.file_name,
-                      mime="application/octet-stream", icon=":material/download:", key="dl_patch")
+                      mime="application/octet-stream", icon=":material/download:", key="dl_patch",
+                      on_click="ignore")
     if patch.matches_record:
         b.caption(f"SHA-256 `{patch.sha256}`, as recorded in manifest.json and the ledger. It turns the original "
                   "model into the new one, and back.")

@@ -58,8 +58,9 @@ except SteuError as exc:
     common.show_error(exc)
     st.stop()
 
-a, b, c = st.columns(3)
-a.metric("Class forgotten", str(comparison.get("forget_class")))
+# the class in a line of text: as a metric value, a long class name was cut at 1280x720
+st.markdown(f"**Class forgotten:** {common.md(comparison.get('forget_class'))}")
+b, c = st.columns(2)
 b.metric("Methods", len(comparison.get("methods") or []))
 c.metric("Total time", fmt.duration(comparison.get("total_seconds")))
 
