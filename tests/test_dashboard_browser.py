@@ -267,7 +267,8 @@ def test_meeting_pages_deep_links_and_screen_sizes(server):
                 page.goto(f"{base}/{path}?run={run.name}")
                 _settle(page)
                 assert "Page not found" not in page.inner_text("body"), path
-            for path, ready in (("results", "Attack AUC"),  # the metrics draw last: wait for them ("try-a-note", "Original model predicts"),
+            # each page is shot once its own text is drawn (the metrics draw last: wait for them)
+            for path, ready in (("results", "Attack AUC"), ("try-a-note", "Original model predicts"),
                                 ("present", "Slide 1 of")):
                 _shoot_both(page, f"{base}/{path}?run={run.name}", path, ready)
 
