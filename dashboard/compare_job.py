@@ -153,10 +153,10 @@ def start(req: CompareRequest) -> None:
 
 def terminal_hint(methods: list[str]) -> None:
     kind, text = common.model_choice()
-    forget = common.file_for("forget")
-    command = portable_command("default" if kind == "demo" else text, common.file_for("train")["path"],
-                               common.file_for("eval")["path"], ss.get("forget_class") or "CLASS",
-                               forget["path"] if forget else None, methods or None)
+    req = common.request_fields()  # the forget set as the request gives it: note texts or note ids
+    command = portable_command("default" if kind == "demo" else text, req["train"], req["eval"],
+                               req["forget_class"] or "CLASS", req["forget"], methods or None,
+                               req["forget_ids"], req.get("id_column"))
     st.caption("Or run it from a terminal, in the project folder (put your files' locations in place of their "
                "names); it is saved in the data directory and appears here when finished:")
     st.code(command, language="bash", wrap_lines=True)

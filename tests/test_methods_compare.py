@@ -467,3 +467,12 @@ def test_pareto_chart_marks_the_front():
     fig = comparison_pareto(make_comparison())
     assert not [t for t in fig.data if t.name == "Pareto front"]
     assert len(comparison_pareto([]).data) == 0
+
+
+def test_terminal_command_gives_a_forget_set_of_ids_as_ids_and_no_machine_paths():
+    from steu_core.compare import portable_command
+
+    cmd = portable_command("default", "/srv/hospital/train.csv", "/srv/hospital/eval.csv", "substance",
+                           None, ["steu", "head_only"], "/tmp/req-1/ids.csv", "note_id")
+    assert "--forget-ids ids.csv --id-column note_id" in cmd and "--forget " not in cmd
+    assert "/srv" not in cmd and "/tmp" not in cmd and "--methods steu,head_only" in cmd

@@ -42,13 +42,16 @@ def format_interval(ci, max_steps=None) -> str:
 
 
 def compare_command(model: str, train: str | Path, evaluation: str | Path, forget_class: str,
-                    forget: str | Path | None = None, methods: list[str] | None = None) -> str:
+                    forget: str | Path | None = None, methods: list[str] | None = None,
+                    forget_ids: str | Path | None = None, id_column: str | None = None) -> str:
     """The shell command that runs a comparison of ``methods`` on this request (saved under the data
     directory, where :func:`steu_core.compare.list_comparisons` finds it)."""
     parts = ["python", "-m", "steu_core", "compare", "--model", str(model), "--train", str(train),
              "--eval", str(evaluation), "--forget-class", str(forget_class)]
     if forget:
         parts += ["--forget", str(forget)]
+    if forget_ids:
+        parts += ["--forget-ids", str(forget_ids)] + (["--id-column", str(id_column)] if id_column else [])
     parts += ["--methods", ",".join(methods or DEFAULT_METHODS)]
     return " ".join(shlex.quote(p) for p in parts)
 
@@ -64,11 +67,13 @@ def portable_name(path: str | Path) -> str:
 
 
 def portable_command(model: str | Path, train: str | Path, evaluation: str | Path, forget_class: str,
-                     forget: str | Path | None = None, methods: list[str] | None = None) -> str:
+                     forget: str | Path | None = None, methods: list[str] | None = None,
+                     forget_ids: str | Path | None = None, id_column: str | None = None) -> str:
     """:func:`compare_command` without this machine's paths, to run from the project folder."""
     model = model if str(model) == "default" else portable_name(model)
     return compare_command(model, portable_name(train), portable_name(evaluation), forget_class,
-                           portable_name(forget) if forget else None, methods)
+                           portable_name(forget) if forget else None, methods,
+                           portable_name(forget_ids) if forget_ids else None, id_column)
 
 
 def _figure_cell(row: dict, key: str) -> str:
