@@ -13,9 +13,11 @@ import json
 import os
 import re
 import secrets
+import time
 from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
+from typing import Callable
 
 import streamlit as st
 
@@ -336,3 +338,24 @@ def evaluate_request(clf, model_dir: Path | None) -> RequestCheck:
     if clf is not None and fc and all(c.ok for c in file_checks.values()):
         state.cross_error, state.warnings = cross_check(model_dir)
     return state
+
+
+def cancel_controls(noun: str, requested: bool, cancel: Callable[..., object], key: str) -> None:
+    """Cancel a job, then offer "Stop now" once a cancel has waited 15 s for the job's next safe point:
+    the same controls for a run and a comparison. ``cancel(force=...)`` asks or stops the job."""
+    asked_key = f"_{key}_cancel_at"
+    if requested:
+        asked = st.session_state.setdefault(asked_key, time.time())
+        st.warning("Stopping at the next safe point; partial files will be removed.", icon=":material/block:")
+        if time.time() - asked > 15 and st.button("Stop now", key=f"{key}_force_stop", icon=":material/dangerous:"):
+            cancel(force=True)
+            st.rerun()
+    elif st.button(f"Cancel {noun}", key=f"{key}_cancel", icon=":material/cancel:"):
+        cancel(force=False)
+        st.session_state[asked_key] = time.time()
+        st.rerun(scope="fragment")
+
+
+def forget_cancel_request(key: str) -> None:
+    """A job that ended: a later job starts without the earlier one's cancel time."""
+    st.session_state.pop(f"_{key}_cancel_at", None)

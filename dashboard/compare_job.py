@@ -2,7 +2,6 @@
 method by method, cancel it. Every figure, check and word of progress comes from steu_core."""
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import streamlit as st
@@ -57,21 +56,13 @@ def monitor(job_id: str) -> None:
         st.metric("Elapsed", fmt.duration(s.elapsed_s))
         st.caption("You can leave this page or close the browser: the comparison continues, and this page finds "
                    "it again when you come back.")
-        if s.cancel_requested:
-            asked = ss.setdefault("_cmp_cancel_at", time.time())
-            st.warning("Stopping at the next safe point; partial files will be removed.", icon=":material/block:")
-            if time.time() - asked > 15 and st.button("Stop now", key="cmp_force_stop", icon=":material/dangerous:"):
-                worker.cancel_comparison(job_id, force=True)
-                st.rerun()
-        elif st.button("Cancel comparison", key="cmp_cancel", icon=":material/cancel:"):
-            worker.cancel_comparison(job_id)
-            ss["_cmp_cancel_at"] = time.time()
-            st.rerun(scope="fragment")
+        common.cancel_controls("comparison", s.cancel_requested,
+                               lambda force: worker.cancel_comparison(job_id, force=force), key="cmp")
 
 
 def outcome(current: worker.RunStatus | None) -> str | None:
     """Say how the followed comparison ended; the directory of a finished one (to show it)."""
-    ss.pop("_cmp_cancel_at", None)
+    common.forget_cancel_request("cmp")
     if current is None:
         return None
     if current.state == "finished":

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import streamlit as st
@@ -68,23 +67,14 @@ def monitor(run_id: str) -> None:
             c[3].metric("Forget term", "-")
         st.caption("You can leave this page or close the browser: the run continues, and this page finds it "
                    "again when you come back.")
-        if s.cancel_requested:
-            asked = ss.setdefault("_cancel_at", time.time())
-            st.warning("Stopping at the next safe point; partial files will be removed.", icon=":material/block:")
-            if time.time() - asked > 15 and st.button("Stop now", key="force_stop", icon=":material/dangerous:"):
-                worker.cancel(run_id, force=True)
-                st.rerun()
-        elif st.button("Cancel run", key="cancel_run", icon=":material/cancel:"):
-            worker.cancel(run_id)
-            ss["_cancel_at"] = time.time()
-            st.rerun(scope="fragment")
+        common.cancel_controls("run", s.cancel_requested, lambda force: worker.cancel(run_id, force=force), key="run")
 
 
 if current is not None and current.active:
     monitor(current.run_id)
     st.stop()
 
-ss.pop("_cancel_at", None)
+common.forget_cancel_request("run")
 
 # --- the outcome of the last run followed -------------------------------------------------------
 finished = current is not None and current.state == "finished"
