@@ -12,6 +12,9 @@ import sys
 import time
 from pathlib import Path
 
+from conftest import CLASS_WORDS, make_notes, write_csv
+from tiny_models import make_tiny_classifier
+
 ROOT = Path(__file__).resolve().parent.parent
 FAST_SETTINGS = '{"max_steps": 4, "min_df": 2}'
 
@@ -74,3 +77,11 @@ def kill9(proc) -> None:
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL
+
+
+def small_untrained_request(d) -> dict:
+    """An untrained tiny BERT with small train and eval files in ``d``: enough for CLI runs whose
+    bookkeeping (hashes, claims, ledger entries) is tested, not their forgetting."""
+    return {"model": make_tiny_classifier("bert", d / "model", sorted(CLASS_WORDS)),
+            "train": write_csv(d / "train.csv", make_notes(12, seed=1)),
+            "eval": write_csv(d / "eval.csv", make_notes(6, seed=2))}

@@ -7,9 +7,7 @@ import json
 
 import pytest
 import torch
-from conftest import CLASS_WORDS, make_notes, write_csv
-from proc_helpers import unlearn_argv
-from tiny_models import make_tiny_classifier
+from proc_helpers import small_untrained_request, unlearn_argv
 
 from steu_core.audits.param_diff import load_state
 from steu_core.cli import main
@@ -20,10 +18,7 @@ CROSS_THREAD_TOLERANCE = 1e-5
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    d = tmp_path_factory.mktemp("determinism")
-    return {"model": make_tiny_classifier("bert", d / "model", sorted(CLASS_WORDS)),
-            "train": write_csv(d / "train.csv", make_notes(12, seed=1)),
-            "eval": write_csv(d / "eval.csv", make_notes(6, seed=2))}
+    return small_untrained_request(tmp_path_factory.mktemp("determinism"))
 
 
 @pytest.fixture

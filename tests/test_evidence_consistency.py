@@ -11,10 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CLASS_WORDS, make_notes, write_csv
 from fixtures_results import make_results, make_run_dir
-from proc_helpers import unlearn_argv
-from tiny_models import make_tiny_classifier
+from proc_helpers import small_untrained_request, unlearn_argv
 
 from steu_core import report
 from steu_core.cli import main
@@ -30,10 +28,7 @@ HERE = Path(__file__).resolve().parent
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    d = tmp_path_factory.mktemp("evidence")
-    return {"model": make_tiny_classifier("bert", d / "model", sorted(CLASS_WORDS)),
-            "train": write_csv(d / "train.csv", make_notes(12, seed=1)),
-            "eval": write_csv(d / "eval.csv", make_notes(6, seed=2))}
+    return small_untrained_request(tmp_path_factory.mktemp("evidence"))
 
 
 def _unlearn(data, out, **kw) -> list[str]:
