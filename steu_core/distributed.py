@@ -308,7 +308,10 @@ def document_frequency(docs, vocab_size: int) -> tuple[np.ndarray, int]:
     return dp.sum_array(counts), len(docs.offsets) - 1
 
 
-def map_rows(n: int, fn: Callable[[list[int]], torch.Tensor], chunk: int = 64) -> torch.Tensor:
+MAP_CHUNK = 64  # notes per call of map_rows' function
+
+
+def map_rows(n: int, fn: Callable[[list[int]], torch.Tensor], chunk: int = MAP_CHUNK) -> torch.Tensor:
     """``torch.cat([fn(c) for c in chunks of range(n)])``, each process computing every world-th chunk."""
     dp = current()
     chunks = [list(range(s, min(s + chunk, n))) for s in range(0, n, chunk)]

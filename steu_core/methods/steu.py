@@ -47,6 +47,8 @@ class SteuConfig:
     retain_pool: int = field(default=256, metadata={"help": "retain notes sampled (stratified) for the retain term"})
     train_head: bool = field(default=True, metadata={"help": "train the classification head (STEU: yes)"})
     train_rows: bool = field(default=True, metadata={"help": "train the selected embedding rows (STEU: yes)"})
+    head_after: int = field(default=0, metadata={"help": "steps the rows train alone before the head joins, and only "
+                                                         "if the stopping rule has not held by then (STEU: 0)"})
 
     def __post_init__(self):
         if self.k is not None and self.k < 1:
@@ -55,7 +57,7 @@ class SteuConfig:
             raise ConfigError(f"budget {self.budget} is not a fraction between 0 and 1 (exclusive).",
                               hint="Give e.g. --budget 0.0019 for the paper's 0.19 % of all parameters.")
         ranges = {"min_df": (self.min_df, 1), "batch_size": (self.batch_size, 1), "max_steps": (self.max_steps, 1),
-                  "min_steps": (self.min_steps, 0), "check_every": (self.check_every, 1),
+                  "min_steps": (self.min_steps, 0), "check_every": (self.check_every, 1), "head_after": (self.head_after, 0),
                   "retain_pool": (self.retain_pool, 1)}
         for name, (value, lo) in ranges.items():
             if value is not None and value < lo:
@@ -72,9 +74,17 @@ class SteuConfig:
 
 def f1_on_forget(preds: torch.Tensor, forget_class: int) -> float:
     """F1 of the forget class on the forget set (all of whose true labels are the forget class)."""
-    tp = int((preds == forget_class).sum())
-    n = len(preds)
-    return 0.0 if tp == 0 else 2 * tp / (tp + n)  # precision 1, recall tp/n
+    return f1_from_hits(int((preds == forget_class).sum()), len(preds))
+
+
+def f1_from_hits(tp: int, n: int) -> float:
+    """Forget F1 when ``tp`` of the ``n`` forget-set notes are predicted as the class (precision 1)."""
+    return 0.0 if tp == 0 else 2 * tp / (tp + n)
+
+
+def allowed_hits(n: int, target: float) -> int:
+    """The most forget-set notes that may still be predicted as the class with forget F1 <= target."""
+    return max(tp for tp in range(n + 1) if f1_from_hits(tp, n) <= target)
 
 
 def default_min_df(n_forget: int) -> int:
@@ -104,6 +114,7 @@ class _Edit:
     rows: torch.Tensor
     override: RowOverride | None
     groups: list[dict]              # Adam parameter groups
+    head_from_step: int | None = None  # the first step that trained the head (None: it never trained)
 
     @property
     def trainable(self) -> list[torch.Tensor]:
@@ -148,7 +159,7 @@ def run_sparse_unlearning(ctx: UnlearnContext, cfg: SteuConfig, selected: list[T
     log = {"steps": steps, "max_steps": cfg.max_steps, "stopped_early": stopped_early, "history": history,
            "forget_f1_on_forget_set": {"start": start[0], "end": end[0]},
            "retain_loss_on_pool": {"start": start[1], "end": end[1]},
-           "cache_seconds": cache_s, "feature_cache": use_cache,
+           "head_trained_from_step": edit.head_from_step, "cache_seconds": cache_s, "feature_cache": use_cache,
            "forget_touched": int(run.forget_pool.touched.sum()), "retain_pool": len(run.retain_pool),
            "retain_pool_touched": int(run.retain_pool.touched.sum())}
     return edit.clf, log
@@ -171,15 +182,25 @@ def _trainable_copy(ctx: UnlearnContext, cfg: SteuConfig, selected: list[TokenSc
         rows.requires_grad_(True)
         override = RowOverride(emb, row_ids, rows)
         groups.append({"params": [rows], "lr": cfg.lr_rows})
-    if cfg.train_head:
-        params = dict(model.named_parameters())
-        head = [params[n] for n in new.head_param_names]
-        for p in head:
-            p.requires_grad_(True)
-        groups.append({"params": head, "lr": cfg.lr_head})
+    edit = _Edit(new, emb, row_ids, rows, override, groups)
+    if cfg.train_head and not (cfg.head_after and override is not None):
+        _add_head(edit, cfg, None, step=1)
     if not groups:
         raise ConfigError("nothing to train: both the rows and the head are frozen.")
-    return _Edit(new, emb, row_ids, rows, override, groups)
+    return edit
+
+
+def _add_head(edit: _Edit, cfg: SteuConfig, opt: torch.optim.Optimizer | None, step: int) -> None:
+    """Set the head to train from now on (into ``opt`` too, when training has started)."""
+    params = dict(edit.clf.model.named_parameters())
+    head = [params[n] for n in edit.clf.head_param_names]
+    for p in head:
+        p.requires_grad_(True)
+    group = {"params": head, "lr": cfg.lr_head}
+    edit.groups.append(group)
+    edit.head_from_step = step
+    if opt is not None:
+        opt.add_param_group(dict(group))
 
 
 def _training_pools(ctx: UnlearnContext, cfg: SteuConfig, row_ids: list[int]) -> tuple[TrainingPool, TrainingPool]:
@@ -205,16 +226,38 @@ def _cache_head_inputs(run: _Training) -> None:
     run.retain_pool.feats = ctx.original_features(enc, compute) if ctx.original_features else compute()
 
 
-def _evaluate(run: _Training) -> tuple[float, float]:
-    """(forget F1 on the forget set, retain loss on the retain pool) of the model as edited so far."""
+def _evaluate(run: _Training, stop_above: int | None = None) -> tuple[float, float] | int:
+    """(forget F1 on the forget set, retain loss on the retain pool) of the model as edited so far.
+
+    With ``stop_above`` (one process only), scoring stops at the first chunk of the forget set that
+    brings the notes still predicted as the class above that many, and their count is returned
+    instead: the check has failed, and the rest would not change that."""
     clf, override, use_cache = run.edit.clf, run.edit.override, run.use_cache
     forget_pool, retain_pool = run.forget_pool, run.retain_pool
+    score = lambda pool: lambda b: pool_logits(clf, pool, b, override, use_cache)  # noqa: E731
     with torch.no_grad():  # with several processes each scores its share of the chunks
-        fl = distributed.map_rows(len(forget_pool), lambda b: pool_logits(clf, forget_pool, b, override, use_cache))
-        rl = distributed.map_rows(len(retain_pool), lambda b: pool_logits(clf, retain_pool, b, override, use_cache))
+        if stop_above is None or distributed.current().enabled:
+            fl = distributed.map_rows(len(forget_pool), score(forget_pool))
+        else:
+            fl = _forget_logits_until(run, score(forget_pool), stop_above)
+            if isinstance(fl, int):
+                return fl
+        rl = distributed.map_rows(len(retain_pool), score(retain_pool))
     run.forget_logits = fl.float().cpu()
     return f1_on_forget(fl.argmax(-1).cpu(), run.forget_class), float(F.cross_entropy(rl.float().cpu(),
                                                                                       retain_pool.labels))
+
+
+def _forget_logits_until(run: _Training, score, stop_above: int) -> torch.Tensor | int:
+    """The forget set's logits in map_rows' chunks (so bit-identical to it), or the count of class
+    predictions as soon as it exceeds ``stop_above``."""
+    n, hits, parts = len(run.forget_pool), 0, []
+    for s in range(0, n, distributed.MAP_CHUNK):
+        parts.append(score(list(range(s, min(s + distributed.MAP_CHUNK, n)))))
+        hits += int((parts[-1].argmax(-1) == run.forget_class).sum())
+        if hits > stop_above:
+            return hits
+    return torch.cat(parts)
 
 
 def _starting_point(run: _Training) -> tuple[float, float]:
@@ -240,6 +283,8 @@ def _optimise(run: _Training, opt: torch.optim.Optimizer, start: tuple[float, fl
     for step in range(1, cfg.max_steps + 1):
         if ctx.cancelled():
             raise Cancelled("the unlearning run was cancelled")
+        if cfg.train_head and step == cfg.head_after + 1 and len(run.edit.groups) == 1:
+            _add_head(run.edit, cfg, opt, step)  # the rows alone did not meet the stopping rule in head_after steps
         entry, micro = _train_step(run, opt, step, f_order.take(cfg.batch_size), r_order.take(cfg.batch_size), micro)
         history.append(entry)
         ctx.report(stage="unlearn", step=step, total=cfg.max_steps,
@@ -247,7 +292,11 @@ def _optimise(run: _Training, opt: torch.optim.Optimizer, start: tuple[float, fl
                    elapsed_s=time.perf_counter() - t0)
         # a full check only when the batch already shows no forget-class prediction
         if step >= cfg.min_steps and step % cfg.check_every == 0 and entry["forget_hits"] == 0:
-            end = _evaluate(run)
+            checked = _evaluate(run, stop_above=allowed_hits(len(run.forget_pool), cfg.forget_f1_target))
+            if isinstance(checked, int):  # failed on the forget set: a lower bound of its F1 is enough
+                entry.update(forget_f1_at_least=f1_from_hits(checked, len(run.forget_pool)))
+                continue
+            end = checked
             entry.update(forget_f1=end[0], retain_eval_loss=end[1])
             if end[0] <= cfg.forget_f1_target and end[1] <= start[1] + cfg.retain_tolerance:
                 stopped_early = True
