@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
@@ -23,68 +23,11 @@ import torch.nn.functional as F
 from .. import distributed
 from ..errors import Cancelled, ConfigError
 from ..model import Classifier, RowOverride, head_logits, seed_everything
-from ..pmi import DEFAULT_BUDGET, TokenScore, coverage, k_from_budget, select_tokens
+from ..pmi import TokenScore, coverage, k_from_budget, select_tokens
 from .base import AllowedChanges, MethodResult, UnlearnContext, config_from_dict, register
 from .pools import TrainingPool, pool_logits, step_gradients
+from .steu_settings import SteuConfig, allowed_hits, f1_from_hits, f1_on_forget  # noqa: F401 (re-exported)
 from .sampling import Cycler, stratified_sample
-
-
-@dataclass
-class SteuConfig:
-    k: int | None = field(default=None, metadata={"help": "rows to edit; derived from budget when not given"})
-    budget: float = field(default=DEFAULT_BUDGET, metadata={"help": "fraction of all parameters (head included) that may change"})
-    min_df: int | None = field(default=None, metadata={"help": "a token must occur in at least this many forget notes (default: 3 % of them, between 2 and 5)"})
-    alpha: float = field(default=1.0, metadata={"help": "PMI smoothing"})
-    lr_rows: float = field(default=5e-3, metadata={"help": "learning rate of the embedding rows"})
-    lr_head: float = field(default=2e-3, metadata={"help": "learning rate of the classification head"})
-    forget_weight: float = field(default=1.0, metadata={"help": "lambda: weight of the forget term"})
-    batch_size: int = field(default=16, metadata={"help": "forget examples per step (and as many retain)"})
-    max_steps: int = field(default=60, metadata={"help": "upper bound on optimisation steps"})
-    min_steps: int = field(default=5, metadata={"help": "steps before early stopping may trigger"})
-    check_every: int = field(default=5, metadata={"help": "steps between full checks of the stopping rule"})
-    forget_f1_target: float = field(default=0.01, metadata={"help": "stop once forget F1 on the forget set is at or below this"})
-    retain_tolerance: float = field(default=0.05, metadata={"help": "retain loss may rise at most this much over its start"})
-    retain_pool: int = field(default=256, metadata={"help": "retain notes sampled (stratified) for the retain term"})
-    train_head: bool = field(default=True, metadata={"help": "train the classification head (STEU: yes)"})
-    train_rows: bool = field(default=True, metadata={"help": "train the selected embedding rows (STEU: yes)"})
-    head_after: int = field(default=0, metadata={"help": "steps the rows train alone before the head joins, and only "
-                                                         "if the stopping rule has not held by then (STEU: 0)"})
-
-    def __post_init__(self):
-        if self.k is not None and self.k < 1:
-            raise ConfigError(f"k must be at least 1 (got {self.k}).", hint="Give --k 1 or more, or use --budget.")
-        if not (0 < self.budget < 1):
-            raise ConfigError(f"budget {self.budget} is not a fraction between 0 and 1 (exclusive).",
-                              hint="Give e.g. --budget 0.0019 for the paper's 0.19 % of all parameters.")
-        ranges = {"min_df": (self.min_df, 1), "batch_size": (self.batch_size, 1), "max_steps": (self.max_steps, 1),
-                  "min_steps": (self.min_steps, 0), "check_every": (self.check_every, 1), "head_after": (self.head_after, 0),
-                  "retain_pool": (self.retain_pool, 1)}
-        for name, (value, lo) in ranges.items():
-            if value is not None and value < lo:
-                raise ConfigError(f"setting '{name}' must be at least {lo} (got {value}).")
-        for name in ("alpha", "lr_rows", "lr_head"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise ConfigError(f"setting '{name}' must be a positive number (got {value}).")
-        if not (math.isfinite(self.forget_weight) and self.forget_weight >= 0):
-            raise ConfigError(f"setting 'forget_weight' must be zero or more (got {self.forget_weight}).")
-        if not (0 <= self.forget_f1_target <= 1) or not (self.retain_tolerance >= 0):
-            raise ConfigError("settings 'forget_f1_target' (0 to 1) and 'retain_tolerance' (0 or more) are out of range.")
-
-
-def f1_on_forget(preds: torch.Tensor, forget_class: int) -> float:
-    """F1 of the forget class on the forget set (all of whose true labels are the forget class)."""
-    return f1_from_hits(int((preds == forget_class).sum()), len(preds))
-
-
-def f1_from_hits(tp: int, n: int) -> float:
-    """Forget F1 when ``tp`` of the ``n`` forget-set notes are predicted as the class (precision 1)."""
-    return 0.0 if tp == 0 else 2 * tp / (tp + n)
-
-
-def allowed_hits(n: int, target: float) -> int:
-    """The most forget-set notes that may still be predicted as the class with forget F1 <= target."""
-    return max(tp for tp in range(n + 1) if f1_from_hits(tp, n) <= target)
 
 
 def default_min_df(n_forget: int) -> int:
@@ -132,6 +75,8 @@ class _Training:
     forget_pool: TrainingPool
     retain_pool: TrainingPool
     forget_logits: torch.Tensor | None = None  # of the last full check: the final model's, once training ends
+    retain_logits: torch.Tensor | None = None  # the retain pool's, likewise
+    reference_prob: float | None = None        # until_unlikely: the original's mean class probability on the retain pool
 
     @property
     def forget_class(self) -> int:
@@ -159,10 +104,17 @@ def run_sparse_unlearning(ctx: UnlearnContext, cfg: SteuConfig, selected: list[T
     log = {"steps": steps, "max_steps": cfg.max_steps, "stopped_early": stopped_early, "history": history,
            "forget_f1_on_forget_set": {"start": start[0], "end": end[0]},
            "retain_loss_on_pool": {"start": start[1], "end": end[1]},
-           "head_trained_from_step": edit.head_from_step, "cache_seconds": cache_s, "feature_cache": use_cache,
+           "head_trained_from_step": edit.head_from_step, **_probability_log(run), "cache_seconds": cache_s, "feature_cache": use_cache,
            "forget_touched": int(run.forget_pool.touched.sum()), "retain_pool": len(run.retain_pool),
            "retain_pool_touched": int(run.retain_pool.touched.sum())}
     return edit.clf, log
+
+
+def _probability_log(run: _Training) -> dict:
+    if run.reference_prob is None:
+        return {}
+    return {"class_probability_on_forget_set": class_probability(run.forget_logits, run.forget_class),
+            "class_probability_reference": run.reference_prob}
 
 
 def _trainable_copy(ctx: UnlearnContext, cfg: SteuConfig, selected: list[TokenScore]) -> _Edit:
@@ -243,7 +195,7 @@ def _evaluate(run: _Training, stop_above: int | None = None) -> tuple[float, flo
             if isinstance(fl, int):
                 return fl
         rl = distributed.map_rows(len(retain_pool), score(retain_pool))
-    run.forget_logits = fl.float().cpu()
+    run.forget_logits, run.retain_logits = fl.float().cpu(), rl.float().cpu()
     return f1_on_forget(fl.argmax(-1).cpu(), run.forget_class), float(F.cross_entropy(rl.float().cpu(),
                                                                                       retain_pool.labels))
 
@@ -264,10 +216,29 @@ def _starting_point(run: _Training) -> tuple[float, float]:
     """:func:`_evaluate` before the first step; from the cache when there is one (exact: nothing is
     edited yet)."""
     if not run.use_cache:
-        return _evaluate(run)
-    clf = run.edit.clf
-    f1 = f1_on_forget(head_logits(clf, run.forget_pool.feats).argmax(-1), run.forget_class)
-    return f1, float(F.cross_entropy(head_logits(clf, run.retain_pool.feats), run.retain_pool.labels))
+        start = _evaluate(run)
+    else:
+        clf = run.edit.clf
+        run.retain_logits = head_logits(clf, run.retain_pool.feats)
+        f1 = f1_on_forget(head_logits(clf, run.forget_pool.feats).argmax(-1), run.forget_class)
+        start = f1, float(F.cross_entropy(run.retain_logits, run.retain_pool.labels))
+    if run.cfg.until_unlikely:
+        run.reference_prob = class_probability(run.retain_logits, run.forget_class)
+    return start
+
+
+def class_probability(logits: torch.Tensor, cls: int) -> float:
+    """The mean probability of class ``cls`` over the rows of ``logits``."""
+    return float(torch.softmax(logits.float(), dim=-1)[:, cls].mean())
+
+
+def _rule_holds(run: _Training, end: tuple[float, float], start: tuple[float, float]) -> bool:
+    """The stopping rule: forget F1 at target, retain loss within tolerance, and (until_unlikely) the
+    class no more likely for the forget notes than the original found it for other notes."""
+    cfg = run.cfg
+    if end[0] > cfg.forget_f1_target or end[1] > start[1] + cfg.retain_tolerance:
+        return False
+    return run.reference_prob is None or class_probability(run.forget_logits, run.forget_class) <= run.reference_prob
 
 
 def _optimise(run: _Training, opt: torch.optim.Optimizer, start: tuple[float, float],
@@ -298,7 +269,7 @@ def _optimise(run: _Training, opt: torch.optim.Optimizer, start: tuple[float, fl
                 continue
             end = checked
             entry.update(forget_f1=end[0], retain_eval_loss=end[1])
-            if end[0] <= cfg.forget_f1_target and end[1] <= start[1] + cfg.retain_tolerance:
+            if _rule_holds(run, end, start):
                 stopped_early = True
                 break
     if not stopped_early:
