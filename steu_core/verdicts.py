@@ -24,6 +24,7 @@ CHANCE = 0.5
 QUESTIONS = {"overall": "Is the forgetting shown?", "forgotten": "Was the class forgotten?",
              "utility_kept": "Was the model's usefulness kept?",
              "membership": "Is a membership attacker back at chance?"}
+RELEARN_QUESTION = "Is the class as hard to teach back as to a model that never saw it?"
 VERDICT_WORDS = {YES: "Yes", NO: "No", INCONCLUSIVE: "Inconclusive"}
 
 
@@ -164,6 +165,34 @@ def worst_seed_auc(r: dict) -> tuple[float | None, list | None]:
     options = [(s.get("loss_auc_after"), s.get("loss_auc_ci_after")) for s in (r.get("seeds") or {}).get("per_seed", [])]
     options = [o for o in options if o[0] is not None] or [(mia.get("loss_auc_after"), mia.get("loss_auc_ci_after"))]
     return max(options, key=lambda o: abs(o[0] - CHANCE) if o[0] is not None else -1)
+
+
+# -- relearning (comparisons only: the attacks are deep audits) ----------------------------------
+def relearning(row: dict, oracle: dict | None) -> dict:
+    """Is the class as hard to teach back as to a model that never saw it? The strongest relearning
+    attacker's median steps and order-statistic interval (``relearn_strongest_*`` of a comparison row)
+    against the retrain oracle's. "no" needs the whole interval below the oracle's; "yes" needs the
+    median at or above the oracle's; anything between cannot be decided from these draws."""
+    steps, ci = row.get("relearn_strongest_steps"), row.get("relearn_strongest_steps_ci")
+    evidence = {"steps": steps, "steps_ci": ci, "attack": row.get("relearn_strongest_attack")}
+    if steps is None or not ci:
+        return verdict(INCONCLUSIVE, "no relearning attack was measured", **evidence)
+    mine = f"{row.get('relearn_strongest_text')} steps {row.get('relearn_strongest_ci_text') or ''}".strip()
+    attack = row.get("relearn_strongest_attack") or "the strongest attacker"
+    o_steps, o_ci = (oracle or {}).get("relearn_strongest_steps"), (oracle or {}).get("relearn_strongest_steps_ci")
+    if o_steps is None or not o_ci:
+        return verdict(INCONCLUSIVE, f"the class came back after {mine} ({attack}), but no retrained reference was "
+                                     "attacked, so there is nothing to say whether that is few", **evidence)
+    evidence.update(oracle_steps=o_steps, oracle_steps_ci=o_ci)
+    theirs = f"{oracle.get('relearn_strongest_text')} steps {oracle.get('relearn_strongest_ci_text') or ''}".strip()
+    if ci[1] < o_ci[0]:
+        return verdict(NO, f"hidden, not removed: the class came back after {mine} ({attack}); the retrained "
+                           f"reference, which never saw it, needed {theirs}", **evidence)
+    if steps >= o_steps:
+        return verdict(YES, f"as hard to teach back as to the retrained reference: {mine} ({attack}) against "
+                            f"{theirs}", **evidence)
+    return verdict(INCONCLUSIVE, f"the class came back after {mine} ({attack}), the retrained reference after "
+                                 f"{theirs}: the intervals overlap, so these draws cannot tell them apart", **evidence)
 
 
 # -- together ----------------------------------------------------------------------------------

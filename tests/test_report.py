@@ -526,18 +526,21 @@ def test_a_long_table_repeats_its_heading_on_every_page(tmp_path, monkeypatch, f
 def test_limitations_quote_the_strongest_relearning_attacker_against_the_oracle(tmp_path):
     run = make_run_dir(tmp_path, results=make_results())
     rows = make_comparison(make_results())
-    strongest = {"steu": ("4", "[3, 6]", "full-model, n = 8"),
-                 "retrain_oracle": ("never within 20", "[never within 20, never within 20]", "full-model, n = 8")}
+    strongest = {"steu": ("4", "[3, 6]", "full-model, n = 8", 4, [3, 6]),
+                 "retrain_oracle": ("never within 20", "[never within 20, never within 20]", "full-model, n = 8",
+                                    21, [21, 21])}
     for row in rows:
         if row["method"] in strongest:
-            text, ci, attack = strongest[row["method"]]
-            row.update(relearn_strongest_text=text, relearn_strongest_ci_text=ci, relearn_strongest_attack=attack)
+            text, ci, attack, steps, steps_ci = strongest[row["method"]]
+            row.update(relearn_strongest_text=text, relearn_strongest_ci_text=ci, relearn_strongest_attack=attack,
+                       relearn_strongest_steps=steps, relearn_strongest_steps_ci=steps_ci)
     (run / "comparison.json").write_text(json.dumps({"rows": rows}))
     content = report.report_content(run)
     relearn = [x for x in content["limitations"] if x["title"] == "Relearning"]
     assert len(relearn) == 1
     assert "median of 4 steps" in relearn[0]["text"] and "full-model, n = 8" in relearn[0]["text"]
-    assert "never within 20" in relearn[0]["text"] and "hidden rather than removed" in relearn[0]["text"]
+    # a comparison.json from before the relearning verdict: the verdict is computed from its rows
+    assert "never within 20" in relearn[0]["text"] and "No: hidden, not removed" in relearn[0]["text"]
     assert [r["relearn"] for r in content["comparison"]][:2] == ["4", "n/a"]
     # no relearning figures in the comparison: no such limitation
     (run / "comparison.json").write_text(json.dumps({"rows": make_comparison(make_results())}))

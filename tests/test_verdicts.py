@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from steu_core.audits import AuditInputs, run_audits
+from steu_core import verdicts
 from steu_core.verdicts import INCONCLUSIVE, NO, YES, compute_verdicts
 
 LABELS = ["a", "b", "c"]
@@ -173,3 +174,46 @@ def test_seeds_give_spreads_and_the_verdicts_use_them(tiny_bert, tiny_data, tmp_
                                                                            for s in seeds["per_seed"])
     assert r["members"] == {"found": r["data"]["forget"]["rows"], "total": r["data"]["forget"]["rows"],
                             "rule": r["members"]["rule"]}
+
+
+# -- relearning (comparison rows) ----------------------------------------------------------------
+def _relearn_row(steps, ci, max_steps=20, attack="full-model, n = 8"):
+    def words(v):
+        return f"never within {max_steps}" if v > max_steps else f"{v:g}"
+    return {"relearn_strongest_steps": steps, "relearn_strongest_steps_ci": ci, "relearn_strongest_attack": attack,
+            "relearn_strongest_text": words(steps), "relearn_strongest_ci_text": f"[{words(ci[0])}, {words(ci[1])}]"}
+
+
+@pytest.mark.parametrize("row, oracle, expected, words", [
+    (_relearn_row(4, [2, 6]), _relearn_row(21, [21, 21]), "no", "hidden, not removed"),
+    (_relearn_row(21, [21, 21]), _relearn_row(21, [21, 21]), "yes", "never within 20 steps"),
+    (_relearn_row(18, [16, 21]), _relearn_row(16, [12, 21]), "yes", "as hard to teach back"),
+    (_relearn_row(14, [12, 16]), _relearn_row(18, [14, 21]), "inconclusive", "intervals overlap"),
+    (_relearn_row(14, [12, 16]), None, "inconclusive", "no retrained reference"),
+    ({}, _relearn_row(21, [21, 21]), "inconclusive", "no relearning attack"),
+])
+def test_relearning_verdict_compares_the_strongest_attack_with_the_oracle(row, oracle, expected, words):
+    v = verdicts.relearning(row, oracle)
+    assert v["verdict"] == expected and words in v["reason"], v
+
+
+def test_comparison_rows_carry_the_relearning_verdict_and_the_text_lists_it():
+    from steu_core.compare import relearn_verdict_lines
+    from steu_core.compare.table import comparison_rows
+
+    def summary(steps, ci):
+        r = _relearn_row(steps, ci)
+        return {"median_steps": steps, "median_steps_ci": ci, "text": r["relearn_strongest_text"],
+                "ci_text": r["relearn_strongest_ci_text"]}
+
+    result = {"forget_f1_before": 0.8, "forget_f1_after": 0.0, "retain_f1_before": 0.9, "retain_f1_after": 0.9}
+    audits = {"relearn_full": {"n_values": [8], "per_model": {"steu": {"n8": summary(4, [2, 6])},
+                                                              "retrain_oracle": {"n8": summary(21, [21, 21])}}}}
+    rows = comparison_rows(["steu", "retrain_oracle"], {"steu": result, "retrain_oracle": result}, audits, [])
+    by = {r["method"]: r for r in rows}
+    assert by["steu"]["relearn_verdict"]["verdict"] == NO
+    assert "relearn_verdict" not in by["original"] and "relearn_verdict" not in by["retrain_oracle"]
+    lines = relearn_verdict_lines({"rows": rows})
+    assert len(lines) == 1 and lines[0].startswith("steu: No - hidden, not removed")
+    assert relearn_verdict_lines({"rows": [{k: v for k, v in r.items() if not k.startswith("relearn")}
+                                           for r in rows]}) == []

@@ -9,6 +9,7 @@ from .. import __version__
 from ..audits.deep import ORACLE, ORIGINAL, DeepInputs
 from ..methods import METHODS
 from ..request import CompareRequest
+from ..verdicts import relearning
 from .noise import findings, noise_analysis
 from .schema import (CI_METRICS, DEFINITIONS, FULL_PREFIX, RELEARN_AUDITS, SCHEMA, STRONGEST, nested_get,
                      relearn_metrics, strongest_attack, strongest_metric)
@@ -91,6 +92,10 @@ def comparison_rows(methods: list[str], results: dict[str, dict], audits: dict, 
                **_relearn_columns(name, audits, n_values)}
         row.update(ORIGINAL_RUN_COLUMNS if is_original else _run_columns(name, result, oracle_seconds))
         rows.append(row)
+    oracle = next((r for r in rows if r["method"] == ORACLE), None)
+    for row in rows:
+        if row["method"] not in (ORIGINAL, ORACLE):
+            row["relearn_verdict"] = relearning(row, oracle)
     return rows
 
 

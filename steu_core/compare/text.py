@@ -11,6 +11,8 @@ import shlex
 from pathlib import Path
 
 from ..request import DEFAULT_METHODS
+from ..audits.deep_base import ORACLE, ORIGINAL
+from ..verdicts import VERDICT_WORDS, relearning
 from .schema import FULL_PREFIX, STRONGEST, nested_get, relearn_columns, relearn_n
 
 NOT_AVAILABLE = "n/a"
@@ -136,3 +138,15 @@ def table_text(comparison: dict) -> str:
     headers, rows = table_rows(comparison)
     widths = [max(len(h), *(len(r[i]) for r in rows)) + 2 for i, h in enumerate(headers)]
     return "\n".join("".join(f"{v:<{w}}" for v, w in zip(line, widths)).rstrip() for line in [headers, *rows])
+
+
+def relearn_verdict_lines(comparison: dict) -> list[str]:
+    """"method: Yes / No / Inconclusive - reason" for every method, where the comparison attacked the models
+    (computed from the rows for a comparison saved before the verdict was)."""
+    rows = comparison["rows"]
+    if not any(r.get(f"{STRONGEST}_steps") is not None for r in rows):
+        return []
+    oracle = next((r for r in rows if r["method"] == ORACLE), None)
+    judged = [(r["method"], r.get("relearn_verdict") or relearning(r, oracle)) for r in rows
+              if r["method"] not in (ORIGINAL, ORACLE)]
+    return [f"{method}: {VERDICT_WORDS[v['verdict']]} - {v['reason']}" for method, v in judged]

@@ -13,6 +13,7 @@ from ..format import (FIELD_CHARS, change, count, interval, label, number, perce
                       wall_time, when)
 from ..methods import describe
 from ..phi import RARE_NOTES, mask_tokens, revealed_results
+from ..verdicts import RELEARN_QUESTION, VERDICT_WORDS, relearning
 from .evidence import REPORT_SCHEMA, ledger_record, load_comparison, load_finished_run
 from .summary import measurement_notes, summary
 
@@ -316,13 +317,9 @@ def relearn_limitation(rows: list[dict] | None, method: str) -> list[dict]:
     text = (f"Against the strongest relearning attacker measured ({row.get('relearn_strongest_attack')}), an attacker "
             f"holding the new model and a few notes of the forgotten class brought it back after a median of "
             f"{row['relearn_strongest_text']} steps of fine-tuning (interval {row.get('relearn_strongest_ci_text')}).")
-    oracle = by.get("retrain_oracle")
-    if oracle and oracle.get("relearn_strongest_text") is not None and method != "retrain_oracle":
-        text += (f" The retrained reference, which never saw the class: {oracle['relearn_strongest_text']} "
-                 f"({oracle.get('relearn_strongest_attack')}). Far fewer steps than the reference means the class "
-                 "was hidden rather than removed.")
-    elif method != "retrain_oracle":
-        text += " The comparison has no retrained reference, so this cannot be judged against retraining."
+    judged = row.get("relearn_verdict") or relearning(row, by.get("retrain_oracle"))
+    if method != "retrain_oracle":
+        text += f" {RELEARN_QUESTION} {VERDICT_WORDS[judged['verdict']]}: {judged['reason']}."
     return [{"title": "Relearning", "text": text}]
 
 
