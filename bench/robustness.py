@@ -185,6 +185,9 @@ class Tee:
         self.stdout.flush()
         self.file.flush()
 
+    def isatty(self):  # libraries ask before drawing progress bars
+        return False
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

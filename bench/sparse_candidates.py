@@ -92,11 +92,15 @@ def main() -> None:
         t0 = time.perf_counter()
         result = get_method(name)(settings).run(ctx)
         took = time.perf_counter() - t0
+        print(f"  {name}: {took:.1f} s, {result.training.get('steps')} steps", flush=True)
         f1f, f1r = scores(result.model, e_enc, e_labels, fc)
         n = changed(clf, result.model)
         t1 = time.perf_counter()
         m = ModelOutputs(name, result.model, None, None, None)
-        steps = [relearn_steps(m, fi.tolist(), ri.tolist(), inp, eval_idx, eval_y, cfg) for fi, ri in draws]
+        steps = []
+        for fi, ri in draws:
+            steps.append(relearn_steps(m, fi.tolist(), ri.tolist(), inp, eval_idx, eval_y, cfg))
+            print(f"  draw {len(steps)}: {steps[-1]} ({time.perf_counter() - t1:.0f} s)", flush=True)
         s = steps_summary(steps, cfg.max_steps)
         log = result.training
         print(f"{name} {json.dumps(settings)}: {took:.1f} s ({log.get('steps')} steps), forget F1 {f1f:.3f}, "

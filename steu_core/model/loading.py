@@ -120,6 +120,8 @@ def _read_weights(path: Path, config, allow_pickle: bool) -> tuple[torch.nn.Modu
     except ValueError as exc:
         raise ModelError(f"'{path}' cannot be loaded as a sequence classifier ({str(exc)[:300]})",
                          hint="Use a BERT-family checkpoint (BERT, DistilBERT, RoBERTa ...).") from None
+    except (AttributeError, NameError):  # a fault of this program or its environment, not of the file
+        raise
     except Exception as exc:
         raise ModelError(f"the weights in '{path}' cannot be read ({type(exc).__name__}: {str(exc)[:200]}); "
                          "the file may be corrupted or truncated.",
