@@ -9,6 +9,9 @@ Objective per step: cross-entropy on a retain batch + lambda * mean(-log(1 - p_f
 batch. The model stays in eval mode (no dropout). Examples that contain none of the selected tokens
 have the same encoder output before and after the edit, so their head inputs come from a cache
 computed once; only examples with a selected token need an encoder pass per step.
+
+The variants steu_rows_first and steu_until_unlikely run this same loop; their settings
+(:class:`SteuConfig` ``head_after``, ``until_unlikely``) only delay the head or make the stopping rule stricter.
 """
 from __future__ import annotations
 
@@ -26,8 +29,8 @@ from ..model import Classifier, RowOverride, head_logits, seed_everything
 from ..pmi import TokenScore, coverage, k_from_budget, select_tokens
 from .base import AllowedChanges, MethodResult, UnlearnContext, config_from_dict, register
 from .pools import TrainingPool, pool_logits, step_gradients
-from .steu_settings import SteuConfig, allowed_hits, f1_from_hits, f1_on_forget  # noqa: F401 (re-exported)
 from .sampling import Cycler, stratified_sample
+from .steu_settings import SteuConfig, allowed_hits, f1_from_hits, f1_on_forget  # noqa: F401 (re-exported)
 
 
 def default_min_df(n_forget: int) -> int:
@@ -104,7 +107,8 @@ def run_sparse_unlearning(ctx: UnlearnContext, cfg: SteuConfig, selected: list[T
     log = {"steps": steps, "max_steps": cfg.max_steps, "stopped_early": stopped_early, "history": history,
            "forget_f1_on_forget_set": {"start": start[0], "end": end[0]},
            "retain_loss_on_pool": {"start": start[1], "end": end[1]},
-           "head_trained_from_step": edit.head_from_step, **_probability_log(run), "cache_seconds": cache_s, "feature_cache": use_cache,
+           "head_trained_from_step": edit.head_from_step, **_probability_log(run),
+           "cache_seconds": cache_s, "feature_cache": use_cache,
            "forget_touched": int(run.forget_pool.touched.sum()), "retain_pool": len(run.retain_pool),
            "retain_pool_touched": int(run.retain_pool.touched.sum())}
     return edit.clf, log
