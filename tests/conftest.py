@@ -81,6 +81,8 @@ def tiny_bert(tmp_path_factory, tiny_data) -> Path:
 
 @pytest.fixture(scope="session", params=["bert", "distilbert", "roberta"])
 def tiny_any(request, tmp_path_factory, tiny_data) -> Path:
+    if request.param == "bert":  # the very model tiny_bert trains (same arguments): trained once per session
+        return request.getfixturevalue("tiny_bert")
     return _trained_tiny(request.param, tmp_path_factory, tiny_data)
 
 
