@@ -1,11 +1,18 @@
 """Shared fixtures: a tiny labelled corpus and tiny classifiers trained on it (seconds, CPU)."""
 from __future__ import annotations
 
+import os
 import random
 import sys
 from pathlib import Path
 
 import pytest
+
+# One torch/OpenMP thread per test process (set before anything imports torch; the processes tests
+# start inherit it): the suite runs on two xdist workers, often on two cores, and a thread per core in
+# each worker - and in each run, worker or Streamlit process a test starts - oversubscribes them, where
+# the tiny test models gain nothing from a second thread. An OMP_NUM_THREADS already set is kept.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
