@@ -29,8 +29,8 @@ ARTIFACTS = Path(os.environ.get("STEU_SCREENSHOTS") or ROOT / "test-artifacts")
 SIZES = ((1280, 720), (1920, 1080))
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 REAL = os.environ.get("STEU_BROWSER_REAL_MODEL") == "1"
-BROWSER_MARKS = [pytest.mark.browser,
-                 pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (apt-get install chromium)")]
+BROWSER_MARKS = [pytest.mark.browser, pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian chromium is not installed (apt-get install chromium)")]
 
 # What the page is waiting for, if anything: Streamlit still running its script, elements of an earlier
 # run or placeholders still shown, or a visible Plotly chart not (yet) drawn at its box's width (a chart

@@ -117,8 +117,8 @@ def _file_order(items, known: dict[str, float]) -> dict[str, int]:
             light.add(f)
     longest = max(known.values(), default=0.0)
 
-    def key(f):  # a file the cache has not seen yet may be long: it goes with the longest
-        return (-known.get(f, longest),) if known else (f in light, -counts[f])
+    def key(f):  # a file the cache has not seen may be long: it ties with the longest; ties go as before any run
+        return (-known.get(f, longest), f in light, -counts[f])
 
     return {f: n for n, f in enumerate(sorted(counts, key=key))}
 

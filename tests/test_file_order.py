@@ -28,5 +28,12 @@ def test_before_any_run_browser_and_real_model_files_go_first_then_the_most_test
 def test_the_last_durations_order_the_files_and_an_unseen_file_counts_as_the_longest():
     known = {"tests/test_a.py": 5.0, "tests/test_b.py": 90.0, "tests/test_c.py": 40.0, "tests/test_d.py": 1.0,
              "tests/test_e.py": 60.0}
-    assert _ordered(_file_order(ITEMS, known)) == ["tests/test_b.py", "tests/test_f.py", "tests/test_e.py",
+    # f, unseen, ties with the longest (b) and goes first of the two by its number of tests
+    assert _ordered(_file_order(ITEMS, known)) == ["tests/test_f.py", "tests/test_b.py", "tests/test_e.py",
                                                    "tests/test_c.py", "tests/test_a.py", "tests/test_d.py"]
+
+
+def test_files_the_last_run_did_not_see_go_first_browser_and_real_model_files_before_the_rest():
+    known = {"tests/test_a.py": 5.0, "tests/test_b.py": 90.0}
+    assert _ordered(_file_order(ITEMS, known)) == ["tests/test_c.py", "tests/test_e.py", "tests/test_d.py",
+                                                   "tests/test_f.py", "tests/test_b.py", "tests/test_a.py"]
