@@ -1,11 +1,18 @@
 """Shared fixtures: a tiny labelled corpus and tiny classifiers trained on it (seconds, CPU)."""
 from __future__ import annotations
 
+import os
 import random
 import sys
 from pathlib import Path
 
 import pytest
+
+# One torch/OpenMP thread per test process (set before anything imports torch; the processes tests
+# start inherit it): the suite runs on two xdist workers, often on two cores, and a thread per core in
+# each worker - and in each run, worker or Streamlit process a test starts - oversubscribes them, where
+# the tiny test models gain nothing from a second thread. An OMP_NUM_THREADS already set is kept.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -81,4 +88,53 @@ def tiny_bert(tmp_path_factory, tiny_data) -> Path:
 
 @pytest.fixture(scope="session", params=["bert", "distilbert", "roberta"])
 def tiny_any(request, tmp_path_factory, tiny_data) -> Path:
+    if request.param == "bert":  # the very model tiny_bert trains (same arguments): trained once per session
+        return request.getfixturevalue("tiny_bert")
     return _trained_tiny(request.param, tmp_path_factory, tiny_data)
+
+
+# --- the order of the files: the longest first ----------------------------------------------------
+# pytest-xdist hands whole files (--dist loadfile) to whichever worker is free, in the order collected;
+# a long file handed out last keeps one worker busy while the other idles. pytest.ini turns off xdist's
+# own order (most tests first, which put the one-test browser and MiniLM files last), and this orders
+# the files by their durations in the previous run (kept in pytest's cache), or, before any run, the
+# files of browser and real-model tests only first, then the files with the most tests.
+DURATIONS_KEY = "steu/file_durations"
+_durations: dict[str, float] = {}
+
+
+def _file_of(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+def _file_order(items, known: dict[str, float]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    light = set()  # files with a test that is neither a browser test nor on the real model
+    for item in items:
+        f = _file_of(item.nodeid)
+        counts[f] = counts.get(f, 0) + 1
+        if not (item.get_closest_marker("browser") or item.get_closest_marker("slow")):
+            light.add(f)
+    longest = max(known.values(), default=0.0)
+
+    def key(f):  # a file the cache has not seen may be long: it ties with the longest; ties go as before any run
+        return (-known.get(f, longest), f in light, -counts[f])
+
+    return {f: n for n, f in enumerate(sorted(counts, key=key))}
+
+
+def pytest_collection_modifyitems(config, items):
+    known = config.cache.get(DURATIONS_KEY, {}) if getattr(config, "cache", None) else {}
+    order = _file_order(items, known)
+    items.sort(key=lambda item: order[_file_of(item.nodeid)])  # stable: a file keeps its own order
+
+
+def pytest_runtest_logreport(report):
+    _durations[_file_of(report.nodeid)] = _durations.get(_file_of(report.nodeid), 0.0) + report.duration
+
+
+def pytest_sessionfinish(session):
+    config = session.config
+    if hasattr(config, "workerinput") or not _durations or not getattr(config, "cache", None):
+        return  # xdist workers report to the controller, which records
+    config.cache.set(DURATIONS_KEY, {**config.cache.get(DURATIONS_KEY, {}), **_durations})

@@ -1,5 +1,5 @@
 """A privacy officer's day in a real browser (Debian chromium via Playwright, on the tiny demo-model
-substitute of test_dashboard_browser): a forget set given as note ids with the id column picked, a
+substitute of browser_helpers): a forget set given as note ids with the id column picked, a
 browser refresh in the middle of the request, the run, both downloads checked against the SHA-256 the
 page shows, and a comparison of two quick methods started, followed and finished from the Compare
 page. Every page visited is saved at 1280x720 and 1920x1080 (``STEU_SCREENSHOTS`` or test-artifacts/).
@@ -13,12 +13,10 @@ import re
 import time
 from pathlib import Path
 
-import pytest
-from test_dashboard_browser import (ARTIFACTS, CHROMIUM, REAL, ROOT, SIZES, _cut_texts, _launch, _shoot,  # noqa: F401
-                                    server)
+from browser_helpers import (ARTIFACTS, BROWSER_MARKS, REAL, ROOT, SIZES, cut_texts, launch, server,  # noqa: F401
+                             settle, shoot)
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium is not installed (apt-get install chromium)")]
+pytestmark = BROWSER_MARKS
 
 FORGET_CLASS = "substance_use_disorder"
 REQUESTER, REASON = "Patient services", "GDPR art. 17 request"
@@ -51,12 +49,12 @@ class Walk:
         page, size = self.page, self.page.viewport_size
         for w, h in SIZES:
             page.set_viewport_size({"width": w, "height": h})
-            page.wait_for_timeout(1500)  # charts and columns re-layout to the new width
-            cut = _cut_texts(page)
+            settle(page, 1.5, script=False)  # charts and columns re-layout to the new width
+            cut = cut_texts(page)
             if cut:
                 self.cut[f"{name} {w}x{h}"] = cut
             page.screenshot(path=str(ARTIFACTS / f"walk-{name}-{w}x{h}.png"))
-            _shoot(page, f"walk-{name}-{w}x{h}-full.png")
+            shoot(page, f"walk-{name}-{w}x{h}-full.png")
         page.set_viewport_size(size)
 
 
@@ -154,7 +152,7 @@ def _run(walk: Walk) -> None:
     if see_results.is_visible():
         see_results.click()
     results.wait_for(timeout=180_000)
-    page.wait_for_timeout(2000)
+    settle(page, 2)
 
 
 def _shown_sha(page, caption: str) -> str:
@@ -227,7 +225,7 @@ def _comparison(walk: Walk, ids_file: Path) -> None:
     table = page.get_by_test_id("stDataFrame").last
     table.wait_for(timeout=60_000)
     page.get_by_text("What differs beyond the noise").wait_for()
-    page.wait_for_timeout(2000)
+    settle(page, 2)
     walk.shoot("compare-table")
 
 
@@ -237,7 +235,7 @@ def test_walkthrough_ids_refresh_downloads_and_comparison(server, tmp_path):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     ids_file = _ids_file(tmp_path)
     with sync_playwright() as p:
-        browser = _launch(p)
+        browser = launch(p)
         context = browser.new_context(viewport={"width": 1280, "height": 720}, accept_downloads=True)
         page = context.new_page()
         page.set_default_timeout(60_000)
@@ -257,8 +255,8 @@ def test_walkthrough_ids_refresh_downloads_and_comparison(server, tmp_path):
         finally:
             browser.close()
     runs = [d for d in (server["home"] / "runs").iterdir() if not d.name.startswith(".")]
-    launch = json.loads((runs[0] / "results.json").read_text())["request"]
-    assert launch.get("request_id") == request_id
+    recorded = json.loads((runs[0] / "results.json").read_text())["request"]
+    assert recorded.get("request_id") == request_id
     print(f"\n[walkthrough] downloads: model zip {sizes['zip']:,} B, patch {sizes['patch']:,} B; phases: "
           + ", ".join(f"{k} {v:.0f} s" for k, v in walk.times.items()))
     assert not walk.cut, f"text cut short: {walk.cut}"

@@ -345,8 +345,9 @@ def test_compare_cli_end_to_end(tiny_bert, tiny_base, tiny_data, tmp_path, capsy
     out = tmp_path / "cmp"
     settings = {"steu": SETTINGS["steu"], "head_only": SETTINGS["head_only"],
                 "retrain_oracle": {**ORACLE_SETTINGS, "base": str(tiny_base)}}
+    # the full-model attacker at its smallest (its wiring is checked here, its figures in test_relearn)
     audit_settings = {"relearn": {"n_values": [4, 8], "repeats": 2, "max_steps": 20, "lr": 0.05},
-                      "reference_mia": {"n_reference": 4}}
+                      "reference_mia": {"n_reference": 4}, "relearn_full": {"draws": 5, "max_steps": 2, "eval_max": 10}}
     before = hash_directory(tiny_bert)
     rc = main(["compare", "--quiet", "--model", str(tiny_bert), "--train", str(tiny_data["train"]),
                "--eval", str(tiny_data["eval"]), "--forget-class", tiny_data["forget_class"], "--out", str(out),
@@ -376,6 +377,9 @@ def test_compare_cli_end_to_end(tiny_bert, tiny_base, tiny_data, tmp_path, capsy
     pairs = c["noise"]["forget_f1"]
     assert ["original", "steu"] in pairs["different"] or ["steu", "original"] in pairs["different"]
     assert c["audits"]["reference_mia"]["n_reference"] == 4
+    full = c["audits"]["relearn_full"]
+    assert (full["draws"], full["max_steps"], full["eval_notes"]) == (5, 2, 10)
+    assert set(full["per_model"]) == {"original", "steu", "head_only", "retrain_oracle"}
     for m in ("steu", "head_only", "retrain_oracle"):
         assert (out / m / "results.json").is_file() and (out / m / "comparison.json").is_file()
     with open(out / "comparison.csv", newline="") as f:
