@@ -42,35 +42,3 @@ def test_a_failed_check_stops_early_and_changes_nothing_else(tiny_bert, tiny_dat
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert torch.equal(early.forget_logits, full.forget_logits)
 
-
-def _tiny_context(tiny_bert, tiny_data):
-    clf = load_classifier(tiny_bert, device="cpu")
-    train = load_notes(tiny_data["train"])
-    fc = clf.label_id(tiny_data["forget_class"])
-    forget, retain = train.where_label(clf.labels[fc]), train.where_label(clf.labels[fc], equal=False)
-    return UnlearnContext(original=clf, forget=encode(clf.tokenizer, forget.texts, 48),
-                          retain=encode(clf.tokenizer, retain.texts, 48),
-                          retain_labels=torch.as_tensor([clf.labels.index(y) for y in retain.labels]),
-                          forget_class_id=fc, seed=0, max_length=48)
-
-
-def test_until_unlikely_trains_on_until_the_class_is_as_unlikely_as_for_other_notes(tiny_bert, tiny_data):
-    ctx = _tiny_context(tiny_bert, tiny_data)
-    settings = {"k": 16, "min_df": 2, "lr_rows": 0.02, "lr_head": 0.005, "min_steps": 1, "check_every": 1,
-                "max_steps": 200}
-    plain = get_method("steu")(settings).run(ctx)
-    strict = get_method("steu_until_unlikely")(settings).run(ctx)
-    log = strict.training
-    assert log["stopped_early"]
-    assert log["class_probability_on_forget_set"] <= log["class_probability_reference"]
-    assert strict.training["steps"] > plain.training["steps"], "the stricter rule must need more steps here"
-    probs = torch.softmax(strict.forget_logits, dim=-1)[:, ctx.forget_class_id]
-    assert float(probs.mean()) == pytest.approx(log["class_probability_on_forget_set"], rel=1e-6)
-    assert "class_probability_reference" not in plain.training
-
-
-def test_until_unlikely_cannot_be_switched_off():
-    from steu_core.errors import ConfigError
-
-    with pytest.raises(ConfigError, match="cannot be switched off"):
-        get_method("steu_until_unlikely")({"until_unlikely": False})

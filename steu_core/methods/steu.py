@@ -10,8 +10,7 @@ batch. The model stays in eval mode (no dropout). Examples that contain none of 
 have the same encoder output before and after the edit, so their head inputs come from a cache
 computed once; only examples with a selected token need an encoder pass per step.
 
-The variants steu_rows_first and steu_until_unlikely run this same loop; their settings
-(:class:`SteuConfig` ``head_after``, ``until_unlikely``) only delay the head or make the stopping rule stricter.
+The variant steu_rows_first runs this same loop with the head's start delayed (``head_after``).
 """
 from __future__ import annotations
 
@@ -78,8 +77,6 @@ class _Training:
     forget_pool: TrainingPool
     retain_pool: TrainingPool
     forget_logits: torch.Tensor | None = None  # of the last full check: the final model's, once training ends
-    retain_logits: torch.Tensor | None = None  # the retain pool's, likewise
-    reference_prob: float | None = None        # until_unlikely: the original's mean class probability on the retain pool
 
     @property
     def forget_class(self) -> int:
@@ -107,18 +104,11 @@ def run_sparse_unlearning(ctx: UnlearnContext, cfg: SteuConfig, selected: list[T
     log = {"steps": steps, "max_steps": cfg.max_steps, "stopped_early": stopped_early, "history": history,
            "forget_f1_on_forget_set": {"start": start[0], "end": end[0]},
            "retain_loss_on_pool": {"start": start[1], "end": end[1]},
-           "head_trained_from_step": edit.head_from_step, **_probability_log(run),
+           "head_trained_from_step": edit.head_from_step,
            "cache_seconds": cache_s, "feature_cache": use_cache,
            "forget_touched": int(run.forget_pool.touched.sum()), "retain_pool": len(run.retain_pool),
            "retain_pool_touched": int(run.retain_pool.touched.sum())}
     return edit.clf, log
-
-
-def _probability_log(run: _Training) -> dict:
-    if run.reference_prob is None:
-        return {}
-    return {"class_probability_on_forget_set": class_probability(run.forget_logits, run.forget_class),
-            "class_probability_reference": run.reference_prob}
 
 
 def _trainable_copy(ctx: UnlearnContext, cfg: SteuConfig, selected: list[TokenScore]) -> _Edit:
@@ -199,7 +189,7 @@ def _evaluate(run: _Training, stop_above: int | None = None) -> tuple[float, flo
             if isinstance(fl, int):
                 return fl
         rl = distributed.map_rows(len(retain_pool), score(retain_pool))
-    run.forget_logits, run.retain_logits = fl.float().cpu(), rl.float().cpu()
+    run.forget_logits = fl.float().cpu()
     return f1_on_forget(fl.argmax(-1).cpu(), run.forget_class), float(F.cross_entropy(rl.float().cpu(),
                                                                                       retain_pool.labels))
 
@@ -220,29 +210,10 @@ def _starting_point(run: _Training) -> tuple[float, float]:
     """:func:`_evaluate` before the first step; from the cache when there is one (exact: nothing is
     edited yet)."""
     if not run.use_cache:
-        start = _evaluate(run)
-    else:
-        clf = run.edit.clf
-        run.retain_logits = head_logits(clf, run.retain_pool.feats)
-        f1 = f1_on_forget(head_logits(clf, run.forget_pool.feats).argmax(-1), run.forget_class)
-        start = f1, float(F.cross_entropy(run.retain_logits, run.retain_pool.labels))
-    if run.cfg.until_unlikely:
-        run.reference_prob = class_probability(run.retain_logits, run.forget_class)
-    return start
-
-
-def class_probability(logits: torch.Tensor, cls: int) -> float:
-    """The mean probability of class ``cls`` over the rows of ``logits``."""
-    return float(torch.softmax(logits.float(), dim=-1)[:, cls].mean())
-
-
-def _rule_holds(run: _Training, end: tuple[float, float], start: tuple[float, float]) -> bool:
-    """The stopping rule: forget F1 at target, retain loss within tolerance, and (until_unlikely) the
-    class no more likely for the forget notes than the original found it for other notes."""
-    cfg = run.cfg
-    if end[0] > cfg.forget_f1_target or end[1] > start[1] + cfg.retain_tolerance:
-        return False
-    return run.reference_prob is None or class_probability(run.forget_logits, run.forget_class) <= run.reference_prob
+        return _evaluate(run)
+    clf = run.edit.clf
+    f1 = f1_on_forget(head_logits(clf, run.forget_pool.feats).argmax(-1), run.forget_class)
+    return f1, float(F.cross_entropy(head_logits(clf, run.retain_pool.feats), run.retain_pool.labels))
 
 
 def _optimise(run: _Training, opt: torch.optim.Optimizer, start: tuple[float, float],
@@ -273,7 +244,7 @@ def _optimise(run: _Training, opt: torch.optim.Optimizer, start: tuple[float, fl
                 continue
             end = checked
             entry.update(forget_f1=end[0], retain_eval_loss=end[1])
-            if _rule_holds(run, end, start):
+            if end[0] <= cfg.forget_f1_target and end[1] <= start[1] + cfg.retain_tolerance:
                 stopped_early = True
                 break
     if not stopped_early:

@@ -28,9 +28,6 @@ class SteuConfig:
     retain_pool: int = field(default=256, metadata={"help": "retain notes sampled (stratified) for the retain term"})
     train_head: bool = field(default=True, metadata={"help": "train the classification head (STEU: yes)"})
     train_rows: bool = field(default=True, metadata={"help": "train the selected embedding rows (STEU: yes)"})
-    until_unlikely: bool = field(default=False, metadata={"help": "stop only once the forget notes' mean probability "
-                                                                 "of the class is no higher than the original gave the "
-                                                                 "retain pool's notes of other classes (STEU: no)"})
     head_after: int = field(default=0, metadata={"help": "steps the rows train alone before the head joins, and only "
                                                          "if the stopping rule has not held by then (STEU: 0)"})
 
