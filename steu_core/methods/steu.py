@@ -229,7 +229,7 @@ def _optimise(run: _Training, opt: torch.optim.Optimizer, start: tuple[float, fl
     for step in range(1, cfg.max_steps + 1):
         if ctx.cancelled():
             raise Cancelled("the unlearning run was cancelled")
-        if cfg.train_head and step == cfg.head_after + 1 and len(run.edit.groups) == 1:
+        if cfg.train_head and run.edit.head_from_step is None and step == cfg.head_after + 1:
             _add_head(run.edit, cfg, opt, step)  # the rows alone did not meet the stopping rule in head_after steps
         entry, micro = _train_step(run, opt, step, f_order.take(cfg.batch_size), r_order.take(cfg.batch_size), micro)
         history.append(entry)

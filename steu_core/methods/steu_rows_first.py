@@ -46,7 +46,7 @@ class SteuRowsFirst(Steu):
     description = ("STEU's k PMI-selected embedding rows train alone first; the head joins only if the rows "
                    "cannot forget within head_after steps.")
     label = "STEU, rows first"
-    edits = "rows (+head if needed)"
+    edits = "rows+head"  # the head only if needed; the training log says whether it moved
     how = ("The tokens most specific to the forgotten class are chosen by pointwise mutual information (PMI) as in "
            "STEU. Their rows of the input token-embedding matrix are trained alone first, with STEU's objective and "
            "stopping rule; the classification head joins only if the rows cannot stop the class being predicted "
