@@ -1,6 +1,6 @@
 """Forgetting against the strongest attacker: methods x seeds, with every figure the issue asks for.
 
-    python bench/robustness.py [--data sample|ma] [--seeds 3] [--methods steu,steu_rows_first,steu_rows_only,retrain_oracle]
+    python bench/robustness.py [--data sample|ma] [--seeds 3] [--methods steu,steu_rows_only,head_only,retrain_oracle]
                                [--max-train N] [--max-eval N] [--draws 5] [--full-max-steps 20] [--settings JSON]
 
 For every seed, one comparison (``steu_core.compare.run_comparison``, all methods in this process, so the
@@ -193,7 +193,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", choices=["sample", "ma"], default="sample")
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--methods", default="steu,steu_rows_first,steu_rows_only,retrain_oracle")
+    ap.add_argument("--methods", default="steu,steu_rows_only,head_only,retrain_oracle")
     ap.add_argument("--settings", default="{}", help="JSON of per-method settings, as for compare --settings")
     ap.add_argument("--max-train", type=int, default=None, help="stratified subsample of the training notes")
     ap.add_argument("--max-eval", type=int, default=None, help="stratified subsample of the evaluation notes")

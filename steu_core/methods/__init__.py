@@ -5,4 +5,4 @@ from .base import (METHODS, MethodResult, SettingField, UnlearnContext, describe
 from . import steu  # noqa: F401  (registers "steu")
 # Ablations, controls and baselines (compare them with `python -m steu_core compare`)
 from . import (finetune_retain, grad_ascent, head_only, random_tokens, retrain_oracle,  # noqa: F401,E402
-               steu_rows_first, steu_rows_only)
+               steu_rows_only)

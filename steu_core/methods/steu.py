@@ -9,8 +9,6 @@ Objective per step: cross-entropy on a retain batch + lambda * mean(-log(1 - p_f
 batch. The model stays in eval mode (no dropout). Examples that contain none of the selected tokens
 have the same encoder output before and after the edit, so their head inputs come from a cache
 computed once; only examples with a selected token need an encoder pass per step.
-
-The variant steu_rows_first runs this same loop with the head's start delayed (``head_after``).
 """
 from __future__ import annotations
 
@@ -59,7 +57,6 @@ class _Edit:
     rows: torch.Tensor
     override: RowOverride | None
     groups: list[dict]              # Adam parameter groups
-    head_from_step: int | None = None  # the first step that trained the head (None: it never trained)
 
     @property
     def trainable(self) -> list[torch.Tensor]:
@@ -104,7 +101,6 @@ def run_sparse_unlearning(ctx: UnlearnContext, cfg: SteuConfig, selected: list[T
     log = {"steps": steps, "max_steps": cfg.max_steps, "stopped_early": stopped_early, "history": history,
            "forget_f1_on_forget_set": {"start": start[0], "end": end[0]},
            "retain_loss_on_pool": {"start": start[1], "end": end[1]},
-           "head_trained_from_step": edit.head_from_step,
            "cache_seconds": cache_s, "feature_cache": use_cache,
            "forget_touched": int(run.forget_pool.touched.sum()), "retain_pool": len(run.retain_pool),
            "retain_pool_touched": int(run.retain_pool.touched.sum())}
@@ -128,25 +124,15 @@ def _trainable_copy(ctx: UnlearnContext, cfg: SteuConfig, selected: list[TokenSc
         rows.requires_grad_(True)
         override = RowOverride(emb, row_ids, rows)
         groups.append({"params": [rows], "lr": cfg.lr_rows})
-    edit = _Edit(new, emb, row_ids, rows, override, groups)
-    if cfg.train_head and not (cfg.head_after and override is not None):
-        _add_head(edit, cfg, None, step=1)
+    if cfg.train_head:
+        params = dict(model.named_parameters())
+        head = [params[n] for n in new.head_param_names]
+        for p in head:
+            p.requires_grad_(True)
+        groups.append({"params": head, "lr": cfg.lr_head})
     if not groups:
         raise ConfigError("nothing to train: both the rows and the head are frozen.")
-    return edit
-
-
-def _add_head(edit: _Edit, cfg: SteuConfig, opt: torch.optim.Optimizer | None, step: int) -> None:
-    """Set the head to train from now on (into ``opt`` too, when training has started)."""
-    params = dict(edit.clf.model.named_parameters())
-    head = [params[n] for n in edit.clf.head_param_names]
-    for p in head:
-        p.requires_grad_(True)
-    group = {"params": head, "lr": cfg.lr_head}
-    edit.groups.append(group)
-    edit.head_from_step = step
-    if opt is not None:
-        opt.add_param_group(dict(group))
+    return _Edit(new, emb, row_ids, rows, override, groups)
 
 
 def _training_pools(ctx: UnlearnContext, cfg: SteuConfig, row_ids: list[int]) -> tuple[TrainingPool, TrainingPool]:
@@ -229,8 +215,6 @@ def _optimise(run: _Training, opt: torch.optim.Optimizer, start: tuple[float, fl
     for step in range(1, cfg.max_steps + 1):
         if ctx.cancelled():
             raise Cancelled("the unlearning run was cancelled")
-        if cfg.train_head and run.edit.head_from_step is None and step == cfg.head_after + 1:
-            _add_head(run.edit, cfg, opt, step)  # the rows alone did not meet the stopping rule in head_after steps
         entry, micro = _train_step(run, opt, step, f_order.take(cfg.batch_size), r_order.take(cfg.batch_size), micro)
         history.append(entry)
         ctx.report(stage="unlearn", step=step, total=cfg.max_steps,

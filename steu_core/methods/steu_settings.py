@@ -28,8 +28,6 @@ class SteuConfig:
     retain_pool: int = field(default=256, metadata={"help": "retain notes sampled (stratified) for the retain term"})
     train_head: bool = field(default=True, metadata={"help": "train the classification head (STEU: yes)"})
     train_rows: bool = field(default=True, metadata={"help": "train the selected embedding rows (STEU: yes)"})
-    head_after: int = field(default=0, metadata={"help": "steps the rows train alone before the head joins, and only "
-                                                         "if the stopping rule has not held by then (STEU: 0)"})
 
     def __post_init__(self):
         if self.k is not None and self.k < 1:
@@ -38,7 +36,7 @@ class SteuConfig:
             raise ConfigError(f"budget {self.budget} is not a fraction between 0 and 1 (exclusive).",
                               hint="Give e.g. --budget 0.0019 for the paper's 0.19 % of all parameters.")
         ranges = {"min_df": (self.min_df, 1), "batch_size": (self.batch_size, 1), "max_steps": (self.max_steps, 1),
-                  "min_steps": (self.min_steps, 0), "check_every": (self.check_every, 1), "head_after": (self.head_after, 0),
+                  "min_steps": (self.min_steps, 0), "check_every": (self.check_every, 1),
                   "retain_pool": (self.retain_pool, 1)}
         for name, (value, lo) in ranges.items():
             if value is not None and value < lo:
