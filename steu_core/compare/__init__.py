@@ -38,5 +38,5 @@ from .text import compare_command, portable_command, portable_name, relearn_verd
 __all__ = ["CI_METRICS", "CSV_SCALARS", "CSV_TAIL", "DEFAULT_METHODS", "METRIC_NAMES", "SCHEMA", "CompareRequest",
            "build_comparison", "compare_command", "comparison_figures", "csv_text", "deep_inputs_from_runs",
            "findings", "list_comparisons", "load_comparison_dir", "method_rows", "noise_analysis", "overall_fraction",
-           "phase_text", "portable_command", "relearn_verdict_lines", "portable_name", "run_comparison", "table_rows", "table_text",
-           "write_comparison"]
+           "phase_text", "portable_command", "portable_name", "relearn_verdict_lines", "run_comparison", "table_rows",
+           "table_text", "write_comparison"]
