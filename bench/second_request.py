@@ -2,6 +2,7 @@
 scores (steu_core/runs/original_cache.py). Prints both requests' stage times side by side.
 
     python bench/second_request.py [--device cpu] [--keep DIR]
+    python bench/second_request.py --worker [--repeats 2]
 
 Request: the demo model (``--model default``, fine-tuned once into the data directory if it is not
 there yet), data_samples/ (train.csv, test.csv, forget_substance_use.csv), forget class
@@ -12,11 +13,18 @@ first wrote. "Caching encoder features" runs until the first optimisation step h
 it holds that step. Stage times are the
 wall time from one stage of the run to the next (progress.json's stages, steu_core/runs/stages.py);
 the in-process time leaves out the dashboard worker's process start and imports.
+
+``--worker`` times what the dashboard shows instead: from ``worker.start_run`` to the status
+"finished", in a temporary data directory that borrows the demo model. The first request fills the
+caches; then the same request alternates between a new worker process and a child of the warm worker
+(steu_core/worker/warm.py), ``--repeats`` times each.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import shutil
 import sys
 import tempfile
@@ -29,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from steu_core.demo import DEMO_FORGET, DEMO_FORGET_CLASS, DEMO_TEST, DEMO_TRAIN, resolve_model_path  # noqa: E402
 from steu_core.runs import UnlearnRequest, original_cache, run_unlearning  # noqa: E402
 from steu_core.runs.stages import ORDER, stage_words  # noqa: E402
+from steu_core.paths import steu_home  # noqa: E402
 
 
 def timed_request(out: Path, device: str) -> tuple[dict, float, float]:
@@ -63,12 +72,72 @@ def table(first: dict, second: dict, totals: tuple[float, float]) -> str:
     return "\n".join(lines)
 
 
+def worker_request(device: str, warm: bool) -> tuple[float, float, str]:
+    """One request through the dashboard's worker: (Run to results, the run's own total, who started it)."""
+    from steu_core import worker
+
+    os.environ["STEU_WARM_WORKER"] = "1" if warm else "0"
+    t0 = time.perf_counter()
+    started = worker.start_run(UnlearnRequest(model="default", train=DEMO_TRAIN, eval=DEMO_TEST, forget=DEMO_FORGET,
+                                              forget_class=DEMO_FORGET_CLASS, out="", device=device))
+    while worker.status(started.run_id).active:
+        time.sleep(0.05)
+    seconds = time.perf_counter() - t0
+    end = worker.status(started.run_id)
+    if end.state != "finished":
+        sys.exit(f"the request {end.state}: {end.message}")
+    total = json.loads((Path(end.run_dir) / "results.json").read_text())["wall_seconds"]["total"]
+    return seconds, total, worker.read_launch(started.run_id)["started_by"]
+
+
+def wait_for_warm_worker() -> None:
+    from steu_core import worker
+
+    os.environ["STEU_WARM_WORKER"] = "1"
+    deadline = time.monotonic() + 300
+    while not worker.warm_up():
+        if time.monotonic() > deadline:
+            sys.exit("the warm worker did not start; see logs/warm-worker.log in the data directory")
+        time.sleep(0.5)
+
+
+def stop_warm_worker() -> None:
+    from steu_core.worker import warm
+
+    os.environ["STEU_WARM_WORKER"] = "1"
+    reply = warm.ask(warm.socket_path(), {"ping": True}) if warm.socket_path() else None
+    if reply:
+        os.kill(reply["pid"], signal.SIGTERM)
+
+
+def worker_main(device: str, repeats: int) -> None:
+    home = Path(tempfile.mkdtemp(prefix="steu-worker-home-"))
+    (home / "models").symlink_to(steu_home() / "models")  # the demo model, not fine-tuned again
+    os.environ["STEU_HOME"] = str(home)
+    try:
+        wait_for_warm_worker()
+        rows = [("first request", *worker_request(device, warm=False))]
+        for _ in range(repeats):
+            for warm in (False, True):
+                rows.append(("second request", *worker_request(device, warm)))
+    finally:
+        stop_warm_worker()
+        shutil.rmtree(home, ignore_errors=True)
+    print(f"{'request':<16}{'started by':<14}{'Run to results (s)':>20}{'run itself (s)':>16}{'outside (s)':>13}")
+    for label, seconds, total, started_by in rows:
+        print(f"{label:<16}{started_by:<14}{seconds:>20.1f}{total:>16.1f}{seconds - total:>13.1f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--keep", help="keep both run directories under this directory")
+    ap.add_argument("--worker", action="store_true", help="through the dashboard's worker, new process vs warm")
+    ap.add_argument("--repeats", type=int, default=2, help="with --worker: second requests per way")
     args = ap.parse_args()
     resolve_model_path("default")  # the demo model exists before the clock starts
+    if args.worker:
+        return worker_main(args.device, args.repeats)
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="steu-second-request-"))
     cache = Path(tempfile.mkdtemp(prefix="steu-original-scores-"))
     # the first request must find no entry, without reading or changing the data directory's cache

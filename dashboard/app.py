@@ -79,6 +79,7 @@ _uploads_notice = _clean_uploads_at_startup(str(steu_home()))
 if "upload_session" not in st.session_state:  # a new browser session: once, not on every rerun
     _release_ended_runs()
 _require_access()
+worker.warm_up()  # so that the next run finds torch and the CLI already imported
 
 HERE = Path(__file__).resolve().parent
 

@@ -13,6 +13,9 @@ import pytest
 # each worker - and in each run, worker or Streamlit process a test starts - oversubscribes them, where
 # the tiny test models gain nothing from a second thread. An OMP_NUM_THREADS already set is kept.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Every test has its own data directory, so every dashboard page a test opens would start its own warm
+# worker (a process that imports torch and stays up): off here; tests/test_warm_worker.py turns it on.
+os.environ.setdefault("STEU_WARM_WORKER", "0")
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

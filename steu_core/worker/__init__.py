@@ -14,8 +14,9 @@ it), and everything about it is read back from files in the data directory:
 Nothing here keeps state that a page reload would lose: :func:`status`, :func:`active_runs` and
 :func:`cancel` (and their comparison twins) work from any process that sees the same data directory.
 
-One job per module: ``process`` (starting, watching and stopping a process), ``files`` (launch
-records and logs), ``jobs`` (a job's life, for either kind). This module names the two kinds and is
+One job per module: ``process`` (starting, watching and stopping a process), ``warm`` (the warm
+worker that forks jobs with their imports already done), ``files`` (launch records and logs), ``jobs``
+(a job's life, for either kind). This module names the two kinds and is
 the one import path: ``from steu_core import worker``.
 """
 from __future__ import annotations
@@ -36,7 +37,14 @@ __all__ = ["COMPARISONS", "REPO_ROOT", "RUNNING_STATES", "RUNS", "JobKind", "Run
            "active_runs", "build_command", "cancel", "cancel_comparison", "comparison_status", "discard",
            "discard_comparison", "is_zombie", "launch_dir", "log_path", "logs_dir", "process_alive", "read_launch",
            "start_comparison", "start_run", "status", "unfinished_comparisons", "unfinished_runs", "wait",
-           "wait_comparison", "write_launch"]
+           "wait_comparison", "warm_up", "write_launch"]
+
+
+def warm_up() -> bool:
+    """Make sure a warm worker (:mod:`.warm`) is ready or starting; True when one answers now."""
+    from . import warm  # imported on use, see process.start_job
+
+    return warm.ensure(logs_dir() / "warm-worker.log")
 
 
 # -- runs ---------------------------------------------------------------------------------------

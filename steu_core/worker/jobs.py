@@ -19,7 +19,7 @@ from ..runs.record import record_stopped
 from ..runs import CANCEL_FILE, PROGRESS_FILE, new_run_id, read_progress, request_cancel, staging_dir
 from ..uploads import launch_fields, release_run
 from .files import error_line, launch_dir, launch_file, log_path, now_utc, read_launch, write_launch
-from .process import build_command, is_worker, process_alive, spawn, stop_process
+from .process import is_worker, process_alive, start_job, stop_process
 
 RUNNING_STATES = ("starting", "running")
 # the keys of progress.json every job writes; a kind's own keys (a comparison's method, index,
@@ -97,11 +97,11 @@ def start(kind: JobKind, req, busy: list[RunStatus]) -> RunStatus:
     req.validate()  # bad settings are refused here, in the caller's words, not in a log
     job_id = out.name
     log = log_path(job_id)
-    proc = spawn(build_command(req), log, f"[{now_utc()}] worker started for {kind.noun} {job_id}\n")
-    record = {"run_id": job_id, "run_dir": str(out), "pid": proc.pid, "started_utc": now_utc(),
+    pid, started_by = start_job(req, log, f"[{now_utc()}] worker started for {kind.noun} {job_id}\n")
+    record = {"run_id": job_id, "run_dir": str(out), "pid": pid, "started_by": started_by, "started_utc": now_utc(),
               "started_at": time.time(), "log": str(log), "cancelled": False, **launch_fields(req)}
     write_launch(job_id, record)
-    return RunStatus(run_id=job_id, run_dir=str(out), state="starting", stage="starting", pid=proc.pid,
+    return RunStatus(run_id=job_id, run_dir=str(out), state="starting", stage="starting", pid=pid,
                      started_utc=record["started_utc"], kind=kind.noun)
 
 

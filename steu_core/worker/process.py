@@ -61,12 +61,29 @@ def is_worker(pid: int | None) -> bool:
     return b"steu_core" in cmdline
 
 
-def spawn(cmd: list[str], log: Path, first_line: str) -> subprocess.Popen:
-    """Start ``cmd`` in a new session with the same data directory, its output appended to ``log``."""
+def start_job(req, log: Path, first_line: str) -> tuple[int, str]:
+    """Start ``python -m steu_core`` for ``req`` (``req.out`` set): forked from the warm worker when
+    one answers, else a new process. Returns the pid and which of the two started it."""
+    from . import warm  # imported on use: ``python -m steu_core.worker.warm`` must find it not yet imported
+
+    pid = warm.launch(cli_args(req), log, first_line, job_env())
+    if pid is not None:
+        return pid, "warm worker"
+    return spawn([sys.executable, "-m", "steu_core", *cli_args(req)], log, first_line).pid, "new process"
+
+
+def job_env() -> dict[str, str]:
+    """A job's environment: the caller's, with the same data directory and this code importable."""
     env = dict(os.environ)
     env["STEU_HOME"] = str(steu_home())
     env["PYTHONUNBUFFERED"] = "1"
     env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    return env
+
+
+def spawn(cmd: list[str], log: Path, first_line: str) -> subprocess.Popen:
+    """Start ``cmd`` in a new session with the same data directory, its output appended to ``log``."""
+    env = job_env()
     with open(log, "ab") as fh:
         fh.write(first_line.encode())
         fh.flush()
@@ -76,9 +93,14 @@ def spawn(cmd: list[str], log: Path, first_line: str) -> subprocess.Popen:
     return proc
 
 
+def cli_args(req) -> list[str]:
+    """The arguments after ``python -m steu_core`` for a request (``req.out`` must be set)."""
+    return [req.command, *req.to_argv(), "--quiet"]
+
+
 def build_command(req) -> list[str]:
     """The ``python -m steu_core <command>`` argument list for a request (``req.out`` must be set)."""
-    return [sys.executable, "-m", "steu_core", req.command, *req.to_argv(), "--quiet"]
+    return [sys.executable, "-m", "steu_core", *cli_args(req)]
 
 
 def signal_group(pid: int, sig: int) -> None:

@@ -1,0 +1,119 @@
+"""steu_core.worker.warm: jobs forked from a process that has already imported everything compute what
+a fresh process computes, stay cancellable, and nobody else can reach or reuse the server."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from steu_core import worker
+from steu_core.runs import UnlearnRequest
+from steu_core.worker import warm
+
+
+@pytest.fixture()
+def warm_server(monkeypatch, tmp_path):
+    """A warm server started the dashboard's way (``worker.warm_up``), stopped afterwards."""
+    monkeypatch.setenv(warm.ENV_SWITCH, "1")
+    monkeypatch.setattr(warm.tempfile, "gettempdir", lambda: str(tmp_path))
+    assert worker.warm_up() is False  # the first call starts it
+    assert worker.warm_up() is False  # a second call while it imports starts no other
+    sock, reply = warm.socket_path(), None
+    deadline = time.monotonic() + 180
+    while reply is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+        reply = warm.ask(sock, {"ping": True})
+    assert reply is not None, (worker.logs_dir() / "warm-worker.log").read_text()
+    yield reply["pid"]
+    os.kill(reply["pid"], signal.SIGTERM)
+    for _ in range(100):
+        if not sock.exists():
+            break
+        time.sleep(0.1)
+    assert not sock.exists()  # a stopped server takes its socket with it
+
+
+def _request(tiny_bert, tiny_data, max_steps: int = 3) -> UnlearnRequest:
+    return UnlearnRequest(model=str(tiny_bert), train=tiny_data["train"], eval=tiny_data["eval"],
+                          forget=tiny_data["forget"], forget_class="substance", out="", device="cpu",
+                          settings={"max_steps": max_steps, "min_df": 2, "k": 4}, min_forget=5, max_length=48)
+
+
+def _figures(run_dir: str) -> dict:
+    results = json.loads((Path(run_dir) / "results.json").read_text())
+    figures = {key: results[key] for key in ("selected_tokens", "forget_f1_after", "retain_f1_after",
+                                             "params_changed", "changed_embedding_rows")}
+    figures["hashes"] = {k: v for k, v in results["hashes"].items() if k != "manifest"}  # it names the run
+    figures["training"] = {k: v for k, v in results["training"].items() if not k.endswith("seconds")}
+    return figures
+
+
+def test_a_forked_run_equals_a_fresh_process(warm_server, tiny_bert, tiny_data, monkeypatch):
+    forked = worker.start_run(_request(tiny_bert, tiny_data))
+    record = worker.read_launch(forked.run_id)
+    assert record["started_by"] == "warm worker"
+    assert os.getpgid(forked.pid) == forked.pid != warm_server  # its own session, not the server
+    assert worker.wait(forked.run_dir, timeout=300).state == "finished"
+    log = worker.log_path(forked.run_id).read_text()
+    assert log.startswith("[") and "worker started for run" in log
+
+    monkeypatch.setenv(warm.ENV_SWITCH, "0")
+    fresh = worker.start_run(_request(tiny_bert, tiny_data))
+    assert worker.read_launch(fresh.run_id)["started_by"] == "new process"
+    assert worker.wait(fresh.run_dir, timeout=300).state == "finished"
+    assert _figures(forked.run_dir) == _figures(fresh.run_dir)
+
+
+def test_a_forked_run_can_be_cancelled(warm_server, tiny_bert, tiny_data):
+    started = worker.start_run(_request(tiny_bert, tiny_data, max_steps=400))
+    assert worker.read_launch(started.run_id)["started_by"] == "warm worker"
+    assert worker.cancel(started.run_id, force=True)
+    assert not worker.process_alive(started.pid)
+    assert worker.status(started.run_id).state == "cancelled"
+    assert warm.ask(warm.socket_path(), {"ping": True})["pid"] == warm_server  # the server is unharmed
+
+
+def test_a_shared_socket_folder_is_never_used(monkeypatch, tmp_path, tiny_bert, tiny_data):
+    monkeypatch.setenv(warm.ENV_SWITCH, "1")
+    monkeypatch.setattr(warm.tempfile, "gettempdir", lambda: str(tmp_path))
+    folder = tmp_path / f"steu-warm-{os.getuid()}"
+    folder.mkdir(mode=0o777)
+    folder.chmod(0o777)  # another user could plant a socket here
+    assert warm.socket_path() is None and worker.warm_up() is False
+    assert warm.launch(["--version"], tmp_path / "log", "", {}) is None
+    assert list(folder.iterdir()) == []
+
+
+def test_the_socket_name_changes_with_the_code_and_the_environment(monkeypatch, tmp_path):
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "a.py").write_text("x = 1\n")
+    monkeypatch.setattr(warm, "_PACKAGE", package)
+    first = warm.fingerprint()
+    assert warm.fingerprint() == first
+    (package / "a.py").write_text("x = 22\n")
+    assert warm.fingerprint() != first
+    second = warm.fingerprint()
+    monkeypatch.setenv("STEU_HOME", str(tmp_path / "elsewhere"))
+    assert warm.fingerprint() != second
+
+
+def test_an_idle_server_leaves_and_a_bad_job_is_refused(monkeypatch, tmp_path):
+    monkeypatch.setenv(warm.ENV_SWITCH, "1")
+    sock = tmp_path / "s.sock"
+    server = subprocess.Popen([sys.executable, "-m", "steu_core.worker.warm", str(sock), "--idle", "3"],
+                              cwd=warm._PACKAGE.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 180
+    while not sock.exists() and time.monotonic() < deadline and server.poll() is None:
+        time.sleep(0.2)
+    refused = warm.ask(sock, {"args": "unlearn", "log": 1})
+    assert refused == {"error": "a job needs args (strings), env, log and first_line"}
+    assert server.wait(timeout=60) == 0, server.stdout.read().decode()
+    assert not sock.exists()
+    assert b"RuntimeWarning" not in server.stdout.read()
