@@ -2,6 +2,7 @@
 a fresh process computes, stay cancellable, and nobody else can reach or reuse the server."""
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -17,19 +18,31 @@ from steu_core.runs import UnlearnRequest
 from steu_core.worker import warm
 
 
+APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+
+
 @pytest.fixture()
-def warm_server(monkeypatch, tmp_path):
-    """A warm server started the dashboard's way (``worker.warm_up``), stopped afterwards."""
+def warm_server(monkeypatch, tmp_path, tiny_bert, tiny_data):
+    """A warm server started by opening the dashboard, stopped afterwards."""
+    from streamlit.testing.v1 import AppTest
+
     monkeypatch.setenv(warm.ENV_SWITCH, "1")
     monkeypatch.setattr(warm.tempfile, "gettempdir", lambda: str(tmp_path))
-    assert worker.warm_up() is False  # the first call starts it
-    assert worker.warm_up() is False  # a second call while it imports starts no other
+    for name, value in (("MODEL", tiny_bert), ("TRAIN", tiny_data["train"]), ("EVAL", tiny_data["eval"])):
+        monkeypatch.setenv(f"STEU_DASHBOARD_{name}", str(value))
+    at = AppTest.from_file(str(APP), default_timeout=120).run()  # the app starts the server
+    assert not at.exception, [e.value for e in at.exception]
     sock, reply = warm.socket_path(), None
+    with open(warm.lock_file(sock), "a+b") as lock, pytest.raises(BlockingIOError):
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held by the server the app started
+    assert worker.warm_up() is False  # still importing: a second call starts no other
     deadline = time.monotonic() + 180
     while reply is None and time.monotonic() < deadline:
         time.sleep(0.5)
         reply = warm.ask(sock, {"ping": True})
     assert reply is not None, (worker.logs_dir() / "warm-worker.log").read_text()
+    servers = subprocess.run(["pgrep", "-f", str(sock)], capture_output=True, text=True).stdout.split()
+    assert servers == [str(reply["pid"])]
     yield reply["pid"]
     os.kill(reply["pid"], signal.SIGTERM)
     for _ in range(100):
