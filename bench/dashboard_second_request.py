@@ -1,0 +1,139 @@
+"""The sample request several times in the real dashboard, as a privacy officer makes it: `streamlit run`,
+Debian chromium, the demo model, the warm worker as the app starts it. Prints, per request, the seconds
+from the click on "Run STEU" to the Results page with all its charts drawn, and what started the run
+(the launch record's ``started_by``).
+
+    python bench/dashboard_second_request.py [--requests 3] [--no-warm]
+
+A temporary data directory borrows the demo model (``models/`` of the usual one, which must exist: run
+the dashboard once), so the first request pays for scoring the original and the later ones reuse it.
+``--no-warm`` sets STEU_WARM_WORKER=0: every run a new process.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from browser_helpers import _free_port, _wait_healthy, launch  # noqa: E402
+
+from steu_core.demo import demo_model_dir  # noqa: E402
+
+FORGET = ROOT / "data_samples" / "forget_substance_use.csv"
+CHARTS_ON_RESULTS = 7
+
+
+def start_server(home: Path, warm: bool) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STEU_DASHBOARD_")}
+    env.update(STEU_HOME=str(home), STEU_WARM_WORKER="1" if warm else "0")
+    log = home / "streamlit.log"
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboard/app.py", "--server.port", str(port),
+                             "--server.address", "127.0.0.1", "--server.headless", "true"],
+                            cwd=str(ROOT), env=env, stdout=open(log, "wb"), stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    _wait_healthy(proc, url, log)
+    return proc, url
+
+
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds so far of the dashboard's server and of the browser (all their processes)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = {"dashboard": 0.0, "browser": 0.0}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmd = (proc / "cmdline").read_bytes()
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        group = "dashboard" if b"streamlit" in cmd else "browser" if (b"chrom" in cmd or b"playwright" in cmd) else None
+        if group:
+            total[group] += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
+def one_request(page, expect) -> tuple[float, str, dict]:
+    """Upload the forget set, click Run; the seconds until the Results page has drawn its charts, the
+    run id, and the CPU seconds the dashboard and the browser used meanwhile."""
+    page.get_by_role("link", name="2 · Deletion request").click()
+    uploader = page.get_by_test_id("stFileUploader").filter(has_text="Forget set")
+    uploader.locator("input[type=file]").set_input_files(str(FORGET))
+    expect(page.get_by_text(re.compile(r"^Ready: forget"))).to_be_visible(timeout=120_000)
+    page.get_by_role("button", name="Next: run the unlearning").click()
+    run_button = page.get_by_role("button", name="Run STEU")
+    expect(run_button).to_be_enabled(timeout=120_000)
+    time.sleep(1.0)  # let the page settle before the clock starts
+    cpu0 = cpu_seconds()
+    run_button.click()
+    t0 = time.perf_counter()
+    expect(page.locator(".js-plotly-plot")).to_have_count(CHARTS_ON_RESULTS, timeout=900_000)
+    seconds = time.perf_counter() - t0
+    cpu = {k: v - cpu0[k] for k, v in cpu_seconds().items()}
+    run_id = re.search(r"run=(run-[^&]+)", page.url).group(1)
+    return seconds, run_id, cpu
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=3)
+    ap.add_argument("--no-warm", action="store_true")
+    args = ap.parse_args()
+    models = demo_model_dir().parent
+    if not (demo_model_dir() / "config.json").is_file():
+        sys.exit(f"no demo model in {models}: open the dashboard once to prepare it")
+    home = Path(tempfile.mkdtemp(prefix="steu-dashboard-bench-"))
+    (home / "models").symlink_to(models)
+    proc, url = start_server(home, warm=not args.no_warm)
+    rows = []
+    try:
+        from playwright.sync_api import expect, sync_playwright
+
+        with sync_playwright() as p:
+            browser = launch(p)
+            page = browser.new_page(viewport={"width": 1280, "height": 720})
+            page.goto(url)
+            expect(page.get_by_text("Architecture", exact=True)).to_be_visible(timeout=300_000)
+            for i in range(args.requests):
+                seconds, run_id, cpu = one_request(page, expect)
+                launch_record = json.loads((home / "worker" / f"{run_id}.json").read_text())
+                results = json.loads((home / "runs" / run_id / "results.json").read_text())
+                rows.append((i + 1, launch_record.get("started_by", "?"), seconds, results["wall_seconds"]["total"],
+                             cpu["dashboard"], cpu["browser"]))
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        stop_warm_worker(home)
+        shutil.rmtree(home, ignore_errors=True)
+    print(f"{'request':<9}{'started by':<14}{'click Run to charts (s)':>25}{'run itself (s)':>16}"
+          f"{'dashboard CPU (s)':>19}{'browser CPU (s)':>17}")
+    for n, started_by, seconds, total, dash, browser_cpu in rows:
+        print(f"{n:<9}{started_by:<14}{seconds:>25.1f}{total:>16.1f}{dash:>19.1f}{browser_cpu:>17.1f}")
+
+
+def stop_warm_worker(home: Path) -> None:
+    """The app's warm worker for ``home`` (found by its command line), so that it does not idle on."""
+    out = subprocess.run(["pgrep", "-f", "steu_core.worker.warm"], capture_output=True, text=True).stdout.split()
+    for pid in out:
+        try:
+            if f"STEU_HOME={home}".encode() in Path(f"/proc/{pid}/environ").read_bytes():
+                os.kill(int(pid), 15)
+        except OSError:
+            continue
+
+
+if __name__ == "__main__":
+    main()
