@@ -1,6 +1,7 @@
 """The warm worker: one process that has already imported torch, transformers and the CLI, and forks a
 child per job, so that a run started from the dashboard does not spend its first seconds importing
-(about 8 s of a 40 s run on 2 cores, measured in bench/second_request.py --worker).
+(on 2 cores: 6 s before the run starts, and 3 s of transformers' model code when it loads the model;
+bench/second_request.py --worker measures both ways).
 
 Why a separate process: the dashboard's own process runs Streamlit's threads, and forking a process
 with threads is unsafe. This server starts none; it imports, binds a Unix socket and waits.
@@ -12,20 +13,20 @@ exit status. Nothing about the job changes, only who paid for the imports.
 Trust and staleness:
 - the socket lives in a directory only this user may enter (``/tmp/steu-warm-<uid>/``, 0700, owned by
   us) and the server refuses a peer with another user id;
-- its name is a fingerprint of the Python executable, the environment and every steu_core source
-  file's size and modification time, so changed code, a changed setting or another data directory
-  never reach an old server: they start their own, and the old one leaves after ``IDLE_SECONDS``
-  without a job;
+- its name is a fingerprint of the Python executable, the settings libraries read when imported
+  (``IMPORT_TIME_ENV``, the data directory among them) and every steu_core source file's size and
+  modification time, so changed code, a changed setting or another data directory never reach an old
+  server: they start their own, and the old one leaves after ``IDLE_SECONDS`` without a job. A job
+  gets the rest of its caller's environment with the job;
 - the server never touches CUDA (a forked child could not use a GPU its parent had initialised).
 When no server answers, :func:`launch` returns None and the caller starts a plain process.
 STEU_WARM_WORKER=0 switches the warm worker off.
 
-    python -m steu_core.worker.warm SOCKET [--idle SECONDS]
+    python -m steu_core.worker.warm SOCKET [--idle SECONDS] [--lock-fd FD]
 """
 from __future__ import annotations
 
 import argparse
-import fcntl
 import hashlib
 import importlib
 import json
@@ -41,6 +42,11 @@ import time
 from pathlib import Path
 
 import steu_core
+
+try:
+    import fcntl
+except ImportError:  # Windows: no fork either; every job starts as a new process
+    fcntl = None
 
 IDLE_SECONDS = 30 * 60.0
 ENV_SWITCH = "STEU_WARM_WORKER"
@@ -60,7 +66,8 @@ PRELOAD = ("steu_core.cli", "transformers.modeling_utils", "transformers.models.
 # -- where the server listens ---------------------------------------------------------------------
 
 def enabled() -> bool:
-    return os.environ.get(ENV_SWITCH, "1") != "0" and hasattr(os, "fork") and hasattr(socket, "AF_UNIX")
+    return (os.environ.get(ENV_SWITCH, "1") != "0" and hasattr(os, "fork") and hasattr(socket, "AF_UNIX")
+            and fcntl is not None)
 
 
 def fingerprint() -> str:
@@ -230,8 +237,8 @@ def accept_jobs(listener: socket.socket, path: Path, idle_s: float) -> dict | No
 
 
 def answer(conn: socket.socket) -> dict | None:
-    """Read one request: a ping is answered here; a job is returned (the parent replies after the
-    fork, see :func:`reply_pid`)."""
+    """Read one request: a ping is answered here; a job is returned with its own copy of the
+    connection, on which the forked child sends its pid (:func:`run_job`)."""
     conn.settimeout(REPLY_TIMEOUT_S)
     try:
         if peer_uid(conn) not in (None, os.getuid()):
