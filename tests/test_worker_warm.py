@@ -5,9 +5,11 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,12 +24,20 @@ APP = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 
 
 @pytest.fixture()
-def warm_server(monkeypatch, tmp_path, tiny_bert, tiny_data):
+def short_tmp(monkeypatch):
+    """A short temporary folder for the socket (pytest's own are too long for a socket's name)."""
+    folder = tempfile.mkdtemp(prefix="sw", dir="/tmp")
+    monkeypatch.setattr(warm.tempfile, "gettempdir", lambda: folder)
+    yield Path(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture()
+def warm_server(monkeypatch, short_tmp, tiny_bert, tiny_data):
     """A warm server started by opening the dashboard, stopped afterwards."""
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv(warm.ENV_SWITCH, "1")
-    monkeypatch.setattr(warm.tempfile, "gettempdir", lambda: str(tmp_path))
     for name, value in (("MODEL", tiny_bert), ("TRAIN", tiny_data["train"]), ("EVAL", tiny_data["eval"])):
         monkeypatch.setenv(f"STEU_DASHBOARD_{name}", str(value))
     at = AppTest.from_file(str(APP), default_timeout=120).run()  # the app starts the server
@@ -92,15 +102,22 @@ def test_a_forked_run_can_be_cancelled(warm_server, tiny_bert, tiny_data):
     assert warm.ask(warm.socket_path(), {"ping": True})["pid"] == warm_server  # the server is unharmed
 
 
-def test_a_shared_socket_folder_is_never_used(monkeypatch, tmp_path, tiny_bert, tiny_data):
+def test_a_shared_socket_folder_is_never_used(monkeypatch, short_tmp):
     monkeypatch.setenv(warm.ENV_SWITCH, "1")
-    monkeypatch.setattr(warm.tempfile, "gettempdir", lambda: str(tmp_path))
-    folder = tmp_path / f"steu-warm-{os.getuid()}"
+    folder = short_tmp / f"steu-warm-{os.getuid()}"
     folder.mkdir(mode=0o777)
     folder.chmod(0o777)  # another user could plant a socket here
     assert warm.socket_path() is None and worker.warm_up() is False
-    assert warm.launch(["--version"], tmp_path / "log", "", {}) is None
+    assert warm.launch(["--version"], short_tmp / "log", "", {}) is None
     assert list(folder.iterdir()) == []
+
+
+def test_no_warm_worker_where_the_socket_name_would_be_too_long(monkeypatch, tmp_path):
+    monkeypatch.setenv(warm.ENV_SWITCH, "1")
+    deep = tmp_path / ("d" * 90)
+    deep.mkdir()
+    monkeypatch.setattr(warm.tempfile, "gettempdir", lambda: str(deep))
+    assert warm.socket_path() is None and worker.warm_up() is False
 
 
 def test_the_socket_name_changes_with_the_code_and_the_environment(monkeypatch, tmp_path):
@@ -117,9 +134,9 @@ def test_the_socket_name_changes_with_the_code_and_the_environment(monkeypatch, 
     assert warm.fingerprint() != second
 
 
-def test_an_idle_server_leaves_and_a_bad_job_is_refused(monkeypatch, tmp_path):
+def test_an_idle_server_leaves_and_a_bad_job_is_refused(monkeypatch, short_tmp):
     monkeypatch.setenv(warm.ENV_SWITCH, "1")
-    sock = tmp_path / "s.sock"
+    sock = short_tmp / "s.sock"
     server = subprocess.Popen([sys.executable, "-m", "steu_core.worker.warm", str(sock), "--idle", "3"],
                               cwd=warm._PACKAGE.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 180

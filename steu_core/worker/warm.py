@@ -51,6 +51,7 @@ except ImportError:  # Windows: no fork either; every job starts as a new proces
 IDLE_SECONDS = 30 * 60.0
 ENV_SWITCH = "STEU_WARM_WORKER"
 REPLY_TIMEOUT_S = 10.0
+MAX_SOCKET_PATH = 104
 # Settings read when torch, its math libraries, transformers or Python start (after that, changing them
 # changes nothing): a server imported with other values cannot serve a caller.
 IMPORT_TIME_ENV = ("STEU_", "OMP_", "MKL_", "KMP_", "OPENBLAS_", "GOTO", "CUDA_", "NVIDIA_", "PYTORCH_", "TORCH",
@@ -94,8 +95,12 @@ def private_socket_dir() -> Path | None:
 
 
 def socket_path() -> Path | None:
+    """Where the server for this code and environment listens; None when the warm worker is off, the
+    folder is not private, or the path is longer than a Unix socket's name may be (104 bytes on
+    macOS, 108 on Linux: a long TMPDIR)."""
     folder = private_socket_dir() if enabled() else None
-    return folder / f"{fingerprint()}.sock" if folder else None
+    path = folder / f"{fingerprint()}.sock" if folder else None
+    return path if path is not None and len(os.fsencode(path)) < MAX_SOCKET_PATH else None
 
 
 # -- the dashboard's side -------------------------------------------------------------------------
