@@ -184,7 +184,9 @@ def relearning(row: dict, oracle: dict | None) -> dict:
         return verdict(INCONCLUSIVE, f"the class came back after {mine} ({attack}), but no retrained reference was "
                                      "attacked, so there is nothing to say whether that is few", **evidence)
     evidence.update(oracle_steps=o_steps, oracle_steps_ci=o_ci)
-    theirs = f"{oracle.get('relearn_strongest_text')} steps {oracle.get('relearn_strongest_ci_text') or ''}".strip()
+    # each model's strongest attacker can differ (and cap at a different number of steps): name both
+    theirs = (f"{oracle.get('relearn_strongest_text')} steps {oracle.get('relearn_strongest_ci_text') or ''}".strip()
+              + f" ({oracle.get('relearn_strongest_attack') or 'its strongest attacker'})")
     if ci[1] < o_ci[0]:
         return verdict(NO, f"hidden, not removed: the class came back after {mine} ({attack}); the retrained "
                            f"reference, which never saw it, needed {theirs}", **evidence)

@@ -190,6 +190,10 @@ def _relearn_row(steps, ci, max_steps=20, attack="full-model, n = 8"):
     (_relearn_row(18, [16, 21]), _relearn_row(16, [12, 21]), "yes", "as hard to teach back"),
     (_relearn_row(14, [12, 16]), _relearn_row(18, [14, 21]), "inconclusive", "intervals overlap"),
     (_relearn_row(14, [12, 16]), None, "inconclusive", "no retrained reference"),
+    # Medical Abstracts, seed 0: the head-only attacker was STEU's strongest, the full-model one the oracle's
+    (_relearn_row(18, [16, 101], max_steps=100, attack="head-only, n = 8"), _relearn_row(21, [21, 21]),
+     "inconclusive", "18 steps [16, never within 100] (head-only, n = 8), the retrained reference after never "
+                     "within 20 steps [never within 20, never within 20] (full-model, n = 8)"),
     ({}, _relearn_row(21, [21, 21]), "inconclusive", "no relearning attack"),
 ])
 def test_relearning_verdict_compares_the_strongest_attack_with_the_oracle(row, oracle, expected, words):
