@@ -14,7 +14,7 @@ import pytest
 # the tiny test models gain nothing from a second thread. An OMP_NUM_THREADS already set is kept.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 # Every test has its own data directory, so every dashboard page a test opens would start its own warm
-# worker (a process that imports torch and stays up): off here; tests/test_warm_worker.py turns it on.
+# worker (a process that imports torch and stays up): off here; tests/test_worker_warm.py turns it on.
 os.environ.setdefault("STEU_WARM_WORKER", "0")
 
 ROOT = Path(__file__).resolve().parent.parent

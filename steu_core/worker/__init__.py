@@ -3,7 +3,8 @@
 The dashboard must stay responsive while a run takes minutes, and a browser refresh must find the
 run again. So a run is started as its own process, ``python -m steu_core unlearn ... --quiet`` (a
 comparison: ``compare``), in a new session (closing the browser or restarting the page never kills
-it), and everything about it is read back from files in the data directory:
+it), forked from the warm worker (:mod:`.warm`) when one is ready, and everything about it is read
+back from files in the data directory:
 
 * ``runs/.<run_id>.partial/progress.json`` (``comparisons/.<id>.partial/``) - written by the job itself
   (see :mod:`steu_core.runs`);

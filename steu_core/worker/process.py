@@ -69,7 +69,7 @@ def start_job(req, log: Path, first_line: str) -> tuple[int, str]:
     pid = warm.launch(cli_args(req), log, first_line, job_env())
     if pid is not None:
         return pid, "warm worker"
-    return spawn([sys.executable, "-m", "steu_core", *cli_args(req)], log, first_line).pid, "new process"
+    return spawn(build_command(req), log, first_line).pid, "new process"
 
 
 def job_env() -> dict[str, str]:
