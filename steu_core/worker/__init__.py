@@ -8,7 +8,8 @@ back from files in the data directory:
 
 * ``runs/.<run_id>.partial/progress.json`` (``comparisons/.<id>.partial/``) - written by the job itself
   (see :mod:`steu_core.runs`);
-* ``worker/<run_id>.json`` - the launch record: pid, start time, log file;
+* ``worker/<run_id>.json`` - the launch record: pid, start time, log file, ``started_by`` ("warm worker"
+  or "new process");
 * ``logs/<run_id>.log`` - the process's stdout/stderr. With ``--quiet`` the CLI prints only the
   summary figures or one user-facing error line; neither contains note text.
 
