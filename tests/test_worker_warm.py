@@ -137,7 +137,7 @@ def test_the_socket_name_changes_with_the_code_and_the_environment(monkeypatch, 
 def test_an_idle_server_leaves_and_a_bad_job_is_refused(monkeypatch, short_tmp):
     monkeypatch.setenv(warm.ENV_SWITCH, "1")
     sock = short_tmp / "s.sock"
-    server = subprocess.Popen([sys.executable, "-m", "steu_core.worker.warm", str(sock), "--idle", "3"],
+    server = subprocess.Popen([sys.executable, "-m", "steu_core.worker.warm", str(sock), "--idle", "6"],
                               cwd=warm._PACKAGE.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 180
     while not sock.exists() and time.monotonic() < deadline and server.poll() is None:
