@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import shutil
 import sys
 import tempfile
@@ -101,15 +100,6 @@ def wait_for_warm_worker() -> None:
         time.sleep(0.5)
 
 
-def stop_warm_worker() -> None:
-    from steu_core.worker import warm
-
-    os.environ["STEU_WARM_WORKER"] = "1"
-    reply = warm.ask(warm.socket_path(), {"ping": True}) if warm.socket_path() else None
-    if reply:
-        os.kill(reply["pid"], signal.SIGTERM)
-
-
 def worker_main(device: str, repeats: int) -> None:
     home = Path(tempfile.mkdtemp(prefix="steu-worker-home-"))
     (home / "models").symlink_to(steu_home() / "models")  # the demo model, not fine-tuned again
@@ -121,7 +111,10 @@ def worker_main(device: str, repeats: int) -> None:
             for warm in (False, True):
                 rows.append(("second request", *worker_request(device, warm)))
     finally:
-        stop_warm_worker()
+        from steu_core.worker import warm
+
+        os.environ["STEU_WARM_WORKER"] = "1"
+        warm.stop()
         shutil.rmtree(home, ignore_errors=True)
     print(f"{'request':<16}{'started by':<14}{'Run to results (s)':>20}{'run itself (s)':>16}{'outside (s)':>13}")
     for label, seconds, total, started_by in rows:

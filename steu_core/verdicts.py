@@ -177,24 +177,27 @@ def relearning(row: dict, oracle: dict | None) -> dict:
     evidence = {"steps": steps, "steps_ci": ci, "attack": row.get("relearn_strongest_attack")}
     if steps is None or not ci:
         return verdict(INCONCLUSIVE, "no relearning attack was measured", **evidence)
-    mine = f"{row.get('relearn_strongest_text')} steps {row.get('relearn_strongest_ci_text') or ''}".strip()
-    attack = row.get("relearn_strongest_attack") or "the strongest attacker"
+    mine = _attack_result(row)
     o_steps, o_ci = (oracle or {}).get("relearn_strongest_steps"), (oracle or {}).get("relearn_strongest_steps_ci")
     if o_steps is None or not o_ci:
-        return verdict(INCONCLUSIVE, f"the class came back after {mine} ({attack}), but no retrained reference was "
+        return verdict(INCONCLUSIVE, f"the class came back after {mine}, but no retrained reference was "
                                      "attacked, so there is nothing to say whether that is few", **evidence)
     evidence.update(oracle_steps=o_steps, oracle_steps_ci=o_ci)
-    # each model's strongest attacker can differ (and cap at a different number of steps): name both
-    theirs = (f"{oracle.get('relearn_strongest_text')} steps {oracle.get('relearn_strongest_ci_text') or ''}".strip()
-              + f" ({oracle.get('relearn_strongest_attack') or 'its strongest attacker'})")
+    theirs = _attack_result(oracle)  # each model's strongest attacker can differ (and cap elsewhere): both named
     if ci[1] < o_ci[0]:
-        return verdict(NO, f"hidden, not removed: the class came back after {mine} ({attack}); the retrained "
+        return verdict(NO, f"hidden, not removed: the class came back after {mine}; the retrained "
                            f"reference, which never saw it, needed {theirs}", **evidence)
     if steps >= o_steps:
-        return verdict(YES, f"as hard to teach back as to the retrained reference: {mine} ({attack}) against "
+        return verdict(YES, f"as hard to teach back as to the retrained reference: {mine} against "
                             f"{theirs}", **evidence)
-    return verdict(INCONCLUSIVE, f"the class came back after {mine} ({attack}), the retrained reference after "
+    return verdict(INCONCLUSIVE, f"the class came back after {mine}, the retrained reference after "
                                  f"{theirs}: the intervals overlap, so these draws cannot tell them apart", **evidence)
+
+
+def _attack_result(row: dict) -> str:
+    """"<median> steps [<interval>] (<attacker>)" of a comparison row's strongest relearning attacker."""
+    steps = f"{row.get('relearn_strongest_text')} steps {row.get('relearn_strongest_ci_text') or ''}".strip()
+    return f"{steps} ({row.get('relearn_strongest_attack') or 'the strongest attacker'})"
 
 
 # -- together ----------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ import fcntl
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -54,11 +53,7 @@ def warm_server(monkeypatch, short_tmp, tiny_bert, tiny_data):
     servers = subprocess.run(["pgrep", "-f", str(sock)], capture_output=True, text=True).stdout.split()
     assert servers == [str(reply["pid"])]
     yield reply["pid"]
-    os.kill(reply["pid"], signal.SIGTERM)
-    for _ in range(100):
-        if not sock.exists():
-            break
-        time.sleep(0.1)
+    assert warm.stop(sock) == reply["pid"]
     assert not sock.exists()  # a stopped server takes its socket with it
 
 

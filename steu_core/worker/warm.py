@@ -153,6 +153,20 @@ def launch(args: list[str], log: Path, first_line: str, env: dict[str, str]) -> 
     return pid if isinstance(pid, int) and pid > 0 else None
 
 
+def stop(path: Path | None = None, timeout_s: float = 10.0) -> int | None:
+    """Stop the server at ``path`` (default: the one for this code and environment) and wait until its
+    socket is gone; its pid, or None when no server answered."""
+    path = path or socket_path()
+    reply = ask(path, {"ping": True}) if path else None
+    if not reply:
+        return None
+    os.kill(reply["pid"], signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return reply["pid"]
+
+
 def lock_file(path: Path) -> Path:
     return path.with_suffix(".lock")
 
