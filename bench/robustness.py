@@ -27,8 +27,10 @@ import time
 from common import FORGET_CLASS, MAX_LENGTH, OUT, TRAIN_CONFIG, original_model, split
 
 from steu_core.compare import CompareRequest, load_comparison_dir, run_comparison
+from steu_core.compare.table import relearn_columns_of
 from steu_core.data import load_notes, stratified_split, write_notes
 from steu_core.demo import DEMO_CONFIG, DEMO_TEST, DEMO_TRAIN, resolve_model_path
+from steu_core.verdicts import relearning
 
 SAMPLE_CLASS = "substance_use_disorder"
 AUDITS = ["utility_ci", "probe", "layer_probe", "reference_mia", "relearn", "relearn_full"]
@@ -117,8 +119,19 @@ def ratio(row: dict) -> str:
     return "n/a" if v is None else f"{v:.3g}"
 
 
+def relearn_verdicts(c: dict) -> dict[str, dict]:
+    """Every method's relearning verdict, judged by the current rule from the comparison's audits (so a
+    comparison reused from before a change of the rule is judged like a new one)."""
+    a = c["audits"]
+    n_values = (a.get("relearn") or {}).get("n_values") or []
+    rows = {r["method"]: {**r, **relearn_columns_of(r["method"], a, n_values)} for r in c["rows"]}
+    oracle = rows.get("retrain_oracle")
+    return {m: relearning(r, oracle) for m, r in rows.items() if m not in ("original", "retrain_oracle")}
+
+
 def print_seed(c: dict, seed: int) -> None:
     a = c["audits"]
+    judged = relearn_verdicts(c)
     print(f"\nseed {seed}: {c['data']['train']['rows']} training notes, {c['data']['eval_rows']} evaluation notes, "
           f"forget {c['data']['forget']['rows']}; {c['total_seconds']:.0f} s")
     print(f"  relearning: head attacker lr {a['relearn']['lr']}, max {a['relearn']['max_steps']}; full attacker "
@@ -134,6 +147,8 @@ def print_seed(c: dict, seed: int) -> None:
               f"x oracle {ratio(r)}")
         print(f"  {'':<16} relearn head {steps(a['relearn'], m)} | full {steps(a['relearn_full'], m)} | "
               f"strongest {r.get('relearn_strongest_text')} ({r.get('relearn_strongest_attack')})")
+        if m in judged:
+            print(f"  {'':<16} relearning verdict: {judged[m]['verdict']} - {judged[m]['reason']}")
         print(f"  {'':<16} loss-MIA {ci(r, 'loss_mia_auc')}  RMIA {ci(r, 'ref_mia_auc')}  probe by depth {probe_depths(a, m)}")
 
 

@@ -190,13 +190,44 @@ def _relearn_row(steps, ci, max_steps=20, attack="full-model, n = 8"):
     (_relearn_row(18, [16, 21]), _relearn_row(16, [12, 21]), "yes", "as hard to teach back"),
     (_relearn_row(14, [12, 16]), _relearn_row(18, [14, 21]), "inconclusive", "intervals overlap"),
     (_relearn_row(14, [12, 16]), None, "inconclusive", "no retrained reference"),
-    # Medical Abstracts, seed 0: the head-only attacker was STEU's strongest, the full-model one the oracle's
+    # only the strongest attackers known, and they differ: nothing to compare
     (_relearn_row(18, [16, 101], max_steps=100, attack="head-only, n = 8"), _relearn_row(21, [21, 21]),
-     "inconclusive", "18 steps [16, never within 100] (head-only, n = 8), the retrained reference after never "
-                     "within 20 steps [never within 20, never within 20] (full-model, n = 8)"),
+     "inconclusive", "attacked only otherwise (full-model, n = 8)"),
     ({}, _relearn_row(21, [21, 21]), "inconclusive", "no relearning attack"),
 ])
-def test_relearning_verdict_compares_the_strongest_attack_with_the_oracle(row, oracle, expected, words):
+def test_relearning_verdict_from_the_strongest_attacker_columns_alone(row, oracle, expected, words):
+    v = verdicts.relearning(row, oracle)
+    assert v["verdict"] == expected and words in v["reason"], v
+
+
+def _by_attack(head, full):
+    """A comparison row with both attackers' results: head-only (bound 100) and full-model (bound 20)."""
+    def result(attack, steps, ci, bound):
+        def words(v):
+            return f"never within {bound}" if v > bound else f"{v:g}"
+        return {"attack": attack, "steps": steps, "steps_ci": ci, "text": words(steps),
+                "ci_text": f"[{words(ci[0])}, {words(ci[1])}]"}
+    return {"relearn_by_attack": [result("head-only, n = 8", *head, 100), result("full-model, n = 8", *full, 20)]}
+
+
+NEVER_HEAD, NEVER_FULL = (101, [101, 101]), (21, [21, 21])
+
+
+@pytest.mark.parametrize("row, oracle, expected, words", [
+    # the head-only attacker brings the class back in 30 steps where the oracle held past 100; the full-model
+    # attacker's bound (20) hides that from a strongest-against-strongest rule, which would say "yes"
+    (_by_attack((30, [25, 35]), NEVER_FULL), _by_attack(NEVER_HEAD, NEVER_FULL), "no",
+     "30 steps [25, 35] (head-only, n = 8); the retrained reference, which never saw it, needed never within 100"),
+    (_by_attack(NEVER_HEAD, NEVER_FULL), _by_attack(NEVER_HEAD, NEVER_FULL), "yes", "attacker by attacker"),
+    (_by_attack(NEVER_HEAD, (14, [12, 16])), _by_attack(NEVER_HEAD, (18, [14, 21])), "inconclusive",
+     "14 steps [12, 16] (full-model, n = 8), the retrained reference after 18 steps"),
+    (_by_attack(NEVER_HEAD, (4, [2, 6])), _relearn_row(21, [21, 21]), "no", "4 steps [2, 6] (full-model, n = 8)"),
+    (_by_attack(NEVER_HEAD, (4, [2, 6])), {}, "inconclusive", "no retrained reference was attacked"),
+    # Medical Abstracts, seed 0: the head-only attacker succeeded in the median, within the interval's reach
+    (_by_attack((18, [16, 101]), NEVER_FULL), _by_attack(NEVER_HEAD, NEVER_FULL), "inconclusive",
+     "18 steps [16, never within 100] (head-only, n = 8), the retrained reference after never within 100 steps"),
+])
+def test_relearning_verdict_compares_each_attacker_with_the_same_attacker_on_the_oracle(row, oracle, expected, words):
     v = verdicts.relearning(row, oracle)
     assert v["verdict"] == expected and words in v["reason"], v
 

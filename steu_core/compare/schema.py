@@ -26,9 +26,11 @@ DEFINITIONS = {
                              "median over draws with an order-statistic interval",
     "relearn_strongest_steps": "the strongest relearning attacker's result for this model: the smaller median of the "
                                "head-only and full-model attacks ('relearn_strongest_attack' says which)",
-    "relearn_verdict": "is the class as hard to teach back as to the retrain oracle? yes: the strongest attacker's "
-                       "median steps at or above the oracle's; no: its whole interval below the oracle's; "
-                       "otherwise inconclusive (steu_core.verdicts.relearning)",
+    "relearn_by_attack": "every relearning attacker's result for this model (attack, median steps, interval)",
+    "relearn_verdict": "is the class as hard to teach back as to the retrain oracle, attacker by attacker? yes: "
+                       "every attacker's median steps at or above its median against the oracle; no: for some "
+                       "attacker the whole interval below the oracle's; otherwise inconclusive "
+                       "(steu_core.verdicts.relearning)",
     "wall_seconds": "token selection + unlearning (for the oracle: its training), on this machine",
     "time_ratio_to_oracle": "wall_seconds / the oracle's wall_seconds",
     "noise": "two figures are called indistinguishable when their 95 % intervals overlap (a conservative "

@@ -45,7 +45,7 @@ def _figure_columns(name: str, result: dict, audits: dict, when: str) -> dict:
             "ks_pvalue": audit("forget_quality", "ks_pvalue")}
 
 
-def _relearn_columns(name: str, audits: dict, n_values) -> dict:
+def relearn_columns_of(name: str, audits: dict, n_values) -> dict:
     """Both relearning attacks' median steps for every N, and the strongest attacker's result."""
     columns, results = {}, []
     for audit, prefix, attacker in RELEARN_AUDITS:
@@ -55,7 +55,11 @@ def _relearn_columns(name: str, audits: dict, n_values) -> dict:
             columns[f"{prefix}{n}_steps"] = relearn.get("median_steps")
             columns[f"{prefix}{n}_steps_ci"] = relearn.get("median_steps_ci")
             columns[f"{prefix}{n}_text"] = relearn.get("text")
+            columns[f"{prefix}{n}_ci_text"] = relearn.get("ci_text")
             results.append((f"{attacker}, n = {n}", relearn))
+    columns["relearn_by_attack"] = [
+        {"attack": attack, "steps": r["median_steps"], "steps_ci": r.get("median_steps_ci"), "text": r.get("text"),
+         "ci_text": r.get("ci_text")} for attack, r in results if r and r.get("median_steps") is not None]
     strongest = strongest_attack(results)
     if strongest is not None:
         attack, r = strongest
@@ -89,7 +93,7 @@ def comparison_rows(methods: list[str], results: dict[str, dict], audits: dict, 
         row = {"method": name, "description": "the model before unlearning" if is_original
                else getattr(METHODS[name], "description", ""),
                **_figure_columns(name, result, audits, "before" if is_original else "after"),
-               **_relearn_columns(name, audits, n_values)}
+               **relearn_columns_of(name, audits, n_values)}
         row.update(ORIGINAL_RUN_COLUMNS if is_original else _run_columns(name, result, oracle_seconds))
         rows.append(row)
     oracle = next((r for r in rows if r["method"] == ORACLE), None)
