@@ -97,7 +97,8 @@ def wait_for_new_run(runs: Path, before: set, timeout_s: float = 900.0) -> Path:
     """The finished run directory that appears in ``runs`` (moved there from staging when complete)."""
     end = time.monotonic() + timeout_s
     while time.monotonic() < end:
-        new = [p for p in runs.iterdir() if p not in before and (p / "results.json").is_file()] if runs.is_dir() else []
+        new = [p for p in runs.iterdir() if p not in before and not p.name.startswith(".")  # staging: unfinished
+               and (p / "results.json").is_file()] if runs.is_dir() else []
         if new:
             return new[0]
         time.sleep(0.05)

@@ -91,21 +91,37 @@ def bootstrap_paired(stat: Callable[[np.ndarray], float], n: int, seed: int, n_b
     return percentile_interval(np.array([stat(idx) for idx in bootstrap_indices(n, seed, n_boot)]))
 
 
+def two_group_resamples(n_a: int, n_b: int, seed: int, n_boot: int = N_BOOTSTRAP) -> tuple[np.ndarray, np.ndarray]:
+    """(n_boot x n_a, n_boot x n_b) indices resampling two groups independently (e.g. members and
+    non-members) with replacement; per resample group a is drawn first, then group b."""
+    rng = np.random.default_rng(seed)
+    draws = [(rng.integers(0, n_a, n_a), rng.integers(0, n_b, n_b)) for _ in range(n_boot)]
+    return (np.array([a for a, _ in draws]).reshape(n_boot, n_a), np.array([b for _, b in draws]).reshape(n_boot, n_b))
+
+
 def bootstrap_two_groups(stat: Callable[[np.ndarray, np.ndarray], float], n_a: int, n_b: int, seed: int,
                          n_boot: int = N_BOOTSTRAP) -> list[float]:
-    """Percentile interval of ``stat(idx_a, idx_b)``, resampling two groups independently (e.g.
-    members and non-members); per resample group a is drawn first, then group b."""
-    rng = np.random.default_rng(seed)
-    return percentile_interval(np.array([stat(rng.integers(0, n_a, n_a), rng.integers(0, n_b, n_b))
-                                         for _ in range(n_boot)]))
+    """Percentile interval of ``stat(idx_a, idx_b)`` over :func:`two_group_resamples`."""
+    a, b = two_group_resamples(n_a, n_b, seed, n_boot)
+    return percentile_interval(np.array([stat(ia, ib) for ia, ib in zip(a, b)]))
+
+
+def roc_auc_rows(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:
+    """:func:`roc_auc` of every row pair (pos[i], neg[i]) at once, to the same last bit (the rank sums
+    are exact half-integers whatever the order of summation)."""
+    n_pos, n_neg = pos.shape[1], neg.shape[1]
+    if n_pos == 0 or n_neg == 0:
+        return np.full(len(pos), np.nan)
+    ranks = rankdata(np.concatenate([pos, neg], axis=1), axis=1)
+    return (ranks[:, :n_pos].sum(axis=1) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
 
 
 def auc_with_interval(pos: np.ndarray, neg: np.ndarray, seed: int,
                       n_boot: int = N_BOOTSTRAP) -> tuple[float, list[float]]:
     """(ROC AUC, its 95 % percentile bootstrap interval, positives and negatives resampled separately)."""
     pos, neg = np.asarray(pos, float), np.asarray(neg, float)
-    interval = bootstrap_two_groups(lambda a, b: roc_auc(pos[a], neg[b]), len(pos), len(neg), seed, n_boot)
-    return roc_auc(pos, neg), interval
+    a, b = two_group_resamples(len(pos), len(neg), seed, n_boot)
+    return roc_auc(pos, neg), percentile_interval(roc_auc_rows(pos[a], neg[b]))
 
 
 def tpr_at_fpr_with_interval(pos: np.ndarray, neg: np.ndarray, seed: int, n_boot: int = N_BOOTSTRAP,

@@ -101,6 +101,15 @@ def test_intervals_contain_the_point_estimate_and_repeat_for_a_seed():
     assert mean_ci == bootstrap_paired(lambda i: x[i].mean(), len(x), seed=0, n_boot=300)
 
 
+def test_the_vectorised_auc_interval_is_the_resample_by_resample_one_to_the_last_bit():
+    rng = np.random.default_rng(3)
+    # rounded scores: many ties, within and across the groups
+    pos, neg = rng.normal(0.3, 1, 57).round(1), rng.normal(0, 1, 23).round(1)
+    for seed in (0, 7):
+        one_by_one = bootstrap_two_groups(lambda a, b: roc_auc(pos[a], neg[b]), len(pos), len(neg), seed, 400)
+        assert auc_with_interval(pos, neg, seed, 400) == (roc_auc(pos, neg), one_by_one)
+
+
 def test_intervals_overlap():
     assert intervals_overlap([0.1, 0.3], [0.25, 0.5]) is True
     assert intervals_overlap([0.1, 0.2], [0.25, 0.5]) is False

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -37,16 +38,38 @@ if current is None or not current.active:
         _follow(current.run_id)
         run_id = current.run_id
 
-if current is not None and current.state == "finished" and ss.get("_watching") == run_id:
-    ss.pop("_watching", None)
-    ss["view_run"] = run_id
-    common.goto("results", run=run_id)
+
+def open_results_when_finished(s: worker.RunStatus) -> None:
+    """A run this session started and watched opens its results as soon as it has finished."""
+    if s.state == "finished" and ss.get("_watching") == s.run_id:
+        ss.pop("_watching", None)
+        ss["view_run"] = s.run_id
+        common.goto("results", run=s.run_id)
 
 
-@st.fragment(run_every=1.0)
+POLL_S = 2.0   # each look redraws the progress in the browser: CPU the run, on the same cores, needs
+WATCH_S = 1.5  # near the end, how long each look keeps watching the run's files for its finish
+
+
+def watch_closing_run(s: worker.RunStatus) -> worker.RunStatus:
+    """In the run's last stages, watch its files (a small read every 0.1 s, no drawing) for up to
+    WATCH_S, so that its results open the moment it finishes, not at the next look."""
+    end = time.monotonic() + WATCH_S
+    while s.active and stages.is_closing(s.stage) and time.monotonic() < end:
+        time.sleep(0.1)
+        s = worker.status(s.run_id)
+    return s
+
+
+if current is not None:
+    open_results_when_finished(current)
+
+
+@st.fragment(run_every=POLL_S)
 def monitor(run_id: str) -> None:
-    s = worker.status(run_id)
+    s = watch_closing_run(worker.status(run_id))
     if not s.active:
+        open_results_when_finished(s)
         st.rerun()  # the whole page switches to the outcome
     with st.container(border=True):
         st.markdown(f"#### :material/autorenew: Run `{run_id}` is in progress")

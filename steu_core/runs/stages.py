@@ -12,6 +12,7 @@ class Stage:
     span: tuple[float, float]  # share of the whole run at the stage's start and end
     counted: bool = False      # its step/total count means progress within the stage
     milestone: str = ""        # shown in the one-line milestone view when set
+    closing: bool = False      # a single-seed run usually ends seconds after it starts
 
 
 STAGES: tuple[Stage, ...] = (  # in the order a run goes through them
@@ -27,8 +28,8 @@ STAGES: tuple[Stage, ...] = (  # in the order a run goes through them
     Stage("unlearn", "Unlearning", (0.26, 0.86), counted=True, milestone="Unlearning"),
     # retrain_oracle trains a new model from the pretrained start instead of editing the original
     Stage("train", "Retraining from the pretrained start", (0.26, 0.86), counted=True),
-    Stage("save", "Saving the new model version", (0.86, 0.89)),
-    Stage("audit", "Running the audits", (0.89, 0.93), milestone="Audits"),
+    Stage("save", "Saving the new model version", (0.86, 0.89), closing=True),
+    Stage("audit", "Running the audits", (0.89, 0.93), milestone="Audits", closing=True),
     Stage("seeds", "Repeating the method with the other seeds", (0.93, 0.99), counted=True),
 )
 BY_NAME = {s.name: s for s in STAGES}
@@ -71,3 +72,9 @@ def milestones(stage: str) -> list[tuple[str, str]]:
         state = "done" if pos >= end else "current" if pos >= start else "todo"
         out.append((STAGES[start].milestone, state))
     return out
+
+
+def is_closing(stage: str) -> bool:
+    """Whether the run is in a stage after which it usually ends within seconds (worth watching closely)."""
+    known = BY_NAME.get(stage)
+    return bool(known and known.closing)
