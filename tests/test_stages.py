@@ -39,3 +39,11 @@ def test_milestones_follow_the_run():
     assert marks["Model"] == marks["Token selection"] == "done"
     assert marks["Unlearning"] == "current" and marks["Audits"] == "todo"
     assert dict(stages.milestones("train"))["Unlearning"] == "current"
+
+
+def test_only_the_stages_after_the_training_count_as_closing():
+    # the Run page watches a run closely only here: a long stage marked closing would cost the run CPU
+    closing = [s.name for s in stages.STAGES if stages.is_closing(s.name)]
+    assert closing == ["save", "audit"]
+    assert stages.ORDER.index("save") > stages.ORDER.index("unlearn") and not stages.is_closing("seeds")
+    assert not stages.is_closing("no-such-stage")
