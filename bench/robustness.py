@@ -126,7 +126,8 @@ def relearn_verdicts(c: dict) -> dict[str, dict]:
     n_values = (a.get("relearn") or {}).get("n_values") or []
     rows = {r["method"]: {**r, **relearn_columns_of(r["method"], a, n_values)} for r in c["rows"]}
     oracle = rows.get("retrain_oracle")
-    return {m: relearning(r, oracle) for m, r in rows.items() if m not in ("original", "retrain_oracle")}
+    return {m: relearning(r, oracle, rows.get("original")) for m, r in rows.items()
+            if m not in ("original", "retrain_oracle")}
 
 
 def print_seed(c: dict, seed: int) -> None:

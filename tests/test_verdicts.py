@@ -232,6 +232,21 @@ def test_relearning_verdict_compares_each_attacker_with_the_same_attacker_on_the
     assert v["verdict"] == expected and words in v["reason"], v
 
 
+def test_a_bar_the_original_model_cannot_clear_proves_nothing_when_a_method_does_not_clear_it_either():
+    knows = _by_attack((0, [0, 0]), (0, [0, 0]))            # the original clears both bars at once
+    full_too_high = _by_attack((0, [0, 0]), (6, [2, 21]))   # Medical Abstracts, seed 2: not in every draw
+    never = _by_attack(NEVER_HEAD, NEVER_FULL)
+    assert verdicts.relearning(never, never, knows)["verdict"] == YES
+    v = verdicts.relearning(never, never, full_too_high)
+    assert v["verdict"] == YES and "full-model, n = 8: the model before unlearning did not clear" in v["reason"]
+    only_full = {"relearn_by_attack": never["relearn_by_attack"][1:]}
+    v = verdicts.relearning(only_full, only_full, full_too_high)
+    assert v["verdict"] == INCONCLUSIVE and "these attacks cannot tell" in v["reason"]
+    # coming back where the oracle's never did is evidence whatever the bar
+    fast = _by_attack(NEVER_HEAD, (4, [2, 6]))
+    assert verdicts.relearning(fast, never, full_too_high)["verdict"] == NO
+
+
 def test_comparison_rows_carry_the_relearning_verdict_and_the_text_lists_it():
     from steu_core.compare import relearn_verdict_lines
     from steu_core.compare.table import comparison_rows

@@ -28,9 +28,9 @@ DEFINITIONS = {
                                "head-only and full-model attacks ('relearn_strongest_attack' says which)",
     "relearn_by_attack": "every relearning attacker's result for this model (attack, median steps, interval)",
     "relearn_verdict": "is the class as hard to teach back as to the retrain oracle, attacker by attacker? yes: "
-                       "every attacker's median steps at or above its median against the oracle; no: for some "
-                       "attacker the whole interval below the oracle's; otherwise inconclusive "
-                       "(steu_core.verdicts.relearning)",
+                       "every attacker's median steps at or above its median against the oracle, and the original "
+                       "model clears at least one of these attackers' bars at once; no: for some attacker the "
+                       "whole interval below the oracle's; otherwise inconclusive (steu_core.verdicts.relearning)",
     "wall_seconds": "token selection + unlearning (for the oracle: its training), on this machine",
     "time_ratio_to_oracle": "wall_seconds / the oracle's wall_seconds",
     "noise": "two figures are called indistinguishable when their 95 % intervals overlap (a conservative "

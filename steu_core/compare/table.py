@@ -99,7 +99,7 @@ def comparison_rows(methods: list[str], results: dict[str, dict], audits: dict, 
     oracle = next((r for r in rows if r["method"] == ORACLE), None)
     for row in rows:
         if row["method"] not in (ORIGINAL, ORACLE):
-            row["relearn_verdict"] = relearning(row, oracle)
+            row["relearn_verdict"] = relearning(row, oracle, rows[0])
     return rows
 
 

@@ -146,7 +146,7 @@ def relearn_verdict_lines(comparison: dict) -> list[str]:
     rows = comparison["rows"]
     if not any(r.get(f"{STRONGEST}_steps") is not None for r in rows):
         return []
-    oracle = next((r for r in rows if r["method"] == ORACLE), None)
-    judged = [(r["method"], r.get("relearn_verdict") or relearning(r, oracle)) for r in rows
+    by = {r["method"]: r for r in rows}
+    judged = [(r["method"], r.get("relearn_verdict") or relearning(r, by.get(ORACLE), by.get(ORIGINAL))) for r in rows
               if r["method"] not in (ORIGINAL, ORACLE)]
     return [f"{method}: {VERDICT_WORDS[v['verdict']]} - {v['reason']}" for method, v in judged]

@@ -317,7 +317,7 @@ def relearn_limitation(rows: list[dict] | None, method: str) -> list[dict]:
     text = (f"Against the strongest relearning attacker measured ({row.get('relearn_strongest_attack')}), an attacker "
             f"holding the new model and a few notes of the forgotten class brought it back after a median of "
             f"{row['relearn_strongest_text']} steps of fine-tuning (interval {row.get('relearn_strongest_ci_text')}).")
-    judged = row.get("relearn_verdict") or relearning(row, by.get("retrain_oracle"))
+    judged = row.get("relearn_verdict") or relearning(row, by.get("retrain_oracle"), by.get("original"))
     if method != "retrain_oracle":
         text += f" {RELEARN_QUESTION} {VERDICT_WORDS[judged['verdict']]}: {judged['reason']}."
     return [{"title": "Relearning", "text": text}]
