@@ -46,7 +46,8 @@ def _figure_columns(name: str, result: dict, audits: dict, when: str) -> dict:
 
 
 def relearn_columns_of(name: str, audits: dict, n_values) -> dict:
-    """Both relearning attacks' median steps for every N, and the strongest attacker's result."""
+    """Both relearning attacks' median steps for every N, every attacker's result as one list (what the
+    verdict compares), and the strongest attacker's result."""
     columns, results = {}, []
     for audit, prefix, attacker in RELEARN_AUDITS:
         audit_n = n_values if audit == "relearn" else nested_get(audits, audit, "n_values", default=[]) or []
