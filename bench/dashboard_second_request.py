@@ -50,9 +50,11 @@ def start_server(home: Path, warm: bool) -> tuple[subprocess.Popen, str]:
 
 
 def cpu_seconds() -> dict[str, float]:
-    """CPU seconds so far of the dashboard's server and of the browser (all their processes)."""
+    """CPU seconds so far of this benchmark's dashboard server and browser (every process of theirs that
+    is still running; other browsers on the machine, such as a test suite's, are not counted)."""
     tick = os.sysconf("SC_CLK_TCK")
     total = {"dashboard": 0.0, "browser": 0.0}
+    procs = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
@@ -61,10 +63,20 @@ def cpu_seconds() -> dict[str, float]:
             fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
+        procs[int(proc.name)] = (int(fields[1]), cmd, (int(fields[11]) + int(fields[12])) / tick)  # ppid, utime+stime
+    for pid, (_, cmd, seconds) in procs.items():
+        if not _descends_from(pid, os.getpid(), procs):
+            continue
         group = "dashboard" if b"streamlit" in cmd else "browser" if (b"chrom" in cmd or b"playwright" in cmd) else None
         if group:
-            total[group] += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            total[group] += seconds
     return total
+
+
+def _descends_from(pid: int, ancestor: int, procs: dict) -> bool:
+    while pid in procs and pid != ancestor:
+        pid = procs[pid][0]
+    return pid == ancestor
 
 
 def one_request(page, expect, runs: Path) -> dict:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import time
 from pathlib import Path
 
 import streamlit as st
@@ -54,10 +53,8 @@ WATCH_S = 1.5  # near the end, how long each look keeps watching the run's files
 def watch_closing_run(s: worker.RunStatus) -> worker.RunStatus:
     """In the run's last stages, watch its files (a small read every 0.1 s, no drawing) for up to
     WATCH_S, so that its results open the moment it finishes, not at the next look."""
-    end = time.monotonic() + WATCH_S
-    while s.active and stages.is_closing(s.stage) and time.monotonic() < end:
-        time.sleep(0.1)
-        s = worker.status(s.run_id)
+    if s.active and stages.is_closing(s.stage):
+        return worker.wait(s.run_id, timeout=WATCH_S, poll=0.1)
     return s
 
 
