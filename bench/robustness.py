@@ -26,6 +26,7 @@ import time
 
 from common import FORGET_CLASS, MAX_LENGTH, OUT, TRAIN_CONFIG, original_model, split
 
+from steu_core.audits.deep_base import ORACLE, ORIGINAL
 from steu_core.compare import CompareRequest, load_comparison_dir, run_comparison
 from steu_core.compare.table import relearn_columns_of
 from steu_core.data import load_notes, stratified_split, write_notes
@@ -125,9 +126,8 @@ def relearn_verdicts(c: dict) -> dict[str, dict]:
     a = c["audits"]
     n_values = (a.get("relearn") or {}).get("n_values") or []
     rows = {r["method"]: {**r, **relearn_columns_of(r["method"], a, n_values)} for r in c["rows"]}
-    oracle = rows.get("retrain_oracle")
-    return {m: relearning(r, oracle, rows.get("original")) for m, r in rows.items()
-            if m not in ("original", "retrain_oracle")}
+    return {m: relearning(r, rows.get(ORACLE), rows.get(ORIGINAL)) for m, r in rows.items()
+            if m not in (ORIGINAL, ORACLE)}
 
 
 def print_seed(c: dict, seed: int) -> None:

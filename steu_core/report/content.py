@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .. import __version__, charts
+from ..audits.deep_base import ORACLE, ORIGINAL
 from ..errors import ConfigError
 from ..format import (FIELD_CHARS, change, count, interval, label, number, percent, printable, setting, to_number,
                       wall_time, when)
@@ -317,8 +318,8 @@ def relearn_limitation(rows: list[dict] | None, method: str) -> list[dict]:
     text = (f"Against the strongest relearning attacker measured ({row.get('relearn_strongest_attack')}), an attacker "
             f"holding the new model and a few notes of the forgotten class brought it back after a median of "
             f"{row['relearn_strongest_text']} steps of fine-tuning (interval {row.get('relearn_strongest_ci_text')}).")
-    judged = row.get("relearn_verdict") or relearning(row, by.get("retrain_oracle"), by.get("original"))
-    if method != "retrain_oracle":
+    judged = row.get("relearn_verdict") or relearning(row, by.get(ORACLE), by.get(ORIGINAL))
+    if method != ORACLE:
         text += f" {RELEARN_QUESTION} {VERDICT_WORDS[judged['verdict']]}: {judged['reason']}."
     return [{"title": "Relearning", "text": text}]
 
