@@ -45,7 +45,7 @@ def monitor(job_id: str) -> None:
         st.rerun()  # the whole page switches to the outcome
     with st.container(border=True):
         st.markdown(f"#### :material/autorenew: Comparison `{job_id}` is in progress")
-        st.progress(overall_fraction(s.stage, s.detail), text=phase_text(s.stage, s.detail, s.step, s.total))
+        common.progress_bar(overall_fraction(s.stage, s.detail), phase_text(s.stage, s.detail, s.step, s.total))
         rows = method_rows(s.stage, s.detail)
         if rows:
             st.dataframe([{"Method": r["method"], "State": r["state"],

@@ -277,6 +277,7 @@ def test_run_starts_off_thread_survives_a_refresh_and_shows_results(dash_env):
     run_id = run_id[0] if isinstance(run_id, list) else run_id
     assert worker.status(run_id).active
     assert "is in progress" in _texts(at)
+    assert any('role="progressbar"' in m.value for m in at.markdown)
 
     # a browser refresh: a new session that only has the URL finds the same run, and cannot start another
     again = _app(run=run_id)

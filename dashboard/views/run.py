@@ -46,33 +46,35 @@ def open_results_when_finished(s: worker.RunStatus) -> None:
         common.goto("results", run=s.run_id)
 
 
-POLL_S = 2.0   # each look redraws the progress in the browser: CPU the run, on the same cores, needs
-WATCH_S = 1.5  # near the end, how long each look keeps watching the run's files for its finish
-
-
-def watch_closing_run(s: worker.RunStatus) -> worker.RunStatus:
-    """In the run's last stages, watch its files (a small read every 0.1 s, no drawing) for up to
-    WATCH_S, so that its results open the moment it finishes, not at the next look."""
-    if s.active and stages.is_closing(s.stage):
-        return worker.wait(s.run_id, timeout=WATCH_S, poll=0.1)
-    return s
+# Each look redraws the progress in the browser, which draws without a GPU on the cores the run needs.
+# In the last stages the page looks every second, so that the results open soon after the finish.
+# (Making a look wait there for the finish kept the page in its "running" state, which the browser
+# animates: about 0.3 s of browser CPU per second of those stages, against 0.16 with these looks;
+# bench/dashboard_second_request.py.)
+POLL_S = 2.0
+CLOSING_POLL_S = 1.0
 
 
 if current is not None:
     open_results_when_finished(current)
 
 
-@st.fragment(run_every=POLL_S)
-def monitor(run_id: str) -> None:
-    s = watch_closing_run(worker.status(run_id))
+def monitor(run_id: str, closing: bool) -> None:
+    st.fragment(run_every=CLOSING_POLL_S if closing else POLL_S)(show_progress)(run_id, closing)
+
+
+def show_progress(run_id: str, closing: bool) -> None:
+    s = worker.status(run_id)
     if not s.active:
         open_results_when_finished(s)
         st.rerun()  # the whole page switches to the outcome
+    if stages.is_closing(s.stage) != closing:
+        st.rerun()  # the page looks again at the rate of the new stage
     with st.container(border=True):
         st.markdown(f"#### :material/autorenew: Run `{run_id}` is in progress")
         st.markdown(common.milestone_line(s.stage))
         label = stages.progress_text(s.stage, s.step, s.total)
-        st.progress(stages.overall_fraction(s.stage, s.step, s.total), text=label)
+        common.progress_bar(stages.overall_fraction(s.stage, s.step, s.total), label)
         c = st.columns(4)
         c[0].metric("Elapsed", fmt.duration(s.elapsed_s))
         c[1].metric("Training step", f"{s.step} / {s.total}" if s.stage == "unlearn" and s.total else "-")
@@ -91,7 +93,7 @@ def monitor(run_id: str) -> None:
 
 
 if current is not None and current.active:
-    monitor(current.run_id)
+    monitor(current.run_id, stages.is_closing(current.stage))
     st.stop()
 
 common.forget_cancel_request("run")
