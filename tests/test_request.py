@@ -1,7 +1,6 @@
 """The request family: every command-line option survives request -> argv -> parser -> request."""
 from __future__ import annotations
 
-import argparse
 import sys
 from dataclasses import fields
 
