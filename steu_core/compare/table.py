@@ -97,10 +97,10 @@ def comparison_rows(methods: list[str], results: dict[str, dict], audits: dict, 
                **relearn_columns_of(name, audits, n_values)}
         row.update(ORIGINAL_RUN_COLUMNS if is_original else _run_columns(name, result, oracle_seconds))
         rows.append(row)
-    oracle = next((r for r in rows if r["method"] == ORACLE), None)
+    by = {r["method"]: r for r in rows}
     for row in rows:
         if row["method"] not in (ORIGINAL, ORACLE):
-            row["relearn_verdict"] = relearning(row, oracle, rows[0])
+            row["relearn_verdict"] = relearning(row, by.get(ORACLE), by[ORIGINAL])
     return rows
 
 
