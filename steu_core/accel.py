@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import gc
 import logging
-from contextlib import contextmanager, nullcontext
-from typing import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager, nullcontext
+from typing import Callable, Iterator, Sequence, TypeVar
 
 import numpy as np
 import torch
 
+from . import lanes
 from .errors import ConfigError, ResourceError, SteuError
 
 log = logging.getLogger("steu_core")
+T = TypeVar("T")
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
@@ -128,36 +130,40 @@ def forget_learned_batch_sizes() -> None:
     _LEARNED_BATCH.clear()
 
 
-def map_batches(order: Sequence[int] | np.ndarray, batch_size: int, fn: Callable[[np.ndarray], None], *,
-                device: torch.device, what: str) -> int:
-    """Call ``fn`` on consecutive slices of ``order`` of ``batch_size`` items.
+def map_batches(order: Sequence[int] | np.ndarray, batch_size: int, compute: Callable[[np.ndarray], T],
+                store: Callable[[np.ndarray, T], None], *, device: torch.device, what: str) -> int:
+    """``store(idx, compute(idx))`` for consecutive slices ``idx`` of ``order`` of ``batch_size`` items.
 
-    On out-of-memory the slice is retried with half as many items (a message is logged) down to one;
-    the size that fitted is remembered for later calls on the same device. ``fn`` must write its
-    results for a slice only once the slice has fully succeeded. Returns the batch size in use at the end.
+    ``compute`` runs on several (smaller) slices at once on a CPU (steu_core.lanes); ``store`` runs in the
+    caller's thread, in order, and only for a slice that was computed whole. On out-of-memory the
+    slice is retried with half as many items (a message is logged) down to one; the size that fitted
+    is remembered for later calls on the same device. Returns the batch size in use at the end.
     """
     order = np.asarray(order)
-    size = start_batch_size(device, what, batch_size)
+    size = start_batch_size(device, what, lanes.batch_size(device, batch_size))
     start = 0
     while start < len(order):
-        idx = order[start:start + size]
-        failed = False
-        try:
-            fn(idx)
-        except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
-            if not is_oom(exc):
-                raise
-            failed = True
-        if failed:  # outside the except block, so the failed batch's tensors can be freed
-            release_memory(device)
-            if size == 1:
-                raise out_of_memory_error(what, device)
-            size = max(1, size // 2)
-            _LEARNED_BATCH[(str(device), what)] = size
-            log.warning("%s: out of %s memory with %d notes per batch; retrying with %d.",
-                        what, device.type, len(idx), size)
+        slices = [order[s:s + size] for s in range(start, len(order), size)]
+        failure = None
+        with closing(lanes.imap(compute, slices, device)) as outcomes:  # closing: no slice still runs after
+            for idx, outcome in zip(slices, outcomes):
+                failure = outcome.exception()
+                if failure is not None:
+                    break
+                store(idx, outcome.result())
+                start += len(idx)
+        if failure is None:
             continue
-        start += len(idx)
+        if not is_oom(failure):
+            raise failure
+        outcome = failure = None  # so the failed slice's tensors can be freed
+        release_memory(device)
+        if size == 1:
+            raise out_of_memory_error(what, device)
+        size = max(1, size // 2)
+        _LEARNED_BATCH[(str(device), what)] = size
+        log.warning("%s: out of %s memory with %d notes per batch; retrying with %d.",
+                    what, device.type, len(idx), size)
     return size
 
 

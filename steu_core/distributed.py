@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from . import errors as _errors
-from . import model, pmi
+from . import lanes, model, pmi
 from .errors import ConfigError, SteuError
 
 TIMEOUT = timedelta(hours=2)  # a collective that waits longer than this fails instead of hanging
@@ -311,12 +311,20 @@ def document_frequency(docs, vocab_size: int) -> tuple[np.ndarray, int]:
 MAP_CHUNK = 64  # notes per call of map_rows' function
 
 
-def map_rows(n: int, fn: Callable[[list[int]], torch.Tensor], chunk: int = MAP_CHUNK) -> torch.Tensor:
-    """``torch.cat([fn(c) for c in chunks of range(n)])``, each process computing every world-th chunk."""
+def row_chunks(n: int, device: torch.device | str, chunk: int = MAP_CHUNK) -> list[list[int]]:
+    """range(n) in map_rows' chunks (smaller where they run in CPU lanes)."""
+    chunk = lanes.batch_size(device, chunk)
+    return [list(range(s, min(s + chunk, n))) for s in range(0, n, chunk)]
+
+
+def map_rows(n: int, fn: Callable[[list[int]], torch.Tensor], chunk: int = MAP_CHUNK, *,
+             device: torch.device | str) -> torch.Tensor:
+    """``torch.cat([fn(c) for c in chunks of range(n)])``, each process computing every world-th chunk
+    (one process: several chunks at once on a CPU ``device``, steu_core.lanes)."""
     dp = current()
-    chunks = [list(range(s, min(s + chunk, n))) for s in range(0, n, chunk)]
+    chunks = row_chunks(n, device, chunk)
     if not dp.enabled:
-        return torch.cat([fn(c) for c in chunks])
+        return torch.cat(lanes.map_results(fn, chunks, device))
     mine = chunks[dp.rank::dp.world]
     parts = [np.asarray([i for c in chunks[r::dp.world] for i in c], dtype=np.int64) for r in range(dp.world)]
     outs = [fn(c) for c in mine]

@@ -51,7 +51,11 @@ def test_across_thread_counts_weights_agree_within_the_stated_tolerance(data, tm
     assert a.keys() == b.keys()
     worst = max(float((a[k].float() - b[k].float()).abs().max()) for k in a)
     assert worst <= CROSS_THREAD_TOLERANCE
-    assert one["selected_tokens"] == two["selected_tokens"]
+    # the same tokens are chosen (counts only); their rows' change is a weight, so within the tolerance
+    assert [{k: v for k, v in t.items() if k != "l2_change"} for t in one["selected_tokens"]] == \
+        [{k: v for k, v in t.items() if k != "l2_change"} for t in two["selected_tokens"]]
+    assert all(abs(a["l2_change"] - b["l2_change"]) <= CROSS_THREAD_TOLERANCE
+               for a, b in zip(one["selected_tokens"], two["selected_tokens"]))
 
 
 def test_saving_the_same_patch_gives_the_same_bytes(tmp_path):

@@ -93,14 +93,18 @@ def test_map_batches_halves_on_out_of_memory_and_remembers(caplog):
     accel.forget_learned_batch_sizes()
     seen = []
 
-    def fn(idx):
+    def compute(idx):
         if len(idx) > 3:
             raise _oom()
-        seen.extend(idx.tolist())
+        return idx.tolist()
+
+    def store(idx, part):
+        assert part == idx.tolist()
+        seen.extend(part)
 
     dev = torch.device("cpu")
     with caplog.at_level(logging.WARNING, logger="steu_core"):
-        size = accel.map_batches(np.arange(20), 16, fn, device=dev, what="scoring")
+        size = accel.map_batches(np.arange(20), 16, compute, store, device=dev, what="scoring")
     assert sorted(seen) == list(range(20)) and len(seen) == 20  # every item exactly once
     assert size == 2
     assert "out of cpu memory with 16 notes per batch; retrying with 8" in caplog.text
@@ -116,13 +120,13 @@ def test_map_batches_gives_a_clear_error_when_one_note_does_not_fit_and_passes_o
         raise _oom()
 
     with pytest.raises(SteuError, match="out of cpu memory even with one note per batch"):
-        accel.map_batches(np.arange(5), 4, always, device=torch.device("cpu"), what="scoring")
+        accel.map_batches(np.arange(5), 4, always, print, device=torch.device("cpu"), what="scoring")
 
     def broken(idx):
         raise ValueError("not memory")
 
     with pytest.raises(ValueError, match="not memory"):
-        accel.map_batches(np.arange(5), 4, broken, device=torch.device("cpu"), what="other")
+        accel.map_batches(np.arange(5), 4, broken, print, device=torch.device("cpu"), what="other")
     accel.forget_learned_batch_sizes()
     assert accel.is_oom(RuntimeError("MPS backend out of memory")) and not accel.is_oom(RuntimeError("shape"))
 
@@ -240,7 +244,7 @@ def test_single_process_distributed_helpers_are_plain_calls(tiny_bert):
     t = torch.ones(3)
     dp.sum_([t])
     assert t.tolist() == [1.0, 1.0, 1.0]
-    out = distributed.map_rows(130, lambda idx: torch.tensor(idx, dtype=torch.float32)[:, None], chunk=64)
+    out = distributed.map_rows(130, lambda idx: torch.tensor(idx, dtype=torch.float32)[:, None], chunk=64, device="cpu")
     assert out[:, 0].tolist() == list(range(130))
     enc = Encoded([[1, 2], [2], [3, 3]], 0, 8)
     assert distributed.document_frequency(enc, 5)[0].tolist() == [0, 1, 2, 1, 0]

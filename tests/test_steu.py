@@ -1,4 +1,5 @@
-"""STEU's stopping rule: a check that has already failed on the forget set stops scoring, with the same result."""
+"""STEU's stopping rule: a check that has already failed on the forget set stops scoring, with the same result
+(one batch at a time, and in CPU lanes)."""
 from __future__ import annotations
 
 import pytest
@@ -18,7 +19,17 @@ def test_allowed_hits_is_the_largest_count_within_the_target(n, target, allowed)
         assert steu.f1_from_hits(allowed + 1, n) > target
 
 
-def test_a_failed_check_stops_early_and_changes_nothing_else(tiny_bert, tiny_data, monkeypatch):
+@pytest.mark.parametrize("threads", [1, 2])  # with 2, the check's chunks run in CPU lanes (steu_core.lanes)
+def test_a_failed_check_stops_early_and_changes_nothing_else(tiny_bert, tiny_data, monkeypatch, threads):
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        _early_stop_changes_nothing_else(tiny_bert, tiny_data, monkeypatch)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _early_stop_changes_nothing_else(tiny_bert, tiny_data, monkeypatch):
     clf = load_classifier(tiny_bert, device="cpu")
     train = load_notes(tiny_data["train"])
     fc = clf.label_id(tiny_data["forget_class"])

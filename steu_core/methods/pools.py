@@ -4,12 +4,13 @@ edited rows swapped in; the step's gradients, redone in smaller micro-batches wh
 from __future__ import annotations
 
 import logging
+import math
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import distributed
+from .. import distributed, lanes
 from ..accel import autocast, is_oom, out_of_memory_error, release_memory
 from ..model import Classifier, Encoded, RowOverride, pad_batch, pad_id
 from .sampling import chunks
@@ -75,28 +76,40 @@ def forget_term(logits: torch.Tensor, forget_class: int) -> torch.Tensor:
 
 def accumulate(clf: Classifier, forget_pool: TrainingPool, retain_pool: TrainingPool, fb: list[int], rb: list[int],
                 n_forget: int, n_retain: int, override, use_cache: bool, fc: int, forget_weight: float,
-                micro: int) -> torch.Tensor:
-    """Backward of this process's share (fb, rb) of one step's loss, ``micro`` notes at a time.
+                micro: int, trainable: list[torch.Tensor]) -> torch.Tensor:
+    """Gradients of this process's share (fb, rb) of one step's loss, added to ``.grad`` of ``trainable``.
 
-    Each part is scaled by the global batch sizes, so the gradients add up (over micro-batches and
-    processes) to those of CE(retain batch) + forget_weight * mean(-log(1 - p_forget)) on the whole
-    batch. Returns [retain loss, forget loss, forget-class hits] of this share, summed likewise.
+    The share goes in micro-batches of at most ``micro`` notes, split further so that every CPU lane
+    gets one (steu_core.lanes); their gradients are added in a fixed order, so a step is the same at
+    the same thread count. Each part is scaled by the global batch sizes, so the gradients add up
+    (over micro-batches and processes) to those of CE(retain batch) + forget_weight *
+    mean(-log(1 - p_forget)) on the whole batch. Returns [retain loss, forget loss, forget-class
+    hits] of this share, summed likewise.
     """
-    sums = torch.zeros(3, dtype=torch.float64)
-    for chunk in chunks(rb, micro):
-        logits = pool_logits(clf, retain_pool, chunk, override, use_cache).float()
-        part = F.cross_entropy(logits, retain_pool.labels[chunk].to(logits.device), reduction="sum") / n_retain
-        if part.requires_grad:
-            part.backward()
-        sums[0] += float(part.detach())
-    for chunk in chunks(fb, micro):
-        logits = pool_logits(clf, forget_pool, chunk, override, use_cache).float()
-        part = forget_term(logits, fc) * (len(chunk) / n_forget)
-        if part.requires_grad and forget_weight:
-            (forget_weight * part).backward()
-        sums[1] += float(part.detach())
-        sums[2] += int((logits.detach().argmax(-1) == fc).sum())
-    return sums
+    size = max(1, min(micro, math.ceil(max(len(fb), len(rb)) / lanes.count(clf.device))))
+    parts = [(retain_pool, c) for c in chunks(rb, size)] + [(forget_pool, c) for c in chunks(fb, size)]
+
+    def part_gradients(part: tuple[TrainingPool, list[int]]) -> tuple[tuple | None, tuple[float, float, int]]:
+        pool, chunk = part
+        logits = pool_logits(clf, pool, chunk, override, use_cache).float()
+        if pool is retain_pool:
+            loss = F.cross_entropy(logits, pool.labels[chunk].to(logits.device), reduction="sum") / n_retain
+            objective, sums = loss, (float(loss.detach()), 0.0, 0)
+        else:
+            loss = forget_term(logits, fc) * (len(chunk) / n_forget)
+            objective = forget_weight * loss if forget_weight else None
+            sums = (0.0, float(loss.detach()), int((logits.detach().argmax(-1) == fc).sum()))
+        if objective is None or not objective.requires_grad:
+            return None, sums
+        return torch.autograd.grad(objective, trainable, allow_unused=True), sums
+
+    totals = torch.zeros(3, dtype=torch.float64)
+    for grads, sums in lanes.map_results(part_gradients, parts, clf.device):
+        for p, g in zip(trainable, grads or ()):
+            if g is not None:
+                p.grad = g if p.grad is None else p.grad + g
+        totals += torch.tensor(sums, dtype=torch.float64)
+    return totals
 
 
 def step_gradients(clf: Classifier, forget_pool: TrainingPool, retain_pool: TrainingPool, fb: list[int], rb: list[int],
@@ -116,7 +129,7 @@ def step_gradients(clf: Classifier, forget_pool: TrainingPool, retain_pool: Trai
         failed = False
         try:
             sums = accumulate(clf, forget_pool, retain_pool, my_f, my_r, len(fb), len(rb), override, use_cache,
-                               fc, forget_weight, micro)
+                               fc, forget_weight, micro, trainable)
         except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled, the rest re-raised
             if not is_oom(exc):
                 raise

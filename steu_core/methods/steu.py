@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import closing
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .. import distributed
+from .. import distributed, lanes
 from ..errors import Cancelled, ConfigError
 from ..model import Classifier, RowOverride, head_logits, seed_everything
 from ..pmi import TokenScore, coverage, k_from_budget, select_tokens
@@ -169,12 +170,12 @@ def _evaluate(run: _Training, stop_above: int | None = None) -> tuple[float, flo
     score = lambda pool: lambda b: pool_logits(clf, pool, b, override, use_cache)  # noqa: E731
     with torch.no_grad():  # with several processes each scores its share of the chunks
         if stop_above is None or distributed.current().enabled:
-            fl = distributed.map_rows(len(forget_pool), score(forget_pool))
+            fl = distributed.map_rows(len(forget_pool), score(forget_pool), device=clf.device)
         else:
             fl = _forget_logits_until(run, score(forget_pool), stop_above)
             if isinstance(fl, int):
                 return fl
-        rl = distributed.map_rows(len(retain_pool), score(retain_pool))
+        rl = distributed.map_rows(len(retain_pool), score(retain_pool), device=clf.device)
     run.forget_logits = fl.float().cpu()
     return f1_on_forget(fl.argmax(-1).cpu(), run.forget_class), float(F.cross_entropy(rl.float().cpu(),
                                                                                       retain_pool.labels))
@@ -182,13 +183,15 @@ def _evaluate(run: _Training, stop_above: int | None = None) -> tuple[float, flo
 
 def _forget_logits_until(run: _Training, score, stop_above: int) -> torch.Tensor | int:
     """The forget set's logits in map_rows' chunks (so bit-identical to it), or the count of class
-    predictions as soon as it exceeds ``stop_above``."""
-    n, hits, parts = len(run.forget_pool), 0, []
-    for s in range(0, n, distributed.MAP_CHUNK):
-        parts.append(score(list(range(s, min(s + distributed.MAP_CHUNK, n)))))
-        hits += int((parts[-1].argmax(-1) == run.forget_class).sum())
-        if hits > stop_above:
-            return hits
+    predictions as soon as it exceeds ``stop_above`` (the chunks still being scored are then dropped)."""
+    hits, parts = 0, []
+    chunks = distributed.row_chunks(len(run.forget_pool), run.edit.clf.device)
+    with closing(lanes.imap(score, chunks, run.edit.clf.device)) as outcomes:
+        for outcome in outcomes:
+            parts.append(outcome.result())
+            hits += int((parts[-1].argmax(-1) == run.forget_class).sum())
+            if hits > stop_above:
+                return hits
     return torch.cat(parts)
 
 

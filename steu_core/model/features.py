@@ -31,11 +31,13 @@ def compute_features(clf: Classifier, enc: Encoded, batch_size: int = 64,
     out: torch.Tensor | None = None
     done = 0
 
-    def run(idx: np.ndarray) -> None:
-        nonlocal done, out
+    def compute(idx: np.ndarray) -> torch.Tensor:
         ids, mask = enc.pad(idx, pad_id(clf.tokenizer), clf.device)
         with inference(clf.device, clf.precision):
-            feats = clf.adapter.features(clf.model, ids, mask).float()
+            return clf.adapter.features(clf.model, ids, mask).float()
+
+    def store(idx: np.ndarray, feats: torch.Tensor) -> None:
+        nonlocal done, out
         if out is None:
             shape = (n, *feats.shape[1:])
             out = torch.empty(shape, dtype=torch.float32, device=cache_device(clf.device, 4 * math.prod(shape)))
@@ -44,7 +46,7 @@ def compute_features(clf: Classifier, enc: Encoded, batch_size: int = 64,
         if progress:
             progress(done, n)
 
-    map_batches(length_order(enc), batch_size, run, device=clf.device, what="scoring")
+    map_batches(length_order(enc), batch_size, compute, store, device=clf.device, what="scoring")
     if out is None:  # no notes
         out = torch.empty((0, clf.hidden_size), dtype=torch.float32, device=clf.device)
     return out
@@ -79,14 +81,17 @@ def compute_logits(clf: Classifier, enc: Encoded, batch_size: int = 64, feats: t
     logits = torch.empty((n, len(clf.labels)), dtype=torch.float32)
     done = 0
 
-    def run(idx: np.ndarray) -> None:
-        nonlocal done
+    def compute(idx: np.ndarray) -> torch.Tensor:
         ids, mask = enc.pad(idx, pad_id(clf.tokenizer), clf.device)
         with inference(clf.device, clf.precision):
-            logits[torch.as_tensor(idx)] = clf.model(input_ids=ids, attention_mask=mask).logits.float().cpu()
+            return clf.model(input_ids=ids, attention_mask=mask).logits.float().cpu()
+
+    def store(idx: np.ndarray, part: torch.Tensor) -> None:
+        nonlocal done
+        logits[torch.as_tensor(idx)] = part
         done += len(idx)
         if progress:
             progress(done, n)
 
-    map_batches(length_order(enc), batch_size, run, device=clf.device, what="scoring")
+    map_batches(length_order(enc), batch_size, compute, store, device=clf.device, what="scoring")
     return logits

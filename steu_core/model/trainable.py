@@ -2,6 +2,7 @@
 nothing at all (frozen)."""
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from typing import Iterator, Sequence
 
@@ -25,6 +26,8 @@ class RowOverride:
         self.lookup[torch.as_tensor(list(row_ids), dtype=torch.long, device=embedding.weight.device)] = \
             torch.arange(len(row_ids), device=embedding.weight.device)
         self._handle = None
+        self._users = 0  # the blocks inside ``with`` now: scoring runs several at once (steu_core.lanes)
+        self._lock = threading.Lock()
 
     def _hook(self, module, inputs, output):
         slot = self.lookup[inputs[0]]
@@ -35,13 +38,18 @@ class RowOverride:
         return torch.where(hit.unsqueeze(-1), replaced, output)
 
     def __enter__(self):
-        self._handle = self.embedding.register_forward_hook(self._hook)
+        with self._lock:
+            if self._users == 0:
+                self._handle = self.embedding.register_forward_hook(self._hook)
+            self._users += 1
         return self
 
     def __exit__(self, *exc):
-        if self._handle is not None:
-            self._handle.remove()
-            self._handle = None
+        with self._lock:
+            self._users -= 1
+            if self._users == 0:
+                self._handle.remove()
+                self._handle = None
 
 
 @contextmanager

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from .. import lanes
 from ..accel import precision_used
 from ..model import device_description
 from ..pmi import coverage
@@ -27,7 +28,7 @@ def results_of(run: Run, new_hash: dict, hashes: dict) -> dict:
     header = {"run_id": run.run_id, "created_utc": record.utc_now(), "method": req.method,
               "method_settings": result.settings, "seed": req.seed, "device": device_description(clf.device),
               "precision": {"requested": req.precision, **precision_used(clf.device, clf.precision)},
-              "cpu_threads": torch.get_num_threads(),
+              "cpu_threads": torch.get_num_threads(), "cpu_lanes": lanes.count(clf.device),
               "processes": run.dp.world, "forget_class": clf.labels[fc], "forget_class_id": fc,
               "labels": clf.labels}
     budget = result.settings.get("budget") if result.settings.get("k") is None else None
