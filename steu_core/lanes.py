@@ -32,7 +32,7 @@ ENV = "STEU_CPU_LANES"
 # and 0.83 of the time of one 64-note batch at a time on both threads.
 LANE_BATCH = 16
 
-_POOLS: dict[int, ThreadPoolExecutor] = {}  # per process id: a pool does not survive a fork
+_POOLS: dict[int, tuple[int, ThreadPoolExecutor]] = {}  # process id -> (lanes, pool): a pool does not survive a fork
 _LOCK = threading.Lock()
 
 
@@ -63,8 +63,8 @@ def _one_intraop_thread() -> None:
 def _pool(n: int) -> ThreadPoolExecutor:
     key = os.getpid()
     with _LOCK:
-        pool = _POOLS.get(key)
-        if pool is not None and pool._max_workers == n:  # noqa: SLF001 - its size is all we read
+        size, pool = _POOLS.get(key, (0, None))
+        if size == n:
             return pool
         if pool is not None:
             pool.shutdown(wait=True)
@@ -75,7 +75,7 @@ def _pool(n: int) -> ThreadPoolExecutor:
             pool.submit(started.wait)
         started.wait()
         torch.set_num_threads(threads)
-        _POOLS[key] = pool
+        _POOLS[key] = (n, pool)
         return pool
 
 
@@ -99,8 +99,8 @@ def imap(fn: Callable[[T], R], items: Sequence[T], device: torch.device | str) -
     ones, so none still runs after it.
     """
     call = _in_callers_modes(fn)
-    n = min(count(device), len(items))
-    if n <= 1:
+    n = count(device)
+    if min(n, len(items)) <= 1:
         for item in items:
             yield _run_here(call, item)
         return
