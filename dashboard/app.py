@@ -121,7 +121,7 @@ def _run_badge(run_id: str) -> None:
     """A small live status of the run in progress, on every page but the Run page itself."""
     s = worker.status(run_id)
     if s.active:
-        st.info(f"**Run in progress**  \n{common.md(stages.progress_text(s.stage, s.step, s.total))} · "
+        st.info(f"**Run in progress**  \n{common.md(stages.progress_text(s.stage, s.step, s.total, s.activity))} · "
                 f"{fmt.duration(s.elapsed_s)}", icon=":material/hourglass_top:")
         st.page_link(pages["run"], label="Follow the run", icon=":material/arrow_forward:",
                      query_params={"run": run_id})

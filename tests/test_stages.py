@@ -47,3 +47,23 @@ def test_only_the_stages_after_the_training_count_as_closing():
     assert closing == ["save", "audit"]
     assert stages.ORDER.index("save") > stages.ORDER.index("unlearn") and not stages.is_closing("seeds")
     assert not stages.is_closing("no-such-stage")
+
+
+def test_the_progress_line_says_what_a_long_part_of_a_stage_is_doing():
+    assert stages.progress_text("unlearn", 10, 60) == "Unlearning: step 10 of 60"
+    assert stages.progress_text("unlearn", 10, 60, "checking the stopping rule on the 240 forget notes") == \
+        "Unlearning: step 10 of 60 · checking the stopping rule on the 240 forget notes"
+    assert stages.progress_text("audit", activity="scoring the new model") == "Running the audits · scoring the new model"
+
+
+def test_a_new_activity_is_written_at_once_while_step_counts_wait(tmp_path):
+    from steu_core.runs.staging import PROGRESS_FILE, Staging, read_progress
+
+    stage = Staging(tmp_path / "run")
+    stage.claim()
+    stage.update(stage="unlearn", step=10, total=60)
+    stage.update(step=11)  # within 0.3 s of the last write: kept for the next one
+    stage.update(activity="checking the stopping rule")  # a change of activity: written now
+    on_disk = read_progress(tmp_path / "run")
+    assert on_disk["activity"] == "checking the stopping rule" and on_disk["step"] == 11
+    assert (stage.path / PROGRESS_FILE).is_file()

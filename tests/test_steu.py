@@ -53,3 +53,20 @@ def _early_stop_changes_nothing_else(tiny_bert, tiny_data, monkeypatch):
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert torch.equal(early.forget_logits, full.forget_logits)
 
+
+
+def test_the_progress_says_when_the_stopping_rule_is_checked_and_when_it_is_done(tiny_bert, tiny_data):
+    clf = load_classifier(tiny_bert, device="cpu")
+    train = load_notes(tiny_data["train"])
+    fc = clf.label_id(tiny_data["forget_class"])
+    forget, retain = train.where_label(clf.labels[fc]), train.where_label(clf.labels[fc], equal=False)
+    seen = []
+    ctx = UnlearnContext(original=clf, forget=encode(clf.tokenizer, forget.texts, 48),
+                         retain=encode(clf.tokenizer, retain.texts, 48),
+                         retain_labels=torch.as_tensor([clf.labels.index(y) for y in retain.labels]),
+                         forget_class_id=fc, seed=0, max_length=48, progress=lambda info: seen.append(dict(info)))
+    get_method("steu")({"k": 8, "min_df": 2, "max_steps": 3, "min_steps": 1, "check_every": 1}).run(ctx)
+    activities = [info["activity"] for info in seen if "activity" in info]
+    assert activities and activities[0] == f"checking the stopping rule on the {len(forget.texts)} forget notes"
+    assert activities[-1] == ""  # said done once the check has scored
+    assert all(a == "" for a in activities[1::2])  # every check is closed before the next step

@@ -45,10 +45,11 @@ def test_build_command_carries_every_field_and_no_text(tmp_path):
 
 
 def test_status_reads_progress_and_spots_a_dead_worker():
-    live = _stage("run-live", pid=os.getpid())
+    live = _stage("run-live", pid=os.getpid(), activity="checking the stopping rule on the 240 forget notes")
     s = worker.status(live)
     assert (s.state, s.stage, s.step, s.total, s.losses) == ("running", "unlearn", 3, 10, {"loss": 1.5})
     assert s.active and s.fraction == pytest.approx(0.3)
+    assert s.activity == "checking the stopping rule on the 240 forget notes" and "activity" not in s.detail
 
     dead_proc = subprocess.Popen([sys.executable, "-c", "pass"])
     dead_proc.wait()

@@ -73,7 +73,7 @@ def show_progress(run_id: str, closing: bool) -> None:
     with st.container(border=True):
         st.markdown(f"#### :material/autorenew: Run `{run_id}` is in progress")
         st.markdown(common.milestone_line(s.stage))
-        label = stages.progress_text(s.stage, s.step, s.total)
+        label = stages.progress_text(s.stage, s.step, s.total, s.activity)
         common.progress_bar(stages.overall_fraction(s.stage, s.step, s.total), label)
         c = st.columns(4)
         c[0].metric("Elapsed", fmt.duration(s.elapsed_s))

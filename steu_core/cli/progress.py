@@ -5,7 +5,7 @@ import sys
 
 from tqdm import tqdm
 
-from ..runs.stages import stage_words
+from ..runs.stages import progress_text, stage_words
 
 
 class ProgressBar:
@@ -20,7 +20,9 @@ class ProgressBar:
             self.close()
             self.stage = stage
             self.bar = tqdm(total=total, desc=stage_words(str(stage)), unit="step", file=sys.stderr, leave=False)
-        if self.bar is not None and total:
+        # the count is tqdm's own; the words and what the stage is doing now are the dashboard's
+        self.bar.set_description(progress_text(str(stage), activity=info.get("activity") or ""), refresh=not total)
+        if total:
             self.show(info, total)
 
     def show(self, info: dict, total: int) -> None:

@@ -21,7 +21,8 @@ def method_rows(stage: str, detail: dict) -> list[dict]:
             run = detail.get("run") or {}
             inner = str(run.get("stage") or "starting")
             step, total = int(run.get("step") or 0), int(run.get("total") or 0)
-            rows.append({"method": method, "state": CURRENT, "text": stages.progress_text(inner, step, total),
+            rows.append({"method": method, "state": CURRENT,
+                         "text": stages.progress_text(inner, step, total, str(run.get("activity") or "")),
                          "fraction": stages.overall_fraction(inner, step, total)})
         elif stage == "method" and i > index or stage in ("start", "starting", ""):
             rows.append({"method": method, "state": WAITING, "text": "waiting", "fraction": 0.0})

@@ -23,7 +23,7 @@ from .table import build_comparison
 
 CANCELLED = "the comparison was cancelled"
 # the part of a method run's progress shown inside the comparison's progress
-RUN_PROGRESS_KEYS = ("stage", "step", "total", "elapsed_s")
+RUN_PROGRESS_KEYS = ("stage", "step", "total", "activity", "elapsed_s")
 
 
 def run_comparison(req: CompareRequest, progress: Callable[[dict], None] | None = None,
@@ -47,7 +47,7 @@ def run_comparison(req: CompareRequest, progress: Callable[[dict], None] | None 
     try:
         results = _run_methods(req, stage.path, report, is_cancelled)
         judge_against_oracle(results, stage.path)
-        report({"stage": "score", "method": None, "run": {}})
+        report({"stage": "score", "method": None, "run": {}, "activity": ""})
         inputs = deep_inputs_from_runs(req, stage.path, report, is_cancelled)
         audits = run_deep_audits(inputs, req.audits)
         report({"stage": "table"})
@@ -86,7 +86,7 @@ def _run_methods(req: CompareRequest, root: Path, report: Callable[[dict], None]
         if is_cancelled():
             raise Cancelled(CANCELLED)
         report({"stage": "method", "method": method, "index": i, "total": len(req.methods), "run": {},
-                "methods": list(req.methods)})
+                "activity": "", "methods": list(req.methods)})
         run_dir = _run_method(req, method, i, root / method, report, is_cancelled)
         results[method] = json.loads((run_dir / "results.json").read_text())
     return results
@@ -95,7 +95,8 @@ def _run_methods(req: CompareRequest, root: Path, report: Callable[[dict], None]
 def _run_method(req: CompareRequest, method: str, index: int, directory: Path, report: Callable[[dict], None],
                 is_cancelled: Callable[[], bool]) -> Path:
     def run_progress(run_state: dict) -> None:
-        report({"stage": "method", "method": method, "index": index,
+        # the run's activity also at the top, where a change of it is written at once (Staging.update)
+        report({"stage": "method", "method": method, "index": index, "activity": run_state.get("activity") or "",
                 "run": {key: run_state.get(key) for key in RUN_PROGRESS_KEYS}})
 
     try:

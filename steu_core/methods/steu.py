@@ -225,7 +225,7 @@ def _optimise(run: _Training, opt: torch.optim.Optimizer, start: tuple[float, fl
                    elapsed_s=time.perf_counter() - t0)
         # a full check only when the batch already shows no forget-class prediction
         if step >= cfg.min_steps and step % cfg.check_every == 0 and entry["forget_hits"] == 0:
-            checked = _evaluate(run, stop_above=allowed_hits(len(run.forget_pool), cfg.forget_f1_target))
+            checked = _check(run, stop_above=allowed_hits(len(run.forget_pool), cfg.forget_f1_target))
             if isinstance(checked, int):  # failed on the forget set: a lower bound of its F1 is enough
                 entry.update(forget_f1_at_least=f1_from_hits(checked, len(run.forget_pool)))
                 continue
@@ -235,8 +235,18 @@ def _optimise(run: _Training, opt: torch.optim.Optimizer, start: tuple[float, fl
                 stopped_early = True
                 break
     if not stopped_early:
-        end = _evaluate(run)
+        end = _check(run)
     return history, stopped_early, step, end
+
+
+def _check(run: _Training, stop_above: int | None = None) -> tuple[float, float] | int:
+    """:func:`_evaluate`, with the run's progress saying so while it scores (the longest pause
+    between two steps: seconds on a CPU)."""
+    run.ctx.report(activity=f"checking the stopping rule on the {len(run.forget_pool):,} forget notes")
+    try:
+        return _evaluate(run, stop_above)
+    finally:
+        run.ctx.report(activity="")
 
 
 def _train_step(run: _Training, opt: torch.optim.Optimizer, step: int, fb: list[int], rb: list[int],

@@ -227,9 +227,10 @@ def save_new_model(run: Run) -> None:
 
 def score_new_model(run: Run) -> None:
     t0 = time.perf_counter()
-    run.report({"stage": "audit"})
+    run.report({"stage": "audit", "activity": "scoring the new model on the evaluation notes"})
     run.exact_cache = run.req.use_cache and not run.result.encoder_changed and run.clf.adapter is not None
     run.after = new_scores(run, run.result)
+    run.report({"activity": ""})
     run.seconds["audit"] = time.perf_counter() - t0
 
 

@@ -54,12 +54,14 @@ def overall_fraction(stage: str, step: int = 0, total: int = 0) -> float:
     return lo
 
 
-def progress_text(stage: str, step: int = 0, total: int = 0) -> str:
+def progress_text(stage: str, step: int = 0, total: int = 0, activity: str = "") -> str:
+    """The stage in words, its step count where it has one, and what it is doing now (progress.json's
+    ``activity``: a long part of a stage that the step count does not show)."""
     text = stage_words(stage)
     known = BY_NAME.get(stage)
     if known and known.counted and total:
         text += f": step {step} of {total}"
-    return text
+    return f"{text} · {activity}" if activity else text
 
 
 def milestones(stage: str) -> list[tuple[str, str]]:

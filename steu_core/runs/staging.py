@@ -146,11 +146,13 @@ class Staging:
         shutil.rmtree(self.path, ignore_errors=True)
 
     def update(self, force: bool = False, **info) -> None:
+        # step counts are written at most every 0.3 s; a new stage or activity is written at once
+        changed = any(key in info and info[key] != self.state.get(key) for key in ("stage", "activity"))
         self.state.update(info)
         self.state.update(state=self.state.get("state", "running"), pid=os.getpid(),
                           elapsed_s=round(time.perf_counter() - self.t0, 2))
         now = time.monotonic()
-        if force or now - self._last_write > 0.3:
+        if force or changed or now - self._last_write > 0.3:
             self._last_write = now
             write_json_atomic(self.path / PROGRESS_FILE, self.state)
 

@@ -24,7 +24,7 @@ from .process import is_worker, process_alive, start_job, stop_process
 RUNNING_STATES = ("starting", "running")
 # the keys of progress.json every job writes; a kind's own keys (a comparison's method, index,
 # run) are kept in RunStatus.detail
-COMMON_KEYS = ("state", "stage", "step", "total", "losses", "elapsed_s", "pid", "message")
+COMMON_KEYS = ("state", "stage", "step", "total", "activity", "losses", "elapsed_s", "pid", "message")
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class RunStatus:
     stage: str = ""
     step: int = 0
     total: int = 0
+    activity: str = ""              # a long part of the stage, in words (stages.progress_text)
     losses: dict = field(default_factory=dict)
     elapsed_s: float = 0.0
     message: str = ""
@@ -143,7 +144,8 @@ def from_progress(kind: JobKind, out: Path, prog: dict, launch: dict, base: dict
                   cancel_requested: bool) -> RunStatus:
     state = prog.get("state", "running")
     info = dict(stage=str(prog.get("stage") or ""), step=int(prog.get("step") or 0),
-                total=int(prog.get("total") or 0), losses=dict(prog.get("losses") or {}),
+                total=int(prog.get("total") or 0), activity=str(prog.get("activity") or ""),
+                losses=dict(prog.get("losses") or {}),
                 elapsed_s=float(prog.get("elapsed_s") or 0.0), pid=prog.get("pid"),
                 message=str(prog.get("message") or ""), cancel_requested=cancel_requested,
                 detail={k: v for k, v in prog.items() if k not in COMMON_KEYS})
