@@ -20,6 +20,8 @@ class ProgressBar:
             self.close()
             self.stage = stage
             self.bar = tqdm(total=total, desc=stage_words(str(stage)), unit="step", file=sys.stderr, leave=False)
+        if self.bar is None:
+            return
         # the count is tqdm's own; the words and what the stage is doing now are the dashboard's
         self.bar.set_description(progress_text(str(stage), activity=info.get("activity") or ""), refresh=not total)
         if total:

@@ -235,14 +235,15 @@ def _optimise(run: _Training, opt: torch.optim.Optimizer, start: tuple[float, fl
                 stopped_early = True
                 break
     if not stopped_early:
-        end = _check(run)
+        end = _check(run, doing="scoring the final model")
     return history, stopped_early, step, end
 
 
-def _check(run: _Training, stop_above: int | None = None) -> tuple[float, float] | int:
+def _check(run: _Training, stop_above: int | None = None,
+           doing: str = "checking the stopping rule") -> tuple[float, float] | int:
     """:func:`_evaluate`, with the run's progress saying so while it scores (the longest pause
     between two steps: seconds on a CPU)."""
-    run.ctx.report(activity=f"checking the stopping rule on the {len(run.forget_pool):,} forget notes")
+    run.ctx.report(activity=f"{doing} on the {len(run.forget_pool):,} forget notes")
     try:
         return _evaluate(run, stop_above)
     finally:
