@@ -70,6 +70,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=64, help="notes per batch one at a time")
     ap.add_argument("--lane-batch", type=int, default=16, help="notes per batch in a lane")
     args = ap.parse_args()
+    lanes.LANE_BATCH = args.lane_batch  # the cap map_batches applies in lanes: the batch asked for here
     clf = load_classifier(resolve_model_path("default"), device="cpu")
     notes = load_notes(DEMO_TRAIN)
     enc = encode(clf.tokenizer, notes.texts[:args.notes], 128)

@@ -13,6 +13,7 @@ turns them off (the one-batch-at-a-time path, as on an accelerator).
 """
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections import deque
@@ -51,6 +52,11 @@ def count(device: torch.device | str) -> int:
 def batch_size(device: torch.device | str, requested: int) -> int:
     """Notes per batch: ``requested``, at most LANE_BATCH where batches run in lanes."""
     return min(int(requested), LANE_BATCH) if count(device) > 1 else int(requested)
+
+
+def share(device: torch.device | str, n: int, at_most: int) -> int:
+    """Notes per part when ``n`` notes are split so that every lane gets a part (at most ``at_most``)."""
+    return max(1, min(int(at_most), math.ceil(n / count(device))))
 
 
 def _one_intraop_thread() -> None:

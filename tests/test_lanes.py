@@ -139,3 +139,10 @@ def test_row_override_stays_on_until_its_last_user_leaves():
         assert emb(torch.tensor([3]))[0].tolist() == [7.0, 7.0]  # the outer user still has it
     assert len(emb._forward_hooks) == 0
     assert emb(torch.tensor([3]))[0].tolist() != [7.0, 7.0]
+
+
+def test_a_batch_is_shared_so_that_every_lane_gets_a_part(two_threads, monkeypatch):
+    assert lanes.share("cpu", 16, 16) == 8 and lanes.share("cpu", 15, 16) == 8
+    assert lanes.share("cpu", 40, 16) == 16 and lanes.share("cpu", 1, 16) == 1
+    monkeypatch.setenv(lanes.ENV, "1")
+    assert lanes.share("cpu", 16, 16) == 16

@@ -4,7 +4,6 @@ edited rows swapped in; the step's gradients, redone in smaller micro-batches wh
 from __future__ import annotations
 
 import logging
-import math
 
 import numpy as np
 import torch
@@ -86,7 +85,7 @@ def accumulate(clf: Classifier, forget_pool: TrainingPool, retain_pool: Training
     mean(-log(1 - p_forget)) on the whole batch. Returns [retain loss, forget loss, forget-class
     hits] of this share, summed likewise.
     """
-    size = max(1, min(micro, math.ceil(max(len(fb), len(rb)) / lanes.count(clf.device))))
+    size = lanes.share(clf.device, max(len(fb), len(rb)), micro)
     parts = [(retain_pool, c) for c in chunks(rb, size)] + [(forget_pool, c) for c in chunks(fb, size)]
 
     def part_gradients(part: tuple[TrainingPool, list[int]]) -> tuple[tuple | None, tuple[float, float, int]]:
