@@ -7,6 +7,7 @@ the same number.
 """
 from __future__ import annotations
 
+import math
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
@@ -86,6 +87,21 @@ def bootstrap_indices(n: int, seed: int, n_boot: int = N_BOOTSTRAP) -> Iterator[
         yield rng.integers(0, n, n)
 
 
+def resample_blocks(n: int, seed: int, n_boot: int = N_BOOTSTRAP,
+                    max_cells: int = 1 << 22) -> Iterator[np.ndarray]:
+    """:func:`bootstrap_indices` (the same resamples, in order) stacked into b x n arrays of at most
+    ``max_cells`` indices, so a statistic can score a block at once without holding n_boot x n."""
+    per_block = max(1, max_cells // max(n, 1))
+    block: list[np.ndarray] = []
+    for idx in bootstrap_indices(n, seed, n_boot):
+        block.append(idx)
+        if len(block) == per_block:
+            yield np.stack(block)
+            block = []
+    if block:
+        yield np.stack(block)
+
+
 def bootstrap_paired(stat: Callable[[np.ndarray], float], n: int, seed: int, n_boot: int = N_BOOTSTRAP) -> list[float]:
     """Percentile interval of ``stat(idx)`` over resamples ``idx`` of range(n) with replacement."""
     return percentile_interval(np.array([stat(idx) for idx in bootstrap_indices(n, seed, n_boot)]))
@@ -141,31 +157,39 @@ def intervals_overlap(a: Sequence[float] | None, b: Sequence[float] | None) -> b
 
 
 # -- F1 from confusion counts, with paired bootstrap intervals ---------------------------------
+# Every function here takes one C x C matrix or a stack of them (..., C, C): a bootstrap scores all
+# its resamples in a few array operations instead of a Python loop per resample.
 def confusion_counts(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """C x C counts, rows = true label, columns = predicted."""
-    return np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
+    """C x C counts, rows = true label, columns = predicted; for (R, n) label arrays, R x C x C."""
+    y_true, y_pred = np.asarray(y_true, dtype=np.int64), np.asarray(y_pred, dtype=np.int64)
+    cells = n_classes * n_classes
+    rows = (np.arange(math.prod(y_true.shape[:-1])) * cells).reshape(y_true.shape[:-1] + (1,))
+    counts = np.bincount((rows + y_true * n_classes + y_pred).ravel(), minlength=rows.size * cells)
+    return counts.reshape(y_true.shape[:-1] + (n_classes, n_classes))
 
 
 def f1_per_class(cm: np.ndarray) -> np.ndarray:
     """One-vs-rest F1 of every class (0 where a class is neither true nor predicted), as sklearn's."""
-    tp = np.diag(cm).astype(float)
-    denom = cm.sum(axis=0) + cm.sum(axis=1)  # 2 tp + fp + fn
+    tp = np.diagonal(cm, axis1=-2, axis2=-1).astype(float)
+    denom = cm.sum(axis=-2) + cm.sum(axis=-1)  # 2 tp + fp + fn
     return np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
 
 
-def retain_f1(cm: np.ndarray, forget_class_id: int) -> float:
+def retain_f1(cm: np.ndarray, forget_class_id: int) -> np.ndarray | float:
     """Macro F1 over the retained classes, on notes whose true label is retained (results.json's)."""
-    keep = [i for i in range(len(cm)) if i != forget_class_id]
-    sub = cm[keep]
-    tp = sub[np.arange(len(keep)), keep].astype(float)
-    denom = sub[:, keep].sum(axis=0) + sub.sum(axis=1)
-    return float(np.mean(np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)))
+    keep = [i for i in range(cm.shape[-1]) if i != forget_class_id]
+    sub = cm[..., keep, :]
+    tp = sub[..., np.arange(len(keep)), keep].astype(float)
+    denom = sub[..., keep].sum(axis=-2) + sub.sum(axis=-1)
+    f1 = np.mean(np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0), axis=-1)
+    return float(f1) if f1.ndim == 0 else f1
 
 
 def f1_figures(cm: np.ndarray, forget_class_id: int) -> np.ndarray:
-    """[per-class F1 ..., forget F1, retain F1, macro F1] of one confusion matrix."""
+    """[per-class F1 ..., forget F1, retain F1, macro F1] of one confusion matrix (or of each in a stack)."""
     per = f1_per_class(cm)
-    return np.r_[per, per[forget_class_id], retain_f1(cm, forget_class_id), per.mean()]
+    return np.concatenate([per, per[..., [forget_class_id]], np.expand_dims(retain_f1(cm, forget_class_id), -1),
+                           per.mean(axis=-1, keepdims=True)], axis=-1)
 
 
 def f1_intervals(y_true, pred_before, pred_after, n_classes: int, forget_class_id: int, seed: int = 0,
@@ -177,10 +201,10 @@ def f1_intervals(y_true, pred_before, pred_after, n_classes: int, forget_class_i
     intervals follow :func:`f1_figures`' order (per class, then forget, retain and macro F1)."""
     y, pb, pa = (np.asarray(a, dtype=np.int64) for a in (y_true, pred_before, pred_after))
     samples_b, samples_a = [], []
-    for idx in bootstrap_indices(len(y), seed, n_boot):
+    for idx in resample_blocks(len(y), seed, n_boot):
         samples_b.append(f1_figures(confusion_counts(y[idx], pb[idx], n_classes), forget_class_id))
         samples_a.append(f1_figures(confusion_counts(y[idx], pa[idx], n_classes), forget_class_id))
-    samples_b, samples_a = np.array(samples_b), np.array(samples_a)
+    samples_b, samples_a = np.concatenate(samples_b), np.concatenate(samples_a)
     point_b = f1_figures(confusion_counts(y, pb, n_classes), forget_class_id)
     point_a = f1_figures(confusion_counts(y, pa, n_classes), forget_class_id)
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from steu_core.stats import (auc_with_interval, bootstrap_indices, bootstrap_paired, bootstrap_two_groups,
-                             intervals_overlap, percentile_interval, roc_auc, roc_points, tpr_at_fpr,
+                             confusion_counts, f1_figures, f1_intervals, intervals_overlap, percentile_interval, resample_blocks, roc_auc, roc_points, tpr_at_fpr,
                              tpr_at_fpr_with_interval)
 
 PACKAGE = Path(__file__).resolve().parent.parent / "steu_core"
@@ -108,6 +108,49 @@ def test_the_vectorised_auc_interval_is_the_resample_by_resample_one_to_the_last
     for seed in (0, 7):
         one_by_one = bootstrap_two_groups(lambda a, b: roc_auc(pos[a], neg[b]), len(pos), len(neg), seed, 400)
         assert auc_with_interval(pos, neg, seed, 400) == (roc_auc(pos, neg), one_by_one)
+
+
+def test_resample_blocks_are_the_bootstrap_resamples_in_order():
+    one_by_one = np.array(list(bootstrap_indices(9, seed=2, n_boot=23)))
+    for max_cells in (1, 9, 50, 10_000):
+        blocks = list(resample_blocks(9, seed=2, n_boot=23, max_cells=max_cells))
+        assert max(len(b) for b in blocks) * 9 <= max(max_cells, 9)
+        assert np.array_equal(np.concatenate(blocks), one_by_one)
+
+
+def test_confusion_counts_of_a_stack_are_each_rows_own():
+    from sklearn.metrics import confusion_matrix
+
+    rng = np.random.default_rng(4)
+    y, p = rng.integers(0, 4, (6, 30)), rng.integers(0, 4, (6, 30))
+    stack = confusion_counts(y, p, 4)
+    assert stack.shape == (6, 4, 4)
+    for i in range(6):
+        assert np.array_equal(stack[i], confusion_counts(y[i], p[i], 4))
+        assert np.array_equal(stack[i], confusion_matrix(y[i], p[i], labels=range(4)))
+
+
+def _f1_intervals_one_resample_at_a_time(y, pb, pa, n_classes, fc, seed, n_boot):
+    """The paired bootstrap written plainly: one confusion matrix per resample and model."""
+    sb = np.array([f1_figures(confusion_counts(y[i], pb[i], n_classes), fc) for i in bootstrap_indices(len(y), seed, n_boot)])
+    sa = np.array([f1_figures(confusion_counts(y[i], pa[i], n_classes), fc) for i in bootstrap_indices(len(y), seed, n_boot)])
+    point_b, point_a = (f1_figures(confusion_counts(y, p, n_classes), fc) for p in (pb, pa))
+
+    def columns(samples):
+        return [percentile_interval(samples[:, j]) for j in range(samples.shape[1])]
+    return {"before": (point_b.tolist(), columns(sb)), "after": (point_a.tolist(), columns(sa)),
+            "change": ((point_a - point_b).tolist(), columns(sa - sb))}
+
+
+def test_the_batched_f1_intervals_are_the_resample_by_resample_ones_to_the_last_bit():
+    rng = np.random.default_rng(5)
+    for n_classes, n in ((2, 15), (5, 120), (7, 60)):
+        y = rng.integers(0, n_classes, n)
+        pb = rng.integers(0, n_classes - 1, n)  # the last class never predicted: F1 0 and empty columns
+        pa = np.where(y == 1, 0, y)             # the forgotten class 1 sent to class 0
+        for seed in (0, 3):
+            got = f1_intervals(y, pb, pa, n_classes, 1, seed=seed, n_boot=300)
+            assert repr(got) == repr(_f1_intervals_one_resample_at_a_time(y, pb, pa, n_classes, 1, seed, 300))
 
 
 def test_intervals_overlap():
