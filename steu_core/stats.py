@@ -175,20 +175,19 @@ def f1_per_class(cm: np.ndarray) -> np.ndarray:
     return np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
 
 
-def retain_f1(cm: np.ndarray, forget_class_id: int) -> np.ndarray | float:
+def retain_f1(cm: np.ndarray, forget_class_id: int) -> np.ndarray:
     """Macro F1 over the retained classes, on notes whose true label is retained (results.json's)."""
     keep = [i for i in range(cm.shape[-1]) if i != forget_class_id]
     sub = cm[..., keep, :]
     tp = sub[..., np.arange(len(keep)), keep].astype(float)
     denom = sub[..., keep].sum(axis=-2) + sub.sum(axis=-1)
-    f1 = np.mean(np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0), axis=-1)
-    return float(f1) if f1.ndim == 0 else f1
+    return np.mean(np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0), axis=-1)
 
 
 def f1_figures(cm: np.ndarray, forget_class_id: int) -> np.ndarray:
     """[per-class F1 ..., forget F1, retain F1, macro F1] of one confusion matrix (or of each in a stack)."""
     per = f1_per_class(cm)
-    return np.concatenate([per, per[..., [forget_class_id]], np.expand_dims(retain_f1(cm, forget_class_id), -1),
+    return np.concatenate([per, per[..., [forget_class_id]], retain_f1(cm, forget_class_id)[..., None],
                            per.mean(axis=-1, keepdims=True)], axis=-1)
 
 
@@ -202,8 +201,9 @@ def f1_intervals(y_true, pred_before, pred_after, n_classes: int, forget_class_i
     y, pb, pa = (np.asarray(a, dtype=np.int64) for a in (y_true, pred_before, pred_after))
     samples_b, samples_a = [], []
     for idx in resample_blocks(len(y), seed, n_boot):
-        samples_b.append(f1_figures(confusion_counts(y[idx], pb[idx], n_classes), forget_class_id))
-        samples_a.append(f1_figures(confusion_counts(y[idx], pa[idx], n_classes), forget_class_id))
+        y_idx = y[idx]  # the same resampled notes score both models
+        samples_b.append(f1_figures(confusion_counts(y_idx, pb[idx], n_classes), forget_class_id))
+        samples_a.append(f1_figures(confusion_counts(y_idx, pa[idx], n_classes), forget_class_id))
     samples_b, samples_a = np.concatenate(samples_b), np.concatenate(samples_a)
     point_b = f1_figures(confusion_counts(y, pb, n_classes), forget_class_id)
     point_a = f1_figures(confusion_counts(y, pa, n_classes), forget_class_id)
