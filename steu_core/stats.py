@@ -1,9 +1,9 @@
-"""The statistics every audit reports, defined once: ROC AUC, TPR at a fixed FPR, and percentile
+"""The statistics every audit reports, defined once: ROC AUC, TPR at a fixed FPR, F1, and percentile
 bootstrap intervals.
 
-Scores are "higher = more likely positive" (for the membership attacks: member). An AUC or a TPR
-anywhere in results.json or comparison.json comes from this module, so the same name always means
-the same number.
+Scores are "higher = more likely positive" (for the membership attacks: member). An AUC, a TPR or an
+F1 anywhere in results.json or comparison.json (and the forget F1 the methods' stopping rules read)
+comes from this module, so the same name always means the same number.
 """
 from __future__ import annotations
 
@@ -189,6 +189,23 @@ def f1_figures(cm: np.ndarray, forget_class_id: int) -> np.ndarray:
     per = f1_per_class(cm)
     return np.concatenate([per, per[..., [forget_class_id]], retain_f1(cm, forget_class_id)[..., None],
                            per.mean(axis=-1, keepdims=True)], axis=-1)
+
+
+# -- F1 of one class, as a plain float (the methods' stopping rules, the relearn audits) ---------
+def f1_from_counts(tp: int, fp: int, fn: int) -> float:
+    """F1 = 2 tp / (2 tp + fp + fn) of one class from its counts, 0 when the class is neither true nor
+    predicted: :func:`f1_per_class`'s formula for one class, in plain integers (fast in a stopping
+    rule's loop); both divide exact integers once, so the float is the same."""
+    denom = 2 * tp + fp + fn
+    return 2 * tp / denom if denom else 0.0
+
+
+def one_vs_rest_f1(y_true, y_pred, cls: int) -> float:
+    """F1 of class ``cls`` against all others (sklearn's binary F1 of ``y_true == cls`` vs
+    ``y_pred == cls``, zero_division=0). Takes NumPy arrays (convert tensors on the caller's side)."""
+    t, p = np.asarray(y_true) == cls, np.asarray(y_pred) == cls
+    tp = int((t & p).sum())
+    return f1_from_counts(tp, int(p.sum()) - tp, int(t.sum()) - tp)
 
 
 def f1_intervals(y_true, pred_before, pred_after, n_classes: int, forget_class_id: int, seed: int = 0,
