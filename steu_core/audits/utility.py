@@ -5,26 +5,27 @@ the forgotten one?
 - retain F1: macro F1 over the retained classes, on evaluation notes whose true label is retained;
 - macro F1: macro F1 over all classes, on all evaluation notes;
 - per-class F1 and the confusion matrix (rows = true, columns = predicted).
+
+All of them come from :mod:`steu_core.stats` (one confusion matrix, then :func:`~steu_core.stats.f1_figures`).
 """
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, f1_score
 
+from ..stats import confusion_counts, f1_figures
 from .base import AuditInputs, register_audit
 
 
 def utility_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str], forget_class_id: int) -> dict:
-    ids = list(range(len(labels)))
-    retained = [i for i in ids if i != forget_class_id]
-    keep = y_true != forget_class_id
-    per_class = f1_score(y_true, y_pred, labels=ids, average=None, zero_division=0)
+    n = len(labels)
+    cm = confusion_counts(y_true, y_pred, n)
+    figures = f1_figures(cm, forget_class_id)  # per class ..., forget, retain, macro
     return {
-        "forget_f1": float(f1_score(y_true == forget_class_id, y_pred == forget_class_id, zero_division=0)),
-        "retain_f1": float(f1_score(y_true[keep], y_pred[keep], labels=retained, average="macro", zero_division=0)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=ids, average="macro", zero_division=0)),
-        "per_class_f1": {labels[i]: float(per_class[i]) for i in ids},
-        "confusion": confusion_matrix(y_true, y_pred, labels=ids).tolist(),
+        "forget_f1": float(figures[n]),
+        "retain_f1": float(figures[n + 1]),
+        "macro_f1": float(figures[n + 2]),
+        "per_class_f1": {labels[i]: float(figures[i]) for i in range(n)},
+        "confusion": cm.tolist(),
     }
 
 
