@@ -18,7 +18,7 @@ import torch
 
 from ..errors import Cancelled
 from ..model import Classifier, Encoded
-from ..stats import N_BOOTSTRAP, median_interval
+from ..stats import N_BOOTSTRAP, median_interval, one_vs_rest_f1
 from .base import registrar
 
 ORIGINAL = "original"
@@ -110,11 +110,8 @@ def check_audit_settings(name: str, settings: dict) -> None:
 
 
 def forget_f1(pred: torch.Tensor, y: torch.Tensor, forget_class: int) -> float:
-    """One-vs-rest F1 of the forget class."""
-    p, t = pred == forget_class, y == forget_class
-    tp = int((p & t).sum())
-    denom = int(p.sum()) + int(t.sum())
-    return 2 * tp / denom if denom else 0.0
+    """One-vs-rest F1 of the forget class (:func:`steu_core.stats.one_vs_rest_f1` of CPU tensors)."""
+    return one_vs_rest_f1(y.cpu().numpy(), pred.cpu().numpy(), forget_class)
 
 
 def relearn_draws(inp: DeepInputs, n: int, draws: int, salt: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:

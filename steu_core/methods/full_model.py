@@ -46,6 +46,7 @@ def _logits(clf: Classifier, enc: Encoded, idx: list[int]) -> torch.Tensor:
 
 @torch.no_grad()
 def forget_f1(clf: Classifier, enc: Encoded, forget_class: int, batch: int = 64) -> float:
+    """Forget F1 of ``clf`` on the forget set ``enc``: :func:`f1_on_forget` of its predictions (steu_core.stats)."""
     preds = torch.cat([_logits(clf, enc, list(range(s, min(s + batch, len(enc))))).argmax(-1).cpu()
                        for s in range(0, len(enc), batch)])
     return f1_on_forget(preds, forget_class)

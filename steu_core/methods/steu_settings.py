@@ -8,6 +8,7 @@ import torch
 
 from ..errors import ConfigError
 from ..pmi import DEFAULT_BUDGET
+from ..stats import f1_from_counts
 
 
 @dataclass
@@ -57,8 +58,9 @@ def f1_on_forget(preds: torch.Tensor, forget_class: int) -> float:
 
 
 def f1_from_hits(tp: int, n: int) -> float:
-    """Forget F1 when ``tp`` of the ``n`` forget-set notes are predicted as the class (precision 1)."""
-    return 0.0 if tp == 0 else 2 * tp / (tp + n)
+    """Forget F1 when ``tp`` of the ``n`` forget-set notes are predicted as the class: no false
+    positives, ``n - tp`` false negatives (:func:`steu_core.stats.f1_from_counts`, = 2 tp / (tp + n))."""
+    return f1_from_counts(tp, 0, n - tp)
 
 
 def allowed_hits(n: int, target: float) -> int:
