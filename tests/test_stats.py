@@ -1,4 +1,4 @@
-"""steu_core.stats: the one definition of every AUC, TPR at a fixed FPR and bootstrap interval."""
+"""steu_core.stats: the one definition of every AUC, TPR at a fixed FPR, F1 and bootstrap interval."""
 from __future__ import annotations
 
 import ast
@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from steu_core.stats import (auc_with_interval, bootstrap_indices, bootstrap_paired, bootstrap_two_groups,
-                             confusion_counts, f1_figures, f1_intervals, intervals_overlap, percentile_interval, resample_blocks, roc_auc, roc_points, tpr_at_fpr,
+                             confusion_counts, f1_figures, f1_from_counts, f1_intervals, f1_per_class, intervals_overlap,
+                             one_vs_rest_f1, percentile_interval, resample_blocks, roc_auc, roc_points, tpr_at_fpr,
                              tpr_at_fpr_with_interval)
 
 PACKAGE = Path(__file__).resolve().parent.parent / "steu_core"
@@ -151,6 +152,87 @@ def test_the_batched_f1_intervals_are_the_resample_by_resample_ones_to_the_last_
         for seed in (0, 3):
             got = f1_intervals(y, pb, pa, n_classes, 1, seed=seed, n_boot=300)
             assert repr(got) == repr(_f1_intervals_one_resample_at_a_time(y, pb, pa, n_classes, 1, seed, 300))
+
+
+def _random_labels(rng, case):
+    """Labels of every awkward kind: classes never predicted, never true, one true class only, mostly right."""
+    c, n = int(rng.integers(2, 8)), int(rng.integers(1, 80))
+    y, p = rng.integers(0, c, n), rng.integers(0, c, n)
+    if case % 5 == 1:
+        p = rng.integers(0, max(1, c - 2), n)
+    elif case % 5 == 2:
+        y = rng.integers(0, max(1, c - 2), n)
+    elif case % 5 == 3:
+        y = np.full(n, int(rng.integers(0, c)))
+    elif case % 5 == 4:
+        p = np.where(rng.random(n) < 0.8, y, p)
+    return c, y, p, int(rng.integers(0, c))
+
+
+def test_one_class_f1_is_sklearns_to_the_last_bit():
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(6)
+    for case in range(600):
+        c, y, p, cls = _random_labels(rng, case)
+        want = float(f1_score(y == cls, p == cls, zero_division=0))
+        assert repr(one_vs_rest_f1(y, p, cls)) == repr(want)
+        tp, fp, fn = int(((y == cls) & (p == cls)).sum()), int(((y != cls) & (p == cls)).sum()), int(((y == cls) & (p != cls)).sum())
+        assert repr(f1_from_counts(tp, fp, fn)) == repr(want)
+        per = f1_score(y, p, labels=range(c), average=None, zero_division=0)
+        assert f1_per_class(confusion_counts(y, p, c)).tolist() == per.tolist()
+    # zero_division: a class neither true nor predicted scores 0, as sklearn's zero_division=0
+    assert f1_from_counts(0, 0, 0) == 0.0 == float(f1_score([0, 0], [0, 0], zero_division=0))
+    assert one_vs_rest_f1(np.array([0, 1]), np.array([0, 1]), 2) == 0.0
+    assert f1_from_counts(0, 3, 0) == 0.0 and f1_from_counts(0, 0, 4) == 0.0 and f1_from_counts(2, 0, 0) == 1.0
+
+
+def _sklearn_utility_metrics(y_true, y_pred, labels, forget_class_id):
+    """utility_metrics as it was defined before steu_core.stats owned F1 (sklearn's f1_score / confusion_matrix)."""
+    from sklearn.metrics import confusion_matrix, f1_score
+
+    ids = list(range(len(labels)))
+    retained = [i for i in ids if i != forget_class_id]
+    keep = y_true != forget_class_id
+    per_class = f1_score(y_true, y_pred, labels=ids, average=None, zero_division=0)
+    return {
+        "forget_f1": float(f1_score(y_true == forget_class_id, y_pred == forget_class_id, zero_division=0)),
+        "retain_f1": float(f1_score(y_true[keep], y_pred[keep], labels=retained, average="macro", zero_division=0)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=ids, average="macro", zero_division=0)),
+        "per_class_f1": {labels[i]: float(per_class[i]) for i in ids},
+        "confusion": confusion_matrix(y_true, y_pred, labels=ids).tolist(),
+    }
+
+
+def test_utility_metrics_is_the_sklearn_definition_to_the_last_bit():
+    from steu_core.audits.utility import utility_metrics
+
+    rng = np.random.default_rng(7)
+    checked = 0
+    for case in range(600):
+        c, y, p, fc = _random_labels(rng, case)
+        labels = [f"class{i}" for i in range(c)]
+        if not (y != fc).any():  # no retained note: sklearn refuses the empty input, stats gives retain F1 0
+            assert utility_metrics(y, p, labels, fc)["retain_f1"] == 0.0
+            continue
+        assert repr(utility_metrics(y, p, labels, fc)) == repr(_sklearn_utility_metrics(y, p, labels, fc))
+        checked += 1
+    assert checked > 500
+
+
+def test_no_other_module_computes_an_f1_itself():
+    computing = {"f1_score", "fbeta_score", "precision_recall_fscore_support", "confusion_matrix",
+                 "multilabel_confusion_matrix", "classification_report"}
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.name == "stats.py":
+            continue
+        text = path.read_text()
+        offenders += [f"{path.name}: 2 * tp" for pattern in ("2 * tp", "2*tp") if pattern in text]
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("sklearn"):
+                offenders += [f"{path.name}: {a.name}" for a in node.names if a.name in computing]
+    assert not offenders
 
 
 def test_intervals_overlap():
