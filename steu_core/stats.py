@@ -175,20 +175,29 @@ def f1_per_class(cm: np.ndarray) -> np.ndarray:
     return np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
 
 
-def retain_f1(cm: np.ndarray, forget_class_id: int) -> np.ndarray:
-    """Macro F1 over the retained classes, on notes whose true label is retained (results.json's)."""
+def retained_class_f1(cm: np.ndarray, forget_class_id: int) -> np.ndarray:
+    """F1 of every retained class on the notes whose true label is a retained class (the forgotten class's
+    notes, which must land somewhere after class forgetting, count neither as a hit nor as a false alarm):
+    utility as the field measures it after forgetting a class. Retained classes in label order."""
     keep = [i for i in range(cm.shape[-1]) if i != forget_class_id]
     sub = cm[..., keep, :]
     tp = sub[..., np.arange(len(keep)), keep].astype(float)
     denom = sub[..., keep].sum(axis=-2) + sub.sum(axis=-1)
-    return np.mean(np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0), axis=-1)
+    return np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
+
+
+def retain_f1(cm: np.ndarray, forget_class_id: int) -> np.ndarray:
+    """Macro F1 over the retained classes, on notes whose true label is retained (results.json's)."""
+    return np.mean(retained_class_f1(cm, forget_class_id), axis=-1)
 
 
 def f1_figures(cm: np.ndarray, forget_class_id: int) -> np.ndarray:
-    """[per-class F1 ..., forget F1, retain F1, macro F1] of one confusion matrix (or of each in a stack)."""
+    """[per-class F1 ..., forget F1, retain F1, macro F1, retained-notes F1 of each retained class ...] of one
+    confusion matrix (or of each in a stack); see :func:`retained_class_f1` for the last block."""
     per = f1_per_class(cm)
-    return np.concatenate([per, per[..., [forget_class_id]], retain_f1(cm, forget_class_id)[..., None],
-                           per.mean(axis=-1, keepdims=True)], axis=-1)
+    kept = retained_class_f1(cm, forget_class_id)
+    return np.concatenate([per, per[..., [forget_class_id]], np.mean(kept, axis=-1)[..., None],
+                           per.mean(axis=-1, keepdims=True), kept], axis=-1)
 
 
 # -- F1 of one class, as a plain float (the methods' stopping rules, the relearn audits) ---------
@@ -214,7 +223,8 @@ def f1_intervals(y_true, pred_before, pred_after, n_classes: int, forget_class_i
     bootstrap: each resample scores both models, so the change has an interval of its own.
 
     Returns ``{"before": (points, intervals), "after": (...), "change": (...)}`` where points and
-    intervals follow :func:`f1_figures`' order (per class, then forget, retain and macro F1)."""
+    intervals follow :func:`f1_figures`' order (per class, then forget, retain and macro F1, then each retained
+    class on the retained notes)."""
     y, pb, pa = (np.asarray(a, dtype=np.int64) for a in (y_true, pred_before, pred_after))
     samples_b, samples_a = [], []
     for idx in resample_blocks(len(y), seed, n_boot):
@@ -229,3 +239,23 @@ def f1_intervals(y_true, pred_before, pred_after, n_classes: int, forget_class_i
         return [percentile_interval(samples[:, j]) for j in range(samples.shape[1])]
     return {"before": (point_b.tolist(), columns(samples_b)), "after": (point_a.tolist(), columns(samples_a)),
             "change": ((point_a - point_b).tolist(), columns(samples_a - samples_b))}
+
+
+# -- learned attacks and probes ----------------------------------------------------------------
+def cross_validated_scores(x: np.ndarray, y: np.ndarray, folds: int, c: float, seed: int) -> np.ndarray:
+    """Out-of-fold probability of y=1 from a standardised logistic regression (stratified k-fold): every
+    note is scored by a model that never saw it. The one recipe of the probes and the learned membership
+    attacks. With no real signal, out-of-fold AUCs of a fixed pool lean below 0.5 (the folds' chance
+    differences cancel), so such an AUC is no evidence of anything below chance."""
+    # scikit-learn's estimators load slowly; only the probes and the learned attacks need them
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    scores = np.zeros(len(y))
+    for tr, te in StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(x, y):
+        clf = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000, random_state=seed))
+        clf.fit(x[tr], y[tr])
+        scores[te] = clf.predict_proba(x[te])[:, 1]
+    return scores

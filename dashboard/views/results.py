@@ -15,8 +15,8 @@ from steu_core import charts
 from steu_core import format as fmt
 from steu_core.errors import SteuError
 from steu_core.phi import RARE_NOTES, mask_tokens, masked_count, revealed_results
-from steu_core.report.content import limitations, method_text
-from steu_core.report.summary import measurement_notes, summary
+from steu_core.report.content import collateral_specs, limitations, method_text
+from steu_core.report.summary import ATTACK_COLUMNS, attack_table, deciding_attack, measurement_notes, summary
 from steu_core.runs import list_runs, load_results
 
 ss = st.session_state
@@ -79,6 +79,9 @@ def _delta(a, b):
         return None
 
 
+about = method_text(r)
+items = {item["key"]: item for item in summary(r, about["edits"])}
+outputs_attack = deciding_attack(r, "outputs")
 m = st.columns(5)
 m[0].metric("Forget F1", fmt.number(r.get("forget_f1_after"), 3),
             _delta(r.get("forget_f1_after"), r.get("forget_f1_before")), delta_color="inverse",
@@ -88,12 +91,14 @@ m[0].metric("Forget F1", fmt.number(r.get("forget_f1_after"), 3),
 m[1].metric("Retain F1", fmt.number(r.get("retain_f1_after"), 3),
             _delta(r.get("retain_f1_after"), r.get("retain_f1_before")), border=True,
             height="stretch",
-            help="Macro F1 over the other classes (all but the forgotten one): how well the model still does its job.")
-m[2].metric("Attack AUC", fmt.number(mia.get("loss_auc_after"), 3),
-            _delta(mia.get("loss_auc_after"), mia.get("loss_auc_before")), delta_color="off",
+            help="Macro F1 over the retained classes, on the evaluation notes of those classes: how well the model "
+                 "still does its job.")
+m[2].metric("Output attack AUC", fmt.number(outputs_attack.get("after_auc"), 3),
+            _delta(outputs_attack.get("after_auc"), outputs_attack.get("before_auc")), delta_color="off",
             border=True, height="stretch",
-            help="Membership-inference AUC: how well a loss-threshold attacker tells forget-set notes from unseen notes of the class. "
-                 "0.5 = guessing.")
+            help=f"Membership-inference AUC of the deciding attack of someone who sees the predictions "
+                 f"({outputs_attack.get('attack') or 'n/a'}): how well it tells forget-set notes from unseen notes "
+                 "of the class. 0.5 = guessing.")
 m[3].metric("Changed", fmt.percent(r.get("params_changed_fraction"), 2), border=True, height="stretch",
             help=f"Parameters changed: {r.get('params_changed', 0):,} of {r.get('params_total', 0):,}, "
                  f"{fmt.percent(r.get('params_changed_fraction'))}: "
@@ -102,22 +107,28 @@ enc_ok = bool(r.get("encoder_unchanged"))
 m[4].metric("Encoder intact", "Yes" if enc_ok else "NO", border=True, height="stretch",
             help="Encoder bit-identical: every encoder tensor compared with the original, bit for bit.")
 
-about = method_text(r)
-items = {item["key"]: item for item in summary(r, about["edits"])}
 VERDICT_COLOUR = {"yes": "green", "no": "red", "inconclusive": "orange"}
 overall = items["overall"]
 with st.container(border=True):  # a verdict, not an app error: coloured words rather than an alert box
     st.markdown(f"#### :material/gavel: {common.md(overall['question'])} "
                 f":{VERDICT_COLOUR.get(overall['value'], 'gray')}[{common.md(overall['verdict'])}]")
     st.markdown(common.md(overall["text"]))
-cols = st.columns(4)
-for col, key in zip(cols, ("forgotten", "utility_kept", "membership", "changed")):
-    item = items[key]
+
+
+def verdict_card(col, item: dict) -> None:
     with col.container(border=True, height="stretch"):
+        if item.get("attacker"):
+            st.caption(common.md(f"Against {item['attacker']}"))
         st.markdown(f"**{common.md(item['question'])}**")
         colour = VERDICT_COLOUR.get(item.get("value"), "gray")
         st.markdown(f"### :{colour}[{common.md(item['verdict'])}]")
         st.caption(common.md(item["text"]))
+
+
+for col, key in zip(st.columns(3), ("forgotten", "utility_kept", "changed")):
+    verdict_card(col, items[key])
+for col, key in zip(st.columns(2), ("outputs", "model_file")):
+    verdict_card(col, items[key])
 for note in measurement_notes(r):
     st.caption(common.md(note))
 seeds = r.get("seeds") or {}
@@ -137,12 +148,9 @@ st.caption("F1 on the held-out evaluation notes before (grey) and after (teal): 
 # --- collateral damage --------------------------------------------------------------------------
 st.header("Collateral damage", divider="gray")
 if (r.get("collateral") or {}).get("per_class"):
-    st.plotly_chart(charts.class_f1_with_intervals(r), theme=None, config=PLOT_CONFIG, key="c_collateral")
-    st.caption("Every class's F1 over all evaluation notes, with 95 % bootstrap intervals. The forgotten class's "
-               "notes must land somewhere, so other classes can lose precision; ▼ marks a class whose change lies "
-               "beyond its interval. The usefulness verdict compares that loss with what the retrain oracle loses, "
-               "where a comparison measured one.")
-    st.plotly_chart(charts.forgotten_notes(r), theme=None, config=PLOT_CONFIG, key="c_went")
+    for spec in collateral_specs(r):
+        st.plotly_chart(spec["build"](r), theme=None, config=PLOT_CONFIG, key=f"c_{spec['id']}")
+        st.caption(spec["caption"])
 else:
     st.plotly_chart(charts.per_class_f1(r), theme=None, config=PLOT_CONFIG, key="c_perclass")
     st.caption("This run predates the per-class intervals: each class before and after, without them.")
@@ -159,26 +167,19 @@ left, right = st.columns([1, 1])
 with left:
     st.plotly_chart(charts.mia_roc(r), theme=None, config=PLOT_CONFIG, key="c_mia")
 with right:
-    st.markdown("An attacker with the model tries to tell the **forget-set notes** (members) from **unseen notes "
-                "of the same class**. A curve on the diagonal, AUC 0.5, means they can only guess.")
+    st.markdown("Each attack tries to tell the **forget-set notes** (members) from **unseen notes of the same "
+                "class**, once against the original model (its power: an attack that cannot tell them apart there "
+                "proves nothing afterwards) and once against the new one. A curve on the diagonal, AUC 0.5, means "
+                "guessing. One verdict per attacker: someone who sees the predictions, and someone who has the "
+                "model file.")
     if mia.get("skipped"):
         st.warning(common.md(mia["skipped"]), icon=":material/info:")
-    rows = []
-    for name, key in (("Loss attack, AUC", "loss_auc"), ("Confidence attack, AUC", "conf_auc")):
-        if key + "_before" in mia:
-            ci = mia.get(key + "_ci_after") or [None, None]
-            rows.append({"Measure": name, "Before": mia.get(key + "_before"), "After": mia.get(key + "_after"),
-                         "95 % CI after": f"{fmt.number(ci[0], 3)} – {fmt.number(ci[1], 3)}" if ci[0] is not None else ""})
-    if "tpr_at_1pct_fpr_before" in mia:
-        rows.append({"Measure": "Loss attack, TPR at 1 % FPR", "Before": mia.get("tpr_at_1pct_fpr_before"),
-                     "After": mia.get("tpr_at_1pct_fpr_after"), "95 % CI after": ""})
-    if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-                     column_config={"Before": st.column_config.NumberColumn(format="%.3f"),
-                                    "After": st.column_config.NumberColumn(format="%.3f")})
+    attacks = attack_table(r)
+    if attacks:
+        st.dataframe(pd.DataFrame(attacks).rename(columns=ATTACK_COLUMNS), hide_index=True, width="stretch")
     st.markdown("**How to read it.** AUC is the chance that the attacker ranks a random forget-set note above a "
-                "random unseen note: 1.0 = always tells them apart, 0.5 = coin toss. TPR at 1 % FPR: the share "
-                "of forget-set notes caught when only 1 % of unseen notes are wrongly flagged.")
+                "random unseen note: 1.0 = always tells them apart, 0.5 = coin toss; the brackets hold its 95 % "
+                "interval. A learned attack is fit on one half of the notes and scored on the other.")
     st.caption(f"{mia.get('n_members', 'n/a')} member notes, {mia.get('n_nonmembers', 'n/a')} unseen notes.")
 
 def _sentence(text: str) -> str:

@@ -19,6 +19,12 @@ class AuditInputs:
     eval_logits_after: torch.Tensor
     member_logits_before: torch.Tensor  # the forget set (members)
     member_logits_after: torch.Tensor
+    # head inputs (the encoder's output that the head reads), where the model has an exact head adapter:
+    # what an attacker who has the model file can compute beyond the predictions
+    eval_feats_before: torch.Tensor | None = None
+    eval_feats_after: torch.Tensor | None = None
+    member_feats_before: torch.Tensor | None = None
+    member_feats_after: torch.Tensor | None = None
     original_dir: Path | None = None    # for the parameter diff (the files on disk)
     new_dir: Path | None = None
     allowed: object = None              # methods.base.AllowedChanges

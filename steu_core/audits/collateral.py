@@ -1,9 +1,12 @@
 """Collateral damage: what forgetting one class cost the others, with intervals that say whether a
 change is beyond the noise of the evaluation set.
 
-- per class, over ALL evaluation notes (the forgotten class's notes included: they must land
-  somewhere): F1 before and after, each with a bootstrap 95 % interval, and the interval of the
-  change (after - before) from a paired bootstrap over the same resampled notes;
+- ``retained_notes``, utility as the field measures it after class forgetting: each retained class's F1
+  and the retained macro F1 over the evaluation notes whose true label is a retained class, before and
+  after, each with a bootstrap 95 % interval, and the interval of the change (after - before) from a
+  paired bootstrap over the same resampled notes. The usefulness verdict judges these;
+- per class, over ALL evaluation notes (the forgotten class's notes included, re-routed to other classes
+  after forgetting, where they count as those classes' false alarms): the same figures, a secondary view;
 - forget F1, retain F1 and macro F1 before and after, with intervals (``utility_ci``);
 - where the forgotten class's evaluation notes go: its confusion row before and after.
 """
@@ -40,6 +43,22 @@ def collateral(inp: AuditInputs) -> dict:
                   "change": pc[i], "change_ci": cc[i]} for i, lab in enumerate(inp.labels)]
     summary = {f"{name}_{when}": ci[n + j] for j, name in enumerate(SUMMARY)
                for when, ci in (("before", cb), ("after", ca))}
-    return {"collateral": {"per_class": per_class,
+    return {"collateral": {"retained_notes": retained_notes(f, y, inp.labels, inp.forget_class_id),
+                           "per_class": per_class,
                            "forgotten_notes": forgotten_notes_went(y, before, after, inp.labels, inp.forget_class_id)},
             "utility_ci": summary}
+
+
+def retained_notes(f: dict, y: np.ndarray, labels: list[str], fc: int) -> dict:
+    """Each retained class's F1 on the retained-class notes, and the retained macro F1, with intervals
+    (columns of :func:`steu_core.stats.f1_figures`: the retained block after the three summary figures)."""
+    n = len(labels)
+    kept = [i for i in range(n) if i != fc]
+
+    def figures(col: int) -> dict:
+        return {"f1_before": f["before"][0][col], "ci_before": f["before"][1][col], "f1_after": f["after"][0][col],
+                "ci_after": f["after"][1][col], "change": f["change"][0][col], "change_ci": f["change"][1][col]}
+    return {"n_notes": int((y != fc).sum()),
+            "per_class": [{"label": labels[i], "n_notes": int((y == i).sum()), **figures(n + 3 + j)}
+                          for j, i in enumerate(kept)],
+            "retain_f1": figures(n + 1)}

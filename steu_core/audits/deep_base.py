@@ -18,7 +18,7 @@ import torch
 
 from ..errors import Cancelled
 from ..model import Classifier, Encoded
-from ..stats import N_BOOTSTRAP, median_interval, one_vs_rest_f1
+from ..stats import N_BOOTSTRAP, cross_validated_scores, median_interval, one_vs_rest_f1
 from .base import registrar
 
 ORIGINAL = "original"
@@ -152,17 +152,5 @@ def steps_summary(steps: list[int | None], max_steps: int) -> dict:
             "censored_value": censored}
 
 
-def probe_scores(x: np.ndarray, y: np.ndarray, folds: int, c: float, seed: int) -> np.ndarray:
-    """Out-of-fold probability of y=1 from a standardised logistic regression (the probes' one recipe)."""
-    # scikit-learn's estimators load slowly; only the probe audits need them
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    scores = np.zeros(len(y))
-    for tr, te in StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed).split(x, y):
-        clf = make_pipeline(StandardScaler(), LogisticRegression(C=c, max_iter=2000, random_state=seed))
-        clf.fit(x[tr], y[tr])
-        scores[te] = clf.predict_proba(x[te])[:, 1]
-    return scores
+# the probes' one recipe is the statistics module's (the membership attacks of a run use it too)
+probe_scores = cross_validated_scores

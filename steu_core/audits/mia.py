@@ -6,6 +6,16 @@ Two attacks, each scoring every note and thresholding the score:
 - confidence attack: score = the model's highest softmax probability.
 Reported: ROC AUC with a bootstrap 95 % interval (0.5 = the attacker is guessing), TPR at 1 % FPR,
 and ROC points, before and after unlearning; all as :mod:`steu_core.stats` defines them.
+
+``attacks`` adds the attacks by threat model, each run against the original (its power) and the new model:
+- ``outputs``, an attacker who sees the predicted probabilities: the loss and confidence attacks above and a
+  learned attack, a logistic regression over every note's loss, margin, entropy and log-probability vector;
+- ``model_file``, an attacker who has the weights: the same learned attack on the head input (the encoder's
+  output that the head reads), where the model has an exact head adapter. Such an attacker also sees the
+  predictions, so the verdict for it weighs the output attacks too (steu_core.verdicts).
+A learned attack is cross-validated on disjoint halves of the members and of the non-members (fit on one
+half, score the other, then the other way round): no note is scored by an attacker fit on it. It is fit
+afresh for each model, as an attacker of that model would.
 """
 from __future__ import annotations
 
@@ -13,7 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..stats import auc_with_interval, roc_points, tpr_at_fpr
+from ..stats import auc_with_interval, cross_validated_scores, roc_points, tpr_at_fpr
 from .base import AuditInputs, register_audit
 
 
@@ -36,6 +46,83 @@ def attack(members: np.ndarray, nonmembers: np.ndarray, seed: int) -> dict:
     auc, interval = auc_with_interval(members, nonmembers, seed)
     return {"auc": auc, "ci": interval, "tpr_at_1pct_fpr": tpr_at_fpr(members, nonmembers, 0.01),
             "roc": _downsample(*roc_points(members, nonmembers))}
+
+
+OUTPUTS, MODEL_FILE = "outputs", "model_file"
+FOLDS = 2            # disjoint halves
+LEARNED_C = 1.0      # the logistic regression's inverse regularisation strength
+LEARNED_OUTPUTS = "learned (outputs)"
+LEARNED_HEAD_INPUT = "learned (head input)"
+FIXED_DIRECTION = ("loss", "confidence")  # attacks whose direction is not learned from the notes
+# attacks that score the probability of the forgotten class: members scoring below unseen notes (an AUC below
+# chance) were pushed further from the class than notes never seen, i.e. over-forgotten
+CLASS_PROBABILITY = ("loss",)
+ATTACK_FEATURES = {"loss": "the loss on the forgotten class (lower = member)",
+                   "confidence": "the highest predicted probability",
+                   LEARNED_OUTPUTS: "loss, margin, entropy and the log-probability of every class",
+                   LEARNED_HEAD_INPUT: "the head input (the encoder's output the head reads)"}
+
+
+def output_features(logits: torch.Tensor, label: int) -> np.ndarray:
+    """Per note: loss on ``label``, its logit margin over the best other class, the entropy, and the
+    log-probability of every class: what an attacker who sees the probabilities can compute."""
+    logits = logits.float()
+    logp = torch.log_softmax(logits, dim=-1)
+    others = torch.cat([logits[:, :label], logits[:, label + 1:]], dim=1)
+    margin = logits[:, label] - others.max(dim=1).values
+    entropy = -(logp.exp() * logp).sum(dim=1)
+    return torch.cat([-logp[:, label:label + 1], margin[:, None], entropy[:, None], logp], dim=1).numpy()
+
+
+def attack_figures(members: np.ndarray, nonmembers: np.ndarray, seed: int) -> dict:
+    auc, interval = auc_with_interval(members, nonmembers, seed)
+    return {"auc": auc, "auc_ci": interval, "tpr_at_1pct_fpr": tpr_at_fpr(members, nonmembers, 0.01)}
+
+
+def learned_scores(x: np.ndarray, n_members: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(member scores, non-member scores) of the cross-validated learned attack on features ``x`` (members first)."""
+    y = np.r_[np.ones(n_members, dtype=int), np.zeros(len(x) - n_members, dtype=int)]
+    s = cross_validated_scores(x, y, FOLDS, LEARNED_C, seed)
+    return s[:n_members], s[n_members:]
+
+
+def attack_scores(members: torch.Tensor, nonmembers: torch.Tensor, fc: int, member_feats, nonmember_feats,
+                  seed: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Every attack's (member scores, non-member scores) against one model."""
+    n = len(members)
+    out = {"loss": (loss_scores(members, np.full(n, fc)), loss_scores(nonmembers, np.full(len(nonmembers), fc))),
+           "confidence": (confidence_scores(members), confidence_scores(nonmembers)),
+           LEARNED_OUTPUTS: learned_scores(output_features(torch.cat([members, nonmembers]), fc), n, seed)}
+    if member_feats is not None and nonmember_feats is not None:
+        feats = torch.cat([member_feats.float().cpu(), nonmember_feats.float().cpu()]).numpy()
+        out[LEARNED_HEAD_INPUT] = learned_scores(feats, n, seed)
+    return out
+
+
+def threat_model_attacks(inp: AuditInputs) -> dict:
+    """``attacks``: each attack's figures on the original and the new model, by threat model."""
+    fc, nm = inp.forget_class_id, torch.as_tensor(inp.nonmember_mask)
+
+    def against(logits_m, logits_e, feats_m, feats_e) -> dict:
+        feats_non = feats_e[nm.to(feats_e.device)] if feats_e is not None else None
+        return attack_scores(logits_m, logits_e[nm], fc, feats_m, feats_non, inp.seed)
+
+    before = against(inp.member_logits_before, inp.eval_logits_before, inp.member_feats_before, inp.eval_feats_before)
+    after = against(inp.member_logits_after, inp.eval_logits_after, inp.member_feats_after, inp.eval_feats_after)
+    out = {OUTPUTS: [], MODEL_FILE: [], "folds": FOLDS,
+           "learned": f"logistic regression (C = {LEARNED_C}) on standardised features, cross-validated on "
+                      f"{FOLDS} disjoint halves of the members and of the non-members, fit afresh for each model"}
+    for name in before:
+        if name not in after:
+            continue
+        threat = MODEL_FILE if name == LEARNED_HEAD_INPUT else OUTPUTS
+        out[threat].append({"attack": name, "features": ATTACK_FEATURES[name], "learned": name not in FIXED_DIRECTION,
+                            "over_forgetting_below_chance": name in CLASS_PROBABILITY,
+                            "before": attack_figures(*before[name], inp.seed),
+                            "after": attack_figures(*after[name], inp.seed)})
+    if inp.member_feats_after is None or inp.eval_feats_after is None:
+        out["model_file_skipped"] = "the model has no exact head adapter, so its head inputs were not read"
+    return out
 
 
 @register_audit("mia")
@@ -61,4 +148,5 @@ def mia(inp: AuditInputs) -> dict:
         out[f"conf_auc_ci_{when}"] = conf["ci"]
         out[f"conf_tpr_at_1pct_fpr_{when}"] = conf["tpr_at_1pct_fpr"]
         out[f"roc_{when}"] = {"loss": loss["roc"], "confidence": conf["roc"]}
+    out["attacks"] = threat_model_attacks(inp)
     return {"mia": out}

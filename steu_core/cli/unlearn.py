@@ -11,7 +11,7 @@ from ..format import printable
 from ..request import UnlearnRequest
 from ..runs import run_unlearning
 from ..report.summary import members_note, seeds_note
-from ..verdicts import QUESTIONS, VERDICT_WORDS, run_verdicts
+from ..verdicts import QUESTIONS, VERDICT_WORDS, headline, run_verdicts, verdict_items
 from .progress import ProgressBar
 
 
@@ -74,8 +74,8 @@ def summary_text(r: dict, out: Path) -> str:
 def verdict_lines(r: dict) -> list[str]:
     """The run's verdicts, in the words results.json records (steu_core.verdicts)."""
     v = run_verdicts(r)
-    return [f"  {QUESTIONS[key]} {VERDICT_WORDS[v[key]['verdict']]}: {v[key]['reason']}"
-            for key in ("overall", "forgotten", "utility_kept", "membership")]
+    words = {key: VERDICT_WORDS[item["verdict"]] for key, item in verdict_items(v).items()} | {"overall": headline(v)}
+    return [f"  {QUESTIONS[key]} {words[key]}: {item['reason']}" for key, item in verdict_items(v).items()]
 
 
 def data_notes(r: dict) -> list[str]:

@@ -16,12 +16,13 @@ from ..errors import Cancelled, SteuError
 from ..methods.sampling import stratified_sample
 from ..model import encode, load_classifier, seed_everything, write_json_atomic
 from ..request import CompareRequest
-from ..verdicts import compute_verdicts
-from ..runs import Staging, load_request_data, run_unlearning
+from ..runs import Staging, load_request_data, reference_of, run_unlearning
+from ..verdicts import OUTPUTS, compute_verdicts
 from .files import write_comparison
 from .table import build_comparison
 
 CANCELLED = "the comparison was cancelled"
+RMIA = "RMIA (reference models)"
 # the part of a method run's progress shown inside the comparison's progress
 RUN_PROGRESS_KEYS = ("stage", "step", "total", "activity", "elapsed_s")
 
@@ -46,12 +47,12 @@ def run_comparison(req: CompareRequest, progress: Callable[[dict], None] | None 
 
     try:
         results = _run_methods(req, stage.path, report, is_cancelled)
-        judge_against_oracle(results, stage.path)
         report({"stage": "score", "method": None, "run": {}, "activity": ""})
         inputs = deep_inputs_from_runs(req, stage.path, report, is_cancelled)
         audits = run_deep_audits(inputs, req.audits)
         report({"stage": "table"})
         comparison = build_comparison(req, results, audits, inputs, time.perf_counter() - t_start)
+        judge_with_comparison(results, comparison, audits, stage.path, out)
         write_comparison(stage.path, comparison)
         # each run directory carries the comparison, so the PDF report of any of them shows it
         for method in req.methods:
@@ -66,16 +67,36 @@ def run_comparison(req: CompareRequest, progress: Callable[[dict], None] | None 
         raise
 
 
-def judge_against_oracle(results: dict[str, dict], root: Path) -> None:
-    """With a retrain oracle among the methods, every run's usefulness verdict is judged against
-    what the oracle lost (its results.json is rewritten in the staging directory, before the rename)."""
+def judge_with_comparison(results: dict[str, dict], comparison: dict, audits: dict, root: Path, out: Path) -> None:
+    """Every run's verdicts read again with what the comparison measured: the retrain oracle as the reference
+    (usefulness, destinations, attack AUCs), the reference-model attack (RMIA) among the output attacks, and
+    the relearning verdict in the model-file verdict. Each results.json is rewritten in the staging
+    directory, before the rename."""
     oracle = results.get(ORACLE)
-    if oracle is None:
-        return
+    reference = reference_of(oracle, out / ORACLE) if oracle else None
+    rows = {row["method"]: row for row in comparison.get("rows", [])}
     for method, r in results.items():
-        if method != ORACLE:
-            r["verdicts"] = compute_verdicts(r, oracle)
-            write_json_atomic(root / method / "results.json", r)
+        add_reference_attack(r, audits, method)
+        if reference is not None and method != ORACLE:
+            r["reference"] = reference
+        r["verdicts"] = compute_verdicts(r, relearn=(rows.get(method) or {}).get("relearn_verdict"))
+        write_json_atomic(root / method / "results.json", r)
+
+
+def add_reference_attack(r: dict, audits: dict, method: str) -> None:
+    """The comparison's RMIA figures against the original and this method's model, as one more output attack
+    of the run's membership record (RMIA needs reference models, which only a comparison trains)."""
+    per_model = ((audits.get("reference_mia") or {}).get("per_model") or {})
+    before, after = per_model.get(ORIGINAL), per_model.get(method)
+    attacks = (r.get("mia") or {}).get("attacks")
+    if not (before and after and attacks):
+        return
+    attacks[OUTPUTS] = [a for a in attacks[OUTPUTS] if a["attack"] != RMIA] + [
+        {"attack": RMIA, "features": "the probability of the class against its average over reference models "
+                                     "trained with and without each note (from the comparison)", "learned": False,
+         "over_forgetting_below_chance": True,
+         "before": {k: before[k] for k in ("auc", "auc_ci", "tpr_at_1pct_fpr")},
+         "after": {k: after[k] for k in ("auc", "auc_ci", "tpr_at_1pct_fpr")}}]
 
 
 def _run_methods(req: CompareRequest, root: Path, report: Callable[[dict], None],

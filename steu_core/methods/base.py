@@ -64,6 +64,7 @@ class MethodResult:
     # model there anyway (its last stopping-rule check): the run's scoring reuses them instead of a second
     # encoder pass over the same notes. None: the run scores the forget set itself.
     forget_logits: torch.Tensor | None = None
+    forget_features: torch.Tensor | None = None  # the head inputs behind forget_logits, where the model has an adapter
 
     @property
     def row_ids(self) -> list[int]:

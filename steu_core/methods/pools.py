@@ -66,6 +66,16 @@ def pool_logits(clf: Classifier, pool: TrainingPool, idx: list[int], override: R
     return clf.adapter.logits(clf.model, head_inputs(clf, pool, idx, override, use_cache))
 
 
+def pool_outputs(clf: Classifier, pool: TrainingPool, idx: list[int], override: RowOverride | None,
+                 use_cache: bool) -> torch.Tensor:
+    """:func:`pool_logits` (as float32) and, with a head adapter, the head inputs they came from, side by
+    side: ``[logits | head inputs]``, so one scoring pass also gives what the membership audit reads."""
+    if clf.adapter is None:
+        return full_logits(clf, pool, idx, override).float()
+    feats = head_inputs(clf, pool, idx, override, use_cache)
+    return torch.cat([clf.adapter.logits(clf.model, feats).float(), feats.float()], dim=1)
+
+
 def forget_term(logits: torch.Tensor, forget_class: int) -> torch.Tensor:
     """-log(1 - p_forget), computed stably from log-probabilities."""
     logp = F.log_softmax(logits.float(), dim=-1)

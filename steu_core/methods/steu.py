@@ -26,7 +26,7 @@ from ..errors import Cancelled, ConfigError
 from ..model import Classifier, RowOverride, head_logits, seed_everything
 from ..pmi import TokenScore, coverage, k_from_budget, select_tokens
 from .base import AllowedChanges, MethodResult, UnlearnContext, config_from_dict, register
-from .pools import TrainingPool, pool_logits, step_gradients
+from .pools import TrainingPool, pool_logits, pool_outputs, step_gradients
 from .sampling import Cycler, stratified_sample
 from .steu_settings import SteuConfig, allowed_hits, f1_from_hits, f1_on_forget  # noqa: F401 (re-exported)
 
@@ -75,6 +75,7 @@ class _Training:
     forget_pool: TrainingPool
     retain_pool: TrainingPool
     forget_logits: torch.Tensor | None = None  # of the last full check: the final model's, once training ends
+    forget_feats: torch.Tensor | None = None   # the head inputs behind them (None without a head adapter)
 
     @property
     def forget_class(self) -> int:
@@ -85,7 +86,8 @@ def run_sparse_unlearning(ctx: UnlearnContext, cfg: SteuConfig, selected: list[T
                           use_cache: bool = True, scores: dict | None = None) -> tuple[Classifier, dict]:
     """Train the selected rows and/or the head of a copy of the original; return the copy and a log.
     ``scores``, when given, receives ``forget_logits``: the returned model's logits on ``ctx.forget``
-    from the last check of the stopping rule (which always scores the final model)."""
+    from the last check of the stopping rule (which always scores the final model), and ``forget_features``,
+    the head inputs they came from."""
     edit = _trainable_copy(ctx, cfg, selected)
     opt = torch.optim.Adam(edit.groups)  # no weight decay: only the trainable tensors carry optimizer state
     use_cache = use_cache and edit.clf.adapter is not None
@@ -98,7 +100,7 @@ def run_sparse_unlearning(ctx: UnlearnContext, cfg: SteuConfig, selected: list[T
     history, stopped_early, steps, end = _optimise(run, opt, start, t0)
     _write_rows(edit)
     if scores is not None:
-        scores["forget_logits"] = run.forget_logits
+        scores["forget_logits"], scores["forget_features"] = run.forget_logits, run.forget_feats
     log = {"steps": steps, "max_steps": cfg.max_steps, "stopped_early": stopped_early, "history": history,
            "forget_f1_on_forget_set": {"start": start[0], "end": end[0]},
            "retain_loss_on_pool": {"start": start[1], "end": end[1]},
@@ -168,28 +170,33 @@ def _evaluate(run: _Training, stop_above: int | None = None) -> tuple[float, flo
     clf, override, use_cache = run.edit.clf, run.edit.override, run.use_cache
     forget_pool, retain_pool = run.forget_pool, run.retain_pool
     score = lambda pool: lambda b: pool_logits(clf, pool, b, override, use_cache)  # noqa: E731
+    scored = lambda b: pool_outputs(clf, forget_pool, b, override, use_cache)  # noqa: E731
+    n_classes = len(clf.labels)
     with torch.no_grad():  # with several processes each scores its share of the chunks
         if stop_above is None or distributed.current().enabled:
-            fl = distributed.map_rows(len(forget_pool), score(forget_pool), device=clf.device)
+            out = distributed.map_rows(len(forget_pool), scored, device=clf.device)
         else:
-            fl = _forget_logits_until(run, score(forget_pool), stop_above)
-            if isinstance(fl, int):
-                return fl
+            out = _forget_logits_until(run, scored, stop_above, n_classes)
+            if isinstance(out, int):
+                return out
         rl = distributed.map_rows(len(retain_pool), score(retain_pool), device=clf.device)
-    run.forget_logits = fl.float().cpu()
+    fl = out[:, :n_classes]
+    run.forget_logits = fl.cpu()
+    run.forget_feats = out[:, n_classes:].cpu() if clf.adapter is not None else None
     return f1_on_forget(fl.argmax(-1).cpu(), run.forget_class), float(F.cross_entropy(rl.float().cpu(),
                                                                                       retain_pool.labels))
 
 
-def _forget_logits_until(run: _Training, score, stop_above: int) -> torch.Tensor | int:
-    """The forget set's logits in map_rows' chunks (so bit-identical to it), or the count of class
-    predictions as soon as it exceeds ``stop_above`` (the chunks still being scored are then dropped)."""
+def _forget_logits_until(run: _Training, score, stop_above: int, n_classes: int) -> torch.Tensor | int:
+    """The forget set's scores (logits in the first ``n_classes`` columns) in map_rows' chunks (so
+    bit-identical to it), or the count of class predictions as soon as it exceeds ``stop_above`` (the
+    chunks still being scored are then dropped)."""
     hits, parts = 0, []
     chunks = distributed.row_chunks(len(run.forget_pool), run.edit.clf.device)
     with closing(lanes.imap(score, chunks, run.edit.clf.device)) as outcomes:
         for outcome in outcomes:
             parts.append(outcome.result())
-            hits += int((parts[-1].argmax(-1) == run.forget_class).sum())
+            hits += int((parts[-1][:, :n_classes].argmax(-1) == run.forget_class).sum())
             if hits > stop_above:
                 return hits
     return torch.cat(parts)
@@ -320,4 +327,5 @@ class Steu:
         t2 = time.perf_counter()
         return MethodResult(model=new, allowed=self.allowed(selected), selected_tokens=selected,
                             encoder_changed=False, training=log, settings=asdict(self.cfg),
-                            seconds={"select": t1 - t0, "unlearn": t2 - t1}, forget_logits=scores["forget_logits"])
+                            seconds={"select": t1 - t0, "unlearn": t2 - t1}, forget_logits=scores["forget_logits"],
+                            forget_features=scores["forget_features"])

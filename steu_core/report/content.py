@@ -16,7 +16,7 @@ from ..methods import describe
 from ..phi import RARE_NOTES, mask_tokens, revealed_results
 from ..verdicts import RELEARN_QUESTION, VERDICT_WORDS, relearning
 from .evidence import REPORT_SCHEMA, ledger_record, load_comparison, load_finished_run
-from .summary import measurement_notes, summary
+from .summary import attack_table, measurement_notes, summary
 
 # Limitations true of every method; a method's own limitations come first, and one with the same title
 # replaces the general one (the retraining reference is retraining, so "What it does not do" differs).
@@ -87,18 +87,38 @@ def chart_specs(r: dict) -> list[dict]:
     ]
 
 
+COLLATERAL_CAPTIONS = {
+    "retained_f1_with_intervals": (
+        "Each retained class's F1 on the evaluation notes of the retained classes, before (grey) and after (teal), "
+        "with 95 % bootstrap intervals: utility as the field measures it after forgetting a class, and what the "
+        "usefulness verdict judges. ▼ marks a class whose change lies beyond its interval."),
+    "forgotten_notes": (
+        "Where the forgotten class's evaluation notes are predicted: they must go somewhere, and a model that never "
+        "saw the class sends them somewhere too (amber, where a retrain without the forget notes exists). Shown "
+        "apart: it decides no verdict."),
+    "class_f1_with_intervals": (
+        "A secondary view: every class's F1 over all evaluation notes, the forgotten class's re-routed notes "
+        "included, so a class they go to loses precision without losing any of its own notes.")}
+
+
 def collateral_specs(r: dict) -> list[dict]:
-    """The collateral-damage charts, for runs that recorded per-class intervals."""
-    if not (r.get("collateral") or {}).get("per_class"):
+    """The collateral-damage charts, for runs that recorded per-class intervals (the retained-notes view for
+    runs that recorded it)."""
+    collateral = r.get("collateral") or {}
+    if not collateral.get("per_class"):
         return []
     n = len(r.get("labels") or [])
-    return [{"id": "class_f1_with_intervals", "section": "charts", "title": "Collateral damage: F1 of every class",
-             "build": charts.class_f1_with_intervals, "size": (800, max(320, 140 + 70 * n)),
-             "caption": ("Every class's F1 over all evaluation notes before (grey) and after (teal), with 95 % "
-                         "bootstrap intervals; a class marked 'lost' changed beyond its interval.")},
-            {"id": "forgotten_notes", "section": "charts", "title": "Where the forgotten class's notes go",
-             "build": charts.forgotten_notes, "size": (800, 470),
-             "caption": "The confusion row of the forgotten class: the classes its evaluation notes are predicted as."}]
+    size = (800, max(320, 140 + 70 * n))
+    retained = [{"id": "retained_f1_with_intervals", "section": "charts",
+                 "title": "Collateral damage: F1 of every retained class", "build": charts.retained_f1_with_intervals,
+                 "size": size, "caption": COLLATERAL_CAPTIONS["retained_f1_with_intervals"]}] \
+        if (collateral.get("retained_notes") or {}).get("per_class") else []
+    return retained + [
+        {"id": "forgotten_notes", "section": "charts", "title": "Where the forgotten class's notes go",
+         "build": charts.forgotten_notes, "size": (800, 470), "caption": COLLATERAL_CAPTIONS["forgotten_notes"]},
+        {"id": "class_f1_with_intervals", "section": "charts", "title": "F1 of every class on all notes",
+         "build": charts.class_f1_with_intervals, "size": size,
+         "caption": COLLATERAL_CAPTIONS["class_f1_with_intervals"]}]
 
 
 def _rows_caption(edits: str | None) -> str:
@@ -136,6 +156,7 @@ def report_content(run_dir: str | Path, organisation: str | None = None, reveal_
         "method": _method(r, about),
         "results_table": results_table(r),
         "per_class_f1": per_class_f1(r),
+        "attacks": attack_table(r),
         "mia_note": (mia.get("skipped") or "") if isinstance(mia, dict) else "",
         "param_diff": _param_diff(r),
         "tokens": token_table(r, reveal_tokens),

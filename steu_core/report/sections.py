@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..format import when
 from .anchors import proof_rows
+from .summary import ATTACK_COLUMNS
 from .document import GREY, TEAL, ReportDocument
 
 NUMERIC = ["LEFT", "RIGHT", "RIGHT", "RIGHT"]
@@ -134,6 +135,20 @@ def method(doc: ReportDocument, c: dict) -> None:
             doc.para(f"- {remark}", size=9.5)
 
 
+def membership_attacks(doc: ReportDocument, attacks: list[dict]) -> None:
+    """Every membership attack by attacker: on the original (the test's power), after, and against the
+    retrain without the forget notes, each with its 95 % interval."""
+    doc.space_for(24 + 7 * (len(attacks) + 1))  # the heading stays with its table
+    doc.h2("Membership attacks, by attacker")
+    w = doc.pdf.epw
+    keys = ("attacker", "attack", "original", "after", "retrain", "power")
+    rows = [[a[k] for k in keys] for a in attacks]
+    doc.grid([ATTACK_COLUMNS[k] for k in keys], rows, [w * 0.2, w * 0.16, w * 0.19, w * 0.19, w * 0.17, w * 0.09], size=8.5)
+    doc.note("An attack has power when its AUC on the original model is above 0.5 beyond its interval: only then "
+             "can chance afterwards show that the notes were forgotten. A learned attack is a logistic regression fit "
+             "on one half of the members and non-members and scored on the other half, fit afresh for each model.")
+
+
 def _settings_table(doc: ReportDocument, settings: dict) -> None:
     """The method's settings in two columns of setting / value pairs."""
     items = list(settings.items())
@@ -154,6 +169,8 @@ def results(doc: ReportDocument, c: dict) -> None:
     doc.grid(["Metric", "Before", "After", "Change"], table, widths, align=NUMERIC, size=9.5, bold_rows={0})
     if c["mia_note"]:
         doc.para(f"Membership inference was not run: {c['mia_note']}.", size=9, style="I", color=GREY)
+    if c.get("attacks"):
+        membership_attacks(doc, c["attacks"])
     doc.note("Forget F1: one-vs-rest F1 of the forgotten class on the evaluation set. Retain F1: macro F1 over the "
              "other classes. MIA: a loss-threshold attack separating forget-set notes (members) from held-out notes "
              "of the same class; AUC 0.5 is guessing, the 95 % CI is from a bootstrap. TPR at 1 % FPR: the share "

@@ -14,8 +14,8 @@ from pathlib import Path
 from .. import charts
 from ..format import count, percent, when
 from ..model import file_sha256
-from .content import limitations, method_text
-from .summary import measurement_notes, summary
+from .content import collateral_specs, limitations, method_text
+from .summary import attack_table, measurement_notes, summary
 from .versions import report_versions
 
 
@@ -68,23 +68,27 @@ def utility_slide(r: dict) -> dict:
 
 
 def collateral_slide(r: dict) -> dict:
-    if (r.get("collateral") or {}).get("per_class"):
-        first = _chart("class_f1_with_intervals", charts.class_f1_with_intervals(r),
-                       "Every class's F1 with 95 % bootstrap intervals; a class marked 'lost' changed beyond "
-                       "its interval.")
+    specs = collateral_specs(r)
+    if specs:
+        first, second = specs[0], specs[1]
+        blocks = [_chart(spec["id"], spec["build"](r), spec["caption"]) for spec in (first, second)]
     else:
-        first = _chart("per_class_f1", charts.per_class_f1(r), "Every class's F1 before and after.")
-    return {"id": "collateral", "title": "The other classes", "blocks": [first, _chart(
-        "confusion_matrices", charts.confusion_matrices(r),
-        "Where the evaluation notes are predicted (rows: true class; numbers: notes).")]}
+        blocks = [_chart("per_class_f1", charts.per_class_f1(r), "Every class's F1 before and after."),
+                  _chart("confusion_matrices", charts.confusion_matrices(r),
+                         "Where the evaluation notes are predicted (rows: true class; numbers: notes).")]
+    return {"id": "collateral", "title": "The other classes", "blocks": blocks}
 
 
 def membership_slide(r: dict) -> dict:
     mia = r.get("mia") or {}
-    return {"id": "membership", "title": "Can an attacker still find the forgotten notes?", "blocks": [
-        _chart("mia_roc", charts.mia_roc(r),
-               f"A loss and a confidence attack on {mia.get('n_members', 'n/a')} forget-set notes against "
-               f"{mia.get('n_nonmembers', 'n/a')} unseen notes of the class; AUC 0.5 means guessing.")]}
+    facts = [(f"{a['attack']} ({a['attacker']})",
+              f"original {a['original']} · after {a['after']} · retrain {a['retrain']}", False) for a in attack_table(r)]
+    blocks = [_chart("mia_roc", charts.mia_roc(r),
+                     f"A loss and a confidence attack on {mia.get('n_members', 'n/a')} forget-set notes against "
+                     f"{mia.get('n_nonmembers', 'n/a')} unseen notes of the class; AUC 0.5 means guessing.")]
+    if facts:
+        blocks.append({"kind": "facts", "rows": facts})
+    return {"id": "membership", "title": "Can an attacker still find the forgotten notes?", "blocks": blocks}
 
 
 def proof_slide(r: dict) -> dict:

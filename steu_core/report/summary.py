@@ -2,8 +2,9 @@
 plain words built from the run's numbers."""
 from __future__ import annotations
 
-from ..format import count, percent
-from ..verdicts import QUESTIONS, VERDICT_WORDS, run_verdicts
+from ..format import MISSING, count, interval, number, percent, when
+from ..verdicts import (MODEL_FILE, OUTPUTS, QUESTIONS, THREAT_MODELS, VERDICT_WORDS, attack_rows, headline,
+                        run_verdicts, verdict_items)
 
 # What changed, by what the method edits (steu_core.methods.describe(name)["edits"]); {rows}: embedding rows
 EDITED = {"rows+head": "{rows} rows of the input token-embedding matrix and the classification head",
@@ -15,17 +16,53 @@ EDITED = {"rows+head": "{rows} rows of the input token-embedding matrix and the 
 
 def summary(r: dict, edits: str | None) -> list[dict]:
     """The run's verdicts (steu_core.verdicts, as results.json records them) in the order a reader
-    asks, with how much of the model changed (``edits``: what the method edits, see :data:`EDITED`)."""
+    asks, with how much of the model changed (``edits``: what the method edits, see :data:`EDITED`) before
+    the two threat models' verdicts. The overall item's verdict is the headline, naming the attacker."""
     v = run_verdicts(r)
-    items = [verdict_item(key, v[key]) for key in ("overall", "forgotten", "utility_kept")]
-    return items + [_how_much_changed(r, edits), verdict_item("membership", v["membership"])]
+    items = [verdict_item(key, value) for key, value in verdict_items(v).items()]
+    items[0]["verdict"] = headline(v)
+    return items[:3] + [_how_much_changed(r, edits)] + items[3:]
 
 
 def verdict_item(key: str, v: dict) -> dict:
     reason = str(v.get("reason", ""))
     text = reason[:1].upper() + reason[1:] + ("" if reason.endswith(".") else ".")
     return {"question": QUESTIONS[key], "verdict": VERDICT_WORDS.get(v.get("verdict"), "n/a"), "text": text,
-            "key": key, "value": v.get("verdict")}
+            "key": key, "value": v.get("verdict"), "attacker": THREAT_MODELS.get(key)}
+
+
+ATTACK_COLUMNS = {"attacker": "Attacker", "attack": "Attack", "original": "AUC on the original (power)",
+                  "after": "AUC after", "retrain": "AUC against the retrain", "power": "Power"}
+
+
+def attack_table(r: dict) -> list[dict]:
+    """Every membership attack of the run, once each under the weakest attacker who can run it: its AUC on
+    the original model (the test's power), after, and against the retrain without the forget notes where the
+    run recorded one, each with its 95 % interval (3 decimals); "power" says whether it told members from
+    non-members on the original."""
+    reference = (r.get("reference") or {}).get("attacks_after") or {}
+    seen, rows = set(), []
+    for threat in (OUTPUTS, MODEL_FILE):
+        for a in attack_rows(r, threat):
+            if a["attack"] in seen:
+                continue
+            seen.add(a["attack"])
+            ref = reference.get(a["attack"]) or {}
+            rows.append({"attacker": THREAT_MODELS[threat], "attack": a["attack"],
+                         "original": _auc(a["before_auc"], a["before_ci"]), "after": _auc(a["after_auc"], a["after_ci"]),
+                         "retrain": _auc(ref.get("auc"), ref.get("auc_ci")) if ref else MISSING,
+                         "power": "yes" if a["before_ci"][0] > 0.5 else "no"})
+    return rows
+
+
+def deciding_attack(r: dict, threat: str) -> dict:
+    """The attack that decided a threat model's verdict (its name, AUC on the original and after)."""
+    ev = run_verdicts(r)["threat_models"][threat]["evidence"]
+    return next((a for a in ev.get("attacks") or [] if a["attack"] == ev.get("attack")), {})
+
+
+def _auc(value, ci) -> str:
+    return f"{number(value, 3)} {interval(ci, 3)}" if value is not None else MISSING
 
 
 def _how_much_changed(r: dict, edits: str | None) -> dict:
@@ -47,7 +84,21 @@ def _encoder_text(unchanged: bool, edits: str | None) -> str:
 def measurement_notes(r: dict) -> list[str]:
     """How the figures were measured, in plain sentences: the token limit and how many notes it cut,
     the seeds, and which forget notes counted as members."""
-    return [n for n in (truncation_note(r), seeds_note(r), members_note(r)) if n]
+    return [n for n in (reference_note(r), truncation_note(r), seeds_note(r), members_note(r)) if n]
+
+
+def reference_note(r: dict) -> str:
+    """Which retrain without the forget notes the verdicts were read against, or that none exists."""
+    if r.get("method") == "retrain_oracle":
+        return "This run is itself a retrain without the forget notes: the reference other runs are read against."
+    ref = r.get("reference")
+    if not ref:
+        return ("No retrain without the forget notes exists yet for this model, class and data, so the figures are "
+                "read against chance and the original alone; a comparison with retrain_oracle (or a run of it) "
+                "makes one, and later runs on the same data reuse it.")
+    return (f"Read against the retrain without the forget notes of run {ref.get('run_id') or 'n/a'} "
+            f"({when(ref.get('created_utc'))}): the same original model, class, training notes and evaluation notes "
+            "(by SHA-256).")
 
 
 def truncation_note(r: dict) -> str:

@@ -28,7 +28,7 @@ from ..errors import Cancelled, ConfigError, SteuError, as_user_error
 from ..ledger import Ledger
 from ..locks import model_run_lock
 from ..methods import MethodResult, UnlearnContext, get_method
-from ..model import (Classifier, encode, file_sha256, hash_directory, load_classifier,
+from ..model import (Classifier, encode, file_sha256, hash_directory, head_logits, load_classifier,
                      seed_everything, write_json_atomic, write_model)
 from ..patch import make_patch, save_patch
 from ..pmi import coverage
@@ -235,22 +235,31 @@ def score_new_model(run: Run) -> None:
 
 
 def new_scores(run: Run, result: MethodResult) -> Scores:
-    """Scores of a new model: through the cache, only notes holding an edited row are re-encoded
-    (exact: the encoder is frozen and unchanged, so every other note's head input is the same). The
-    forget set's are the method's own, where it scored the final model there (one pass, not two)."""
+    """Scores of a new model, with its head inputs where it has a head adapter: through the cache, only
+    notes holding an edited row are re-encoded (exact: the encoder is frozen and unchanged, so every other
+    note's head input is the same). The forget set's are the method's own, where it scored the final model
+    there (one pass, not two)."""
     new, enc, bs, rows = result.model, run.enc, run.req.batch_size, result.row_ids
     exact = run.exact_cache and not result.encoder_changed
 
-    def logits(key: str, feats):
-        if not exact:
-            return compute_logits(new, enc[key], bs)
-        recompute = np.flatnonzero(coverage(enc[key].ids, rows)).tolist()
-        return compute_logits(new, enc[key], bs, feats=feats, recompute=recompute)
+    def scored(key: str, feats) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if exact:
+            recompute = np.flatnonzero(coverage(enc[key].ids, rows)).tolist()
+            feats = feats.clone()
+            if recompute:
+                at = torch.as_tensor(recompute, device=feats.device)
+                feats[at] = compute_features(new, enc[key].subset(recompute), bs).to(feats.device)
+            return head_logits(new, feats), feats
+        if new.adapter is None:
+            return compute_logits(new, enc[key], bs), None
+        feats = compute_features(new, enc[key], bs)
+        return compute_logits(new, enc[key], bs, feats=feats, recompute=[]), feats
 
-    reused = result.forget_logits  # the method scored the final model on the forget set already
-    if reused is None or len(reused) != len(enc["forget"]):
-        reused = logits("forget", run.before.forget_feats)
-    return Scores(logits("eval", run.before.eval_feats), reused)
+    forget = (result.forget_logits, result.forget_features)  # the method scored the final model there already
+    if forget[0] is None or len(forget[0]) != len(enc["forget"]):
+        forget = scored("forget", run.before.forget_feats)
+    eval_logits, eval_feats = scored("eval", run.before.eval_feats)
+    return Scores(eval_logits, forget[0], eval_feats, forget[1])
 
 
 def audit_inputs(run: Run, result: MethodResult, after: Scores, with_files: bool) -> AuditInputs:
@@ -263,6 +272,9 @@ def audit_inputs(run: Run, result: MethodResult, after: Scores, with_files: bool
         labels=clf.labels, forget_class_id=run.data.forget_class_id, eval_labels=run.eval_labels,
         eval_logits_before=run.before.eval_logits, eval_logits_after=after.eval_logits,
         member_logits_before=run.before.forget_logits[members], member_logits_after=after.forget_logits[members],
+        eval_feats_before=run.before.eval_feats, eval_feats_after=after.eval_feats,
+        member_feats_before=rows_of(run.before.forget_feats, members),
+        member_feats_after=rows_of(after.forget_feats, members),
         pmi_by_id={t.id: t.pmi for t in result.selected_tokens}, seed=run.req.seed, **files)
 
 
@@ -312,8 +324,8 @@ def write_evidence(run: Run) -> None:
     hashes = {"original_model": run.original_hash["sha256"], "unlearned_model": new_hash["sha256"],
               "forget_set": forget.sha256, "patch": patch_sha, "manifest": file_sha256(path / "manifest.json")}
     run.results = results_of(run, new_hash, hashes)
-    oracle = record.oracle_reference(run.original_hash["sha256"], run.clf.labels[run.data.forget_class_id])
-    run.results["verdicts"] = compute_verdicts(run.results, oracle)
+    run.results["reference"] = reference_for(run)
+    run.results["verdicts"] = compute_verdicts(run.results)
     run.results["wall_seconds"]["total"] = time.perf_counter() - run.t_start
     write_json_atomic(path / "results.json", run.results)
 
@@ -366,6 +378,20 @@ def fail(run: Run, exc: BaseException) -> None:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+def reference_for(run: Run) -> dict | None:
+    """The retrain without the forget notes on this model, class and data that the verdicts read, where
+    one was made before (a retrain_oracle run is itself that reference)."""
+    if run.req.method == record.ORACLE_METHOD:
+        return None
+    d = run.data
+    return record.oracle_reference(run.original_hash["sha256"], run.clf.labels[d.forget_class_id],
+                                   d.train.sha256, d.evaluation.sha256)
+
+
+def rows_of(feats: torch.Tensor | None, mask: torch.Tensor) -> torch.Tensor | None:
+    return None if feats is None else feats[mask.to(feats.device)]
+
+
 def embedding_key(state: dict, name: str) -> str:
     """The saved tensor name of the input embedding (checkpoints may add or drop a model prefix)."""
     return next(k for k in state if k == name or k.endswith("." + name) or name.endswith("." + k))

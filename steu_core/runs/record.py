@@ -14,6 +14,7 @@ from ..errors import ConfigError, ResourceError, SteuError, as_user_error
 from ..ledger import Ledger
 from ..paths import comparisons_dir, runs_dir
 from ..phi import mask_tokens
+from ..stats import retained_class_f1
 
 SCHEMA_VERSION = 1
 ORACLE_METHOD = "retrain_oracle"
@@ -34,11 +35,16 @@ def seed_figures(seed: int, audits: dict) -> dict:
     """The figures of one seed's model that the verdicts and the spread read."""
     mia = audits.get("mia") or {}
     collateral = (audits.get("collateral") or {}).get("per_class", [])
+    retained = ((audits.get("collateral") or {}).get("retained_notes") or {}).get("per_class", [])
+    attacks = [a for threat in ("outputs", "model_file") for a in (mia.get("attacks") or {}).get(threat, [])]
     return {"seed": seed, "forget_f1_after": audits.get("forget_f1_after"),
             "retain_f1_after": audits.get("retain_f1_after"), "macro_f1_after": audits.get("macro_f1_after"),
             "loss_auc_after": mia.get("loss_auc_after"), "loss_auc_ci_after": mia.get("loss_auc_ci_after"),
             "per_class_f1_after": audits.get("per_class_f1_after"),
-            "per_class_change_ci": {row["label"]: row["change_ci"] for row in collateral}}
+            "per_class_change_ci": {row["label"]: row["change_ci"] for row in collateral},
+            "retained_change_ci": {row["label"]: row["change_ci"] for row in retained},
+            "retained_f1_after": {row["label"]: row["f1_after"] for row in retained},
+            "attacks_after": {a["attack"]: {"auc": a["after"]["auc"], "auc_ci": a["after"]["auc_ci"]} for a in attacks}}
 
 
 def seed_spread(per_seed: list[dict]) -> dict:
@@ -175,19 +181,67 @@ def record_stopped(run_id: str, progress: dict, message: str) -> None:
         Ledger().append("run", entry)
 
 
-def oracle_reference(model_sha: str, forget_class: str, root: Path | None = None) -> dict | None:
-    """The results of the newest retrain-oracle run, from a saved comparison, on the same original
-    model (by hash) and class: the reference for "did the other classes lose more than retraining would?"."""
-    root = root or comparisons_dir()
-    for d in sorted(root.iterdir() if root.is_dir() else [], reverse=True):
-        f = d / ORACLE_METHOD / "results.json"
+def oracle_reference(model_sha: str, forget_class: str, train_sha: str | None, eval_sha: str | None,
+                     roots: tuple[Path, ...] | None = None) -> dict | None:
+    """The newest retrain without the forget notes on the same data - a ``retrain_oracle`` run, alone or in a
+    saved comparison, of the same original model (by hash), class, training notes and evaluation notes (by
+    content hash) - as the compact reference a run's verdicts read (:func:`reference_of`); None if none exists.
+    The evaluation notes must match too: the reference's figures (F1, destinations, attack AUCs) are measured
+    on them."""
+    found = []
+    for path in oracle_result_files(roots or (comparisons_dir(), runs_dir())):
         try:
-            r = json.loads(f.read_text()) if f.is_file() else None
-        except (OSError, json.JSONDecodeError):
+            r = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
             continue
-        if r and (r.get("model") or {}).get("sha256_before") == model_sha and r.get("forget_class") == forget_class:
-            return r
-    return None
+        data = r.get("data") or {}
+        if (r.get("method") == ORACLE_METHOD and (r.get("model") or {}).get("sha256_before") == model_sha
+                and r.get("forget_class") == forget_class and (data.get("train") or {}).get("sha256") == train_sha
+                and (data.get("eval") or {}).get("sha256") == eval_sha):
+            found.append((str(r.get("created_utc") or ""), path, r))
+    if not found:
+        return None
+    _, path, r = max(found, key=lambda item: item[0])
+    return reference_of(r, path.parent)
+
+
+def oracle_result_files(roots: tuple[Path, ...]) -> list[Path]:
+    """results.json of every finished run directly under a root, and of every comparison's oracle run."""
+    files = []
+    for root in roots:
+        for d in root.iterdir() if root.is_dir() else []:
+            if d.name.startswith("."):
+                continue  # staging directories: never finished
+            files += [f for f in (d / "results.json", d / ORACLE_METHOD / "results.json") if f.is_file()]
+    return files
+
+
+def reference_of(oracle: dict, where: Path | None = None) -> dict:
+    """What a run's verdicts read of a retrain without the forget notes: where it is, which data it was
+    measured on, its retained-class F1 on the retained notes, where it sends the forgotten class's notes, and
+    every membership attack's AUC against it."""
+    fc, labels = oracle.get("forget_class_id"), oracle.get("labels") or []
+    data, mia = oracle.get("data") or {}, oracle.get("mia") or {}
+    attacks = [a for threat in ("outputs", "model_file") for a in (mia.get("attacks") or {}).get(threat, [])]
+    after = {a["attack"]: {"auc": a["after"]["auc"], "auc_ci": a["after"]["auc_ci"]} for a in attacks}
+    for name, key in (("loss", "loss_auc"), ("confidence", "conf_auc")):  # records from before the attack list
+        if name not in after and mia.get(f"{key}_after") is not None:
+            after[name] = {"auc": mia[f"{key}_after"], "auc_ci": mia.get(f"{key}_ci_after")}
+    return {"method": ORACLE_METHOD, "run_id": oracle.get("run_id"), "path": str(where) if where else None,
+            "created_utc": oracle.get("created_utc"),
+            "model_sha256": (oracle.get("model") or {}).get("sha256_before"), "forget_class": oracle.get("forget_class"),
+            "train_sha256": (data.get("train") or {}).get("sha256"), "eval_sha256": (data.get("eval") or {}).get("sha256"),
+            "retained_f1_after": retained_f1_of(oracle.get("confusion_after"), labels, fc),
+            "forgotten_notes_after": ((oracle.get("collateral") or {}).get("forgotten_notes") or {}).get("after"),
+            "attacks_after": after}
+
+
+def retained_f1_of(confusion, labels: list[str], fc) -> dict:
+    """{retained class: F1 on the retained-class notes} from a recorded confusion matrix."""
+    if not confusion or fc is None:
+        return {}
+    kept = [c for i, c in enumerate(labels) if i != fc]
+    return dict(zip(kept, (float(v) for v in retained_class_f1(np.asarray(confusion), int(fc)))))
 
 
 def load_results(run_dir: str | Path) -> dict:
