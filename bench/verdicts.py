@@ -1,12 +1,17 @@
-"""The verdicts of STEU runs on real data, each with the per-class table and the cost of seeds.
+"""Every verdict of STEU and of the retrain without the forget notes, per threat model with its power, on
+real data and several seeds.
 
-    python bench/verdicts.py [--seeds 3] [--only sample|ma2|ma3]
+    python bench/verdicts.py [--data sample,ma] [--seeds 3] [--methods steu,retrain_oracle]
 
-Cases: the sample data (demo model, forget substance_use_disorder), Medical Abstracts class 2
-(digestive system diseases) and class 3 (nervous system diseases) on the fine-tuned MiniLM of
-bench/common.py. Each case runs STEU with one seed and with ``--seeds`` seeds in the same process and
-prints the verdicts with their reasons, every class's F1 before -> after with the interval of the
-change, where the forgotten notes went, and the time the extra seeds cost against the one-seed run.
+Cases: the sample data (demo model, forget substance_use_disorder) and Medical Abstracts class 2
+(digestive system diseases) on the fine-tuned MiniLM of bench/common.py. For every seed, one run of
+``retrain_oracle`` (trained as the original was: the demo's or bench/common.py's settings) and one of
+``steu``, each as an ordinary run (``run_unlearning``). The STEU run of a seed is read against that seed's
+retrain as its reference (``steu_core.verdicts.compute_verdicts`` with ``runs.reference_of``: what a run on the
+same model, class and data finds by itself once a retrain exists). Prints per run: the headline, every verdict
+with its reason, each threat model's power (the strongest attack's AUC on the original) and AUC after, the
+retained-notes macro F1 and where the forgotten notes went; then a summary table. The runs stay in
+bench/out/verdicts-<data>-<method>-s<seed>/ (a finished run is reused; delete it to run it again).
 """
 from __future__ import annotations
 
@@ -15,79 +20,104 @@ import json
 import shutil
 import time
 
-from common import MAX_LENGTH, OUT, ROOT, original_model, split
+from common import FORGET_CLASS, MAX_LENGTH, OUT, TRAIN_CONFIG, original_model, split
 
-from steu_core.demo import DEMO_FORGET, DEMO_TEST, DEMO_TRAIN, resolve_model_path
-from steu_core.runs import UnlearnRequest, run_unlearning
+from steu_core.demo import DEMO_CONFIG, DEMO_FORGET, DEMO_TEST, DEMO_TRAIN, resolve_model_path
+from steu_core.runs import UnlearnRequest, reference_of, run_unlearning
+from steu_core.verdicts import MODEL_FILE, OUTPUTS, compute_verdicts, headline
 
 SAMPLE_CLASS = "substance_use_disorder"
+ORACLE = "retrain_oracle"
 
 
-def cases(only: str | None) -> list[tuple[str, dict]]:
-    out = []
-    if only in (None, "sample"):
-        out.append(("sample", {"model": str(resolve_model_path("default")), "train": DEMO_TRAIN, "eval": DEMO_TEST,
-                               "forget": DEMO_FORGET, "forget_class": SAMPLE_CLASS}))
-    if only in (None, "ma2", "ma3"):
+def own_copy(model) -> str:
+    """A copy of the shared demo model under bench/out/ (runs hold a per-model lock; the dashboard and the
+    tests use the shared one)."""
+    target = OUT / "verdicts-demo-model"
+    if not (target / "config.json").is_file():
+        shutil.copytree(model, target, dirs_exist_ok=True)
+    return str(target)
+
+
+def case(data: str) -> tuple[dict, dict]:
+    """(the request's files and class, the retrain's settings: as the original was trained)."""
+    if data == "sample":
+        spec = {"model": own_copy(resolve_model_path("default")), "train": DEMO_TRAIN, "eval": DEMO_TEST,
+                "forget": DEMO_FORGET, "forget_class": SAMPLE_CLASS}
+        cfg = DEMO_CONFIG
+    else:
         paths = split()
-        model, _ = original_model(paths)
-        for cls, name in (("2", "ma2"), ("3", "ma3")):
-            if only in (None, name):
-                out.append((name, {"model": str(model), "train": paths["train"], "eval": paths["eval"],
-                                   "forget_class": cls}))
-    return out
+        spec = {"model": str(original_model(paths)[0]), "train": paths["train"], "eval": paths["eval"],
+                "forget_class": FORGET_CLASS}
+        cfg = TRAIN_CONFIG
+    return spec, {"epochs": cfg.epochs, "lr": cfg.lr, "batch_size": cfg.batch_size}
 
 
-def run(name: str, spec: dict, seeds: int) -> tuple[dict, float]:
-    out = OUT / f"verdicts-{name}-s{seeds}"
-    shutil.rmtree(out, ignore_errors=True)
+def run(data: str, method: str, seed: int, spec: dict, settings: dict) -> tuple[dict, float]:
+    out = OUT / f"verdicts-{data}-{method}-s{seed}"
     t0 = time.perf_counter()
-    run_unlearning(UnlearnRequest(**spec, out=out, max_length=MAX_LENGTH, seeds=seeds, record_ledger=False))
+    if not (out / "results.json").is_file():
+        shutil.rmtree(out, ignore_errors=True)
+        run_unlearning(UnlearnRequest(**spec, out=out, method=method, seed=seed, max_length=MAX_LENGTH,
+                                      settings=settings, record_ledger=False))
     return json.loads((out / "results.json").read_text()), time.perf_counter() - t0
 
 
-def show(name: str, r: dict, seconds: float) -> None:
-    print(f"\n== {name}: forget '{r['forget_class']}', {r['seeds']['n']} seed(s), {seconds:.1f} s in all "
-          f"(select {r['wall_seconds']['select']:.1f}, unlearn {r['wall_seconds']['unlearn']:.1f}, "
-          f"extra seeds {r['wall_seconds'].get('seeds', 0):.1f})")
-    for key in ("overall", "forgotten", "utility_kept", "membership"):
-        v = r["verdicts"][key]
-        print(f"  {key:<13} {v['verdict']:<12} {v['reason']}")
-    print(f"  {'class':<34} {'F1 before':>9} {'F1 after':>9} {'change':>8}  change 95 % interval")
-    for row in r["collateral"]["per_class"]:
-        lo, hi = row["change_ci"]
-        mark = " (forgotten)" if row["forgotten"] else (" LOST" if hi < 0 else "")
-        print(f"  {row['label'][:34]:<34} {row['f1_before']:9.3f} {row['f1_after']:9.3f} {row['change']:+8.3f}  "
-              f"[{lo:+.3f}, {hi:+.3f}]{mark}")
+def power_text(v: dict) -> str:
+    e = v["evidence"]
+    if e.get("power_auc") is None:
+        return "n/a"
+    lo, hi = e["power_auc_ci"]
+    alo, ahi = e["after_auc_ci"]
+    return (f"power {e['power_attack']} {e['power_auc']:.3f} [{lo:.3f}, {hi:.3f}], after {e['attack']} "
+            f"{e['after_auc']:.3f} [{alo:.3f}, {ahi:.3f}]")
+
+
+def show(name: str, r: dict, v: dict, seconds: float) -> None:
+    retained = r["collateral"]["retained_notes"]["retain_f1"]
     went = r["collateral"]["forgotten_notes"]
-    print(f"  the {went['n']} evaluation notes of the class went to: " +
-          ", ".join(f"{lab} {v['count']}" for lab, v in went["after"].items() if v["count"]))
-    for key, v in (r["seeds"].get("spread") or {}).items():
-        print(f"  across seeds: {key} {v['min']:.4f} .. {v['max']:.4f} (sd {v['sd']:.4f})")
+    print(f"\n== {name}: {r['method']}, seed {r['seed']}, {seconds:.1f} s; headline: {headline(v)}")
+    for key in ("overall", "forgotten", "utility_kept"):
+        print(f"  {key:<13} {v[key]['verdict']:<12} {v[key]['reason']}")
+    for key in (OUTPUTS, MODEL_FILE):
+        t = v["threat_models"][key]
+        print(f"  {key:<13} {t['verdict']:<12} {power_text(t)}")
+        print(f"  {'':<13} {t['reason']}")
+    lo, hi = retained["change_ci"]
+    print(f"  retained-notes macro F1 {retained['f1_before']:.3f} -> {retained['f1_after']:.3f} "
+          f"(change [{lo:+.3f}, {hi:+.3f}]); the {went['n']} notes of the class went to "
+          + ", ".join(f"{lab} {x['count']}" for lab, x in went["after"].items() if x["count"]))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default="sample,ma")
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--only", choices=["sample", "ma2", "ma3"])
-    ap.add_argument("--skip-one-seed", action="store_true",
-                    help="run only the --seeds run (its first seed is the one-seed result; the extra seeds' "
-                         "time is printed against the first seed's unlearning time)")
+    ap.add_argument("--methods", default=f"steu,{ORACLE}")
     args = ap.parse_args()
-    print(f"repository {ROOT}")
-    for name, spec in cases(args.only):
-        many, t_many = run(name, spec, args.seeds)
-        if args.skip_one_seed:
-            show(name, many, t_many)
-            ws = many["wall_seconds"]
-            print(f"  the extra {args.seeds - 1} seeds took {ws['seeds']:.1f} s against {ws['select'] + ws['unlearn']:.1f} s "
-                  f"of selection and unlearning for the first seed and {ws['total']:.1f} s for the whole run")
-            continue
-        one, t_one = run(name, spec, 1)
-        show(name, one, t_one)
-        show(name, many, t_many)
-        print(f"  --seeds {args.seeds} took {t_many:.1f} s against {t_one:.1f} s for one seed "
-              f"(ratio {t_many / t_one:.2f}; the extra seeds alone {many['wall_seconds']['seeds']:.1f} s)")
+    methods = [m for m in args.methods.split(",") if m != ORACLE]
+    table = []
+    for data in args.data.split(","):
+        spec, oracle_settings = case(data)
+        for seed in range(args.seeds):
+            reference = None
+            if ORACLE in args.methods:
+                r, seconds = run(data, ORACLE, seed, spec, oracle_settings)
+                reference = reference_of(r)
+                v = compute_verdicts(r)
+                show(data, r, v, seconds)
+                table.append((data, ORACLE, seed, v, seconds))
+            for method in methods:
+                r, seconds = run(data, method, seed, spec, {})
+                v = compute_verdicts(r, reference) if reference else r["verdicts"]
+                show(data, r, v, seconds)
+                table.append((data, method, seed, v, seconds))
+    print("\ndata    method          seed  overall       forgotten     utility       outputs       model_file    power (outputs / model file)")
+    for data, method, seed, v, _ in table:
+        tm = v["threat_models"]
+        powers = " / ".join(f"{tm[k]['evidence'].get('power_auc') or float('nan'):.3f}" for k in (OUTPUTS, MODEL_FILE))
+        print(f"{data:<7} {method:<15} {seed:<5} {v['overall']['verdict']:<13} {v['forgotten']['verdict']:<13} "
+              f"{v['utility_kept']['verdict']:<13} {tm[OUTPUTS]['verdict']:<13} {tm[MODEL_FILE]['verdict']:<13} {powers}")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 from steu_core import worker
 from steu_core.paths import runs_dir, steu_home
 from steu_core.runs import UnlearnRequest, run_unlearning, staging_dir
+from steu_core.verdicts import QUESTIONS
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 
@@ -349,10 +350,17 @@ def test_results_page_shows_the_evidence(dash_env, finished_run):
     assert metrics["Forget F1"].value == f"{r['forget_f1_after']:.3f}"
     assert metrics["Retain F1"].value == f"{r['retain_f1_after']:.3f}"
     assert metrics["Encoder intact"].value == "Yes"
-    assert metrics["Attack AUC"].value == f"{r['mia']['loss_auc_after']:.3f}"
-    assert len(at.get("plotly_chart")) == 7  # collateral damage: per-class F1 with intervals, where the notes went
+    outputs = r["verdicts"]["threat_models"]["outputs"]["evidence"]
+    assert metrics["Output attack AUC"].value == f"{outputs['after_auc']:.3f}"
+    # collateral damage: retained-notes F1 with intervals, where the notes went, all-notes F1 with intervals
+    assert len(at.get("plotly_chart")) == 8
     assert "Is the forgetting shown?" in _texts(at)
     text = _texts(at)
+    for question in (QUESTIONS["outputs"], QUESTIONS["model_file"]):
+        assert question in text
+    assert "Against an attacker who has the model file" in text
+    attacks = next(d for d in at.dataframe if "AUC on the original (power)" in d.value.columns)
+    assert "learned (outputs)" in list(attacks.value["Attack"])
     assert "Parameter check: PASS" in text and "REQ-7" in text
     assert not any("{" in str(m.value) and "}" in str(m.value) for m in at.markdown)  # no raw dicts
 

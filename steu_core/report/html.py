@@ -39,6 +39,8 @@ PARTS_STYLE = """
 .verdict .v{font-size:40px;font-weight:bold;margin:6px 0}
 .verdict.big .v{font-size:64px}
 .verdict .t{font-size:16px;line-height:1.45;color:#3c4043}
+.verdict .a{font-size:14px;color:#5f6368;margin-bottom:4px}
+.verdict .v.long,.verdict.big .v.long{font-size:30px}
 .yes{color:#137333}.no{color:#c5221f}.inconclusive{color:#b06000}.plain{color:#0f7c8c}
 table.facts{border-collapse:collapse;background:#fff;margin:8px 0 18px;font-size:17px;max-width:100%}
 table.facts th{text-align:left;color:#5f6368;padding:8px 18px 8px 10px;vertical-align:top;white-space:nowrap}
@@ -83,9 +85,12 @@ def _esc(x) -> str:
 
 def verdicts_html(items: list[dict]) -> str:
     big = " big" if len(items) == 1 else ""
-    cards = [f"<div class='verdict{big}'><div class='q'>{_esc(i['question'])}</div>"
-             f"<div class='v {VERDICT_CLASS.get(i.get('value'), 'plain')}'>{_esc(i['verdict'])}</div>"
-             f"<div class='t'>{_esc(i['text'])}</div></div>" for i in items]
+    # a headline that names the attacker is a sentence, not a word: it gets the smaller size
+    cards = [f"<div class='verdict{big}'>" + (f"<div class='a'>Against {_esc(i['attacker'])}</div>"
+                                              if i.get("attacker") else "")
+             + f"<div class='q'>{_esc(i['question'])}</div>"
+             f"<div class='v {VERDICT_CLASS.get(i.get('value'), 'plain')}{' long' if len(str(i['verdict'])) > 14 else ''}'>"
+             f"{_esc(i['verdict'])}</div><div class='t'>{_esc(i['text'])}</div></div>" for i in items]
     return f"<div class='verdicts'>{''.join(cards)}</div>"
 
 
