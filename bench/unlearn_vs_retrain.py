@@ -20,7 +20,7 @@ import numpy as np
 
 from common import FORGET_CLASS, MAX_LENGTH, OUT, TRAIN_CONFIG, original_model, split
 
-from steu_core.audits.mia import attack, loss_scores
+from steu_core.audits.mia import attack_figures, loss_scores
 from steu_core.audits.utility import utility_metrics
 from steu_core.data import load_notes
 from steu_core.model import compute_logits, encode, load_classifier
@@ -51,8 +51,8 @@ def evaluate(model_dir, paths) -> dict:
     lf = compute_logits(clf, encode(clf.tokenizer, forget.texts, MAX_LENGTH))
     u = utility_metrics(y_eval, le.argmax(-1).numpy(), clf.labels, fc)
     non = le[y_eval == fc]
-    m = attack(loss_scores(lf, np.full(len(lf), fc)), loss_scores(non, np.full(len(non), fc)), seed=0)
-    return {"forget_f1": u["forget_f1"], "retain_f1": u["retain_f1"], "loss_auc": m["auc"], "loss_auc_ci": m["ci"]}
+    m = attack_figures(loss_scores(lf, np.full(len(lf), fc)), loss_scores(non, np.full(len(non), fc)), seed=0)
+    return {"forget_f1": u["forget_f1"], "retain_f1": u["retain_f1"], "loss_auc": m["auc"], "loss_auc_ci": m["auc_ci"]}
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from steu_core.audits import AUDITS, DEEP_AUDITS
-from steu_core.audits.mia import attack
+from steu_core.audits.mia import attack_figures
 from steu_core.stats import auc_with_interval, roc_auc, tpr_at_fpr
 
 PACKAGE = Path(__file__).resolve().parent.parent / "steu_core"
@@ -54,8 +54,7 @@ def test_the_membership_attack_reports_the_shared_definitions():
     rng = np.random.default_rng(0)
     members = np.round(rng.normal(0.4, 1, 60), 1).astype(np.float32)  # ties, and float32 like the scores
     nonmembers = np.round(rng.normal(0, 1, 90), 1).astype(np.float32)
-    out = attack(members, nonmembers, seed=3)
+    out = attack_figures(members, nonmembers, seed=3)
     assert out["auc"] == roc_auc(members, nonmembers)
-    assert out["ci"] == auc_with_interval(members, nonmembers, seed=3)[1]
+    assert out["auc_ci"] == auc_with_interval(members, nonmembers, seed=3)[1]
     assert out["tpr_at_1pct_fpr"] == tpr_at_fpr(members, nonmembers, 0.01)
-    assert out["roc"]["fpr"][0] == 0.0 and out["roc"]["tpr"][-1] == 1.0

@@ -42,12 +42,6 @@ def _downsample(fpr: np.ndarray, tpr: np.ndarray, n: int = 200) -> dict:
     return {"fpr": [float(x) for x in fpr], "tpr": [float(x) for x in tpr]}
 
 
-def attack(members: np.ndarray, nonmembers: np.ndarray, seed: int) -> dict:
-    auc, interval = auc_with_interval(members, nonmembers, seed)
-    return {"auc": auc, "ci": interval, "tpr_at_1pct_fpr": tpr_at_fpr(members, nonmembers, 0.01),
-            "roc": _downsample(*roc_points(members, nonmembers))}
-
-
 OUTPUTS, MODEL_FILE = "outputs", "model_file"
 FOLDS = 2            # disjoint halves
 LEARNED_C = 1.0      # the logistic regression's inverse regularisation strength
@@ -99,27 +93,32 @@ def attack_scores(members: torch.Tensor, nonmembers: torch.Tensor, fc: int, memb
     return out
 
 
-def threat_model_attacks(inp: AuditInputs) -> dict:
-    """``attacks``: each attack's figures on the original and the new model, by threat model."""
+def scores_by_model(inp: AuditInputs) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """{"before" | "after": every attack's (member scores, non-member scores) against that model}."""
     fc, nm = inp.forget_class_id, torch.as_tensor(inp.nonmember_mask)
 
     def against(logits_m, logits_e, feats_m, feats_e) -> dict:
         feats_non = feats_e[nm.to(feats_e.device)] if feats_e is not None else None
         return attack_scores(logits_m, logits_e[nm], fc, feats_m, feats_non, inp.seed)
 
-    before = against(inp.member_logits_before, inp.eval_logits_before, inp.member_feats_before, inp.eval_feats_before)
-    after = against(inp.member_logits_after, inp.eval_logits_after, inp.member_feats_after, inp.eval_feats_after)
+    return {"before": against(inp.member_logits_before, inp.eval_logits_before, inp.member_feats_before,
+                              inp.eval_feats_before),
+            "after": against(inp.member_logits_after, inp.eval_logits_after, inp.member_feats_after,
+                             inp.eval_feats_after)}
+
+
+def threat_model_attacks(inp: AuditInputs, scores: dict, figures: dict) -> dict:
+    """``attacks``: each attack's figures on the original and the new model, by threat model."""
     out = {OUTPUTS: [], MODEL_FILE: [], "folds": FOLDS,
            "learned": f"logistic regression (C = {LEARNED_C}) on standardised features, cross-validated on "
                       f"{FOLDS} disjoint halves of the members and of the non-members, fit afresh for each model"}
-    for name in before:
-        if name not in after:
+    for name in scores["before"]:
+        if name not in scores["after"]:
             continue
         threat = MODEL_FILE if name == LEARNED_HEAD_INPUT else OUTPUTS
         out[threat].append({"attack": name, "features": ATTACK_FEATURES[name], "learned": name not in FIXED_DIRECTION,
                             "over_forgetting_below_chance": name in CLASS_PROBABILITY,
-                            "before": attack_figures(*before[name], inp.seed),
-                            "after": attack_figures(*after[name], inp.seed)})
+                            "before": figures["before"][name], "after": figures["after"][name]})
     if inp.member_feats_after is None or inp.eval_feats_after is None:
         out["model_file_skipped"] = "the model has no exact head adapter, so its head inputs were not read"
     return out
@@ -127,7 +126,6 @@ def threat_model_attacks(inp: AuditInputs) -> dict:
 
 @register_audit("mia")
 def mia(inp: AuditInputs) -> dict:
-    fc = inp.forget_class_id
     nm = inp.nonmember_mask
     n_members, n_nonmembers = len(inp.member_logits_before), int(nm.sum())
     out = {"n_members": n_members, "n_nonmembers": n_nonmembers,
@@ -135,18 +133,17 @@ def mia(inp: AuditInputs) -> dict:
     if n_members < 2 or n_nonmembers < 2:
         out["skipped"] = "membership inference needs at least 2 members and 2 held-out notes of the forget class"
         return {"mia": out}
-    for when, mem_logits, eval_logits in (("before", inp.member_logits_before, inp.eval_logits_before),
-                                          ("after", inp.member_logits_after, inp.eval_logits_after)):
-        non_logits = eval_logits[torch.as_tensor(nm)]
-        loss = attack(loss_scores(mem_logits, np.full(n_members, fc)),
-                      loss_scores(non_logits, np.full(n_nonmembers, fc)), inp.seed)
-        conf = attack(confidence_scores(mem_logits), confidence_scores(non_logits), inp.seed)
+    scores = scores_by_model(inp)
+    figures = {when: {name: attack_figures(*pair, inp.seed) for name, pair in by_attack.items()}
+               for when, by_attack in scores.items()}
+    for when in ("before", "after"):
+        loss, conf = figures[when]["loss"], figures[when]["confidence"]
         out[f"loss_auc_{when}"] = loss["auc"]
-        out[f"loss_auc_ci_{when}"] = loss["ci"]
+        out[f"loss_auc_ci_{when}"] = loss["auc_ci"]
         out[f"tpr_at_1pct_fpr_{when}"] = loss["tpr_at_1pct_fpr"]
         out[f"conf_auc_{when}"] = conf["auc"]
-        out[f"conf_auc_ci_{when}"] = conf["ci"]
+        out[f"conf_auc_ci_{when}"] = conf["auc_ci"]
         out[f"conf_tpr_at_1pct_fpr_{when}"] = conf["tpr_at_1pct_fpr"]
-        out[f"roc_{when}"] = {"loss": loss["roc"], "confidence": conf["roc"]}
-    out["attacks"] = threat_model_attacks(inp)
+        out[f"roc_{when}"] = {name: _downsample(*roc_points(*scores[when][name])) for name in ("loss", "confidence")}
+    out["attacks"] = threat_model_attacks(inp, scores, figures)
     return {"mia": out}
