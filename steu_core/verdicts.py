@@ -236,7 +236,8 @@ def threat_model(r: dict, threat: str, reference: dict | None = None, relearn: d
             base["hidden_states"] = mia["attacks"].get("model_file_skipped") or "no hidden-state attack was measured"
 
     def decided(value: str, reason: str, a: dict | None) -> dict:
-        return verdict(value, reason + members_note(r), **base, **attack_evidence(a, strongest))
+        remedy = f". {REMEDY}" if value == NO and threat == MODEL_FILE else ""
+        return verdict(value, reason + members_note(r) + remedy, **base, **attack_evidence(a, strongest))
 
     if mia.get("skipped") or not rows:
         return decided(INCONCLUSIVE, mia.get("skipped") or "membership inference was not measured", None)
@@ -385,7 +386,7 @@ def overall(parts: dict, threats: dict) -> dict:
                                      "membership attack had power on the original model, so the data cannot decide "
                                      "whether an attacker could still tell the forget notes", **evidence)
     shown = " and ".join(THREAT_MODELS[k] for k in evidence["shown_against"])
-    rest = [f"not against {THREAT_MODELS[k]}: {threats[k]['reason']}. {REMEDY}" if tv[k] == NO else
+    rest = [f"not against {THREAT_MODELS[k]}: {threats[k]['reason']}" if tv[k] == NO else
             f"for {THREAT_MODELS[k]} the data cannot decide" for k in tv if tv[k] != YES]
     return verdict(YES, f"shown against {shown}" + (f"; {'; '.join(rest)}" if rest else ""), **evidence)
 

@@ -145,6 +145,32 @@ def test_oracle_retrains_from_the_base_on_retain_only(tiny_bert, tiny_base, tiny
     assert r["method_settings"]["base_path"] == str(tiny_base)
 
 
+def test_a_later_run_reads_its_verdicts_against_an_earlier_retrain_on_the_same_data(tiny_bert, tiny_base, tiny_data):
+    from pathlib import Path
+
+    from steu_core.paths import runs_dir
+
+    oracle = _run(tiny_bert, tiny_data, runs_dir() / "oracle-run", "retrain_oracle",
+                  {**ORACLE_SETTINGS, "base": str(tiny_base)})
+    assert oracle["reference"] is None  # a retrain is the reference, not read against one
+    r = _run(tiny_bert, tiny_data, runs_dir() / "steu-run", "steu", SETTINGS["steu"])
+    ref = r["reference"]
+    assert ref["run_id"] == oracle["run_id"] and ref["path"] == str(runs_dir() / "oracle-run")
+    assert ref["train_sha256"] == r["data"]["train"]["sha256"] and ref["eval_sha256"] == r["data"]["eval"]["sha256"]
+    assert ref["forgotten_notes_after"] == oracle["collateral"]["forgotten_notes"]["after"]
+    assert set(ref["attacks_after"]) >= {"loss", "confidence", "learned (outputs)"}
+    assert r["verdicts"]["utility_kept"]["evidence"]["oracle_reference"] is True
+    assert r["verdicts"]["threat_models"]["outputs"]["evidence"]["reference"] is True
+    # another evaluation file is other data: the retrain is no reference for it
+    other_eval = runs_dir().parent / "eval-other.csv"
+    rows = Path(tiny_data["eval"]).read_text().splitlines()
+    other_eval.write_text("\n".join(rows[:-1]) + "\n")
+    req = UnlearnRequest(model=str(tiny_bert), train=tiny_data["train"], eval=other_eval,
+                         forget_class=tiny_data["forget_class"], out=runs_dir() / "steu-other", method="steu",
+                         settings=SETTINGS["steu"], device="cpu", max_length=48, min_forget=5, record_ledger=False)
+    assert json.loads((run_unlearning(req) / "results.json").read_text())["reference"] is None
+
+
 def test_oracle_refuses_a_base_of_another_architecture(tiny_bert, tiny_data, tmp_path):
     from tiny_models import make_tiny_classifier
 
@@ -387,6 +413,13 @@ def test_compare_cli_end_to_end(tiny_bert, tiny_base, tiny_data, tmp_path, capsy
     assert [r["method"] for r in rows] == ["original", "steu", "head_only", "retrain_oracle"]
     assert {"forget_f1_ci_lo", "ref_mia_auc", "relearn_n8_text", "time_ratio_to_oracle"} <= set(rows[0])
     assert "Differences outside the noise" in text and "retrain_oracle" in text
+    # every run's verdicts are read with what the comparison measured: the oracle, RMIA, the relearning verdict
+    steu = json.loads((out / "steu" / "results.json").read_text())
+    assert steu["reference"]["path"] == str(out.resolve() / "retrain_oracle")
+    rmia = next(a for a in steu["mia"]["attacks"]["outputs"] if a["attack"] == "RMIA (reference models)")
+    assert rmia["after"]["auc"] == c["audits"]["reference_mia"]["per_model"]["steu"]["auc"]
+    model_file = steu["verdicts"]["threat_models"]["model_file"]
+    assert model_file["evidence"]["relearning"] == by["steu"]["relearn_verdict"]["verdict"]
     # the PDF report of a run reads the comparison copied into it
     from steu_core.report import load_comparison
 
