@@ -26,6 +26,7 @@ CHANCE = 0.5
 OUTPUTS, MODEL_FILE = "outputs", "model_file"
 THREAT_MODELS = {OUTPUTS: "an attacker who sees the model's predictions",
                  MODEL_FILE: "an attacker who has the model file"}
+THREAT_MODEL_SHORT = {OUTPUTS: "sees predictions", MODEL_FILE: "has the model file"}  # table cells
 QUESTIONS = {"overall": "Is the forgetting shown?", "forgotten": "Was the class forgotten?",
              "utility_kept": "Was the model's usefulness kept?",
              OUTPUTS: "Could someone who only sees this model's predictions tell that these notes were used?",

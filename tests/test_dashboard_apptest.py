@@ -351,7 +351,7 @@ def test_results_page_shows_the_evidence(dash_env, finished_run):
     assert metrics["Retain F1"].value == f"{r['retain_f1_after']:.3f}"
     assert metrics["Encoder intact"].value == "Yes"
     outputs = r["verdicts"]["threat_models"]["outputs"]["evidence"]
-    assert metrics["Output attack AUC"].value == f"{outputs['after_auc']:.3f}"
+    assert metrics["Attack AUC"].value == f"{outputs['after_auc']:.3f}"
     # collateral damage: retained-notes F1 with intervals, where the notes went, all-notes F1 with intervals
     assert len(at.get("plotly_chart")) == 8
     assert "Is the forgetting shown?" in _texts(at)

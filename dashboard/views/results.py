@@ -93,7 +93,7 @@ m[1].metric("Retain F1", fmt.number(r.get("retain_f1_after"), 3),
             height="stretch",
             help="Macro F1 over the retained classes, on the evaluation notes of those classes: how well the model "
                  "still does its job.")
-m[2].metric("Output attack AUC", fmt.number(outputs_attack.get("after_auc"), 3),
+m[2].metric("Attack AUC", fmt.number(outputs_attack.get("after_auc"), 3),
             _delta(outputs_attack.get("after_auc"), outputs_attack.get("before_auc")), delta_color="off",
             border=True, height="stretch",
             help=f"Membership-inference AUC of the deciding attack of someone who sees the predictions "
@@ -174,13 +174,16 @@ with right:
                 "model file.")
     if mia.get("skipped"):
         st.warning(common.md(mia["skipped"]), icon=":material/info:")
-    attacks = attack_table(r)
-    if attacks:
-        st.dataframe(pd.DataFrame(attacks).rename(columns=ATTACK_COLUMNS), hide_index=True, width="stretch")
     st.markdown("**How to read it.** AUC is the chance that the attacker ranks a random forget-set note above a "
                 "random unseen note: 1.0 = always tells them apart, 0.5 = coin toss; the brackets hold its 95 % "
                 "interval. A learned attack is fit on one half of the notes and scored on the other.")
     st.caption(f"{mia.get('n_members', 'n/a')} member notes, {mia.get('n_nonmembers', 'n/a')} unseen notes.")
+attacks = attack_table(r)
+if attacks:
+    st.dataframe(pd.DataFrame(attacks).rename(columns=ATTACK_COLUMNS), hide_index=True, width="stretch")
+    st.caption("Every attack by the weakest attacker who can run it (an attacker who has the model file can run "
+               "them all). Power: the attack told members from non-members on the original model; only such an "
+               "attack shows anything by failing afterwards.")
 
 def _sentence(text: str) -> str:
     text = str(text or "").strip()

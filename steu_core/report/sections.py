@@ -74,9 +74,13 @@ def executive_summary(doc: ReportDocument, c: dict) -> None:
     doc.h1("1. Executive summary")
     for item in c["summary"]:
         doc.space_for(28)
+        if item.get("attacker"):
+            doc.para(f"Against {item['attacker']}", size=9, color=GREY, h=4.6)
         pdf.set_font(doc.sans, "B", 11)
         pdf.set_text_color(*TEAL)
-        pdf.cell(0, 6.5, doc.printable(f"{item['question']}  {item['verdict']}"), new_x="LMARGIN", new_y="NEXT")
+        # a question can be longer than the line: it wraps, and the verdict stays on the page
+        pdf.multi_cell(0, 6.5, doc.printable(f"{item['question']}  {item['verdict']}"), align="L", new_x="LMARGIN",
+                       new_y="NEXT")
         pdf.set_text_color(0, 0, 0)
         doc.para(item["text"], size=10.5, h=5.6)
         pdf.ln(1.5)

@@ -3,8 +3,8 @@ plain words built from the run's numbers."""
 from __future__ import annotations
 
 from ..format import MISSING, count, interval, number, percent, when
-from ..verdicts import (MODEL_FILE, OUTPUTS, QUESTIONS, THREAT_MODELS, VERDICT_WORDS, attack_rows, headline,
-                        run_verdicts, verdict_items)
+from ..verdicts import (MODEL_FILE, OUTPUTS, QUESTIONS, THREAT_MODEL_SHORT, THREAT_MODELS, VERDICT_WORDS, attack_rows,
+                        headline, run_verdicts, verdict_items)
 
 # What changed, by what the method edits (steu_core.methods.describe(name)["edits"]); {rows}: embedding rows
 EDITED = {"rows+head": "{rows} rows of the input token-embedding matrix and the classification head",
@@ -48,7 +48,7 @@ def attack_table(r: dict) -> list[dict]:
                 continue
             seen.add(a["attack"])
             ref = reference.get(a["attack"]) or {}
-            rows.append({"attacker": THREAT_MODELS[threat], "attack": a["attack"],
+            rows.append({"attacker": THREAT_MODEL_SHORT[threat], "attack": a["attack"],
                          "original": _auc(a["before_auc"], a["before_ci"]), "after": _auc(a["after_auc"], a["after_ci"]),
                          "retrain": _auc(ref.get("auc"), ref.get("auc_ci")) if ref else MISSING,
                          "power": "yes" if a["before_ci"][0] > 0.5 else "no"})
