@@ -1,0 +1,57 @@
+"""What every verdict shares: the three values, the thresholds, the questions and words every page prints,
+the verdict record itself, number formats, and the least-favourable-seed helpers."""
+from __future__ import annotations
+
+from ..format import change, number
+
+YES, NO, INCONCLUSIVE = "yes", "no", "inconclusive"
+# The original model must have recognised the class: forget F1 before at least this (and its
+# 95 % interval clear of 0), or there was nothing to forget.
+RECOGNISED_FLOOR = 0.2
+# Forgotten: forget F1 after at most this on held-out notes, in every seed.
+FORGOTTEN_MAX = 0.05
+# A retained class whose interval of the F1 change is wider than this cannot be judged.
+UNDECIDABLE_WIDTH = 0.5
+CHANCE = 0.5
+OUTPUTS, MODEL_FILE = "outputs", "model_file"
+THREAT_MODELS = {OUTPUTS: "an attacker who sees the model's predictions",
+                 MODEL_FILE: "an attacker who has the model file"}
+THREAT_MODEL_SHORT = {OUTPUTS: "sees predictions", MODEL_FILE: "has the model file"}  # table cells
+QUESTIONS = {"overall": "Is the forgetting shown?", "forgotten": "Was the class forgotten?",
+             "utility_kept": "Was the model's usefulness kept?",
+             OUTPUTS: "Could someone who only sees this model's predictions tell that these notes were used?",
+             MODEL_FILE: "Does the model file still carry what it learned from these notes?"}
+RELEARN_QUESTION = "Is the class as hard to teach back as to a model that never saw it?"
+VERDICT_WORDS = {YES: "Yes", NO: "No", INCONCLUSIVE: "Inconclusive"}
+REMEDY = ("Only a model trained without these notes is free of what its encoder learned from them: a full retrain "
+          "without the notes (the retrain_oracle method) would remove it.")
+POWER_HINT = ("more held-out notes of the class narrow the intervals, and a model that has memorised its "
+              "training notes more (trained for more epochs) gives the attack something to find")
+BASIS_RETAINED = "retained-class notes"
+BASIS_ALL = "all notes (re-routed forgotten notes included)"
+
+
+def f3(x) -> str:
+    return number(x, 3)
+
+
+def ci_text(ci) -> str:
+    """" (95 % interval [0.451, 0.602])", or nothing where no interval was measured."""
+    if not ci:
+        return ""
+    lo, hi = (number(x, 3) for x in ci)
+    return f" (95 % interval {lo} to {hi})"
+
+
+def verdict(value: str, reason: str, **evidence) -> dict:
+    return {"verdict": value, "reason": reason, "evidence": evidence}
+
+
+
+def worst_seed_value(r: dict, key: str, pick) -> float | None:
+    values = [s.get(key) for s in (r.get("seeds") or {}).get("per_seed", []) if s.get(key) is not None]
+    return pick(values) if values else r.get(key)
+
+
+def seed_count(r: dict) -> int:
+    return int((r.get("seeds") or {}).get("n", 1) or 1)
