@@ -34,7 +34,7 @@ from steu_core.demo import DEMO_CONFIG, DEMO_TEST, DEMO_TRAIN, resolve_model_pat
 from steu_core.verdicts import relearning
 
 SAMPLE_CLASS = "substance_use_disorder"
-AUDITS = ["utility_ci", "probe", "layer_probe", "reference_mia", "relearn", "relearn_full"]
+AUDITS = ["utility_ci", "probe", "layer_probe", "hidden_mia", "reference_mia", "relearn", "relearn_full"]
 # issue 13's target
 FORGET_MAX, RETAIN_DROP, PARAMS_MAX, RATIO_MAX = 0.01, 0.01, 0.002, 0.1
 

@@ -31,8 +31,8 @@ def _imported_modules(path: Path, package: str) -> set[str]:
 
 def test_registries_hold_every_audit_in_import_order():
     assert list(AUDITS) == ["mia", "param_diff", "utility", "collateral"]
-    assert list(DEEP_AUDITS) == ["forget_quality", "probe", "layer_probe", "reference_mia", "relearn", "relearn_full",
-                                 "utility_ci"]
+    assert list(DEEP_AUDITS) == ["forget_quality", "probe", "layer_probe", "hidden_mia", "reference_mia", "relearn",
+                                 "relearn_full", "utility_ci"]
 
 
 def test_audit_modules_import_a_base_module_never_the_package_or_each_other():

@@ -418,6 +418,8 @@ def test_compare_cli_end_to_end(tiny_bert, tiny_base, tiny_data, tmp_path, capsy
     assert steu["reference"]["path"] == str(out.resolve() / "retrain_oracle")
     rmia = next(a for a in steu["mia"]["attacks"]["outputs"] if a["attack"] == "RMIA (reference models)")
     assert rmia["after"]["auc"] == c["audits"]["reference_mia"]["per_model"]["steu"]["auc"]
+    hidden = next(a for a in steu["mia"]["attacks"]["model_file"] if a["attack"] == "learned (mean-pooled layers)")
+    assert hidden["before"]["auc"] == c["audits"]["hidden_mia"]["per_model"]["original"]["auc"]
     model_file = steu["verdicts"]["threat_models"]["model_file"]
     assert model_file["evidence"]["relearning"] == by["steu"]["relearn_verdict"]["verdict"]
     # the PDF report of a run reads the comparison copied into it

@@ -20,6 +20,7 @@ from . import collateral  # noqa: F401
 from . import forget_quality  # noqa: F401  (deep audits, in the order they run)
 from . import probe  # noqa: F401
 from . import layer_probe  # noqa: F401
+from . import hidden_mia  # noqa: F401
 from . import reference_mia  # noqa: F401
 from . import relearn  # noqa: F401
 from . import relearn_full  # noqa: F401

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from ..errors import Cancelled
-from ..model import Classifier, Encoded
+from ..model import Classifier, Encoded, pad_batch, pad_id
 from ..stats import N_BOOTSTRAP, cross_validated_scores, median_interval, one_vs_rest_f1
 from .base import registrar
 
@@ -150,6 +150,24 @@ def steps_summary(steps: list[int | None], max_steps: int) -> dict:
             "median_censored": median > max_steps, "text": steps_text(median, max_steps),
             "ci_text": f"[{steps_text(ci[0], max_steps)}, {steps_text(ci[1], max_steps)}]",
             "censored_value": censored}
+
+
+def layer_features(clf: Classifier, enc: Encoded, idx: np.ndarray, batch_size: int = 32) -> list[np.ndarray]:
+    """Mean-pooled hidden states of every depth (embeddings, then each encoder layer) of notes ``idx`` of ``enc``."""
+    pad, dev = pad_id(clf.tokenizer), clf.device
+    per_layer: list[list[np.ndarray]] = []
+    clf.model.eval()
+    with torch.no_grad():
+        for s in range(0, len(idx), batch_size):
+            ids, mask = pad_batch([enc.ids[int(i)] for i in idx[s:s + batch_size]], pad, dev)
+            hidden = clf.model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
+            w = mask.unsqueeze(-1).float()
+            pooled = [((h.float() * w).sum(1) / w.sum(1).clamp(min=1)).cpu().numpy() for h in hidden]
+            if not per_layer:
+                per_layer = [[] for _ in pooled]
+            for store, x in zip(per_layer, pooled):
+                store.append(x)
+    return [np.concatenate(xs) for xs in per_layer]
 
 
 # the probes' one recipe is the statistics module's (the membership attacks of a run use it too)

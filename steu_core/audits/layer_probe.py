@@ -15,11 +15,9 @@ curve through the notes that contain the edited tokens.
 from __future__ import annotations
 
 import numpy as np
-import torch
 
-from ..model import pad_batch, pad_id
 from ..stats import auc_with_interval
-from .deep_base import DeepInputs, ModelOutputs, probe_scores, register_deep_audit
+from .deep_base import DeepInputs, layer_features, probe_scores, register_deep_audit
 
 NAME = "layer_probe"
 HEAD_INPUT = "head input"
@@ -33,25 +31,6 @@ def _stratified(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
     picks = [rng.permutation(np.flatnonzero(labels == c))[:max(1, round(k * np.mean(labels == c)))]
              for c in np.unique(labels)]
     return np.sort(np.concatenate(picks))
-
-
-def layer_features(m: ModelOutputs, inp: DeepInputs, idx: np.ndarray, batch_size: int = 32) -> list[np.ndarray]:
-    """Mean-pooled hidden states of every depth (embeddings, then each encoder layer) of notes ``idx``."""
-    clf = m.clf
-    pad, dev = pad_id(clf.tokenizer), clf.device
-    per_layer: list[list[np.ndarray]] = []
-    clf.model.eval()
-    with torch.no_grad():
-        for s in range(0, len(idx), batch_size):
-            ids, mask = pad_batch([inp.eval.ids[int(i)] for i in idx[s:s + batch_size]], pad, dev)
-            hidden = clf.model(input_ids=ids, attention_mask=mask, output_hidden_states=True).hidden_states
-            w = mask.unsqueeze(-1).float()
-            pooled = [((h.float() * w).sum(1) / w.sum(1).clamp(min=1)).cpu().numpy() for h in hidden]
-            if not per_layer:
-                per_layer = [[] for _ in pooled]
-            for store, x in zip(per_layer, pooled):
-                store.append(x)
-    return [np.concatenate(xs) for xs in per_layer]
 
 
 def _depth_names(n_hidden: int) -> list[str]:
@@ -81,7 +60,7 @@ def layer_probe(inp: DeepInputs) -> dict:
     for name, m in inp.models.items():
         inp.stop_if_cancelled()
         inp.report(stage=f"audit:{NAME}", model=name)
-        feats = layer_features(m, inp, idx)
+        feats = layer_features(m.clf, inp.eval, idx)
         depths = [{"depth": d, **_probe_auc(x, y, folds, c, inp)} for d, x in zip(_depth_names(len(feats)), feats)]
         if m.eval_feats is not None:
             depths.append({"depth": HEAD_INPUT, **_probe_auc(m.eval_feats[idx].numpy(), y, folds, c, inp)})

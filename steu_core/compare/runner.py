@@ -11,18 +11,25 @@ import numpy as np
 import torch
 
 from ..audits.deep import ORACLE, ORIGINAL, DeepInputs, model_outputs, run_deep_audits
+from ..audits.hidden_mia import ATTACK as HIDDEN_ATTACK
 from ..demo import resolve_model_path
 from ..errors import Cancelled, SteuError
 from ..methods.sampling import stratified_sample
 from ..model import encode, load_classifier, seed_everything, write_json_atomic
 from ..request import CompareRequest
 from ..runs import Staging, load_request_data, reference_of, run_unlearning
-from ..verdicts import OUTPUTS, compute_verdicts
+from ..verdicts import MODEL_FILE, OUTPUTS, compute_verdicts
 from .files import write_comparison
 from .table import build_comparison
 
 CANCELLED = "the comparison was cancelled"
-RMIA = "RMIA (reference models)"
+# the deep audits whose figures join each run's membership attacks: (audit, threat model, what it reads,
+# whether an AUC below chance means over-forgetting)
+ATTACK_NAMES = {"reference_mia": "RMIA (reference models)", "hidden_mia": HIDDEN_ATTACK}
+COMPARISON_ATTACKS = (
+    ("reference_mia", OUTPUTS, "the probability of the class against its average over reference models trained "
+                               "with and without each note", True),
+    ("hidden_mia", MODEL_FILE, "the mean-pooled hidden states of every depth", False))
 # the part of a method run's progress shown inside the comparison's progress
 RUN_PROGRESS_KEYS = ("stage", "step", "total", "activity", "elapsed_s")
 
@@ -76,27 +83,31 @@ def judge_with_comparison(results: dict[str, dict], comparison: dict, audits: di
     reference = reference_of(oracle, out / ORACLE) if oracle else None
     rows = {row["method"]: row for row in comparison.get("rows", [])}
     for method, r in results.items():
-        add_reference_attack(r, audits, method)
+        add_comparison_attacks(r, audits, method)
         if reference is not None and method != ORACLE:
             r["reference"] = reference
         r["verdicts"] = compute_verdicts(r, relearn=(rows.get(method) or {}).get("relearn_verdict"))
         write_json_atomic(root / method / "results.json", r)
 
 
-def add_reference_attack(r: dict, audits: dict, method: str) -> None:
-    """The comparison's RMIA figures against the original and this method's model, as one more output attack
-    of the run's membership record (RMIA needs reference models, which only a comparison trains)."""
-    per_model = ((audits.get("reference_mia") or {}).get("per_model") or {})
-    before, after = per_model.get(ORIGINAL), per_model.get(method)
+def add_comparison_attacks(r: dict, audits: dict, method: str) -> None:
+    """The comparison's membership attacks against the original and this method's model, added to the run's
+    record: RMIA (it needs reference models) among the output attacks, the mean-pooled hidden states among the
+    model-file attacks (they need a pass over every layer)."""
     attacks = (r.get("mia") or {}).get("attacks")
-    if not (before and after and attacks):
+    if not attacks:
         return
-    attacks[OUTPUTS] = [a for a in attacks[OUTPUTS] if a["attack"] != RMIA] + [
-        {"attack": RMIA, "features": "the probability of the class against its average over reference models "
-                                     "trained with and without each note (from the comparison)", "learned": False,
-         "over_forgetting_below_chance": True,
-         "before": {k: before[k] for k in ("auc", "auc_ci", "tpr_at_1pct_fpr")},
-         "after": {k: after[k] for k in ("auc", "auc_ci", "tpr_at_1pct_fpr")}}]
+    for audit, threat, features, class_probability in COMPARISON_ATTACKS:
+        per_model = (audits.get(audit) or {}).get("per_model") or {}
+        before, after = per_model.get(ORIGINAL), per_model.get(method)
+        if not (before and after):
+            continue
+        name = ATTACK_NAMES[audit]
+        attacks[threat] = [a for a in attacks.get(threat, []) if a["attack"] != name] + [
+            {"attack": name, "features": features, "learned": audit == "hidden_mia",
+             "over_forgetting_below_chance": class_probability,
+             "before": {k: before.get(k) for k in ("auc", "auc_ci", "tpr_at_1pct_fpr")},
+             "after": {k: after.get(k) for k in ("auc", "auc_ci", "tpr_at_1pct_fpr")}}]
 
 
 def _run_methods(req: CompareRequest, root: Path, report: Callable[[dict], None],
