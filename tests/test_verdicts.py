@@ -189,6 +189,12 @@ def test_an_attack_still_above_chance_is_no_unless_the_retrain_does_as_well():
     reference = {"attacks_after": {a["attack"]: {"auc": a["after_auc"], "auc_ci": a["after_ci"]}
                                    for a in t["evidence"]["attacks"]}}
     assert compute_verdicts(r, reference)["threat_models"][OUTPUTS]["verdict"] == YES
+    # a retrain at chance with an interval that reaches this model's (Medical Abstracts, STEU seed 0: 0.584
+    # [0.514, 0.650] against the retrain's 0.498 [0.433, 0.564]) excuses nothing: the retrain shows no signal
+    at_chance = {"attacks_after": {a["attack"]: {"auc": 0.5, "auc_ci": [0.45, a["after_ci"][0] + 0.01]}
+                                   for a in t["evidence"]["attacks"]}}
+    v = compute_verdicts(r, at_chance)["threat_models"][OUTPUTS]
+    assert v["verdict"] == NO and "against the retrain without the notes: 0.500" in v["reason"]
 
 
 def test_an_auc_wholly_below_chance_is_flagged_as_over_forgetting():

@@ -44,10 +44,13 @@ def worst_seed_attack(r: dict, attack: dict) -> tuple[float | None, list | None]
 
 
 def like_reference(a: dict, reference: dict | None) -> bool:
-    """The attack does no better against this model than against the retrain without the forget notes."""
+    """The attack is above chance against the retrain without the forget notes too (its interval there lies
+    wholly above 0.5: members and non-members differ by something other than training, e.g. their source), and
+    does no better against this model (the intervals overlap). Against a retrain at chance, above chance is a
+    leak whatever the overlap."""
     ref = ((reference or {}).get("attacks_after") or {}).get(a["attack"]) or {}
     ci = ref.get("auc_ci")
-    return bool(ci) and a["after_ci"][0] <= ci[1] and ci[0] <= a["after_ci"][1]
+    return bool(ci) and ci[0] > CHANCE and a["after_ci"][0] <= ci[1] and ci[0] <= a["after_ci"][1]
 
 
 def attack_text(a: dict, when: str = "after") -> str:
@@ -58,10 +61,10 @@ def threat_model(r: dict, threat: str, reference: dict | None = None, relearn: d
     """Can an attacker of this threat model still tell the forget notes (members) from unseen notes of the class?
     Power: some attack told them apart on the original (AUC interval wholly above 0.5). **no**: the interval
     after of an attack that scores the class's probability (loss, RMIA) lies wholly below 0.5 (over-forgetting:
-    the notes stand out by being forgotten), or some attack's lies wholly above 0.5 and apart from its interval
-    against the retrain without the notes, or (model file) a relearning attacker brought the class back sooner
-    than to that retrain; **inconclusive**: no attack had power; **yes**: otherwise (every attack after at
-    chance, or no better than against the retrain)."""
+    the notes stand out by being forgotten), or some attack's lies wholly above 0.5 unless the same attack is
+    above chance against the retrain without the notes too and does no better here (:func:`like_reference`),
+    or (model file) a relearning attacker brought the class back sooner than to that retrain; **inconclusive**:
+    no attack had power; **yes**: otherwise."""
     reference = reference if reference is not None else r.get("reference")
     rows = attack_rows(r, threat)
     powered = [a for a in rows if a["before_ci"][0] > CHANCE]
@@ -89,7 +92,9 @@ def threat_model(r: dict, threat: str, reference: dict | None = None, relearn: d
     leaks = [a for a in rows if a["after_ci"][0] > CHANCE and not like_reference(a, reference)]
     if leaks:
         a = max(leaks, key=lambda x: x["after_auc"])
-        beyond = " and above its AUC against the retrain without the notes" if base["reference"] else ""
+        ref = ((reference or {}).get("attacks_after") or {}).get(a["attack"])
+        beyond = (f" (against the retrain without the notes: {f3(ref['auc'])}{ci_text(ref.get('auc_ci'))})"
+                  if ref else "")
         return decided(NO, f"{THREAT_MODELS[threat]} still tells the forget notes from unseen notes of the class: "
                            f"{attack_text(a)} after (on the original {f3(a['before_auc'])}), above chance{beyond}", a)
     if relearn and relearn.get("verdict") == NO:
@@ -100,10 +105,10 @@ def threat_model(r: dict, threat: str, reference: dict | None = None, relearn: d
                                      "notes of the class on the original model (strongest: "
                                      f"{attack_text(strongest, 'before')}), so chance afterwards shows nothing; "
                                      f"{POWER_HINT}", strongest)
-    against = "; every attack is at chance or no better than against the retrain without the notes" \
+    against = "; every attack is at chance, or no better than against the retrain without the notes" \
         if base["reference"] else "; every attack is at chance"
-    return decided(YES, f"the {attack_text(strongest, 'before')} on the original fell to "
-                        f"{f3(strongest['after_auc'])}{ci_text(strongest['after_ci'])}{against}", strongest)
+    return decided(YES, f"the {attack_text(strongest, 'before')} on the original model is "
+                        f"{f3(strongest['after_auc'])}{ci_text(strongest['after_ci'])} after{against}", strongest)
 
 
 def attack_evidence(deciding: dict | None, strongest: dict | None) -> dict:
