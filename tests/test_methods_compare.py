@@ -418,6 +418,7 @@ def test_compare_cli_end_to_end(tiny_bert, tiny_base, tiny_data, tmp_path, capsy
     assert steu["reference"]["path"] == str(out.resolve() / "retrain_oracle")
     rmia = next(a for a in steu["mia"]["attacks"]["outputs"] if a["attack"] == "RMIA (reference models)")
     assert rmia["after"]["auc"] == c["audits"]["reference_mia"]["per_model"]["steu"]["auc"]
+    assert {"RMIA (reference models)", "learned (mean-pooled layers)"} <= set(steu["reference"]["attacks_after"])
     hidden = next(a for a in steu["mia"]["attacks"]["model_file"] if a["attack"] == "learned (mean-pooled layers)")
     assert hidden["before"]["auc"] == c["audits"]["hidden_mia"]["per_model"]["original"]["auc"]
     model_file = steu["verdicts"]["threat_models"]["model_file"]

@@ -79,11 +79,12 @@ def judge_with_comparison(results: dict[str, dict], comparison: dict, audits: di
     (usefulness, destinations, attack AUCs), the reference-model attack (RMIA) among the output attacks, and
     the relearning verdict in the model-file verdict. Each results.json is rewritten in the staging
     directory, before the rename."""
-    oracle = results.get(ORACLE)
-    reference = reference_of(oracle, out / ORACLE) if oracle else None
-    rows = {row["method"]: row for row in comparison.get("rows", [])}
     for method, r in results.items():
         add_comparison_attacks(r, audits, method)
+    oracle = results.get(ORACLE)
+    reference = reference_of(oracle, out / ORACLE) if oracle else None  # with the comparison's attacks
+    rows = {row["method"]: row for row in comparison.get("rows", [])}
+    for method, r in results.items():
         if reference is not None and method != ORACLE:
             r["reference"] = reference
         r["verdicts"] = compute_verdicts(r, relearn=(rows.get(method) or {}).get("relearn_verdict"))
