@@ -25,8 +25,8 @@ RELEARN_QUESTION = "Is the class as hard to teach back as to a model that never 
 VERDICT_WORDS = {YES: "Yes", NO: "No", INCONCLUSIVE: "Inconclusive"}
 REMEDY = ("Only a model trained without these notes is free of what its encoder learned from them: a full retrain "
           "without the notes (the retrain_oracle method) would remove it.")
-POWER_HINT = ("more held-out notes of the class narrow the intervals, and a model that has memorised its "
-              "training notes more (trained for more epochs) gives the attack something to find")
+POWER_HINT = ("the original model treats these training notes like unseen notes of the class as far as these "
+              "attacks can tell; more held-out notes of the class would let a weaker signal show")
 BASIS_RETAINED = "retained-class notes"
 BASIS_ALL = "all notes (re-routed forgotten notes included)"
 
