@@ -16,7 +16,7 @@ from streamlit.testing.v1 import AppTest
 from steu_core import worker
 from steu_core.paths import runs_dir, steu_home
 from steu_core.runs import UnlearnRequest, run_unlearning, staging_dir
-from steu_core.verdicts import QUESTIONS
+from steu_core.verdicts import QUESTIONS, headline
 
 APP = str(Path(__file__).resolve().parent.parent / "dashboard" / "app.py")
 
@@ -359,6 +359,8 @@ def test_results_page_shows_the_evidence(dash_env, finished_run):
     for question in (QUESTIONS["outputs"], QUESTIONS["model_file"]):
         assert question in text
     assert "Against an attacker who has the model file" in text
+    if r["verdicts"]["overall"]["verdict"] != "yes":
+        assert "What you can do next" in text
     attacks = next(d for d in at.dataframe if "AUC on the original (power)" in d.value.columns)
     assert "learned (outputs)" in list(attacks.value["Attack"])
     assert "Parameter check: PASS" in text and "REQ-7" in text
@@ -403,6 +405,8 @@ def test_history_lists_opens_and_compares_runs(dash_env, finished_run):
     at = _page(_app(), "history")
     table = at.dataframe[0].value
     assert list(table["Run id"]) == ["run-old", "run-new"][::-1] or set(table["Run id"]) == {"run-old", "run-new"}
+    recorded = json.loads((runs_dir() / "run-new" / "results.json").read_text())["verdicts"]
+    assert set(table["Verdict"]) == {headline(recorded)}  # the verdict beside the outcome, not only "success"
     compare = next(d.value for d in at.dataframe if "B − A" in d.value.columns)
     assert set(compare["Figure"]) >= {"Forget F1 after", "Retain F1 after", "Parameters changed"}
     assert len(at.get("plotly_chart")) == 6  # three charts per run, side by side

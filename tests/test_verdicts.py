@@ -155,6 +155,17 @@ def threat_results(member_shift_before: float, member_shift_after: float, feat_s
     return {"forget_class": "c", "labels": LABELS, **run_audits(inp, ["utility", "mia", "collateral"])}
 
 
+def test_the_next_steps_follow_the_verdicts_that_are_not_yes():
+    leak = compute_verdicts(threat_results(2.0, 1.2, 0.0, 0.0))
+    steps = verdicts.next_steps(leak, reference_missing=True)
+    assert verdicts.NEXT_STEPS[OUTPUTS, NO] in steps and steps[-1] == verdicts.NO_REFERENCE
+    hidden_only = compute_verdicts(threat_results(2.0, 0.0, 1.5, 1.5))
+    assert verdicts.next_steps(hidden_only) == [verdicts.REMEDY]
+    settled = {k: {"verdict": YES} for k in ("overall", "forgotten", "utility_kept")}
+    assert verdicts.next_steps({**settled, "threat_models": {OUTPUTS: {"verdict": YES}, MODEL_FILE: {"verdict": YES}}},
+                               reference_missing=True) == []
+
+
 def test_a_leak_only_in_the_hidden_states_is_yes_for_predictions_and_no_for_the_model_file():
     r = threat_results(member_shift_before=2.0, member_shift_after=0.0, feat_shift_before=1.5, feat_shift_after=1.5)
     v = compute_verdicts(r)
@@ -277,6 +288,11 @@ def test_seeds_give_spreads_and_the_verdicts_use_them(tiny_bert, tiny_data, tmp_
                                                                            for s in seeds["per_seed"])
     assert r["members"] == {"found": r["data"]["forget"]["rows"], "total": r["data"]["forget"]["rows"],
                             "rule": r["members"]["rule"]}
+    from steu_core.ledger import Ledger
+
+    entry = [e for e in Ledger().entries() if e["kind"] == "run"][-1]["payload"]
+    assert entry["outcome"] == "success" and entry["verdict"] == verdicts.headline(r["verdicts"])
+    assert entry["verdicts"][OUTPUTS] == r["verdicts"]["threat_models"][OUTPUTS]["verdict"]
 
 
 # -- relearning (comparison rows) ----------------------------------------------------------------

@@ -30,14 +30,16 @@ else:
 
     table = pd.DataFrame([{
         "Date": fmt.when(r.get("created_utc"), missing=""), "Request": r.get("request_id") or "",
-        "Forgotten class": r.get("forget_class"), "Method": r.get("method"),
+        "Forgotten class": r.get("forget_class"), "Method": r.get("method"), "Verdict": r.get("verdict"),
         "Forget F1": arrow(r.get("forget_f1_before"), r.get("forget_f1_after")),
         "Retain F1": arrow(r.get("retain_f1_before"), r.get("retain_f1_after")),
         "Changed": fmt.percent(r.get("params_changed_fraction"), 3), "Run id": r["run_id"],
     } for r in runs])
     picked = st.dataframe(
         table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="history_table",
-        column_config={"Forget F1": st.column_config.TextColumn(help="on the evaluation notes, before → after"),
+        column_config={"Verdict": st.column_config.TextColumn(help="Is the forgetting shown? The run's headline "
+                                                                   "verdict, naming the attacker it holds against"),
+                       "Forget F1": st.column_config.TextColumn(help="on the evaluation notes, before → after"),
                        "Retain F1": st.column_config.TextColumn(help="other classes, before → after"),
                        "Changed": st.column_config.TextColumn(help="share of the model's parameters changed")})
     rows = list(getattr(getattr(picked, "selection", None), "rows", []) or [])

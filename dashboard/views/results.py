@@ -113,6 +113,8 @@ with st.container(border=True):  # a verdict, not an app error: coloured words r
     st.markdown(f"#### :material/gavel: {common.md(overall['question'])} "
                 f":{VERDICT_COLOUR.get(overall['value'], 'gray')}[{common.md(overall['verdict'])}]")
     st.markdown(common.md(overall["text"]))
+    if overall.get("next_steps"):
+        st.markdown("**What you can do next**\n" + "\n".join(f"- {common.md(step)}" for step in overall["next_steps"]))
 
 
 def verdict_card(col, item: dict) -> None:

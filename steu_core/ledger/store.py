@@ -254,8 +254,8 @@ def _entry_hash_or_none(seq, ts, kind, payload, prev_hash) -> str | None:
 # -- command line ---------------------------------------------------------------------------------
 def entry_summary(payload: dict, limit: int = 90) -> str:
     """One line naming an entry's request, run, outcome and other identifiers (never note text)."""
-    keys = ("request_id", "run_id", "outcome", "method", "forget_class", "forget_rows", "requester", "operator",
-            "pdf_sha256")
+    keys = ("request_id", "run_id", "outcome", "verdict", "method", "forget_class", "forget_rows", "requester",
+            "operator", "pdf_sha256")
     if not isinstance(payload, dict):
         return "(unreadable payload)"
     parts = [f"{k}={payload[k]}" for k in keys if payload.get(k) not in (None, "")]

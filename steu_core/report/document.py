@@ -16,6 +16,8 @@ GREY = (95, 99, 104)
 LIGHT = (236, 243, 244)
 WHITE = (255, 255, 255)
 RULE = (200, 205, 208)
+# a verdict's colour wherever the report prints it: yes green, no red, inconclusive amber
+VERDICT_RGB = {"yes": (24, 118, 62), "no": (178, 34, 34), "inconclusive": (176, 96, 0)}
 LATIN1_SUBSTITUTES = (("\u2013", "-"), ("\u2014", "-"), ("\u2018", "'"), ("\u2019", "'"), ("\u201c", '"'),
                       ("\u201d", '"'), ("\u2022", "-"), ("\u2192", "->"), ("\u2212", "-"), ("\u2026", "..."))
 
@@ -87,13 +89,24 @@ class ReportDocument:
         pdf.set_font(self.sans, "", 8)
         pdf.set_text_color(*GREY)
         left = "STEU Audit report" + (f"  -  {c['organisation']}" if c.get("organisation") else "")
-        pdf.cell(pdf.epw / 2, 6, self.printable(left), align="L")
-        pdf.cell(pdf.epw / 2, 6, self.printable(f"Request {printable(c['request']['request_id'], 40) or 'n/a'}"),
+        pdf.cell(pdf.epw * 0.3, 6, self.printable(left), align="L")
+        self.headline_cell(pdf.epw * 0.45, 6, 8)
+        pdf.set_font(self.sans, "", 8)
+        pdf.set_text_color(*GREY)
+        pdf.cell(pdf.epw * 0.25, 6, self.printable(f"Request {printable(c['request']['request_id'], 30) or 'n/a'}"),
                  align="R", new_x="LMARGIN", new_y="NEXT")
         pdf.set_draw_color(*TEAL)
         pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
         pdf.ln(4)
         pdf.set_text_color(0, 0, 0)
+
+    def headline_cell(self, w: float, h: float, size: float, align: str = "C") -> None:
+        """The headline verdict ("Verdict: Yes, against ...") in its colour: on the cover and every page header."""
+        overall = self.content["summary"][0]
+        self.pdf.set_font(self.sans, "B", size)
+        self.pdf.set_text_color(*VERDICT_RGB.get(overall.get("value"), GREY))
+        self.pdf.cell(w, h, self.printable(f"Verdict: {overall['verdict']}"), align=align)
+        self.pdf.set_text_color(0, 0, 0)
 
     def draw_footer(self) -> None:
         pdf = self.pdf

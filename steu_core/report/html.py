@@ -90,8 +90,16 @@ def verdicts_html(items: list[dict]) -> str:
                                               if i.get("attacker") else "")
              + f"<div class='q'>{_esc(i['question'])}</div>"
              f"<div class='v {VERDICT_CLASS.get(i.get('value'), 'plain')}{' long' if len(str(i['verdict'])) > 14 else ''}'>"
-             f"{_esc(i['verdict'])}</div><div class='t'>{_esc(i['text'])}</div></div>" for i in items]
+             f"{_esc(i['verdict'])}</div><div class='t'>{_esc(i['text'])}</div>{_next_steps_html(i)}</div>" for i in items]
     return f"<div class='verdicts'>{''.join(cards)}</div>"
+
+
+def _next_steps_html(item: dict) -> str:
+    steps = item.get("next_steps") or []
+    if not steps:
+        return ""
+    return ("<div class='t'><b>What you can do next</b><ul>" + "".join(f"<li>{_esc(s)}</li>" for s in steps)
+            + "</ul></div>")
 
 
 def facts_html(rows: list[tuple]) -> str:

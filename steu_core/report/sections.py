@@ -7,7 +7,7 @@ from pathlib import Path
 from ..format import when
 from .anchors import proof_rows
 from .summary import ATTACK_COLUMNS
-from .document import GREY, TEAL, ReportDocument
+from .document import GREY, TEAL, VERDICT_RGB, ReportDocument
 
 NUMERIC = ["LEFT", "RIGHT", "RIGHT", "RIGHT"]
 
@@ -62,6 +62,9 @@ def title_page(doc: ReportDocument, c: dict) -> None:
         ("Tool version", f"STEU Audit {c['generator']['version']} (run written by {run['tool_version'] or 'n/a'})",
          False),
     ], key_w=45, size=11)
+    pdf.ln(6)
+    doc.headline_cell(0, 9, 14, align="L")
+    pdf.ln(10)
     pdf.set_y(max(pdf.get_y() + 8, 235))
     doc.para("This report is generated from the run's results file and the tool's hash-chained ledger. It contains "
              "no note text: data sets appear only as file names, row counts and SHA-256 hashes.",
@@ -79,10 +82,15 @@ def executive_summary(doc: ReportDocument, c: dict) -> None:
         pdf.set_font(doc.sans, "B", 11)
         pdf.set_text_color(*TEAL)
         # a question can be longer than the line: it wraps, and the verdict stays on the page
-        pdf.multi_cell(0, 6.5, doc.printable(f"{item['question']}  {item['verdict']}"), align="L", new_x="LMARGIN",
-                       new_y="NEXT")
+        pdf.multi_cell(0, 6.5, doc.printable(item["question"]), align="L", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_text_color(*VERDICT_RGB.get(item.get("value"), TEAL))
+        pdf.multi_cell(0, 6.5, doc.printable(item["verdict"]), align="L", new_x="LMARGIN", new_y="NEXT")
         pdf.set_text_color(0, 0, 0)
         doc.para(item["text"], size=10.5, h=5.6)
+        if item.get("next_steps"):
+            doc.para("What you can do next:", size=10, style="B", h=5.4)
+            for step in item["next_steps"]:
+                doc.para(f"- {step}", size=10, h=5.4)
         pdf.ln(1.5)
     for note in c.get("measurement_notes") or []:
         doc.para(note, size=9.5, style="I", color=GREY, h=5)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..format import MISSING, count, interval, number, percent, when
 from ..verdicts import (MODEL_FILE, OUTPUTS, QUESTIONS, THREAT_MODEL_SHORT, THREAT_MODELS, VERDICT_WORDS, attack_rows,
-                        headline, run_verdicts, verdict_items)
+                        headline, next_steps, run_verdicts, verdict_items)
+from ..runs.record import ORACLE_METHOD
 
 # What changed, by what the method edits (steu_core.methods.describe(name)["edits"]); {rows}: embedding rows
 EDITED = {"rows+head": "{rows} rows of the input token-embedding matrix and the classification head",
@@ -21,6 +22,7 @@ def summary(r: dict, edits: str | None) -> list[dict]:
     v = run_verdicts(r)
     items = [verdict_item(key, value) for key, value in verdict_items(v).items()]
     items[0]["verdict"] = headline(v)
+    items[0]["next_steps"] = next_steps(v, reference_missing=not r.get("reference") and r.get("method") != ORACLE_METHOD)
     return items[:3] + [_how_much_changed(r, edits)] + items[3:]
 
 
@@ -89,7 +91,7 @@ def measurement_notes(r: dict) -> list[str]:
 
 def reference_note(r: dict) -> str:
     """Which retrain without the forget notes the verdicts were read against, or that none exists."""
-    if r.get("method") == "retrain_oracle":
+    if r.get("method") == ORACLE_METHOD:
         return "This run is itself a retrain without the forget notes: the reference other runs are read against."
     ref = r.get("reference")
     if not ref:

@@ -15,6 +15,7 @@ from ..ledger import Ledger
 from ..paths import comparisons_dir, runs_dir
 from ..phi import mask_tokens
 from ..stats import retained_class_f1
+from ..verdicts import headline, run_verdicts, verdict_items
 
 SCHEMA_VERSION = 1
 ORACLE_METHOD = "retrain_oracle"
@@ -110,9 +111,13 @@ def request_entry(req, run_id: str, model_dir: Path, model_sha: str, forget, for
 
 
 def run_entry(req, run_id: str, request_hash: str | None, results: dict) -> dict:
-    """The ledger entry of a finished run."""
-    return {"request_id": req.request_id, "run_id": run_id, "outcome": "success", "request_entry": request_hash,
-            "hashes": results["hashes"], **{k: results[k] for k in LEDGER_FIGURES}}
+    """The ledger entry of a finished run: its outcome and, beside it, its verdicts (a run can succeed and
+    still say "No")."""
+    v = results["verdicts"]
+    verdicts = {key: item["verdict"] for key, item in verdict_items(v).items()}
+    return {"request_id": req.request_id, "run_id": run_id, "outcome": "success", "verdict": headline(v),
+            "verdicts": verdicts, "request_entry": request_hash, "hashes": results["hashes"],
+            **{k: results[k] for k in LEDGER_FIGURES}}
 
 
 def outcome_entry(req, run_id: str, request_hash: str, state: str, message: str) -> dict:
@@ -259,7 +264,7 @@ def run_summary(d: Path, r: dict) -> dict:
             "forget_f1_before": r.get("forget_f1_before"), "forget_f1_after": r.get("forget_f1_after"),
             "retain_f1_before": r.get("retain_f1_before"), "retain_f1_after": r.get("retain_f1_after"),
             "params_changed_fraction": r.get("params_changed_fraction"),
-            "request_id": (r.get("request") or {}).get("request_id", "")}
+            "request_id": (r.get("request") or {}).get("request_id", ""), "verdict": headline(run_verdicts(r))}
 
 
 def list_runs(root: Path | None = None) -> list[dict]:

@@ -76,6 +76,37 @@ def headline(v: dict) -> str:
     return word
 
 
+# What a privacy officer can do about each verdict that is not yes (a reference is missing: NO_REFERENCE)
+NEXT_STEPS = {
+    ("forgotten", NO): "Run again with more steps or more embedding rows (k or the budget), or compare methods on "
+                       "the Compare page.",
+    ("forgotten", INCONCLUSIVE): "Check the class and the forget set: the model did not recognise this class before, "
+                                 "so there was nothing to forget.",
+    ("utility_kept", NO): "Compare methods with retrain_oracle (Compare page): it shows whether retraining without the "
+                          "notes loses as much; a lower forget weight spares the other classes.",
+    ("utility_kept", INCONCLUSIVE): "More evaluation notes of the retained classes would narrow the intervals.",
+    (OUTPUTS, NO): "Erase by retraining without the notes (retrain_oracle): this edit leaves the forget notes "
+                   "distinguishable in the predictions.",
+    (OUTPUTS, INCONCLUSIVE): "A comparison adds stronger attacks (RMIA with reference models); more held-out notes of "
+                             "the class let a weaker signal show.",
+    (MODEL_FILE, NO): REMEDY,
+    (MODEL_FILE, INCONCLUSIVE): "A comparison adds the hidden-state and relearning attacks an attacker with the model "
+                                "file would use.",
+}
+NO_REFERENCE = ("Run retrain_oracle once for this model, class and data (Compare page, or unlearn --method "
+                "retrain_oracle): every later request is then read against a retrain without the notes.")
+
+
+def next_steps(v: dict, reference_missing: bool = False) -> list[str]:
+    """What the officer can do next, one sentence per verdict that is not yes (and about the missing
+    reference, where the caller says one is missing); nothing when every verdict is yes."""
+    steps = [NEXT_STEPS[key, item["verdict"]] for key, item in verdict_items(v).items()
+             if (key, item.get("verdict")) in NEXT_STEPS]
+    if reference_missing and steps:
+        steps.append(NO_REFERENCE)
+    return list(dict.fromkeys(steps))
+
+
 def verdict_items(v: dict) -> dict:
     """{key: verdict} of every question, in the order a reader asks: overall, forgotten, usefulness, then
     the two threat models (:data:`QUESTIONS` has each one's question)."""
