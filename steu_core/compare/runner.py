@@ -76,9 +76,9 @@ def run_comparison(req: CompareRequest, progress: Callable[[dict], None] | None 
 
 def judge_with_comparison(results: dict[str, dict], comparison: dict, audits: dict, root: Path, out: Path) -> None:
     """Every run's verdicts read again with what the comparison measured: the retrain oracle as the reference
-    (usefulness, destinations, attack AUCs), the reference-model attack (RMIA) among the output attacks, and
-    the relearning verdict in the model-file verdict. Each results.json is rewritten in the staging
-    directory, before the rename."""
+    (usefulness, destinations, attack AUCs), its own attacks (:func:`add_comparison_attacks`), and the
+    relearning verdict in the model-file verdict. Each results.json is rewritten in the staging directory,
+    before the rename."""
     for method, r in results.items():
         add_comparison_attacks(r, audits, method)
     oracle = results.get(ORACLE)
