@@ -563,6 +563,10 @@ def test_request_forget_set_by_ids_with_an_id_column_pick(dash_env):
     assert not any("--" in e for e in errs), errs
     at.selectbox(key="col_id").set_value("record_no").run()
     assert not _errors_in(_box_of(at, "up_forget"))
+    ids_bytes = _csv([(i,) for i in wanted], header=("record_no",))
+    digest = __import__("hashlib").sha256(ids_bytes if isinstance(ids_bytes, bytes) else ids_bytes.encode()).hexdigest()
+    assert any(f"SHA-256 of the ids file (its bytes, as sha256sum gives it) {digest}" in s.value.replace("`", "")
+               for s in at.success)  # the hash of the file the requester sent, not of the matched notes
     assert any(t.startswith(f"Ready: forget substance using {len(wanted)} forget notes")
                for t in (s.value.replace("\\", "").replace("*", "") for s in at.success))
 

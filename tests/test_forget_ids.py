@@ -155,3 +155,9 @@ def test_a_run_records_that_the_forget_set_was_given_by_ids(tiny_data, tiny_bert
     assert r["data"]["forget_source"] == {"given_by": "ids", "ids_file": {
         "name": "ids.csv", "sha256": digest, "column": "note_id", "ids": len(wanted), "duplicates_dropped": 0}}
     assert manifest["forget_set"]["file_sha256"] == digest and r["data"]["forget"]["rows"] == len(wanted)
+    # the report and the presentation carry the ids file's own hash, the one `sha256sum ids.csv` gives
+    from steu_core.report.content import _data
+    from steu_core.report.slides import evidence_slide
+
+    assert _data(r)["ids_file"]["sha256"] == digest
+    assert ("Ids file ids.csv (its bytes)", digest, True) in evidence_slide(r, None)["blocks"][0]["rows"]

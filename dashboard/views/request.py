@@ -72,8 +72,10 @@ def _summary(chk: checks.FileCheck, where) -> None:
     counts = n.label_counts
     classes = ", ".join(f"{common.md(k)} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])[:6])
     more = f" and {len(counts) - 6} more" if len(counts) > 6 else ""
+    ids = (f"  \nSHA-256 of the ids file (its bytes, as `sha256sum` gives it) `{chk.ids_file['sha256']}`; "
+           f"{chk.ids_file['ids']:,} ids named these notes" if chk.ids_file else "")
     where.success(f"**{common.md(chk.name)}** ({source}): {len(n):,} notes · {classes}{more}  \n"
-                  f"SHA-256 of the content `{n.sha256[:16]}…`", icon=":material/task_alt:")
+                  f"SHA-256 of the notes' content `{n.sha256[:16]}…`{ids}", icon=":material/task_alt:")
 
 
 FORGET_KINDS = {"notes": "Note texts", "ids": "Note ids (of the training notes)"}

@@ -203,7 +203,18 @@ def _data(r: dict) -> dict:
         "forget_set_sha256": str((r.get("hashes") or {}).get("forget_set", "")),
         "coverage": _coverage_text(r.get("coverage") or {}),
         "mia_members": count(mia.get("n_members")), "mia_nonmembers": count(mia.get("n_nonmembers")),
+        "ids_file": _ids_file(data),
     }
+
+
+def _ids_file(data: dict) -> dict | None:
+    """The file of note ids that named the forget set (the one the requester handed in), with the SHA-256 of
+    its bytes: what a regulator compares with ``sha256sum`` of the list they received."""
+    ids = (data.get("forget_source") or {}).get("ids_file")
+    if not isinstance(ids, dict):
+        return None
+    return {"name": printable(ids.get("name", ""), FIELD_CHARS), "ids": count(ids.get("ids")),
+            "column": printable(ids.get("column", ""), FIELD_CHARS), "sha256": str(ids.get("sha256", ""))}
 
 
 def _precision_text(p) -> str:

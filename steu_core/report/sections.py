@@ -112,6 +112,11 @@ def data(doc: ReportDocument, c: dict) -> None:
     d = c["data"]
     doc.h1("3. Data")
     rows = []
+    if d.get("ids_file"):
+        ids = d["ids_file"]
+        rows += [("Forget set given by ids", f"{ids['name']}: {ids['ids']} ids of the training file's column "
+                                             f"'{ids['column']}'", False),
+                 ("Ids file SHA-256 (of its bytes)", ids["sha256"], True)]
     if d["forget"]:
         rows += [("Forget set", f"{d['forget']['name']}: {d['forget']['rows']} rows", False),
                  ("Forget set SHA-256", d["forget"]["sha256"] or d["forget_set_sha256"], True)]

@@ -117,6 +117,9 @@ def evidence_slide(r: dict, report: dict | None) -> dict:
     rows = [("Original model", hashes.get("original_model", "n/a"), True),
             ("New model version", hashes.get("unlearned_model", "n/a"), True),
             ("Patch", hashes.get("patch", "n/a"), True), ("Forget set", hashes.get("forget_set", "n/a"), True)]
+    ids = ((r.get("data") or {}).get("forget_source") or {}).get("ids_file")
+    if isinstance(ids, dict):
+        rows.append((f"Ids file {ids.get('name', '')} (its bytes)", ids.get("sha256", "n/a"), True))
     if report:
         rows.append((f"PDF report ({report['name']}, version {report['version']})", report["sha256"], True))
     else:

@@ -22,6 +22,7 @@ class FileCheck:
     name: str | None
     notes: NoteSet | None = None
     error: BaseException | None = None
+    ids_file: dict | None = None  # a forget set given by ids: the ids file's name, SHA-256 of its bytes, counts
 
     @property
     def ok(self) -> bool:
@@ -60,7 +61,9 @@ def check_forget(path: str | None, name: str | None, labels: list[str] | None, f
         if by_ids:
             train = read(train_path)
             _, ids_of_train = training_ids(train, train_path, cols.get("id_column"))
-            chk.notes = forget_by_ids(train, ids_of_train, read_ids(path, cols.get("id_column")))
+            ids = read_ids(path, cols.get("id_column"))
+            chk.ids_file = ids.describe()
+            chk.notes = forget_by_ids(train, ids_of_train, ids)
         else:
             chk.notes = read_forget_notes(path, forget_class or "",
                                           text_column=cols.get("forget_text_column") or cols.get("text_column"),
