@@ -39,6 +39,10 @@ class ConfigError(SteuError):
     """A setting that cannot work (k, budget, device, output directory ...)."""
 
 
+class EvidenceError(ConfigError):
+    """A finished run's files differ from what its ledger entry pinned: nothing may be attested from them."""
+
+
 class Cancelled(SteuError):
     """The run was cancelled by the user."""
 

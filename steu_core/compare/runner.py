@@ -18,6 +18,7 @@ from ..methods.sampling import stratified_sample
 from ..model import encode, load_classifier, seed_everything, write_json_atomic
 from ..request import CompareRequest
 from ..runs import Staging, load_request_data, reference_of, run_unlearning
+from ..runs.record import append_rejudged
 from ..verdicts import MODEL_FILE, OUTPUTS, compute_verdicts
 from .files import write_comparison
 from .table import build_comparison
@@ -64,6 +65,9 @@ def run_comparison(req: CompareRequest, progress: Callable[[dict], None] | None 
         # each run directory carries the comparison, so the PDF report of any of them shows it
         for method in req.methods:
             write_json_atomic(stage.path / method / "comparison.json", comparison)
+        if req.record_ledger:  # the rewritten results.json and the comparison pinned, as the runs' own entries pin theirs
+            for method in req.methods:
+                append_rejudged(stage.path / method, out.name, out / method)
         if is_cancelled():
             raise Cancelled(CANCELLED)
         stage.finish()

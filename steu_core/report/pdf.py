@@ -14,9 +14,11 @@ from .. import __version__, charts
 from ..errors import ConfigError
 from ..ledger import Ledger
 from ..model import file_sha256
+from ..runs.record import LEDGER_FIGURES
 from .anchors import EVIDENCE_FORMAT, EVIDENCE_NAME, run_evidence, sidecar_path, write_sidecar
 from .content import build_json, chart_specs, report_content
 from .document import ReportDocument
+from .evidence import check_pinned_evidence
 from .sections import write_pdf
 from .signing import report_signer, sign_pdf
 from .versions import target_path
@@ -37,6 +39,7 @@ def build_report(run_dir: str | Path, out_pdf: str | Path, organisation: str | N
     ``reveal_tokens`` prints identifier-like tokens in clear (steu_core.phi): a report for local use.
     """
     content = report_content(run_dir, organisation, reveal_tokens=reveal_tokens)
+    check_pinned_evidence(run_dir, content["_results"])  # nothing is signed that the ledger did not pin
     out_pdf = target_path(Path(out_pdf), if_exists)
     out_pdf.parent.mkdir(parents=True, exist_ok=True)
     signer = report_signer()  # first: the report states who signs it, and a bad certificate stops here
@@ -60,10 +63,12 @@ def build_report(run_dir: str | Path, out_pdf: str | Path, organisation: str | N
 
 def _attach_evidence(doc: ReportDocument, content: dict) -> None:
     """The machine-readable evidence as a file attached to the PDF (what verify-report reads)."""
+    r = content["_results"]
     data = {"format": EVIDENCE_FORMAT, "run_id": content["run"]["run_id"], "run_entry": content["ledger"].get("proof"),
-            "signature": content["signature"]}
+            "figures": {k: r.get(k) for k in LEDGER_FIGURES}, "signature": content["signature"]}
     doc.pdf.embed_file(bytes=json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8"), basename=EVIDENCE_NAME,
-                       desc="STEU Audit: the run entry's inclusion proof and the signed checkpoint (JSON)")
+                       desc="STEU Audit: the run entry's inclusion proof, the signed checkpoint and the figures the "
+                            "report prints that the entry pins (JSON)")
 
 
 def _save(signed: bytes, content: dict, out_pdf: Path, record_ledger: bool, replace: bool) -> None:

@@ -341,7 +341,9 @@ def finish(run: Run) -> None:
                           hint="Choose a new --out; finished runs are never overwritten.")
     if run.req.record_ledger:
         request_hash = run.ledger_request["entry_hash"] if run.ledger_request else None
-        record.append_outcome(record.run_entry(run.req, run.run_id, request_hash, run.results), run.stage.out)
+        results_sha = file_sha256(run.stage.path / "results.json")
+        record.append_outcome(record.run_entry(run.req, run.run_id, request_hash, run.results, results_sha),
+                              run.stage.out)
     run.stage.finish()
     run.dp.release_followers()
 
