@@ -207,6 +207,58 @@ def report_json_under_proc(env, tmp, mp):
     return ["report", "--run", str(tmp), "--out", str(tmp / "r.pdf"), "--json", "/proc/steu-report.json"]
 
 
+# issue 30: every output path is a new or an existing regular file, replaced only with --overwrite
+@row(r"--html '/dev/null' is not a regular file \(a device, a FIFO or a socket\)")
+def report_html_onto_a_device(env, tmp, mp):
+    return ["report", "--run", str(tmp), "--html", "/dev/null", "--overwrite"]
+
+
+@row(r"--html '.*pipe\.html' is not a regular file")
+def report_html_onto_a_fifo(env, tmp, mp):
+    return ["report", "--run", str(tmp), "--html", _fifo(tmp, "pipe.html")]
+
+
+@row(r"--html '.*notes\.csv' already exists; an output is never overwritten silently.*--overwrite")
+def report_html_onto_an_existing_file(env, tmp, mp):
+    (tmp / "notes.csv").write_text("text,label\n")
+    return ["report", "--run", str(tmp), "--html", str(tmp / "notes.csv")]
+
+
+@row(r"--html '.*link\.html' is a symbolic link")
+def report_html_onto_a_symlink(env, tmp, mp):
+    (tmp / "target.html").write_text("<p>kept</p>")
+    (tmp / "link.html").symlink_to(tmp / "target.html")
+    return ["report", "--run", str(tmp), "--html", str(tmp / "link.html"), "--overwrite"]
+
+
+@row(r"--html '.*folder' is an existing folder")
+def report_html_is_a_folder(env, tmp, mp):
+    (tmp / "folder").mkdir()
+    return ["report", "--run", str(tmp), "--html", str(tmp / "folder")]
+
+
+@row(r"--html '.*' cannot be written: '.*a_file' is a file, not a folder")
+def report_html_below_a_file(env, tmp, mp):
+    (tmp / "a_file").write_text("x")
+    return ["report", "--run", str(tmp), "--html", str(tmp / "a_file" / "p.html")]
+
+
+@row(r"--json '.*old\.json' already exists")
+def report_json_onto_an_existing_file(env, tmp, mp):
+    (tmp / "old.json").write_text("{}")
+    return ["report", "--run", str(tmp), "--out", str(tmp / "r.pdf"), "--json", str(tmp / "old.json")]
+
+
+@row(r"--json writes the PDF report's content, so it needs --out")
+def report_json_without_out(env, tmp, mp):
+    return ["report", "--run", str(tmp), "--html", str(tmp / "p.html"), "--json", str(tmp / "r.json")]
+
+
+@row(r"--out '.*pipe\.pdf' is not a regular file")
+def report_out_onto_a_fifo(env, tmp, mp):
+    return ["report", "--run", str(tmp), "--out", _fifo(tmp, "pipe.pdf"), "--overwrite"]
+
+
 @row(r"file '.*notes\.csv': is a named pipe \(FIFO\), not a regular file")
 def data_file_is_a_fifo(env, tmp, mp):
     return _unlearn(env, tmp / "out", **{"--train": _fifo(tmp, "notes.csv")})
@@ -417,3 +469,27 @@ def test_patch_errors_are_value_errors_too(env):
     with pytest.raises(ValueError, match="does not match the patch") as info:
         apply_patch(state, env.patch)
     assert isinstance(info.value, PatchError)
+
+
+def test_dev_null_stays_a_device(capsys):
+    """``report --html /dev/null`` once renamed a regular file over the device node."""
+    import stat
+
+    assert main(["report", "--run", "nowhere", "--html", "/dev/null", "--overwrite"]) == 2
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_a_failed_output_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    from steu_core import outputs
+
+    def fail(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(outputs, "place", fail)
+    with pytest.raises(OSError):
+        outputs.write_output(tmp_path / "p.html", b"x" * 4096, "--html")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "p.html").write_text("old")
+    monkeypatch.undo()
+    assert outputs.write_output(tmp_path / "p.html", b"new", "--html", overwrite=True).read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.html"]

@@ -18,6 +18,7 @@ from ..ledger.files import existing_file
 from ..ledger.head import check_head
 from ..ledger.signed_state import remember_checkpoint, sign_checkpoint
 from ..ledger.keys import default_key_path, local_verifier, rotate_signer, signer_for
+from ..outputs import write_output
 
 MAX_CHECKPOINT_BYTES = 64 * 1024  # a checkpoint is a few hundred bytes, even with many cosignatures
 
@@ -112,13 +113,13 @@ def cmd_checkpoint(args) -> int:
 
 
 def write_new_file(path: Path, text: str) -> None:
-    """Write ``text`` to a new file: a checkpoint is evidence, so an existing file is never overwritten."""
-    try:
-        with open(path, "x", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-    except FileExistsError:
+    """Write ``text`` to a new file: a checkpoint is evidence, so an existing file is never overwritten (and
+    nothing but a new regular file is written: steu_core.outputs)."""
+    if path.is_file() and not path.is_symlink():
         raise LedgerError(f"'{path}' already exists; checkpoints are never overwritten.",
-                          hint="Choose a new file name, e.g. with the date: checkpoint-2026-01-31.txt.") from None
+                          hint="Choose a new file name, e.g. with the date: checkpoint-2026-01-31.txt.")
+    try:
+        write_output(path, text.encode("utf-8"), "--out")
     except OSError as exc:
         raise LedgerError(f"cannot write the checkpoint to '{path}' ({type(exc).__name__}).",
                           hint="Check that the folder exists and is writable.") from None
