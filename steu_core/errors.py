@@ -63,6 +63,17 @@ def check_whole_number(value, lo: int, flag: str, what: str = "") -> None:
                           f"got {value!r}.")
 
 
+INTERRUPTED = "interrupted (Ctrl-C or SIGINT): the run was cancelled"
+
+
+def failure_message(exc: BaseException) -> str:
+    """What a failed or cancelled run records when ``exc`` is not a user error: an interrupt is a cancel in
+    words, anything else an internal error named by its type (never its message, which may quote data)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return INTERRUPTED
+    return f"internal error: {type(exc).__name__}"
+
+
 def as_user_error(exc: BaseException) -> SteuError | None:
     """The user-facing error for an exhausted resource (full disk, GPU out of memory), else None.
 

@@ -207,6 +207,77 @@ def report_json_under_proc(env, tmp, mp):
     return ["report", "--run", str(tmp), "--out", str(tmp / "r.pdf"), "--json", "/proc/steu-report.json"]
 
 
+# issue 30: generic errors and wrongly accepted values, each refused specifically before any work
+@row(r"--seed must be a whole number from 0 to 4294967295; got -1")
+def unlearn_negative_seed(env, tmp, mp):
+    return _unlearn(env, tmp / "out", **{"--seed": "-1"})
+
+
+@row(r"--seed must be a whole number from 0 to 4294967295; got 1180591620717411303424")
+def unlearn_huge_seed(env, tmp, mp):
+    return _unlearn(env, tmp / "out", **{"--seed": str(2 ** 70)})
+
+
+@row(r"--seed must be a whole number from 0 to 4294967295; got -1")
+def train_negative_seed(env, tmp, mp):
+    return _train(env, tmp / "out", "--seed", "-1")
+
+
+@row(r"--seed must be a whole number from 0 to 4294967295; got 1180591620717411303424")
+def train_huge_seed(env, tmp, mp):
+    return _train(env, tmp / "out", "--seed", str(2 ** 70))
+
+
+@row(r"--wait must be a number of seconds, 0 or more; got nan")
+def unlearn_wait_nan(env, tmp, mp):
+    return _unlearn(env, tmp / "out", **{"--wait": "nan"})
+
+
+@row(r"--wait must be a number of seconds, 0 or more; got -1\.0")
+def unlearn_wait_negative(env, tmp, mp):
+    return _unlearn(env, tmp / "out", **{"--wait": "-1"})
+
+
+@row(r"--request-id is 100,000 characters long; at most 1,000 are recorded")
+def unlearn_request_id_too_long(env, tmp, mp):
+    return _unlearn(env, tmp / "out", **{"--request-id": "R" * 100_000})
+
+
+@row(r"k = 1000000000 is larger than the vocabulary")
+def unlearn_k_beyond_the_vocabulary(env, tmp, mp):
+    return _unlearn(env, tmp / "out", **{"--k": "1000000000"})
+
+
+@row(r"budget 0\.000000 .* does not even cover")
+def unlearn_budget_below_the_head(env, tmp, mp):
+    argv = _unlearn(env, tmp / "out")
+    i = argv.index("--k")
+    return argv[:i] + ["--budget", "1e-12"] + argv[i + 2:]
+
+
+@row(r"the weights in '.*nan_model' hold NaN or infinite values \(tensor .*\)")
+def unlearn_model_with_nan_weights(env, tmp, mp):
+    from safetensors.torch import save_file
+
+    model = tmp / "nan_model"
+    shutil.copytree(env.model, model)
+    state = load_state(model)
+    state[env.head] = torch.full_like(state[env.head], float("nan"))
+    save_file(state, str(model / "model.safetensors"), metadata={"format": "pt"})
+    return _unlearn(env, tmp / "out", **{"--model": str(model)})
+
+
+@row(r"training diverged: the loss became nan at step \d+ \(--lr 1e\+06\)")
+def train_lr_that_diverges(env, tmp, mp):
+    return _train(env, tmp / "out", "--lr", "1e6")
+
+
+@row(r"the evaluation file has only notes of the forget class .substance., none of the retained classes")
+def unlearn_eval_without_held_out_notes(env, tmp, mp):
+    forget = write_csv(tmp / "forget_only.csv", [r for r in make_notes(12, seed=1) if r[1] == "substance"])
+    return _unlearn(env, tmp / "out", **{"--eval": str(forget)})
+
+
 # issue 30: every output path is a new or an existing regular file, replaced only with --overwrite
 @row(r"--html '/dev/null' is not a regular file \(a device, a FIFO or a socket\)")
 def report_html_onto_a_device(env, tmp, mp):
@@ -493,3 +564,21 @@ def test_a_failed_output_write_leaves_no_temporary_file(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert outputs.write_output(tmp_path / "p.html", b"new", "--html", overwrite=True).read_bytes() == b"new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.html"]
+
+
+def test_an_interrupt_is_recorded_as_a_cancel_not_an_internal_error(env, tmp_path, monkeypatch):
+    """Ctrl-C (SIGINT) mid-run: the outcome entry and progress.json say the run was interrupted."""
+    from steu_core.ledger import Ledger
+    from steu_core.runs import pipeline
+
+    def interrupted(run):
+        raise KeyboardInterrupt
+
+    from steu_core.cli import EXIT_CANCELLED
+
+    monkeypatch.setattr(pipeline, "score_original", interrupted)
+    assert main(_unlearn(env, tmp_path / "out")) == EXIT_CANCELLED
+    [outcome] = [e["payload"] for e in Ledger().find("run")]
+    assert outcome["outcome"] == "cancelled" and outcome["error"].startswith("interrupted (Ctrl-C or SIGINT)")
+    [stage] = tmp_path.glob(".out.partial")
+    assert "internal error" not in (stage / "progress.json").read_text()

@@ -13,7 +13,7 @@ import torch
 from ..audits.deep import ORACLE, ORIGINAL, DeepInputs, model_outputs, run_deep_audits
 from ..audits.hidden_mia import ATTACK as HIDDEN_ATTACK
 from ..demo import resolve_model_path
-from ..errors import Cancelled, SteuError
+from ..errors import Cancelled, SteuError, failure_message
 from ..methods.sampling import stratified_sample
 from ..model import encode, load_classifier, seed_everything, write_json_atomic
 from ..request import CompareRequest
@@ -74,7 +74,7 @@ def run_comparison(req: CompareRequest, progress: Callable[[dict], None] | None 
         return out
     except BaseException as exc:
         state = "cancelled" if isinstance(exc, (Cancelled, KeyboardInterrupt)) else "failed"
-        stage.fail(state, str(exc) if isinstance(exc, SteuError) else f"internal error: {type(exc).__name__}")
+        stage.fail(state, str(exc) if isinstance(exc, SteuError) else failure_message(exc))
         raise
 
 
