@@ -39,6 +39,10 @@ class ConfigError(SteuError):
     """A setting that cannot work (k, budget, device, output directory ...)."""
 
 
+class EvidenceError(ConfigError):
+    """A finished run's files differ from what its ledger entry pinned: nothing may be attested from them."""
+
+
 class Cancelled(SteuError):
     """The run was cancelled by the user."""
 
@@ -57,6 +61,17 @@ def check_whole_number(value, lo: int, flag: str, what: str = "") -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < lo:
         raise ConfigError(f"{flag} must be a whole number of at least {lo}{f' ({what})' if what else ''}; "
                           f"got {value!r}.")
+
+
+INTERRUPTED = "interrupted (Ctrl-C or SIGINT): the run was cancelled"
+
+
+def failure_message(exc: BaseException) -> str:
+    """What a failed or cancelled run records when ``exc`` is not a user error: an interrupt is a cancel in
+    words, anything else an internal error named by its type (never its message, which may quote data)."""
+    if isinstance(exc, KeyboardInterrupt):
+        return INTERRUPTED
+    return f"internal error: {type(exc).__name__}"
 
 
 def as_user_error(exc: BaseException) -> SteuError | None:

@@ -81,6 +81,13 @@ def pmi_scores(df_forget: np.ndarray, n_forget: int, df_total: np.ndarray, n_tot
             - np.log((df_total + alpha) / (n_total + 2 * alpha)))
 
 
+def check_k_fits(k: int, vocab_size: int) -> None:
+    """k rows cannot be more than the embedding matrix has."""
+    if k > vocab_size:
+        raise ConfigError(f"k = {k} is larger than the vocabulary ({vocab_size} tokens).",
+                          hint="Choose a smaller --k, or use --budget.")
+
+
 def k_from_budget(params_total: int, head_params: int, hidden_size: int, budget: float) -> int:
     """Rows that fit in ``budget`` (a fraction of all parameters) once the head is paid for."""
     if not (0 < budget < 1):
@@ -108,9 +115,7 @@ def select_tokens(forget_docs: Sequence[Sequence[int]], retain_docs: Sequence[Se
     vocab_size = vocab_size or len(tokenizer)
     if k < 1:
         raise ConfigError(f"k must be at least 1 (got {k}).", hint="Give --k 1 or more, or use --budget.")
-    if k > vocab_size:
-        raise ConfigError(f"k = {k} is larger than the vocabulary ({vocab_size} tokens).",
-                          hint="Choose a smaller --k, or use --budget.")
+    check_k_fits(k, vocab_size)
     df_f, n_f = count(forget_docs, vocab_size)
     df_r, n_r = count(retain_docs, vocab_size)
     df_all, n_all = df_f + df_r, n_f + n_r

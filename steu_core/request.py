@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from dataclasses import MISSING, dataclass, field, fields
 from typing import ClassVar
 from pathlib import Path
@@ -19,10 +20,11 @@ from .data import DEFAULT_MAX_FILE_MB
 from .errors import ConfigError, check_whole_number
 from .forget_ids import NO_LABEL_COLUMN
 from .methods import get_method
-from .model import MIN_MAX_LENGTH, resolve_device
+from .model import MIN_MAX_LENGTH, check_seed, resolve_device
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 MAX_SEEDS = 20
+MAX_REQUEST_FIELD_CHARS = 1000  # a request id, requester, reason or operator as recorded
 DEFAULT_METHODS = ["steu", "steu_rows_only", "random_tokens", "head_only", "grad_ascent", "finetune_retain",
                    "retrain_oracle"]
 
@@ -135,6 +137,11 @@ class RunRequest:
             check_whole_number(value, lo, flag, what)
         if not (isinstance(self.max_file_mb, (int, float)) and self.max_file_mb > 0):
             raise ConfigError(f"--max-file-mb must be a positive number of megabytes; got {self.max_file_mb!r}.")
+        check_seed(self.seed)
+        if not (isinstance(self.lock_wait_s, (int, float)) and math.isfinite(self.lock_wait_s) and self.lock_wait_s >= 0):
+            raise ConfigError(f"--wait must be a number of seconds, 0 or more; got {self.lock_wait_s!r}.",
+                              hint="0 (the default) refuses at once when another run holds the model.")
+        self.check_request_fields()
         if self.forget and self.forget_ids:
             raise ConfigError("give the forget set either as notes (--forget) or as ids (--forget-ids), not both.")
         if self.id_column and not self.forget_ids:
@@ -143,6 +150,15 @@ class RunRequest:
         if Path(self.out).expanduser().exists():
             raise ConfigError(f"output directory '{self.out}' already exists.",
                               hint="Choose a new --out; finished runs are never overwritten.")
+
+    def check_request_fields(self) -> None:
+        """The request's free-text fields go into the ledger twice and onto the report: a bounded length."""
+        for flag, value in (("--request-id", self.request_id), ("--requester", self.requester),
+                            ("--reason", self.reason), ("--operator", self.operator)):
+            if len(str(value or "")) > MAX_REQUEST_FIELD_CHARS:
+                raise ConfigError(f"{flag} is {len(str(value)):,} characters long; at most "
+                                  f"{MAX_REQUEST_FIELD_CHARS:,} are recorded.",
+                                  hint="Give a reference (a ticket number, a file name) rather than the text itself.")
 
     def shared_fields(self) -> dict:
         """The fields every request has (to derive one kind of request from another)."""
@@ -166,6 +182,7 @@ class UnlearnRequest(RunRequest):
         check_whole_number(self.seeds, 1, "--seeds", "runs of the method")
         if self.seeds > MAX_SEEDS:
             raise ConfigError(f"--seeds {self.seeds} is more than {MAX_SEEDS}.", hint="3-5 seeds show the spread.")
+        check_seed(self.seed, runs=self.seeds)
         method_cls = get_method(self.method)
         method_cls(self.settings, use_cache=self.use_cache)  # the method's config refuses bad settings
         super().validate()

@@ -13,8 +13,8 @@ import torch
 
 from .data import NoteSet
 from .errors import Cancelled, ConfigError, check_whole_number
-from .model import (MIN_MAX_LENGTH, Classifier, encode, load_classifier, pad_batch, pad_id, save_model_atomically,
-                    seed_everything)
+from .model import (MIN_MAX_LENGTH, Classifier, check_seed, encode, load_classifier, pad_batch, pad_id,
+                    save_model_atomically, seed_everything)
 from .paths import check_writable_location
 
 
@@ -35,6 +35,7 @@ class TrainConfig:
                                       (self.batch_size, 1, "--batch-size", "notes per step"),
                                       (self.max_length, MIN_MAX_LENGTH, "--max-length", "tokens per note")):
             check_whole_number(value, lo, flag, what)
+        check_seed(self.seed)
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
             raise ConfigError(f"--lr must be a positive learning rate such as 8e-5; got {self.lr!r}.")
         if not (math.isfinite(self.weight_decay) and self.weight_decay >= 0):
@@ -83,6 +84,7 @@ def fine_tune(clf: Classifier, notes: NoteSet, cfg: TrainConfig,
             idx = order[start:start + cfg.batch_size]
             ids, mask = pad_batch([enc.ids[i] for i in idx], pad_id(clf.tokenizer), clf.device)
             out = model(input_ids=ids, attention_mask=mask, labels=label_ids[idx].to(clf.device))
+            check_finite_loss(out.loss, step + 1, cfg)
             opt.zero_grad(set_to_none=True)
             out.loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -116,8 +118,27 @@ def train_classifier(base: str | Path, notes: NoteSet, out: str | Path, cfg: Tra
     seed_everything(cfg.seed)
     clf = load_classifier(base_model_path(base), device=device, labels=labels)
     summary = fine_tune(clf, notes, cfg, progress=progress, cancel=cancel)
+    check_finite_weights(clf, cfg)  # a model of NaN weights is never saved
     save_model_atomically(clf, out)
     return out, summary
+
+
+DIVERGED_HINT = "Lower --lr (the default 8e-5 suits fine-tuning a BERT-sized model) and train again; nothing was saved."
+
+
+def check_finite_loss(loss: torch.Tensor, step: int, cfg: TrainConfig) -> None:
+    """Stop at the first step whose loss is not a number: training has diverged."""
+    if not bool(torch.isfinite(loss.detach())):
+        raise ConfigError(f"training diverged: the loss became {float(loss.detach())} at step {step} "
+                          f"(--lr {cfg.lr:g}).", hint=DIVERGED_HINT)
+
+
+def check_finite_weights(clf: Classifier, cfg: TrainConfig) -> None:
+    """Every trained weight must be a finite number (the last step can break them after a finite loss)."""
+    bad = [name for name, p in clf.model.named_parameters() if not bool(torch.isfinite(p.detach()).all())]
+    if bad:
+        raise ConfigError(f"training diverged: {len(bad)} weight tensor(s) hold NaN or infinite values, e.g. "
+                          f"{bad[0]} (--lr {cfg.lr:g}).", hint=DIVERGED_HINT)
 
 
 def check_new_output(out: Path) -> None:

@@ -174,6 +174,11 @@ def make_run_dir(root: str | Path, name: str | None = None, results: dict | None
     (run / "patch.safetensors").write_bytes(b"placeholder")
     write_forget_csv(Path(root) / "data" / "forget.csv", forget_marker)
     write_forget_csv(run / "forget.csv", forget_marker)
+    _write_evidence(run, results)
+    return run
+
+
+def _write_evidence(run: Path, results: dict) -> None:
     manifest = {"schema_version": 1, "run_id": results["run_id"], "tool_version": results["tool_version"],
                 "original_model": {"path": "/models/original", "sha256": results["hashes"]["original_model"]},
                 "unlearned_model": {"path": "model", "sha256": results["hashes"]["unlearned_model"]},
@@ -182,7 +187,31 @@ def make_run_dir(root: str | Path, name: str | None = None, results: dict | None
                 "patch": {"path": "patch.safetensors", "sha256": results["hashes"]["patch"]}}
     (run / "manifest.json").write_text(json.dumps(manifest, indent=2))
     (run / "results.json").write_text(json.dumps(results, indent=2))
-    return run
+
+
+def record_run(run: Path, results: dict, request_entry: bool = True) -> dict:
+    """Record the run made by :func:`make_run_dir` the way a finished run is recorded: its hashes (and
+    ``results["hashes"]``, updated in place) become those of its files, and its "run" entry pins them,
+    results.json's among them, with the ledger figures. Returns the run entry."""
+    from steu_core.ledger import Ledger
+    from steu_core.model import file_sha256, hash_directory
+    from steu_core.runs.record import LEDGER_FIGURES
+
+    results["hashes"].update(unlearned_model=hash_directory(run / "model")["sha256"],
+                             patch=file_sha256(run / "patch.safetensors"))
+    _write_evidence(run, results)
+    results["hashes"]["manifest"] = file_sha256(run / "manifest.json")
+    (run / "results.json").write_text(json.dumps(results, indent=2))
+    ledger, req = Ledger(), results["request"]
+    first = None
+    if request_entry:
+        first = ledger.append("request", {"request_id": req["request_id"], "run_id": results["run_id"],
+                                          "forget_sha256": results["hashes"]["forget_set"],
+                                          "forget_rows": results["data"]["forget"]["rows"]})["entry_hash"]
+    return ledger.append("run", {"request_id": req["request_id"], "run_id": results["run_id"], "outcome": "success",
+                                 "request_entry": first, "hashes": {**results["hashes"],
+                                                                    "results": file_sha256(run / "results.json")},
+                                 **{k: results[k] for k in LEDGER_FIGURES}})
 
 
 def make_comparison(results: dict | None = None) -> list[dict]:

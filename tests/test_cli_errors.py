@@ -207,6 +207,129 @@ def report_json_under_proc(env, tmp, mp):
     return ["report", "--run", str(tmp), "--out", str(tmp / "r.pdf"), "--json", "/proc/steu-report.json"]
 
 
+# issue 30: generic errors and wrongly accepted values, each refused specifically before any work
+@row(r"--seed must be a whole number from 0 to 4294967295; got -1")
+def unlearn_negative_seed(env, tmp, mp):
+    return _unlearn(env, tmp / "out", **{"--seed": "-1"})
+
+
+@row(r"--seed must be a whole number from 0 to 4294967295; got 1180591620717411303424")
+def unlearn_huge_seed(env, tmp, mp):
+    return _unlearn(env, tmp / "out", **{"--seed": str(2 ** 70)})
+
+
+@row(r"--seed must be a whole number from 0 to 4294967295; got -1")
+def train_negative_seed(env, tmp, mp):
+    return _train(env, tmp / "out", "--seed", "-1")
+
+
+@row(r"--seed must be a whole number from 0 to 4294967295; got 1180591620717411303424")
+def train_huge_seed(env, tmp, mp):
+    return _train(env, tmp / "out", "--seed", str(2 ** 70))
+
+
+@row(r"--wait must be a number of seconds, 0 or more; got nan")
+def unlearn_wait_nan(env, tmp, mp):
+    return _unlearn(env, tmp / "out", **{"--wait": "nan"})
+
+
+@row(r"--wait must be a number of seconds, 0 or more; got -1\.0")
+def unlearn_wait_negative(env, tmp, mp):
+    return _unlearn(env, tmp / "out", **{"--wait": "-1"})
+
+
+@row(r"--request-id is 100,000 characters long; at most 1,000 are recorded")
+def unlearn_request_id_too_long(env, tmp, mp):
+    return _unlearn(env, tmp / "out", **{"--request-id": "R" * 100_000})
+
+
+@row(r"k = 1000000000 is larger than the vocabulary")
+def unlearn_k_beyond_the_vocabulary(env, tmp, mp):
+    return _unlearn(env, tmp / "out", **{"--k": "1000000000"})
+
+
+@row(r"budget 0\.000000 .* does not even cover")
+def unlearn_budget_below_the_head(env, tmp, mp):
+    argv = _unlearn(env, tmp / "out")
+    i = argv.index("--k")
+    return argv[:i] + ["--budget", "1e-12"] + argv[i + 2:]
+
+
+@row(r"the weights in '.*nan_model' hold NaN or infinite values \(tensor .*\)")
+def unlearn_model_with_nan_weights(env, tmp, mp):
+    from safetensors.torch import save_file
+
+    model = tmp / "nan_model"
+    shutil.copytree(env.model, model)
+    state = load_state(model)
+    state[env.head] = torch.full_like(state[env.head], float("nan"))
+    save_file(state, str(model / "model.safetensors"), metadata={"format": "pt"})
+    return _unlearn(env, tmp / "out", **{"--model": str(model)})
+
+
+@row(r"training diverged: the loss became nan at step \d+ \(--lr 1e\+06\)")
+def train_lr_that_diverges(env, tmp, mp):
+    return _train(env, tmp / "out", "--lr", "1e6")
+
+
+@row(r"the evaluation file has only notes of the forget class .substance., none of the retained classes")
+def unlearn_eval_without_held_out_notes(env, tmp, mp):
+    forget = write_csv(tmp / "forget_only.csv", [r for r in make_notes(12, seed=1) if r[1] == "substance"])
+    return _unlearn(env, tmp / "out", **{"--eval": str(forget)})
+
+
+# issue 30: every output path is a new or an existing regular file, replaced only with --overwrite
+@row(r"--html '/dev/null' is not a regular file \(a device, a FIFO or a socket\)")
+def report_html_onto_a_device(env, tmp, mp):
+    return ["report", "--run", str(tmp), "--html", "/dev/null", "--overwrite"]
+
+
+@row(r"--html '.*pipe\.html' is not a regular file")
+def report_html_onto_a_fifo(env, tmp, mp):
+    return ["report", "--run", str(tmp), "--html", _fifo(tmp, "pipe.html")]
+
+
+@row(r"--html '.*notes\.csv' already exists; an output is never overwritten silently.*--overwrite")
+def report_html_onto_an_existing_file(env, tmp, mp):
+    (tmp / "notes.csv").write_text("text,label\n")
+    return ["report", "--run", str(tmp), "--html", str(tmp / "notes.csv")]
+
+
+@row(r"--html '.*link\.html' is a symbolic link")
+def report_html_onto_a_symlink(env, tmp, mp):
+    (tmp / "target.html").write_text("<p>kept</p>")
+    (tmp / "link.html").symlink_to(tmp / "target.html")
+    return ["report", "--run", str(tmp), "--html", str(tmp / "link.html"), "--overwrite"]
+
+
+@row(r"--html '.*folder' is an existing folder")
+def report_html_is_a_folder(env, tmp, mp):
+    (tmp / "folder").mkdir()
+    return ["report", "--run", str(tmp), "--html", str(tmp / "folder")]
+
+
+@row(r"--html '.*' cannot be written: '.*a_file' is a file, not a folder")
+def report_html_below_a_file(env, tmp, mp):
+    (tmp / "a_file").write_text("x")
+    return ["report", "--run", str(tmp), "--html", str(tmp / "a_file" / "p.html")]
+
+
+@row(r"--json '.*old\.json' already exists")
+def report_json_onto_an_existing_file(env, tmp, mp):
+    (tmp / "old.json").write_text("{}")
+    return ["report", "--run", str(tmp), "--out", str(tmp / "r.pdf"), "--json", str(tmp / "old.json")]
+
+
+@row(r"--json writes the PDF report's content, so it needs --out")
+def report_json_without_out(env, tmp, mp):
+    return ["report", "--run", str(tmp), "--html", str(tmp / "p.html"), "--json", str(tmp / "r.json")]
+
+
+@row(r"--out '.*pipe\.pdf' is not a regular file")
+def report_out_onto_a_fifo(env, tmp, mp):
+    return ["report", "--run", str(tmp), "--out", _fifo(tmp, "pipe.pdf"), "--overwrite"]
+
+
 @row(r"file '.*notes\.csv': is a named pipe \(FIFO\), not a regular file")
 def data_file_is_a_fifo(env, tmp, mp):
     return _unlearn(env, tmp / "out", **{"--train": _fifo(tmp, "notes.csv")})
@@ -417,3 +540,45 @@ def test_patch_errors_are_value_errors_too(env):
     with pytest.raises(ValueError, match="does not match the patch") as info:
         apply_patch(state, env.patch)
     assert isinstance(info.value, PatchError)
+
+
+def test_dev_null_stays_a_device(capsys):
+    """``report --html /dev/null`` once renamed a regular file over the device node."""
+    import stat
+
+    assert main(["report", "--run", "nowhere", "--html", "/dev/null", "--overwrite"]) == 2
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_a_failed_output_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    from steu_core import outputs
+
+    def fail(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(outputs, "place", fail)
+    with pytest.raises(OSError):
+        outputs.write_output(tmp_path / "p.html", b"x" * 4096, "--html")
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "p.html").write_text("old")
+    monkeypatch.undo()
+    assert outputs.write_output(tmp_path / "p.html", b"new", "--html", overwrite=True).read_bytes() == b"new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.html"]
+
+
+def test_an_interrupt_is_recorded_as_a_cancel_not_an_internal_error(env, tmp_path, monkeypatch):
+    """Ctrl-C (SIGINT) mid-run: the outcome entry and progress.json say the run was interrupted."""
+    from steu_core.ledger import Ledger
+    from steu_core.runs import pipeline
+
+    def interrupted(run):
+        raise KeyboardInterrupt
+
+    from steu_core.cli import EXIT_CANCELLED
+
+    monkeypatch.setattr(pipeline, "score_original", interrupted)
+    assert main(_unlearn(env, tmp_path / "out")) == EXIT_CANCELLED
+    [outcome] = [e["payload"] for e in Ledger().find("run")]
+    assert outcome["outcome"] == "cancelled" and outcome["error"].startswith("interrupted (Ctrl-C or SIGINT)")
+    [stage] = tmp_path.glob(".out.partial")
+    assert "internal error" not in (stage / "progress.json").read_text()

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from fixtures_results import make_results, make_run_dir
+from fixtures_results import make_results, make_run_dir, record_run
 from proc_helpers import small_untrained_request, unlearn_argv
 
 from steu_core import report
@@ -164,8 +164,7 @@ def run_dir(tmp_path, monkeypatch):
     monkeypatch.delenv("STEU_SIGNING_P12", raising=False)
     results = make_results()
     run = make_run_dir(tmp_path, results=results)
-    Ledger().append("run", {"request_id": "r", "run_id": results["run_id"], "outcome": "success",
-                            "hashes": results["hashes"]})
+    record_run(run, results, request_entry=False)
     return run
 
 

@@ -100,9 +100,17 @@ def test_dropped_last_entry_is_caught(signed):
     _fails(ledger, cp, key, f"has {N - 1} entries", f"covers {N}", "rolled back")
 
 
+def _drop_head(ledger) -> None:
+    """A forger who rewrites the database removes the head record too (the tool's writers refuse otherwise)."""
+    from steu_core.ledger.head import head_path
+
+    head_path(ledger.path).unlink(missing_ok=True)
+
+
 def test_dropped_last_entry_replaced_by_another_is_caught(signed):
     ledger, _, cp, key = signed
     _forge(ledger, _contents(ledger)[:-1])
+    _drop_head(ledger)  # the tool refuses to append to a ledger that lost entries: this forger rewrites both files
     ledger.append("run", {"run_id": "replacement"})
     _fails(ledger, cp, key, "do not hash to the checkpoint's root")
 
@@ -125,6 +133,7 @@ def test_rollback_to_an_older_copy_is_caught(signed, tmp_path):
     cp = ledger.checkpoint(signer)
     shutil.copyfile(backup, ledger.path)
     _fails(ledger, cp, key, f"has {N} entries", f"covers {N + 3}", "rolled back")
+    _drop_head(ledger)
     _fill(ledger, 4, tag="d")  # ... and grown past the checkpoint's size again
     _fails(ledger, cp, key, f"first {N + 3} entries")
 
@@ -132,6 +141,7 @@ def test_rollback_to_an_older_copy_is_caught(signed, tmp_path):
 def test_rebuilt_ledger_is_caught(signed):
     ledger, _, cp, key = signed
     ledger.path.unlink()
+    _drop_head(ledger)
     _fill(ledger, N + 2, tag="new")
     _fails(ledger, cp, key, "rebuilt")
 

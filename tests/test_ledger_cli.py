@@ -191,3 +191,64 @@ def test_show_prints_hostile_request_fields_escaped_on_one_line(capsys):
     assert not [c for c in out.rstrip("\n") if unicodedata.category(c).startswith("C")]
     assert "requester=x\\n\\x1b[31mFAKE" in out and "R-1\\x1b]0;title\\x07" in out
     assert Ledger().entries()[0]["payload"]["requester"] == hostile
+
+
+# -- issue 30: the ledger never restarts silently ------------------------------------------------
+def test_a_deleted_ledger_stops_every_writer_until_a_new_start_is_asked_for(tmp_path, capsys):
+    from steu_core.errors import SteuError
+
+    ledger = Ledger()
+    _fill(ledger, 4)
+    ledger.path.unlink()
+    for suffix in ("-wal", "-shm"):
+        ledger.path.with_name(ledger.path.name + suffix).unlink(missing_ok=True)
+    with pytest.raises(SteuError, match="holds 0 entries but its head record covers 4"):
+        Ledger().append("request", {"request_id": "R-after-the-loss"})
+    assert len(Ledger()) == 0, "nothing was written"
+    code, out, _ = run(capsys, "start-new")
+    assert code == 0 and "was kept as" in out
+    assert [p.name for p in ledger.path.parent.glob("ledger.sqlite.head.retired-*")]
+    assert Ledger().append("request", {"request_id": "R-new"})["seq"] == 1
+    code, _, err = run(capsys, "start-new")
+    assert code == 2 and "nothing to start anew" in err
+
+
+def test_an_emptied_ledger_stops_a_run_before_it_writes(tmp_path):
+    ledger = Ledger()
+    _fill(ledger, 3)
+    con = sqlite3.connect(str(ledger.path))
+    con.executescript("DROP TRIGGER entries_no_delete; DELETE FROM entries;")
+    con.close()
+    from steu_core.errors import SteuError
+
+    with pytest.raises(SteuError, match="it was deleted, emptied or rolled back"):
+        Ledger().append("run", {"run_id": "r"})
+
+
+def test_dropped_append_only_triggers_are_reported(capsys):
+    ledger = Ledger()
+    _fill(ledger, 3)
+    con = sqlite3.connect(str(ledger.path))
+    con.executescript("DROP TRIGGER entries_no_update; DROP TRIGGER entries_no_delete;")
+    con.close()
+    code, out, _ = run(capsys, "verify")
+    assert code == 1 and "entries_no_update, entries_no_delete were dropped" in out
+    code, out, _ = run(capsys, "verify", "--json")
+    assert code == 1 and json.loads(out)["missing_triggers"] == ["entries_no_update", "entries_no_delete"]
+
+
+def test_a_head_record_that_never_ends_is_read_bounded(capsys):
+    ledger = Ledger()
+    _fill(ledger, 2)
+    head = ledger.path.with_name(ledger.path.name + ".head")
+    head.unlink()
+    head.symlink_to("/dev/zero")
+    code, out, _ = run(capsys, "verify")
+    assert code == 1 and "is not readable" in out
+
+
+@pytest.mark.parametrize("last", ["0", "-1"])
+def test_show_last_needs_a_positive_count(capsys, last):
+    _fill(Ledger(), 2)
+    code, out, err = run(capsys, "show", "--last", last)
+    assert code == 2 and "--last must be a whole number of at least 1" in err and "empty" not in out

@@ -379,7 +379,7 @@ def test_compare_cli_end_to_end(tiny_bert, tiny_base, tiny_data, tmp_path, capsy
                "--eval", str(tiny_data["eval"]), "--forget-class", tiny_data["forget_class"], "--out", str(out),
                "--methods", "steu,head_only,retrain_oracle", "--settings", json.dumps(settings),
                "--audit-settings", json.dumps(audit_settings), "--device", "cpu", "--max-length", "48",
-               "--min-forget", "5", "--bootstrap", "100", "--retain-sample", "30"])
+               "--min-forget", "5", "--bootstrap", "100", "--retain-sample", "30", "--record-ledger"])
     text = capsys.readouterr().out
     assert rc == 0, text
     assert hash_directory(tiny_bert) == before
@@ -423,6 +423,20 @@ def test_compare_cli_end_to_end(tiny_bert, tiny_base, tiny_data, tmp_path, capsy
     assert hidden["before"]["auc"] == c["audits"]["hidden_mia"]["per_model"]["original"]["auc"]
     model_file = steu["verdicts"]["threat_models"]["model_file"]
     assert model_file["evidence"]["relearning"] == by["steu"]["relearn_verdict"]["verdict"]
+    # the rewritten results.json and the comparison copied into each run are pinned by a newer run entry that
+    # supersedes the run's own, so a report of the run is made from figures the ledger holds
+    from steu_core.ledger import Ledger
+    from steu_core.model import file_sha256
+    from steu_core.report.evidence import check_pinned_evidence
+
+    for m in ("steu", "head_only", "retrain_oracle"):
+        r = json.loads((out / m / "results.json").read_text())
+        own, newest = [e for e in Ledger().find("run") if e["payload"]["run_id"] == r["run_id"]]
+        assert newest["payload"]["supersedes"] == own["entry_hash"] and newest["payload"]["rejudged_by"] == "cmp"
+        assert newest["payload"]["hashes"]["results"] == file_sha256(out / m / "results.json")
+        assert own["payload"]["hashes"]["results"] != newest["payload"]["hashes"]["results"]
+        assert newest["payload"]["hashes"]["comparison"] == file_sha256(out / m / "comparison.json")
+        check_pinned_evidence(out / m, r)
     # the PDF report of a run reads the comparison copied into it
     from steu_core.report import load_comparison
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from pypdf import PdfReader
 
-from fixtures_results import FORGET_MARKER, make_comparison, make_results, make_run_dir
+from fixtures_results import FORGET_MARKER, make_comparison, make_results, make_run_dir, record_run
 from steu_core import report
 from steu_core.cli import report as report_cli
 from steu_core.errors import ConfigError, SteuError
@@ -31,16 +31,6 @@ def _pdf_text(path: Path) -> str:
 
 def _squash(text: str) -> str:
     return re.sub(r"\s+", "", text)
-
-
-def _record(results: dict) -> dict:
-    req = results["request"]
-    ledger = Ledger()
-    first = ledger.append("request", {"request_id": req["request_id"], "run_id": results["run_id"],
-                                      "forget_sha256": results["hashes"]["forget_set"],
-                                      "forget_rows": results["data"]["forget"]["rows"]})
-    return ledger.append("run", {"request_id": req["request_id"], "run_id": results["run_id"], "outcome": "success",
-                                 "request_entry": first["entry_hash"], "hashes": results["hashes"]})
 
 
 def _tiny_png(path: Path, w: int = 40, h: int = 20) -> None:
@@ -77,7 +67,7 @@ def built(tmp_path_factory):
         results = make_results()
         run = make_run_dir(root, results=results)
         (run / "comparison.json").write_text(json.dumps(make_comparison(results)))
-        entry = _record(results)
+        entry = record_run(run, results)
         pdf = report.build_report(run, root / "out" / "report.pdf", organisation=ORG, json_out=root / "report.json")
     return {"root": root, "run": run, "pdf": pdf, "json": json.loads((root / "report.json").read_text()),
             "results": results, "entry": entry, "text": _pdf_text(pdf)}
@@ -470,7 +460,7 @@ def test_escape_in_a_class_name_neither_crashes_report_nor_loses_a_chart(tmp_pat
 
     monkeypatch.setenv("STEU_HOME", str(tmp_path / "home"))
     run, r = _hostile_run(tmp_path)
-    _record(r)
+    record_run(run, r)
     assert main(["report", "--run", str(run), "--out", str(tmp_path / "r.pdf")]) == 0, capsys.readouterr().err
     text = _pdf_text(tmp_path / "r.pdf")
     assert "could not be" not in text and not _unprintable(text)

@@ -96,6 +96,15 @@ def test_cli_writes_the_html_with_or_without_the_pdf(tmp_path, capsys):
     assert digest in out and not list(tmp_path.glob("*.pdf"))
     assert main(["report", "--run", str(run)]) == 2
     assert "--html" in capsys.readouterr().err
+    # an existing HTML is replaced only with --overwrite, which names the replaced file's hash
+    (tmp_path / "p.html").write_text("<p>an earlier export</p>")
+    old = hashlib.sha256((tmp_path / "p.html").read_bytes()).hexdigest()
+    assert main(["report", "--run", str(run), "--html", str(tmp_path / "p.html")]) == 2
+    assert "already exists" in capsys.readouterr().err and (tmp_path / "p.html").read_text() == "<p>an earlier export</p>"
+    assert main(["report", "--run", str(run), "--html", str(tmp_path / "p.html"), "--overwrite"]) == 0
+    assert f"replaced a file (--overwrite) whose SHA-256 was {old}" in capsys.readouterr().out
+    assert hashlib.sha256((tmp_path / "p.html").read_bytes()).hexdigest() == digest
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")], "no temporary file is left"
 
 
 def test_cli_option_is_registered():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures_results import make_results, make_run_dir
+from fixtures_results import make_results, make_run_dir, record_run
 from steu_core import report
 from steu_core.cli import main
 from steu_core.errors import ConfigError
@@ -33,9 +33,7 @@ def made(tmp_path, monkeypatch, no_charts):
     monkeypatch.delenv("STEU_SIGNING_P12", raising=False)
     results = make_results()
     run = make_run_dir(tmp_path, results=results)
-    ledger = Ledger()
-    ledger.append("run", {"request_id": results["request"]["request_id"], "run_id": results["run_id"],
-                          "outcome": "success", "hashes": results["hashes"]})
+    record_run(run, results, request_entry=False)
     pdf = report.build_report(run, tmp_path / "out" / "report.pdf")
     pub = tmp_path / "steu-ledger.pub"
     pub.write_text(signer_for(None)[0].verifier().text() + "\n")
@@ -49,7 +47,8 @@ def _verify(*args: str) -> int:
 def test_a_valid_report_passes(made, capsys):
     assert _verify(made["pdf"], "--public-key", made["pub"]) == 0
     out = capsys.readouterr().out
-    for check in ("PDF hash", "report entry in the signed log", "run entry in the signed log", "PDF signature"):
+    for check in ("PDF hash", "report entry in the signed log", "run entry in the signed log", "figures as pinned",
+                  "PDF signature"):
         assert f"PASS  {check}" in out
     assert "Verified: every check passed." in out and "FAIL" not in out
 
@@ -180,3 +179,50 @@ def test_organisation_certificate_from_pkcs12(made, tmp_path, monkeypatch):
     pdf = report.build_report(made["run"], made["pdf"])
     sig = check_pdf_signature(pdf.read_bytes())
     assert sig.ok and not sig.self_signed and "St. Example Hospital" in sig.reason
+
+
+def _edit_json(path: Path, **changes) -> None:
+    data = json.loads(path.read_text())
+    data.update(changes)
+    path.write_text(json.dumps(data))
+
+
+def _tamper(run: Path, how: str) -> None:
+    import shutil
+
+    if how == "figures":  # the issue's forgery: a better retain F1 and a verdict to match
+        _edit_json(run / "results.json", retain_f1_after=0.99)
+    elif how == "run id":
+        _edit_json(run / "results.json", run_id="run-never-recorded")
+    elif how == "manifest":
+        _edit_json(run / "manifest.json", tool_version="9.9")
+    elif how == "encoder":
+        (run / "model" / "model.safetensors").write_bytes(b"an edited encoder tensor")
+    else:
+        shutil.rmtree(run / "model")
+
+
+@pytest.mark.parametrize("how, message", [("figures", "results hash"), ("run id", "names run 'run-never-recorded'"),
+                                          ("manifest", "manifest hash"), ("encoder", "unlearned model hash"),
+                                          ("no model", "no model/ directory")])
+def test_report_refuses_evidence_its_ledger_entry_did_not_pin(made, capsys, how, message):
+    before = len(Ledger().find("report"))
+    _tamper(made["run"], how)
+    out = made["tmp"] / "out" / "forged.pdf"
+    assert main(["report", "--run", str(made["run"]), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "internal error" not in err, err
+    assert not out.exists() and len(Ledger().find("report")) == before
+
+
+def test_verify_report_fails_figures_the_run_entry_did_not_pin(made, monkeypatch, capsys):
+    """A report made by a tool that did not check (older, or altered) fails offline: its embedded figures are
+    compared with the ones the proven run entry pinned."""
+    from steu_core.report import pdf as report_pdf
+
+    monkeypatch.setattr(report_pdf, "check_pinned_evidence", lambda run_dir, results: None)
+    _tamper(made["run"], "figures")
+    forged = report.build_report(made["run"], made["tmp"] / "out" / "forged.pdf")
+    assert _verify(forged, "--public-key", made["pub"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  figures as pinned" in out and "retain_f1_after" in out, out

@@ -121,6 +121,13 @@ def test_an_edited_manifest_fails_its_hash(run, tiny_bert, capsys):
     assert code == 1 and "manifest hash" in fail_lines(out), out
 
 
+def test_an_edited_results_json_fails_its_hash(run, tiny_bert, capsys):
+    run_dir, ledger = run
+    edit_results(run_dir, forget_f1_after=0.0)
+    code, out, _ = verify(capsys, tiny_bert, run_dir, ledger)
+    assert code == 1 and "results hash" in fail_lines(out), out
+
+
 def test_a_run_without_a_ledger_entry_fails_and_says_how_to_fix(run, tiny_bert, tmp_path, capsys):
     other = Ledger(tmp_path / "other.sqlite")
     other.append("request", {"request_id": "R-1", "run_id": "run-somewhere-else"})
@@ -144,6 +151,7 @@ def test_a_different_original_model_fails(run, tiny_bert, tmp_path, capsys):
     ("data_file", "is a file, not a run directory"),
     ("corrupted_results", "not readable JSON"),
     ("no_patch", "has no patch.safetensors"),
+    ("no_model", "has no model/ directory"),
 ])
 def test_unusable_run_directories_exit_2(run, tiny_bert, tiny_data, capsys, case, message):
     run_dir, ledger = run
@@ -152,6 +160,8 @@ def test_unusable_run_directories_exit_2(run, tiny_bert, tiny_data, capsys, case
         (run_dir / "results.json").write_text('{"method": "steu", ')
     elif case == "no_patch":
         (run_dir / "patch.safetensors").unlink()
+    elif case == "no_model":
+        shutil.rmtree(run_dir / "model")
     code, out, err = verify(capsys, tiny_bert, target, ledger)
     assert code == 2 and message in err and "internal error" not in err, err
 

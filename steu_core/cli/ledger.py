@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
+from ..errors import check_whole_number
 from ..format import printable
 from ..ledger import Ledger, LedgerError, check_ledger_file, entry_summary, load_verifier
 from ..ledger.checkpoint import CheckpointResult
 from ..ledger.files import existing_file
-from ..ledger.head import check_head
+from ..ledger.head import check_head, retire_head
 from ..ledger.signed_state import remember_checkpoint, sign_checkpoint
 from ..ledger.keys import default_key_path, local_verifier, rotate_signer, signer_for
+from ..outputs import write_output
 
 MAX_CHECKPOINT_BYTES = 64 * 1024  # a checkpoint is a few hundred bytes, even with many cosignatures
 
@@ -32,17 +35,22 @@ def cmd_verify(args) -> int:
     check_ledger_file(ledger.path, allow_empty=args.allow_empty)
     res = ledger.verify()
     head = check_head(ledger, res.n_entries)
+    missing = ledger.missing_triggers() if res.n_entries else []
     cp = _checkpoint_result(ledger, args.checkpoint, args.public_key) if args.checkpoint else None
-    status = 0 if res.ok and head.ok and (cp is None or cp.ok) else 1
+    status = 0 if res.ok and head.ok and not missing and (cp is None or cp.ok) else 1
     if args.json:
         extra = {"checkpoint": {"file": args.checkpoint, **cp.as_dict()}} if cp else {}
-        print(json.dumps({"path": str(ledger.path), **res.as_dict(), "head": head.as_dict(), **extra}, indent=2))
+        print(json.dumps({"path": str(ledger.path), **res.as_dict(), "head": head.as_dict(),
+                          "missing_triggers": missing, **extra}, indent=2))
         return status
     if res.ok:
         print(f"OK: {res.n_entries} entries, chain intact ({ledger.path})")
     else:
         print(f"BROKEN at entry {res.first_broken_seq} of {res.n_entries}: {res.reason} ({ledger.path})")
     print(f"{'OK' if head.ok else 'FAILED'} against the head record: {head.reason}")
+    if missing:
+        print(f"FAILED: the append-only trigger(s) {', '.join(missing)} were dropped: entries could have been changed "
+              "or deleted without the database refusing (the chain and head checks above say whether any was)")
     if cp is not None:
         head = "OK" if cp.ok else "FAILED"
         print(f"{head} against the checkpoint '{args.checkpoint}': {cp.reason}")
@@ -75,6 +83,8 @@ def read_checkpoint_file(path: str | Path) -> str:
 
 # -- show -----------------------------------------------------------------------------------------
 def cmd_show(args) -> int:
+    if args.last is not None:
+        check_whole_number(args.last, 1, "--last", "the newest entries to list")
     ledger = Ledger(args.path)
     check_ledger_file(ledger.path, allow_empty=True)
     entries = ledger.entries()
@@ -111,14 +121,30 @@ def cmd_checkpoint(args) -> int:
     return 0
 
 
+def cmd_start_new(args) -> int:
+    """Writers refuse a ledger that lost the entries its head record covers; this is the explicit new start."""
+    ledger = Ledger(args.path)
+    n = len(ledger) if ledger.path.is_file() else 0
+    head = check_head(ledger, n)
+    if head.ok:
+        raise LedgerError(f"the ledger '{ledger.path}' holds every entry of its head record ({n} entries): there is "
+                          "nothing to start anew.", hint="Keep using it; 'ledger verify' checks it.")
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    kept = retire_head(ledger.path, stamp)
+    print(f"The ledger '{ledger.path}' ({n} entries) no longer matched its head record: {head.reason}.\n"
+          f"The head record was kept as '{kept}'; the next entry starts from what the ledger holds now. Record why "
+          "(a checkpoint held by a witness shows the gap).")
+    return 0
+
+
 def write_new_file(path: Path, text: str) -> None:
-    """Write ``text`` to a new file: a checkpoint is evidence, so an existing file is never overwritten."""
-    try:
-        with open(path, "x", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-    except FileExistsError:
+    """Write ``text`` to a new file: a checkpoint is evidence, so an existing file is never overwritten (and
+    nothing but a new regular file is written: steu_core.outputs)."""
+    if path.is_file() and not path.is_symlink():
         raise LedgerError(f"'{path}' already exists; checkpoints are never overwritten.",
-                          hint="Choose a new file name, e.g. with the date: checkpoint-2026-01-31.txt.") from None
+                          hint="Choose a new file name, e.g. with the date: checkpoint-2026-01-31.txt.")
+    try:
+        write_output(path, text.encode("utf-8"), "--out")
     except OSError as exc:
         raise LedgerError(f"cannot write the checkpoint to '{path}' ({type(exc).__name__}).",
                           hint="Check that the folder exists and is writable.") from None
@@ -167,6 +193,11 @@ def register(subparsers) -> None:
     c.add_argument("--out", metavar="FILE", help="write it to this new file (default: print it)")
     c.add_argument("--key", metavar="FILE", help="signing key file (default: the data directory's, made on first use)")
     c.set_defaults(func=cmd_checkpoint)
+
+    n = sub.add_parser("start-new", help="start a new, empty ledger where the old one was lost (its head record "
+                                         "is kept beside it as .retired-<time>): only when it cannot be restored")
+    n.add_argument("--path", help=path_help)
+    n.set_defaults(func=cmd_start_new)
 
     k = sub.add_parser("key", help="print the public key of the ledger's signing key (made on first use)")
     k.add_argument("--key", metavar="FILE", help="signing key file (default: the data directory's)")

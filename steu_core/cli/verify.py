@@ -21,7 +21,8 @@ def cmd_verify(args) -> int:
     original = resolve_model_path(args.original)
     clf = load_classifier(original, device="cpu")
     v = verify_run(clf, original, args.unlearned, Ledger(args.ledger))
-    print(f"Verifying {v.run_dir} against its ledger entry (results.json is not read).")
+    print(f"Verifying {v.run_dir} against its ledger entry (results.json is not read: only its SHA-256 is "
+          "compared with the one the entry pinned).")
     for c in v.checks:
         print(f"{'PASS' if c.ok else 'FAIL'}  {c.name}: {c.message}")
     if v.diff is not None:

@@ -13,11 +13,12 @@ import torch
 from ..audits.deep import ORACLE, ORIGINAL, DeepInputs, model_outputs, run_deep_audits
 from ..audits.hidden_mia import ATTACK as HIDDEN_ATTACK
 from ..demo import resolve_model_path
-from ..errors import Cancelled, SteuError
+from ..errors import Cancelled, SteuError, failure_message
 from ..methods.sampling import stratified_sample
 from ..model import encode, load_classifier, seed_everything, write_json_atomic
 from ..request import CompareRequest
 from ..runs import Staging, load_request_data, reference_of, run_unlearning
+from ..runs.record import append_rejudged
 from ..verdicts import MODEL_FILE, OUTPUTS, compute_verdicts
 from .files import write_comparison
 from .table import build_comparison
@@ -64,13 +65,16 @@ def run_comparison(req: CompareRequest, progress: Callable[[dict], None] | None 
         # each run directory carries the comparison, so the PDF report of any of them shows it
         for method in req.methods:
             write_json_atomic(stage.path / method / "comparison.json", comparison)
+        if req.record_ledger:  # the rewritten results.json and the comparison pinned, as the runs' own entries pin theirs
+            for method in req.methods:
+                append_rejudged(stage.path / method, out.name, out / method)
         if is_cancelled():
             raise Cancelled(CANCELLED)
         stage.finish()
         return out
     except BaseException as exc:
         state = "cancelled" if isinstance(exc, (Cancelled, KeyboardInterrupt)) else "failed"
-        stage.fail(state, str(exc) if isinstance(exc, SteuError) else f"internal error: {type(exc).__name__}")
+        stage.fail(state, str(exc) if isinstance(exc, SteuError) else failure_message(exc))
         raise
 
 

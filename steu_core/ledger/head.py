@@ -22,6 +22,8 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from .errors import LedgerError
+
 HEAD_FORMAT = "steu-ledger-head/1"
 HEAD_SUFFIX = ".head"
 MAX_HEAD_BYTES = 4096
@@ -68,9 +70,13 @@ def record_head(ledger) -> None:
 def read_head(path: Path) -> dict | None:
     """The head record's ``{"tree_size", "root"}``, or None when it is not a readable head record."""
     try:
-        if path.stat().st_size > MAX_HEAD_BYTES:
+        if not path.is_file():  # a device (/dev/zero) or a FIFO reports no size and never ends
             return None
-        head = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as f:
+            raw = f.read(MAX_HEAD_BYTES + 1)  # bounded whatever the file says its size is
+        if len(raw) > MAX_HEAD_BYTES:
+            return None
+        head = json.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return None
     ok = (isinstance(head, dict) and head.get("format") == HEAD_FORMAT and isinstance(head.get("tree_size"), int)
@@ -101,3 +107,24 @@ def check_head(ledger, n_entries: int) -> HeadResult:
                                  "an entry was changed, removed or reordered and the chain recomputed", size)
     grown = "" if n_entries == size else f" ({n_entries - size} newer entries not yet in it)"
     return HeadResult(True, f"the ledger holds every entry of its head record ({size}){grown}", size)
+
+
+def check_no_restart(ledger_path: Path, n_entries: int) -> None:
+    """Refuse to append to a ledger holding fewer entries than its head record covers (deleted, emptied or rolled
+    back): appending would start a new chain silently and rewrite the head record that shows the loss."""
+    head = read_head(head_path(ledger_path))
+    if head is not None and head["tree_size"] > n_entries:
+        raise LedgerError(f"the ledger '{ledger_path}' holds {n_entries} entries but its head record covers "
+                          f"{head['tree_size']}: it was deleted, emptied or rolled back; nothing was written.",
+                          hint="Restore ledger.sqlite from a backup, or start a new ledger explicitly with "
+                               "'python -m steu_core ledger start-new' (the old head record is kept beside it).")
+
+
+def retire_head(ledger_path: Path, stamp: str) -> Path | None:
+    """Move the head record aside (``<head>.retired-<stamp>``) so that a new ledger can start; None if none."""
+    path = head_path(ledger_path)
+    if not path.exists():
+        return None
+    kept = path.with_name(f"{path.name}.retired-{stamp}")
+    os.replace(path, kept)
+    return kept

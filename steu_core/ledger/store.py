@@ -35,7 +35,7 @@ from typing import Any
 from ..paths import steu_home
 from .files import LEDGER_FILE, unreadable_ledger
 from .hashing import canonical_json, compute_entry_hash
-from .head import record_head
+from .head import check_no_restart, record_head
 from .proofs import LedgerProofs
 
 GENESIS_HASH = "0" * 64
@@ -46,6 +46,7 @@ _TEXT_KEYS = {"text", "texts", "note", "notes", "note_text", "raw_text", "conten
 _TEXT_KEY_SUFFIXES = ("_text", "_texts", "_notes")
 _KIND_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
+APPEND_ONLY_TRIGGERS = ("entries_no_update", "entries_no_delete")  # created with the schema below
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS entries (
     seq        INTEGER PRIMARY KEY,
@@ -137,6 +138,7 @@ class Ledger(LedgerProofs):
             con.execute("BEGIN IMMEDIATE")
             try:
                 row = con.execute("SELECT seq, entry_hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+                check_no_restart(self.path, row[0] if row else 0)  # never a silent new chain
                 seq = (row[0] + 1) if row else 1
                 prev_hash = row[1] if row else GENESIS_HASH
                 ts = datetime.now(timezone.utc).isoformat(timespec="microseconds").replace("+00:00", "Z")
@@ -157,6 +159,18 @@ class Ledger(LedgerProofs):
                 "prev_hash": prev_hash, "entry_hash": entry_hash}
 
     # -- reading ------------------------------------------------------------------------------
+    def missing_triggers(self) -> list[str]:
+        """The append-only triggers the database lacks (dropped: rows could be changed or deleted meanwhile; the
+        next append creates them again, so ``ledger verify`` reports them while they are missing)."""
+        if not self.path.is_file():
+            return []
+        con = self._connect(write=False)
+        try:
+            names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+        finally:
+            con.close()
+        return [t for t in APPEND_ONLY_TRIGGERS if t not in names]
+
     def _rows(self) -> list[tuple]:
         if not self.path.is_file():
             return []

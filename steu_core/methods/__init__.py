@@ -1,6 +1,6 @@
 """Unlearning methods behind one registry: same inputs (:class:`UnlearnContext`), same output
 (:class:`MethodResult`). ``get_method(name)`` returns the method; ``METHODS`` lists them."""
-from .base import (METHODS, MethodResult, SettingField, UnlearnContext, describe, get_method,  # noqa: F401
+from .base import (METHODS, MethodResult, SettingField, UnlearnContext, check_fits, describe, get_method,  # noqa: F401
                    register, setting_fields, setting_names, settings_for)
 from . import steu  # noqa: F401  (registers "steu")
 # Ablations, controls and baselines (compare them with `python -m steu_core compare`)

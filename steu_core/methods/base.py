@@ -88,6 +88,14 @@ def get_method(name: str):
     return METHODS[name]
 
 
+def check_fits(name: str, settings: dict, clf) -> None:
+    """Method ``name``'s settings that need the model but not the notes (STEU's k against the vocabulary, its
+    budget against the head): checked before a run does any work, so a refusal leaves nothing."""
+    check = getattr(get_method(name)(settings), "check_model", None)
+    if check is not None:
+        check(clf)
+
+
 def describe(name: str) -> dict:
     """What the report and front ends say about method ``name``, in plain words: its ``label``, one-line
     ``description``, ``how`` it works (what is trained, what stays frozen), what it ``edits`` ("rows+head",

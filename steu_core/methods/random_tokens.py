@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ConfigError
-from ..pmi import TokenScore, document_frequency, k_from_budget, pmi_scores
+from ..pmi import TokenScore, document_frequency, pmi_scores
 from .base import UnlearnContext, register
-from .steu import Steu, SteuConfig, choose_tokens, default_min_df
+from .steu import Steu, SteuConfig, choose_tokens, default_min_df, rows_to_edit
 
 POOLS = ("forget", "vocab")
 
@@ -45,8 +45,7 @@ class RandomTokensConfig(SteuConfig):
 def random_selection(ctx: UnlearnContext, cfg: RandomTokensConfig) -> list[TokenScore]:
     clf = ctx.original
     vocab = int(clf.embedding.weight.shape[0])
-    k = cfg.k if cfg.k is not None else k_from_budget(clf.params_total, clf.head_params_total,
-                                                       clf.hidden_size, cfg.budget)
+    k = rows_to_edit(cfg, clf)
     df_f, n_f = document_frequency(ctx.forget.ids, vocab)
     df_r, n_r = document_frequency(ctx.retain.ids, vocab)
     df_all = df_f + df_r

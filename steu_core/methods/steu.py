@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from .. import distributed, lanes
 from ..errors import Cancelled, ConfigError
 from ..model import Classifier, RowOverride, head_logits, seed_everything
-from ..pmi import TokenScore, coverage, k_from_budget, select_tokens
+from ..pmi import TokenScore, check_k_fits, coverage, k_from_budget, select_tokens
 from .base import AllowedChanges, MethodResult, UnlearnContext, config_from_dict, register
 from .pools import TrainingPool, pool_logits, pool_outputs, step_gradients
 from .sampling import Cycler, stratified_sample
@@ -37,10 +37,18 @@ def default_min_df(n_forget: int) -> int:
     return int(min(5, max(2, math.ceil(0.03 * n_forget))))
 
 
-def choose_tokens(ctx: UnlearnContext, cfg: SteuConfig) -> list[TokenScore]:
-    clf = ctx.original
+def rows_to_edit(cfg: SteuConfig, clf: Classifier) -> int:
+    """k: given, or the rows the parameter budget pays for once the head is paid; a k the vocabulary cannot
+    hold is refused. Needs the model but not the notes, so a run checks it before any work (``check_model``)."""
     k = cfg.k if cfg.k is not None else k_from_budget(clf.params_total, clf.head_params_total,
                                                        clf.hidden_size, cfg.budget)
+    check_k_fits(k, int(clf.embedding.weight.shape[0]))
+    return k
+
+
+def choose_tokens(ctx: UnlearnContext, cfg: SteuConfig) -> list[TokenScore]:
+    clf = ctx.original
+    k = rows_to_edit(cfg, clf)
     min_df = cfg.min_df if cfg.min_df is not None else default_min_df(len(ctx.forget))
     return select_tokens(ctx.forget.ids, ctx.retain.ids, clf.tokenizer, k, min_df=min_df,
                          alpha=cfg.alpha, vocab_size=int(clf.embedding.weight.shape[0]),
@@ -310,6 +318,10 @@ class Steu:
     def __init__(self, settings: dict | None = None, use_cache: bool = True):
         self.cfg = config_from_dict(self.Config, settings)
         self.use_cache = use_cache
+
+    def check_model(self, clf: Classifier) -> None:
+        """The settings that need the model but not the notes (k, the budget): before any work."""
+        rows_to_edit(self.cfg, clf)
 
     def select(self, ctx: UnlearnContext) -> list[TokenScore]:
         return choose_tokens(ctx, self.cfg)

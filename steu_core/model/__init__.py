@@ -15,7 +15,7 @@ batched scoring. One module per job:
 Every public name is re-exported here: importers use ``from steu_core.model import ...``.
 """
 from .classifier import Classifier
-from .device import device_description, resolve_device, seed_everything
+from .device import SEED_MAX, check_seed, device_description, resolve_device, seed_everything
 from .features import compute_features, compute_logits, head_logits
 from .hashing import file_sha256, hash_directory
 from .heads import DistilBertHead, FirstTokenHead, HeadAdapter, PooledLinearHead, find_head_adapter
@@ -31,6 +31,6 @@ __all__ = [
     "PooledLinearHead", "RowOverride", "TOKENIZER_FILES", "TokenIds", "WEIGHT_FILES", "check_model_dir",
     "compute_features", "compute_logits", "device_description", "encode", "file_sha256", "find_head_adapter",
     "frozen", "hash_directory", "head_logits", "iter_encode", "length_batches", "length_order", "load_classifier",
-    "pad_batch", "pad_id", "resolve_device", "save_model_atomically", "seed_everything", "write_json_atomic",
+    "pad_batch", "pad_id", "resolve_device", "SEED_MAX", "check_seed", "save_model_atomically", "seed_everything", "write_json_atomic",
     "write_model",
 ]

@@ -42,6 +42,16 @@ def device_description(device: torch.device) -> str:
     return device.type
 
 
+SEED_MAX = 2 ** 32 - 1  # the largest seed every generator (random, NumPy, torch) takes as it is
+
+
+def check_seed(seed, flag: str = "--seed", runs: int = 1) -> None:
+    """``seed`` (and the ``runs - 1`` seeds after it) must be whole numbers from 0 to SEED_MAX."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0 or seed + runs - 1 > SEED_MAX:
+        more = f" (with --seeds {runs}, up to {SEED_MAX - runs + 1})" if runs > 1 else ""
+        raise ConfigError(f"{flag} must be a whole number from 0 to {SEED_MAX}{more}; got {seed!r}.")
+
+
 def seed_everything(seed: int) -> None:
     """Seed every generator and ask torch for deterministic kernels: with the same thread count a
     seeded CPU run is bit-identical (README, "Determinism"); warn_only keeps a GPU run going where an

@@ -72,6 +72,7 @@ def load_classifier(path: str | Path, device: str | torch.device = "auto", *, nu
     if require_head and labels is None:
         _check_head_trained(clf, info.get("missing_keys", []))
     _check_tokenizer_fits(clf)
+    _check_finite(clf)
     clf.adapter = find_head_adapter(model, tokenizer)
     return clf
 
@@ -138,6 +139,15 @@ def _check_head_trained(clf: Classifier, missing_keys: Sequence[str]) -> None:
         raise ModelError(f"'{clf.path}' has no trained classification head "
                          f"(missing {', '.join(sorted(missing_head)[:4])}).",
                          hint="Fine-tune it first: python -m steu_core train --base DIR --train FILE --out NEWDIR.")
+
+
+def _check_finite(clf: Classifier) -> None:
+    """NaN or infinite weights make every score NaN: refused here, where the file is named."""
+    for name, p in clf.model.named_parameters():
+        if p.is_floating_point() and not bool(torch.isfinite(p.detach()).all()):
+            raise ModelError(f"the weights in '{clf.path}' hold NaN or infinite values (tensor {name}): the model "
+                             "cannot score notes.", hint="The checkpoint is damaged or was trained with a learning "
+                                                         "rate that diverged: restore or retrain it.")
 
 
 def _check_tokenizer_fits(clf: Classifier) -> None:

@@ -13,6 +13,7 @@ from ..errors import ConfigError
 from ..format import (FIELD_CHARS, change, count, interval, label, number, percent, printable, setting, to_number,
                       wall_time, when)
 from ..methods import describe
+from ..outputs import check_output_file, write_output
 from ..phi import RARE_NOTES, mask_tokens, revealed_results
 from ..verdicts import RELEARN_QUESTION, VERDICT_WORDS, relearning
 from .evidence import REPORT_SCHEMA, ledger_record, load_comparison, load_finished_run
@@ -362,12 +363,10 @@ def exported(content: dict) -> dict:
 
 
 def build_json(run_dir: str | Path, out_json: str | Path, organisation: str | None = None,
-               content: dict | None = None) -> Path:
-    """Write the report's content as JSON (the same formatted numbers as the PDF)."""
+               content: dict | None = None, overwrite: bool = False) -> Path:
+    """Write the report's content as JSON (the same formatted numbers as the PDF); an existing file is replaced
+    only with ``overwrite`` (steu_core.outputs)."""
+    check_output_file(out_json, "--json", overwrite)  # before the content is built
     content = content or report_content(run_dir, organisation)
-    out = Path(out_json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(exported(content), indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, out)
-    return out
+    data = json.dumps(exported(content), indent=2, ensure_ascii=False).encode("utf-8")
+    return write_output(out_json, data, "--json", overwrite)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, EvidenceError
 from ..ledger import Ledger
 from ..runs.staging import pid_alive
+from ..runs.verify import read_manifest, run_directory, verify_evidence
 
 REPORT_SCHEMA = 1
 
@@ -16,6 +17,8 @@ REQUIRED_KEYS = ("run_id", "labels", "forget_class", "forget_f1_before", "forget
                  "params_changed_fraction")
 
 _RUN_HINT = "Give the --out directory of a completed unlearn run (it holds results.json)."
+_TAMPERED_HINT = ("Restore the run directory from a backup (or run the request again), and check it with "
+                  "'python -m steu_core verify'.")
 _STATES = {"running": "is still running", "failed": "failed", "cancelled": "was cancelled"}
 
 
@@ -75,6 +78,29 @@ def _check_results(path: Path, results: dict) -> None:
     missing = [k for k in REQUIRED_KEYS if k not in results]
     if missing:
         raise ConfigError(f"'{path}' lacks {', '.join(missing)}.", hint="It was not written by a finished run.")
+
+
+def check_pinned_evidence(run_dir: str | Path, results: dict) -> None:
+    """Refuse (:class:`EvidenceError`, the first mismatch named) a recorded run whose files are not the ones its
+    ledger entry pinned: results.json, manifest, patch, comparison.json and model/, as ``verify`` checks them. A
+    run the ledger does not know passes: its report says "not recorded" and verify-report fails it."""
+    run = run_directory(run_dir)
+    run_id, named = read_manifest(run)["run_id"], str(results.get("run_id", ""))
+    ledger = Ledger()
+    if not any(ledger.find_run(i) for i in {run_id, named}):
+        return
+    if named != run_id:
+        raise EvidenceError(f"results.json names run '{named}' but the manifest of '{run}' names '{run_id}': the run "
+                            "directory was altered; no report was written.", hint=_TAMPERED_HINT)
+    v, entry, _ = verify_evidence(run, ledger)
+    failed = next((c for c in v.checks if not c.ok), None)
+    if failed is not None:
+        raise EvidenceError(f"the run's evidence does not match its ledger entry ({failed.name}: {failed.message}); "
+                            "no report was written.", hint=_TAMPERED_HINT)
+    if "results" not in (entry["payload"].get("hashes") or {}):
+        raise EvidenceError(f"the ledger entry of run {run_id} pins no results.json hash (it was recorded by an "
+                            "earlier version), so its figures cannot be attested; no report was written.",
+                            hint="Run the request again with this version to get a report.")
 
 
 def load_comparison(run_dir: str | Path) -> list[dict] | None:

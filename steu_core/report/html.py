@@ -5,11 +5,11 @@ presentation page. The file is deterministic for a given run and report, so its 
 from __future__ import annotations
 
 import html
-import os
 from pathlib import Path
 
 from .. import __version__
 from ..format import wrap_hash
+from ..outputs import check_output_file, write_output
 from .evidence import load_finished_run
 from .slides import build_slides, latest_report
 
@@ -149,12 +149,9 @@ def render_html(r: dict, report: dict | None = None) -> str:
             f"<script type='text/javascript'>{SCRIPT}</script></body></html>")
 
 
-def build_html(run_dir: str | Path, out_html: str | Path) -> Path:
-    """Write the interactive HTML export of the finished run in ``run_dir``; returns its path."""
-    run_dir, out = Path(run_dir), Path(out_html)
-    text = render_html(load_finished_run(run_dir), latest_report(run_dir))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, out)
-    return out
+def build_html(run_dir: str | Path, out_html: str | Path, overwrite: bool = False) -> Path:
+    """Write the interactive HTML export of the finished run in ``run_dir``; returns its path. An existing file
+    is replaced only with ``overwrite``; nothing but a regular file is written to (steu_core.outputs)."""
+    check_output_file(out_html, "--html", overwrite)  # before the page is rendered
+    text = render_html(load_finished_run(Path(run_dir)), latest_report(Path(run_dir)))
+    return write_output(out_html, text.encode("utf-8"), "--html", overwrite)

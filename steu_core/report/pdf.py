@@ -14,9 +14,12 @@ from .. import __version__, charts
 from ..errors import ConfigError
 from ..ledger import Ledger
 from ..model import file_sha256
+from ..outputs import check_output_file
+from ..runs.record import LEDGER_FIGURES
 from .anchors import EVIDENCE_FORMAT, EVIDENCE_NAME, run_evidence, sidecar_path, write_sidecar
 from .content import build_json, chart_specs, report_content
 from .document import ReportDocument
+from .evidence import check_pinned_evidence
 from .sections import write_pdf
 from .signing import report_signer, sign_pdf
 from .versions import target_path
@@ -36,8 +39,11 @@ def build_report(run_dir: str | Path, out_pdf: str | Path, organisation: str | N
     recording fails, the PDF is removed again (a file it overwrote is restored).
     ``reveal_tokens`` prints identifier-like tokens in clear (steu_core.phi): a report for local use.
     """
-    content = report_content(run_dir, organisation, reveal_tokens=reveal_tokens)
     out_pdf = target_path(Path(out_pdf), if_exists)
+    if json_out:
+        check_output_file(json_out, "--json", overwrite=if_exists == "overwrite")
+    content = report_content(run_dir, organisation, reveal_tokens=reveal_tokens)
+    check_pinned_evidence(run_dir, content["_results"])  # nothing is signed that the ledger did not pin
     out_pdf.parent.mkdir(parents=True, exist_ok=True)
     signer = report_signer()  # first: the report states who signs it, and a bad certificate stops here
     content["signature"] = signer.as_dict()
@@ -54,16 +60,18 @@ def build_report(run_dir: str | Path, out_pdf: str | Path, organisation: str | N
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     if json_out:
-        build_json(run_dir, json_out, organisation, content=content)
+        build_json(run_dir, json_out, organisation, content=content, overwrite=if_exists == "overwrite")
     return out_pdf
 
 
 def _attach_evidence(doc: ReportDocument, content: dict) -> None:
     """The machine-readable evidence as a file attached to the PDF (what verify-report reads)."""
+    r = content["_results"]
     data = {"format": EVIDENCE_FORMAT, "run_id": content["run"]["run_id"], "run_entry": content["ledger"].get("proof"),
-            "signature": content["signature"]}
+            "figures": {k: r.get(k) for k in LEDGER_FIGURES}, "signature": content["signature"]}
     doc.pdf.embed_file(bytes=json.dumps(data, indent=1, ensure_ascii=False).encode("utf-8"), basename=EVIDENCE_NAME,
-                       desc="STEU Audit: the run entry's inclusion proof and the signed checkpoint (JSON)")
+                       desc="STEU Audit: the run entry's inclusion proof, the signed checkpoint and the figures the "
+                            "report prints that the entry pins (JSON)")
 
 
 def _save(signed: bytes, content: dict, out_pdf: Path, record_ledger: bool, replace: bool) -> None:
@@ -71,12 +79,13 @@ def _save(signed: bytes, content: dict, out_pdf: Path, record_ledger: bool, repl
     nothing is recorded for a PDF that is not there. If recording fails the PDF is taken back (a file
     it replaced is restored), so no unrecorded PDF is left either; an existing file is replaced only
     with ``replace`` (overwriting asked for)."""
+    check_output_file(out_pdf, "--out", overwrite=True)  # still a regular file or nothing, after the work
     tmp = out_pdf.with_name(f".{out_pdf.name}.tmp")
-    tmp.write_bytes(signed)
     try:
+        tmp.write_bytes(signed)
         kept = _place(tmp, out_pdf, replace)
     finally:
-        tmp.unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)  # also a half-written one (full disk)
     try:
         entry = None
         if record_ledger:

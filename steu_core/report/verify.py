@@ -15,6 +15,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..ledger import Ledger, VerifierKey, load_verifier, verify_inclusion
 from ..ledger.keys import local_verifier
+from ..runs.record import LEDGER_FIGURES
 from .anchors import EVIDENCE_NAME, sidecar_path
 from .signing import check_pdf_signature, self_signed_path
 
@@ -120,11 +121,31 @@ def _check_embedded(data: bytes, sc: dict | None, res: ReportCheck, key: Verifie
     ok, why = verify_inclusion(run_ev.get("entry") or {}, run_ev.get("inclusion_proof") or {},
                                str(run_ev.get("checkpoint", "")), key)
     res.add("run entry in the signed log", ok, why)
+    _check_figures(ev.get("figures"), run_ev.get("entry") or {}, res)
     if sc and isinstance(sc.get("entry"), dict):
         named = (sc["entry"].get("payload") or {}).get("run_entry_hash")
         same = named == (run_ev.get("entry") or {}).get("entry_hash")
         res.add("report names its run", same, "the report entry names the run entry proven inside the PDF" if same
                 else "the report entry names another run entry than the one proven inside the PDF")
+
+
+def _check_figures(figures, entry: dict, res: ReportCheck) -> None:
+    """The figures the report prints are the ones the proven run entry pinned, from a results.json whose
+    hash that entry pinned (``report`` refuses any other)."""
+    payload = entry.get("payload") if isinstance(entry.get("payload"), dict) else {}
+    if not isinstance(figures, dict):
+        res.add("figures as pinned", False, "the PDF carries no figures to compare with its run entry (it was made "
+                                            "by an earlier version, which did not check them before signing)")
+        return
+    if "results" not in (payload.get("hashes") or {}):
+        res.add("figures as pinned", False, "the run entry pins no results.json hash, so the report's figures are "
+                                            "not the ledger's")
+        return
+    differ = [k for k in LEDGER_FIGURES if figures.get(k) != payload.get(k)]
+    res.add("figures as pinned", not differ,
+            f"the report's figures differ from the ones its run entry pinned: {', '.join(differ)}" if differ else
+            "the report's figures (F1 before and after, parameters changed, parameter-diff verdict) are the ones "
+            "its run entry pinned, with results.json's hash")
 
 
 def embedded_evidence(data: bytes) -> dict | None:

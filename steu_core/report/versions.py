@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..outputs import check_output_file
 
 IF_EXISTS = ("version", "refuse", "overwrite")
 _VERSION_RE = re.compile(r"^(?P<stem>.+?)-v(?P<n>[0-9]+)$")
@@ -34,10 +35,10 @@ def target_path(out_pdf: Path, if_exists: str) -> Path:
     """Where the report goes: ``out_pdf``, its next free version, or a ConfigError for "refuse"."""
     if if_exists not in IF_EXISTS:
         raise ConfigError(f"if_exists must be one of {', '.join(IF_EXISTS)} (got {if_exists!r}).")
-    if out_pdf.exists() and not out_pdf.is_file():
-        kind = "a directory" if out_pdf.is_dir() else "not a regular file"
-        raise ConfigError(f"'{out_pdf}' is {kind}; a report is written to a PDF file.",
+    if out_pdf.is_dir() and not out_pdf.is_symlink():
+        raise ConfigError(f"'{out_pdf}' is a directory; a report is written to a PDF file.",
                           hint=f"Give a file name for --out, e.g. '{out_pdf / 'report.pdf'}'.")
+    check_output_file(out_pdf, "--out", overwrite=True)  # a regular file or nothing; versions are decided below
     if not out_pdf.exists() or if_exists == "overwrite":
         return out_pdf
     if if_exists == "refuse":

@@ -1,6 +1,5 @@
-"""One deletion request, end to end, as a short list of named steps:
-model -> data -> tokens -> original scores -> method -> new model -> new scores -> audits ->
-evidence (patch, manifest, results.json) -> finished run directory and ledger entry.
+"""One deletion request, end to end, as a short list of named steps: model -> data -> tokens -> original
+scores -> method -> new model -> new scores -> audits -> evidence -> finished run directory and ledger entry.
 
 Everything is written into a hidden staging directory (:mod:`.staging`) and renamed to ``out`` only
 when complete; a failure or a cancel leaves nothing that looks finished. The original model
@@ -24,10 +23,10 @@ from ..audits import AuditInputs, run_audits
 from ..audits.param_diff import load_state
 from ..demo import resolve_model_path
 from ..distributed import compute_features, compute_logits
-from ..errors import Cancelled, ConfigError, SteuError, as_user_error
+from ..errors import Cancelled, ConfigError, SteuError, as_user_error, failure_message
 from ..ledger import Ledger
 from ..locks import model_run_lock
-from ..methods import MethodResult, UnlearnContext, get_method
+from ..methods import MethodResult, UnlearnContext, check_fits, get_method
 from ..model import (Classifier, encode, file_sha256, hash_directory, head_logits, load_classifier,
                      seed_everything, write_json_atomic, write_model)
 from ..patch import make_patch, save_patch
@@ -150,6 +149,7 @@ def load_model(run: Run) -> None:
     clf = load_classifier(path, device=run.dp.run_device(req.device), allow_pickle=req.allow_pickle)
     clf.precision = check_precision(clf.device, req.precision)
     check_max_length(clf, req.max_length)
+    check_fits(req.method, req.settings, clf)  # k and the budget: refused before the request is recorded
     run.clf, run.original_hash = clf, hash_directory(clf.path)
 
 
@@ -341,7 +341,9 @@ def finish(run: Run) -> None:
                           hint="Choose a new --out; finished runs are never overwritten.")
     if run.req.record_ledger:
         request_hash = run.ledger_request["entry_hash"] if run.ledger_request else None
-        record.append_outcome(record.run_entry(run.req, run.run_id, request_hash, run.results), run.stage.out)
+        results_sha = file_sha256(run.stage.path / "results.json")
+        record.append_outcome(record.run_entry(run.req, run.run_id, request_hash, run.results, results_sha),
+                              run.stage.out)
     run.stage.finish()
     run.dp.release_followers()
 
@@ -356,7 +358,7 @@ def fail(run: Run, exc: BaseException) -> None:
         except Exception:
             pass
     state = "cancelled" if isinstance(exc, (Cancelled, KeyboardInterrupt)) else "failed"
-    message = str(user_error) if user_error is not None else f"internal error: {type(exc).__name__}"
+    message = str(user_error) if user_error is not None else failure_message(exc)
     if not run.dp.is_main:  # process 0 owns the staging directory and the ledger
         return
     if run.started:

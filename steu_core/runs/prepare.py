@@ -79,11 +79,22 @@ def load_request_data(req: RunRequest, clf: Classifier) -> tuple[NoteSet, NoteSe
     if len(retain) == 0:
         raise DataError("the training file has no notes of any class other than the forget class", file=train.name,
                         hint="The retain set (the other classes) is needed to keep the model's utility.")
+    check_evaluation(evaluation, name)
+    return train, evaluation, forget, retain, fc
+
+
+def check_evaluation(evaluation: NoteSet, name: str) -> None:
+    """The evaluation file needs notes of the forget class (forget F1, the non-members) and of the other
+    classes (whether usefulness was kept): a forget file given as --eval has only the first."""
     if name not in evaluation.labels:
         raise DataError(f"the evaluation file has no note of the forget class '{name}'", file=evaluation.name,
                         hint="The forget F1 and the membership-inference audit need held-out notes of the "
                              "forget class; add some to the evaluation file.")
-    return train, evaluation, forget, retain, fc
+    if all(label == name for label in evaluation.labels):
+        raise DataError(f"the evaluation file has only notes of the forget class '{name}', none of the retained "
+                        "classes", file=evaluation.name,
+                        hint="Whether the model's usefulness was kept is measured on held-out notes of the other "
+                             "classes: give --eval a held-out file of every class (not the forget file).")
 
 
 def load_forget_set(req: RunRequest, train: NoteSet, name: str, labels: list[str], cols: dict) -> NoteSet:

@@ -12,6 +12,7 @@ import numpy as np
 from .. import __version__
 from ..errors import ConfigError, ResourceError, SteuError, as_user_error
 from ..ledger import Ledger
+from ..model import file_sha256
 from ..paths import comparisons_dir, runs_dir
 from ..phi import mask_tokens
 from ..stats import retained_class_f1
@@ -110,14 +111,43 @@ def request_entry(req, run_id: str, model_dir: Path, model_sha: str, forget, for
             "forget_class": forget_class, "method": req.method, "settings": req.settings, "seed": req.seed}
 
 
-def run_entry(req, run_id: str, request_hash: str | None, results: dict) -> dict:
-    """The ledger entry of a finished run: its outcome and, beside it, its verdicts (a run can succeed and
-    still say "No")."""
-    v = results["verdicts"]
-    verdicts = {key: item["verdict"] for key, item in verdict_items(v).items()}
-    return {"request_id": req.request_id, "run_id": run_id, "outcome": "success", "verdict": headline(v),
-            "verdicts": verdicts, "request_entry": request_hash, "hashes": results["hashes"],
+def run_entry(req, run_id: str, request_hash: str | None, results: dict, results_sha256: str) -> dict:
+    """The ledger entry of a finished run: the hashes of its evidence, results.json's own among them (it cannot
+    hold its own hash), so that a report is made only of figures the ledger pinned; and, beside the outcome, its
+    verdicts (a run can succeed and still say "No")."""
+    return {"request_id": req.request_id, "run_id": run_id, "outcome": "success", **verdict_fields(results),
+            "request_entry": request_hash, "hashes": {**results["hashes"], "results": results_sha256},
             **{k: results[k] for k in LEDGER_FIGURES}}
+
+
+def verdict_fields(results: dict) -> dict:
+    """The headline verdict and every verdict's value, as a run entry carries them."""
+    v = results["verdicts"]
+    return {"verdict": headline(v), "verdicts": {key: item["verdict"] for key, item in verdict_items(v).items()}}
+
+
+def rejudged_entry(previous: dict, results: dict, results_sha256: str, comparison_sha256: str,
+                   comparison: str) -> dict:
+    """The run entry that supersedes ``previous`` (the run's own) once a comparison has rewritten the run's
+    results.json (its verdicts read against the comparison's retrain) and added its comparison.json: the same
+    evidence, with the new results.json hash and the comparison's. The newest run entry is the one that counts."""
+    p = previous["payload"]
+    return {"request_id": p.get("request_id"), "run_id": p.get("run_id"), "outcome": "success",
+            **verdict_fields(results), "request_entry": p.get("request_entry"), "supersedes": previous["entry_hash"],
+            "rejudged_by": comparison,
+            "hashes": {**(p.get("hashes") or {}), "results": results_sha256, "comparison": comparison_sha256},
+            **{k: results.get(k) for k in LEDGER_FIGURES}}
+
+
+def append_rejudged(run_dir: Path, comparison: str, out: Path) -> dict | None:
+    """Pin a run's results.json and comparison.json as rewritten by a comparison (see :func:`rejudged_entry`);
+    None when the run has no successful entry to supersede (a comparison that records nothing)."""
+    results = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    previous = Ledger().find_run(str(results.get("run_id")))
+    if previous is None or previous["payload"].get("outcome") != "success":
+        return None
+    return append_outcome(rejudged_entry(previous, results, file_sha256(run_dir / "results.json"),
+                                         file_sha256(run_dir / "comparison.json"), comparison), out)
 
 
 def outcome_entry(req, run_id: str, request_hash: str, state: str, message: str) -> dict:

@@ -74,6 +74,9 @@ def run_directory(path: str | Path) -> Path:
         if not (path / name).is_file():
             raise ConfigError(f"the run directory '{path}' has no {name}: its evidence is incomplete.",
                               hint="Restore the run directory from a backup; it cannot be verified without it.")
+    if not (path / "model").is_dir():
+        raise ConfigError(f"the run directory '{path}' has no model/ directory: the new model version is missing.",
+                          hint="Restore the run directory from a backup; it cannot be verified without it.")
     return path
 
 
@@ -122,6 +125,8 @@ def check_manifest(v: RunVerification, run_dir: Path, manifest: dict, recorded: 
 
 
 def check_file_hash(v: RunVerification, name: str, path: Path, recorded: str | None) -> bool:
+    if not path.is_file():
+        return v.add(name, False, f"{path.name} is missing; the ledger entry recorded {str(recorded)[:16]}...")
     sha = file_sha256(path)
     return v.add(name, sha == recorded, f"{path.name} SHA-256 {sha[:16]}..., recorded {str(recorded)[:16]}...")
 
@@ -161,28 +166,42 @@ def patched_names(patch: dict) -> list[str]:
         return []
 
 
-def verify_run(clf, original_dir: str | Path, run_dir: str | Path, ledger: Ledger) -> RunVerification:
-    """Every check of a finished run against its ledger entry; ``clf`` is the loaded original."""
-    run_dir, original_dir = run_directory(run_dir), Path(original_dir)
+def verify_evidence(run_dir: str | Path, ledger: Ledger) -> tuple[RunVerification, dict | None, bool]:
+    """The checks that need no original model: the run's ledger entry, and every file whose hash it pinned
+    (manifest, patch, results.json, comparison.json, model/). Returns the checks, the entry (None when there is
+    none to check against) and whether the manifest and patch hashes matched (they say what may change)."""
+    run_dir = run_directory(run_dir)
     v = RunVerification(run_dir)
-    manifest = read_manifest(run_dir)
-    entry = ledger_entry(v, ledger, manifest["run_id"])
+    entry = ledger_entry(v, ledger, read_manifest(run_dir)["run_id"])
     if entry is None:
-        return v
+        return v, None, False
     recorded = entry["payload"].get("hashes") or {}
-    ok = check_manifest(v, run_dir, manifest, recorded)
+    ok = check_manifest(v, run_dir, read_manifest(run_dir), recorded)
     ok = check_file_hash(v, "patch hash", run_dir / "patch.safetensors", recorded.get("patch")) and ok
-    original = hash_directory(original_dir)["sha256"]
-    ok = v.add("original model", original == recorded.get("original_model"),
-               f"--original hashes to {original[:16]}..., the run started from {str(recorded.get('original_model'))[:16]}...") and ok
+    for name, key in (("results hash", "results"), ("comparison hash", "comparison")):
+        if key in recorded:  # entries made before results.json was pinned have no such hash
+            check_file_hash(v, name, run_dir / f"{key}.json", recorded[key])  # says nothing of what may change
     new = hash_directory(run_dir / "model")["sha256"]
     v.add("unlearned model hash", new == recorded.get("unlearned_model"),
           f"model/ hashes to {new[:16]}..., recorded {str(recorded.get('unlearned_model'))[:16]}...")
+    return v, entry, ok
+
+
+def verify_run(clf, original_dir: str | Path, run_dir: str | Path, ledger: Ledger) -> RunVerification:
+    """Every check of a finished run against its ledger entry; ``clf`` is the loaded original."""
+    original_dir = Path(original_dir)
+    v, entry, ok = verify_evidence(run_dir, ledger)
+    if entry is None:
+        return v
+    recorded = entry["payload"].get("hashes") or {}
+    original = hash_directory(original_dir)["sha256"]
+    ok = v.add("original model", original == recorded.get("original_model"),
+               f"--original hashes to {original[:16]}..., the run started from {str(recorded.get('original_model'))[:16]}...") and ok
     if ok:  # only a patch whose hash was recorded may say what was allowed to change
         try:
-            patch = load_patch(run_dir / "patch.safetensors")
+            patch = load_patch(v.run_dir / "patch.safetensors")
         except Exception as exc:  # safetensors raises its own error types for a damaged file
             v.add("patch readable", False, f"patch.safetensors cannot be read as a STEU patch ({type(exc).__name__})")
             return v
-        check_models(v, clf, original_dir, run_dir / "model", patch)
+        check_models(v, clf, original_dir, v.run_dir / "model", patch)
     return v
