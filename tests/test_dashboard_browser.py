@@ -68,7 +68,7 @@ def test_full_flow_in_chromium(server):
             # 4 - the results: headline charts and numbers
             charts = page.locator(".js-plotly-plot")
             expect(charts.first).to_be_visible(timeout=120_000)
-            expect(charts).to_have_count(7, timeout=120_000)  # with the two collateral-damage charts
+            expect(charts).to_have_count(8, timeout=120_000)  # with the three collateral-damage charts
             times["start command to results"] = time.perf_counter() - server["t_start"]
             metric = page.get_by_test_id("stMetric").filter(has_text="Forget F1")
             value = metric.get_by_test_id("stMetricValue").inner_text()

@@ -50,9 +50,11 @@ def test_a_second_request_reads_the_cache_and_gets_exactly_the_same_results(tiny
 
     # the original's scores come from the cache: scoring them must not happen (the new model's
     # scoring goes through the exact feature cache, which recomputes only the edited notes)
-    calls, method_calls = [], []
-    real = pipeline.compute_features
-    monkeypatch.setattr(pipeline, "compute_features", lambda *a, **k: calls.append(1) or real(*a, **k))
+    calls, method_calls, loaded = [], [], []
+    real = pipeline.compute_features  # the new model's edited notes go through it too: only the original's count
+    monkeypatch.setattr(pipeline, "compute_features", lambda clf, *a, **k: calls.append(clf) or real(clf, *a, **k))
+    real_load = pipeline.load_classifier
+    monkeypatch.setattr(pipeline, "load_classifier", lambda *a, **k: loaded.append(real_load(*a, **k)) or loaded[-1])
     real_shared = distributed.compute_features  # what the method calls for its retain pool
     monkeypatch.setattr(distributed, "compute_features", lambda *a, **k: method_calls.append(1) or real_shared(*a, **k))
     tokenised = []
@@ -60,7 +62,7 @@ def test_a_second_request_reads_the_cache_and_gets_exactly_the_same_results(tiny
     monkeypatch.setattr(pipeline_module, "encode", lambda tok, texts, *a, **k: tokenised.extend(texts) or
                         real_encode(tok, texts, *a, **k))
     second = _run(tiny_bert, tiny_data, tmp_path / "b")
-    assert not calls, "the original's features were computed again"
+    assert loaded and not [clf for clf in calls if clf is loaded[0]], "the original's features were computed again"
     assert len(tokenised) <= 1, "the notes were tokenised again"  # one note: the tokenizer's state (pipeline.tokenize)
     assert not method_calls, "the method computed the original's retain features again"
     assert _figures(second) == _figures(first)
@@ -171,9 +173,11 @@ def test_the_new_models_forget_logits_are_the_methods_own_and_match_a_fresh_scor
 
 def test_the_run_scores_the_new_model_on_the_forget_set_only_once(tiny_bert, tiny_data, tmp_path, monkeypatch):
     scored: list[tuple[int, int]] = []  # (which model, how many notes)
-    real = pipeline.compute_logits
+    real, real_head = pipeline.compute_logits, pipeline.head_logits  # the new model: the head on its head inputs
     monkeypatch.setattr(pipeline, "compute_logits", lambda clf, enc, *a, **k: scored.append((id(clf), len(enc))) or
                         real(clf, enc, *a, **k))
+    monkeypatch.setattr(pipeline, "head_logits", lambda clf, feats, *a, **k: scored.append((id(clf), len(feats))) or
+                        real_head(clf, feats, *a, **k))
     r = _run(tiny_bert, tiny_data, tmp_path / "a")
     models = list(dict.fromkeys(m for m, _ in scored))
     assert len(models) == 2  # the original (first request: nothing cached), then the new model
