@@ -5,6 +5,7 @@ import ast
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from steu_core.audits import AUDITS, DEEP_AUDITS
 from steu_core.audits.mia import attack_figures
@@ -58,3 +59,30 @@ def test_the_membership_attack_reports_the_shared_definitions():
     assert out["auc"] == roc_auc(members, nonmembers)
     assert out["auc_ci"] == auc_with_interval(members, nonmembers, seed=3)[1]
     assert out["tpr_at_1pct_fpr"] == tpr_at_fpr(members, nonmembers, 0.01)
+
+
+def test_a_name_registered_twice_is_refused_naming_both():
+    from steu_core.audits.base import registrar
+    from steu_core.methods.base import METHODS, register
+
+    registry: dict = {}
+    register_here = registrar(registry)
+
+    def first(inp):
+        return {}
+
+    def second(inp):
+        return {}
+
+    register_here("probe")(first)
+    register_here("probe")(first)  # the same definition again (a module reload): allowed
+    with pytest.raises(ValueError, match=r"'probe' is registered already \(by .*first\); .*second needs another name"):
+        register_here("probe")(second)
+    assert registry["probe"] is first
+
+    class NotSteu:
+        pass
+
+    with pytest.raises(ValueError, match="'steu' is registered already"):
+        register("steu")(NotSteu)
+    assert METHODS["steu"].__name__ == "Steu"

@@ -9,6 +9,8 @@ from typing import Callable
 import numpy as np
 import torch
 
+from ..registries import refuse_duplicate
+
 
 @dataclass
 class AuditInputs:
@@ -45,9 +47,10 @@ AUDITS: dict[str, Callable[[AuditInputs], dict]] = {}
 
 def registrar(registry: dict):
     """``register(name)`` decorators that add a function to ``registry`` (in import order:
-    audits/__init__ imports every audit module)."""
+    audits/__init__ imports every audit module); a name registered twice is refused."""
     def register(name: str):
         def deco(fn):
+            refuse_duplicate(registry, name, fn)
             registry[name] = fn
             return fn
         return deco

@@ -9,6 +9,7 @@ import torch
 from ..errors import ConfigError
 from ..model import Classifier, Encoded
 from ..pmi import TokenScore
+from ..registries import refuse_duplicate
 
 
 @dataclass
@@ -75,7 +76,9 @@ METHODS: dict[str, type] = {}
 
 
 def register(name: str):
+    """Add a method class to ``METHODS`` under ``name``; a name registered twice is refused."""
     def deco(cls):
+        refuse_duplicate(METHODS, name, cls)
         cls.name = name
         METHODS[name] = cls
         return cls
