@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from ..stats import auc_with_interval, cross_validated_scores, roc_points, tpr_at_fpr
+from ..threat_models import MODEL_FILE, OUTPUTS
 from .base import AuditInputs, register_audit
 
 
@@ -42,7 +43,6 @@ def _downsample(fpr: np.ndarray, tpr: np.ndarray, n: int = 200) -> dict:
     return {"fpr": [float(x) for x in fpr], "tpr": [float(x) for x in tpr]}
 
 
-OUTPUTS, MODEL_FILE = "outputs", "model_file"
 FOLDS = 2            # disjoint halves
 LEARNED_C = 1.0      # the logistic regression's inverse regularisation strength
 LEARNED_OUTPUTS = "learned (outputs)"

@@ -3,6 +3,7 @@ the verdict record itself, number formats, and the least-favourable-seed helpers
 from __future__ import annotations
 
 from ..format import change, number
+from ..threat_models import MODEL_FILE, OUTPUTS, THREAT_MODEL_SHORT, THREAT_MODELS  # noqa: F401
 
 YES, NO, INCONCLUSIVE = "yes", "no", "inconclusive"
 # The original model must have recognised the class: forget F1 before at least this (and its
@@ -13,10 +14,6 @@ FORGOTTEN_MAX = 0.05
 # A retained class whose interval of the F1 change is wider than this cannot be judged.
 UNDECIDABLE_WIDTH = 0.5
 CHANCE = 0.5
-OUTPUTS, MODEL_FILE = "outputs", "model_file"
-THREAT_MODELS = {OUTPUTS: "an attacker who sees the model's predictions",
-                 MODEL_FILE: "an attacker who has the model file"}
-THREAT_MODEL_SHORT = {OUTPUTS: "sees predictions", MODEL_FILE: "has the model file"}  # table cells
 QUESTIONS = {"overall": "Is the forgetting shown?", "forgotten": "Was the class forgotten?",
              "utility_kept": "Was the model's usefulness kept?",
              OUTPUTS: "Could someone who only sees this model's predictions tell that these notes were used?",
