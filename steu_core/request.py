@@ -21,12 +21,13 @@ from .errors import ConfigError, check_whole_number
 from .forget_ids import NO_LABEL_COLUMN
 from .methods import get_method
 from .model import MIN_MAX_LENGTH, check_seed, resolve_device
+from .reference import ORACLE
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 MAX_SEEDS = 20
 MAX_REQUEST_FIELD_CHARS = 1000  # a request id, requester, reason or operator as recorded
 DEFAULT_METHODS = ["steu", "steu_rows_only", "random_tokens", "head_only", "grad_ascent", "finetune_retain",
-                   "retrain_oracle"]
+                   ORACLE]
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,12 @@ import numpy as np
 import torch
 
 from ..errors import Cancelled
+from ..reference import ORACLE  # noqa: F401  (re-exported: the audits' name for it)
 from ..model import Classifier, Encoded, pad_batch, pad_id
 from ..stats import N_BOOTSTRAP, cross_validated_scores, median_interval, one_vs_rest_f1
 from .base import registrar
 
 ORIGINAL = "original"
-ORACLE = "retrain_oracle"
 
 
 @dataclass

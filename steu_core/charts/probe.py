@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
+from ..reference import ORACLE
 from .base import AFTER, BEFORE, layout, num
 
 ORACLE_COLOUR = "#202124"
@@ -14,7 +15,7 @@ OTHER_COLOURS = ["#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d
 def _style(name: str, i: int) -> dict:
     if name == "original":
         return dict(color=BEFORE, dash="solid")
-    if name == "retrain_oracle":
+    if name == ORACLE:
         return dict(color=ORACLE_COLOUR, dash="dash")
     if name == "steu":
         return dict(color=AFTER, dash="solid")

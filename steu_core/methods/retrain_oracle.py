@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 
 from ..errors import ConfigError, ModelError
 from ..model import check_model_dir, load_classifier
+from ..reference import ORACLE
 from ..train import TrainConfig, base_model_path, fine_tune
 from .base import AllowedChanges, MethodResult, UnlearnContext, config_from_dict, register
 
@@ -54,7 +55,7 @@ def check_same_start(original, base) -> None:
                           hint="Set 'base' to the pretrained checkpoint the original started from.")
 
 
-@register("retrain_oracle")
+@register(ORACLE)
 class RetrainOracle:
     """Retrain from the pretrained start on the retain set only (gold standard)."""
 

@@ -15,11 +15,12 @@ from ..ledger import Ledger
 from ..model import file_sha256
 from ..paths import comparisons_dir, runs_dir
 from ..phi import mask_tokens
+from ..reference import ORACLE
 from ..stats import retained_class_f1
 from ..verdicts import headline, run_verdicts, verdict_items
 
 SCHEMA_VERSION = 1
-ORACLE_METHOD = "retrain_oracle"
+ORACLE_METHOD = ORACLE
 HASH_DEFINITIONS = {
     "model sha256": "SHA-256 over the sorted lines '<file>:<sha256 of file>' of the directory",
     "content_sha256": "SHA-256 over the JSON [text, label] lines of the notes, in order"}

@@ -1,0 +1,5 @@
+"""The reference every figure is read against: a retrain without the forget notes, made by the method of this
+name (steu_core.methods.retrain_oracle). Its one definition, light enough for the charts to import."""
+from __future__ import annotations
+
+ORACLE = "retrain_oracle"
