@@ -15,6 +15,7 @@ from steu_core.ledger.head import check_head
 from steu_core.ledger.keys import local_verifier
 from steu_core.ledger.note import parse_note
 from steu_core.runs import list_runs, load_results
+from steu_core.runs.ab_table import ab_rows
 
 ss = st.session_state
 PLOT_CONFIG = {"displaylogo": False}
@@ -65,55 +66,8 @@ else:
             common.show_error(exc)
             st.stop()
 
-        def fig(r: dict, key: str):
-            return {"forget": r.get(f"forget_f1_{key}"), "retain": r.get(f"retain_f1_{key}"),
-                    "macro": r.get(f"macro_f1_{key}")}
-
-        items = [
-            ("Forgotten class", ra.get("forget_class"), rb.get("forget_class"), None),
-            ("Method", ra.get("method"), rb.get("method"), None),
-            ("Embedding rows (k)", ra.get("k"), rb.get("k"), "int"),
-            ("Forget F1 after", ra.get("forget_f1_after"), rb.get("forget_f1_after"), "f"),
-            ("Retain F1 after", ra.get("retain_f1_after"), rb.get("retain_f1_after"), "f"),
-            ("Macro F1 after", ra.get("macro_f1_after"), rb.get("macro_f1_after"), "f"),
-            ("Membership AUC after (loss)", (ra.get("mia") or {}).get("loss_auc_after"),
-             (rb.get("mia") or {}).get("loss_auc_after"), "f"),
-            ("Parameters changed", ra.get("params_changed_fraction"), rb.get("params_changed_fraction"), "pct"),
-            ("Encoder bit-identical", "yes" if ra.get("encoder_unchanged") else "NO",
-             "yes" if rb.get("encoder_unchanged") else "NO", None),
-            ("Training steps", (ra.get("training") or {}).get("steps"), (rb.get("training") or {}).get("steps"), "int"),
-            ("Total time", (ra.get("wall_seconds") or {}).get("total"), (rb.get("wall_seconds") or {}).get("total"), "s"),
-        ]
-
-        def cell(v, kind):
-            if v is None:
-                return "n/a"
-            if kind == "f":
-                return fmt.number(v, 3)
-            if kind == "pct":
-                return fmt.percent(v, 3)
-            if kind == "s":
-                return fmt.duration(v)
-            return str(v)
-
-        def diff(x, y, kind):
-            try:
-                d = float(y) - float(x)
-            except (TypeError, ValueError):
-                return ""
-            if kind == "f":
-                return f"{d:+.3f}"
-            if kind == "pct":
-                return f"{100 * d:+.3f} pp"
-            if kind == "s":
-                return f"{d:+.0f} s"
-            if kind == "int":
-                return f"{d:+.0f}"
-            return ""
-
-        st.dataframe(pd.DataFrame([{"Figure": n, "Run A": cell(x, k), "Run B": cell(y, k), "B − A": diff(x, y, k)}
-                                   for n, x, y, k in items]), hide_index=True, width="stretch",
-                     height=36 * (len(items) + 1) + 4)
+        rows = ab_rows(ra, rb)
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", height=36 * (len(rows) + 1) + 4)
         ca, cb = st.columns(2)
         for col, r, tag in ((ca, ra, "A"), (cb, rb, "B")):
             with col:
