@@ -13,9 +13,7 @@ import html
 import json
 import os
 import re
-import secrets
 import time
-from datetime import datetime, timezone
 from functools import partial
 from pathlib import Path
 from typing import Callable
@@ -26,6 +24,7 @@ from steu_core import demo, drafts, forget_ids, hints, uploads
 from steu_core.data import NoteSet, load_notes
 from steu_core.errors import SteuError
 from steu_core.model import device_description, load_classifier, resolve_device
+from steu_core.request import new_request_id
 from steu_core.runs import checks, stages
 from steu_core.runs.checks import ROLES, RequestCheck
 
@@ -185,10 +184,6 @@ COLUMN_KEYS = {"forget_text_column": "col_forget_text", "forget_label_column": "
                "id_column": "col_id", "text_column": "col_text", "label_column": "col_label"}
 DRAFT_KEYS = ("request_id", "requester", "reason", "operator", "forget_class", "min_forget", "files",
               "forget_kind", *COLUMN_KEYS.values())
-
-
-def new_request_id() -> str:
-    return f"REQ-{datetime.now(timezone.utc).strftime('%Y%m%d')}-{secrets.token_hex(2).upper()}"
 
 
 def init_request_state() -> None:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import secrets
+from datetime import datetime, timezone
 from dataclasses import MISSING, dataclass, field, fields
 from typing import ClassVar
 from pathlib import Path
@@ -29,6 +31,11 @@ MAX_REQUEST_FIELD_CHARS = 1000  # a request id, requester, reason or operator as
 DEFAULT_METHODS = ["steu", "steu_rows_only", "random_tokens", "head_only", "grad_ascent", "finetune_retain",
                    ORACLE]
 
+
+
+def new_request_id() -> str:
+    """A fresh request id, "REQ-<UTC date>-<4 hex>": what the dashboard proposes for a new deletion request."""
+    return f"REQ-{datetime.now(timezone.utc).strftime('%Y%m%d')}-{secrets.token_hex(2).upper()}"
 
 @dataclass(frozen=True)
 class Option:
