@@ -530,3 +530,25 @@ def test_terminal_command_gives_a_forget_set_of_ids_as_ids_and_no_machine_paths(
                            None, ["steu", "head_only"], "/tmp/req-1/ids.csv", "note_id")
     assert "--forget-ids ids.csv --id-column note_id" in cmd and "--forget " not in cmd
     assert "/srv" not in cmd and "/tmp" not in cmd and "--methods steu,head_only" in cmd
+
+
+def test_every_bound_sits_on_its_field_and_one_validator_checks_it():
+    from dataclasses import fields
+
+    from steu_core.methods.base import setting_fields
+    from steu_core.methods.settings import StoppingRule, bounds_text
+
+    # the stopping rule is declared once: the methods that stop on forget F1 share its fields
+    shared = {f.name for f in fields(StoppingRule)}
+    for name in ("steu", "head_only", "grad_ascent", "finetune_retain", "random_tokens", "steu_rows_only"):
+        assert shared <= {f.name for f in fields(get_method(name).Config)}, name
+        for f in setting_fields(name):  # a form shows each bound the validator checks
+            meta = next(x.metadata for x in fields(get_method(name).Config) if x.name == f.name)
+            assert f.bounds == bounds_text(meta)
+    for name, bad, words in (("steu", {"check_every": 0}, "must be at least 1"),
+                             ("head_only", {"retain_tolerance": -0.1}, "must be zero or more"),
+                             ("grad_ascent", {"max_grad_norm": float("inf")}, "must be a positive number"),
+                             ("finetune_retain", {"forget_f1_target": 1.5}, "must be between 0 and 1"),
+                             ("retrain_oracle", {"epochs": 0}, "must be at least 1")):
+        with pytest.raises(ConfigError, match=f"setting '{next(iter(bad))}' {words}"):
+            get_method(name)(bad)

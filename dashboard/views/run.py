@@ -168,16 +168,20 @@ def forget_untouched_settings(method: str) -> None:
 def setting_widget(where, f) -> None:
     """One method setting as a form field: type, default and help from the method's config."""
     label = f.name.replace("_", " ").capitalize()
+    help = f"{f.help} (allowed: {f.bounds})" if f.bounds else f.help
     if f.kind == "bool":
-        where.checkbox(label, value=bool(f.default), key=f.name, help=f.help)
+        where.checkbox(label, value=bool(f.default), key=f.name, help=help)
     elif f.kind == "str":
-        where.text_input(label, value=str(f.default), key=f.name, help=f.help)
+        where.text_input(label, value=str(f.default), key=f.name, help=help)
     elif f.kind == "int":
-        where.number_input(label, value=f.default, step=1, key=f.name, help=f.help,
+        low = int(f.minimum) if f.minimum is not None else None
+        where.number_input(label, value=f.default, step=1, min_value=low, key=f.name, help=help,
                            placeholder="derived by the method" if f.optional else None)
     else:
         step = 10.0 ** math.floor(math.log10(abs(f.default))) if f.default else 0.01
-        where.number_input(label, value=float(f.default), step=step, format="%g", key=f.name, help=f.help)
+        low = float(f.minimum) if f.minimum is not None else None
+        where.number_input(label, value=float(f.default), step=step, min_value=low, format="%g", key=f.name,
+                           help=help)
 
 
 def edit_size_settings(a, b) -> dict:

@@ -10,6 +10,7 @@ from ..errors import ConfigError
 from ..model import Classifier, Encoded
 from ..pmi import TokenScore
 from ..registries import refuse_duplicate
+from .settings import bounds_text
 
 
 @dataclass
@@ -129,6 +130,8 @@ class SettingField:
     default: object
     help: str
     optional: bool       # None is allowed (the method derives a value)
+    bounds: str = ""     # "at least 1", "between 0 and 1", ... (the field's own bounds, methods/settings.py)
+    minimum: float | None = None  # the least value a form may offer, where the field has one
 
 
 def setting_fields(name: str) -> list[SettingField]:
@@ -138,7 +141,7 @@ def setting_fields(name: str) -> list[SettingField]:
         kinds = annotation_kinds(f.type)
         default = f.default if f.default is not MISSING else f.default_factory()
         out.append(SettingField(f.name, kinds[0] if kinds else "str", default, f.metadata.get("help", ""),
-                                "None" in str(f.type)))
+                                "None" in str(f.type), bounds_text(f.metadata), f.metadata.get("at_least")))
     return out
 
 

@@ -8,23 +8,18 @@ set reaches ``forget_f1_target``. All parameters may change; the encoder changes
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from .base import AllowedChanges, MethodResult, UnlearnContext, config_from_dict, register
-from .full_model import check_full_settings, train_full_model
+from .full_model import train_full_model
+from .settings import StoppingRule, setting
 
 
 @dataclass
-class FinetuneRetainConfig:
-    lr: float = field(default=5e-5, metadata={"help": "Adam learning rate of all parameters"})
-    batch_size: int = field(default=16, metadata={"help": "retain notes per step"})
-    max_steps: int = field(default=40, metadata={"help": "upper bound on optimisation steps"})
-    check_every: int = field(default=5, metadata={"help": "steps between checks of forget F1 on the forget set"})
-    forget_f1_target: float = field(default=0.01, metadata={"help": "stop once forget F1 on the forget set is at or below this"})
-    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm"})
-
-    def __post_init__(self):
-        check_full_settings(**asdict(self))
+class FinetuneRetainConfig(StoppingRule):
+    lr: float = setting(5e-5, "Adam learning rate of all parameters", above=0)
+    batch_size: int = setting(16, "retain notes per step", at_least=1)
+    max_grad_norm: float = setting(1.0, "gradient clipping norm", above=0)
 
 
 @register("finetune_retain")

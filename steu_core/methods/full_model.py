@@ -11,32 +11,16 @@ steps forget F1 on the forget set is measured and the run stops once it is at or
 """
 from __future__ import annotations
 
-import math
 import time
 
 import torch
 import torch.nn.functional as F
 
-from ..errors import Cancelled, ConfigError
+from ..errors import Cancelled
 from ..model import Classifier, Encoded, pad_batch, pad_id, seed_everything
 from .base import UnlearnContext
 from .sampling import Cycler
 from .steu import f1_on_forget
-
-
-def check_full_settings(**values) -> None:
-    """Shared range checks of the full-model configs."""
-    for name in ("lr", "max_grad_norm"):
-        if name in values and not (math.isfinite(values[name]) and values[name] > 0):
-            raise ConfigError(f"setting '{name}' must be a positive number (got {values[name]}).")
-    for name in ("batch_size", "max_steps", "check_every"):
-        if name in values and values[name] < 1:
-            raise ConfigError(f"setting '{name}' must be at least 1 (got {values[name]}).")
-    for name in ("forget_weight", "retain_weight"):
-        if name in values and not (math.isfinite(values[name]) and values[name] >= 0):
-            raise ConfigError(f"setting '{name}' must be zero or more (got {values[name]}).")
-    if "forget_f1_target" in values and not 0 <= values["forget_f1_target"] <= 1:
-        raise ConfigError("setting 'forget_f1_target' must be between 0 and 1.")
 
 
 def _logits(clf: Classifier, enc: Encoded, idx: list[int]) -> torch.Tensor:

@@ -10,25 +10,20 @@ encoder changes, so no feature cache applies.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from .base import AllowedChanges, MethodResult, UnlearnContext, config_from_dict, register
-from .full_model import check_full_settings, train_full_model
+from .full_model import train_full_model
+from .settings import StoppingRule, setting
 
 
 @dataclass
-class GradAscentConfig:
-    lr: float = field(default=2e-5, metadata={"help": "Adam learning rate of all parameters"})
-    forget_weight: float = field(default=1.0, metadata={"help": "weight of the ascent term (forget CE)"})
-    retain_weight: float = field(default=1.0, metadata={"help": "weight of the retain CE term"})
-    batch_size: int = field(default=16, metadata={"help": "forget notes per step (and as many retain notes)"})
-    max_steps: int = field(default=40, metadata={"help": "upper bound on optimisation steps"})
-    check_every: int = field(default=5, metadata={"help": "steps between checks of forget F1 on the forget set"})
-    forget_f1_target: float = field(default=0.01, metadata={"help": "stop once forget F1 on the forget set is at or below this"})
-    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm"})
-
-    def __post_init__(self):
-        check_full_settings(**asdict(self))
+class GradAscentConfig(StoppingRule):
+    lr: float = setting(2e-5, "Adam learning rate of all parameters", above=0)
+    forget_weight: float = setting(1.0, "weight of the ascent term (forget CE)", at_least=0.0)
+    retain_weight: float = setting(1.0, "weight of the retain CE term", at_least=0.0)
+    batch_size: int = setting(16, "forget notes per step (and as many retain notes)", at_least=1)
+    max_grad_norm: float = setting(1.0, "gradient clipping norm", above=0)
 
 
 @register("grad_ascent")

@@ -10,26 +10,22 @@ the features still carry the class (see the probe, relearning and reference-MIA 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 
 from .base import AllowedChanges, MethodResult, UnlearnContext, config_from_dict, register
+from .settings import SparseStoppingRule, check_bounds, setting
 from .steu import SteuConfig, run_sparse_unlearning
 
 
 @dataclass
-class HeadOnlyConfig:
-    lr_head: float = field(default=2e-3, metadata={"help": "learning rate of the classification head"})
-    forget_weight: float = field(default=1.0, metadata={"help": "lambda: weight of the forget term"})
-    batch_size: int = field(default=16, metadata={"help": "forget examples per step (and as many retain)"})
-    max_steps: int = field(default=60, metadata={"help": "upper bound on optimisation steps"})
-    min_steps: int = field(default=5, metadata={"help": "steps before early stopping may trigger"})
-    check_every: int = field(default=5, metadata={"help": "steps between full checks of the stopping rule"})
-    forget_f1_target: float = field(default=0.01, metadata={"help": "stop once forget F1 on the forget set is at or below this"})
-    retain_tolerance: float = field(default=0.05, metadata={"help": "retain loss may rise at most this much over its start"})
-    retain_pool: int = field(default=256, metadata={"help": "retain notes sampled (stratified) for the retain term"})
+class HeadOnlyConfig(SparseStoppingRule):
+    lr_head: float = setting(2e-3, "learning rate of the classification head", above=0)
+    forget_weight: float = setting(1.0, "lambda: weight of the forget term", at_least=0.0)
+    batch_size: int = setting(16, "forget examples per step (and as many retain)", at_least=1)
+    retain_pool: int = setting(256, "retain notes sampled (stratified) for the retain term", at_least=1)
 
     def __post_init__(self):
-        self.as_steu()  # SteuConfig checks the ranges
+        check_bounds(self)
 
     def as_steu(self) -> SteuConfig:
         return SteuConfig(**{f.name: getattr(self, f.name) for f in fields(self)}, k=1,

@@ -20,24 +20,23 @@ from ..model import check_model_dir, load_classifier
 from ..reference import ORACLE
 from ..train import TrainConfig, base_model_path, fine_tune
 from .base import AllowedChanges, MethodResult, UnlearnContext, config_from_dict, register
+from .settings import check_bounds, setting
 
 
 @dataclass
 class OracleConfig:
-    base: str = field(default="default", metadata={"help": "pretrained checkpoint the original was fine-tuned from "
-                                                           "('default': the packaged MiniLM, or a local directory)"})
-    epochs: int = field(default=3, metadata={"help": "training epochs over the retain set (match the original)"})
-    batch_size: int = field(default=16, metadata={"help": "training batch size"})
-    lr: float = field(default=8e-5, metadata={"help": "peak AdamW learning rate (linear warm-up and decay)"})
-    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay"})
-    warmup_fraction: float = field(default=0.1, metadata={"help": "share of steps spent warming up"})
+    base: str = setting("default", "pretrained checkpoint the original was fine-tuned from ('default': the packaged "
+                                   "MiniLM, or a local directory)")
+    epochs: int = setting(3, "training epochs over the retain set (match the original)", at_least=1)
+    batch_size: int = setting(16, "training batch size", at_least=1)
+    lr: float = setting(8e-5, "peak AdamW learning rate (linear warm-up and decay)", above=0)
+    weight_decay: float = setting(0.01, "AdamW weight decay", at_least=0.0)
+    warmup_fraction: float = setting(0.1, "share of steps spent warming up (0 to below 1)", at_least=0.0)
 
     def __post_init__(self):
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ConfigError("settings 'epochs' and 'batch_size' of retrain_oracle must be at least 1.")
-        if not self.lr > 0 or self.weight_decay < 0 or not 0 <= self.warmup_fraction < 1:
-            raise ConfigError("settings 'lr' (> 0), 'weight_decay' (>= 0) and 'warmup_fraction' (0 to <1) of "
-                              "retrain_oracle are out of range.")
+        check_bounds(self)
+        if not self.warmup_fraction < 1:  # a bound the field's metadata cannot say: strictly below 1
+            raise ConfigError(f"setting 'warmup_fraction' must be below 1 (got {self.warmup_fraction}).")
 
 
 def check_same_start(original, base) -> None:
