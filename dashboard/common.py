@@ -24,7 +24,7 @@ from steu_core import demo, drafts, forget_ids, hints, uploads
 from steu_core.data import NoteSet, load_notes
 from steu_core.errors import SteuError
 from steu_core.model import device_description, load_classifier, resolve_device
-from steu_core.request import new_request_id
+from steu_core.request import PEOPLE, new_request_id, request_fields_of
 from steu_core.runs import checks, stages
 from steu_core.runs.checks import ROLES, RequestCheck
 
@@ -241,23 +241,12 @@ def forget_by_ids() -> bool:
 
 
 def request_fields() -> dict:
-    """The request's fields as the dashboard's controls set them (files, class, columns, people):
-    the pre-flight checks and the run are made from the same fields."""
+    """The request's fields as the dashboard's controls set them (steu_core.request.request_fields_of)."""
     ss = st.session_state
-    files = {r: file_for(r) or {} for r in ROLES}
-    forget, by_ids = files["forget"].get("path"), forget_by_ids()
-    columns = {f: ss.get(k) or None for f, k in COLUMN_KEYS.items()}
-    detected = forget_ids.guess_columns(columns_of(files["train"].get("path")))
-    for f, role in (("text_column", "text"), ("label_column", "label")):
-        if columns[f] == detected[role]:
-            columns[f] = None  # the detected column: each file (the forget file too) detects its own
-    for f in (("forget_text_column", "forget_label_column") if by_ids else ("id_column",)):
-        columns[f] = None  # the other kind of forget file's columns
-    return {"train": files["train"].get("path"), "eval": files["eval"].get("path"),
-            "forget": None if by_ids else forget, "forget_ids": forget if by_ids else None,
-            "forget_class": ss.get("forget_class"), "min_forget": int(ss.get("min_forget", 10)), **columns,
-            "request_id": ss.get("request_id", ""), "requester": ss.get("requester", ""),
-            "reason": ss.get("reason", ""), "operator": ss.get("operator", "")}
+    paths = {r: (file_for(r) or {}).get("path") for r in ROLES}
+    columns = {f: ss.get(k) for f, k in COLUMN_KEYS.items()}
+    return request_fields_of(paths, forget_by_ids(), columns, columns_of(paths["train"]), ss.get("forget_class"),
+                             int(ss.get("min_forget", 10)), {k: ss.get(k, "") for k in PEOPLE})
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

@@ -20,7 +20,7 @@ from pathlib import Path
 from .audits.deep import DEEP_AUDITS, check_audit_settings
 from .data import DEFAULT_MAX_FILE_MB
 from .errors import ConfigError, check_whole_number
-from .forget_ids import NO_LABEL_COLUMN
+from .forget_ids import NO_LABEL_COLUMN, guess_columns
 from .methods import get_method
 from .model import MIN_MAX_LENGTH, check_seed, resolve_device
 from .reference import ORACLE
@@ -28,6 +28,8 @@ from .reference import ORACLE
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 MAX_SEEDS = 20
 MAX_REQUEST_FIELD_CHARS = 1000  # a request id, requester, reason or operator as recorded
+PEOPLE = ("request_id", "requester", "reason", "operator")  # a request's free-text fields
+FORM_COLUMNS = ("text_column", "label_column", "forget_text_column", "forget_label_column", "id_column")
 DEFAULT_METHODS = ["steu", "steu_rows_only", "random_tokens", "head_only", "grad_ascent", "finetune_retain",
                    ORACLE]
 
@@ -303,3 +305,23 @@ def _argv_of(o: Option, value) -> list[str]:
     if o.kind == "list":
         return [o.flag, ",".join(value)]
     return [o.flag, str(value)]
+
+
+def request_fields_of(paths: dict, by_ids: bool, columns: dict, train_columns: list[str], forget_class: str | None,
+                      min_forget: int, people: dict) -> dict:
+    """A request's fields from a form's choices (the dashboard's): ``paths`` of train / eval / forget, whether the
+    forget file lists ids, the picked ``columns`` (``text_column``, ``label_column``, ``forget_text_column``,
+    ``forget_label_column``, ``id_column``), the training file's column names, and the people. A picked column that
+    is the detected one is left out (each file, the forget file too, then detects its own), and so are the other
+    kind of forget file's columns. The pre-flight checks and the run are made from the same fields."""
+    columns = {f: columns.get(f) or None for f in FORM_COLUMNS}
+    detected = guess_columns(train_columns)
+    for f, role in (("text_column", "text"), ("label_column", "label")):
+        if columns[f] == detected[role]:
+            columns[f] = None
+    for f in (("forget_text_column", "forget_label_column") if by_ids else ("id_column",)):
+        columns[f] = None
+    forget = paths.get("forget")
+    return {"train": paths.get("train"), "eval": paths.get("eval"), "forget": None if by_ids else forget,
+            "forget_ids": forget if by_ids else None, "forget_class": forget_class, "min_forget": int(min_forget),
+            **columns, **{k: people.get(k, "") for k in PEOPLE}}

@@ -81,3 +81,18 @@ def test_a_new_request_id_names_the_day_and_differs_each_time():
 
     ids = {new_request_id() for _ in range(20)}
     assert all(re.fullmatch(r"REQ-\d{8}-[0-9A-F]{4}", i) for i in ids) and len(ids) > 1
+
+
+def test_a_forms_choices_become_the_requests_fields():
+    from steu_core.request import request_fields_of
+
+    paths = {"train": "t.csv", "eval": "e.csv", "forget": "ids.csv"}
+    picked = {"text_column": "text", "label_column": "diagnosis", "id_column": "note_id", "forget_text_column": "x"}
+    by_ids = request_fields_of(paths, True, picked, ["note_id", "text", "label"], "copd", 10, {"request_id": "REQ-1"})
+    # the detected text column is left to each file; a label column other than the detected one is kept
+    assert (by_ids["text_column"], by_ids["label_column"]) == (None, "diagnosis")
+    assert by_ids["forget_ids"] == "ids.csv" and by_ids["forget"] is None and by_ids["id_column"] == "note_id"
+    assert by_ids["forget_text_column"] is None  # a notes file's column means nothing for a file of ids
+    assert by_ids["requester"] == "" and by_ids["request_id"] == "REQ-1"
+    notes = request_fields_of(paths, False, picked, ["note_id", "text", "label"], "copd", 10, {})
+    assert notes["forget"] == "ids.csv" and notes["id_column"] is None and notes["forget_text_column"] == "x"
