@@ -15,11 +15,13 @@ from steu_core.audits.param_diff import diff_states, load_state
 from steu_core.audits.utility import utility_metrics
 from steu_core.audits.utility_ci import f1_pair
 from steu_core.cli import main
+from steu_core.compare import verdict_lines
 from steu_core.errors import ConfigError
 from steu_core.methods import METHODS, get_method
 from steu_core.methods.base import AllowedChanges, UnlearnContext
 from steu_core.model import encode, hash_directory, load_classifier
 from steu_core.runs import UnlearnRequest, run_unlearning, staging_dir
+from steu_core.verdicts import headline
 
 ROWS = {"max_steps": 40, "lr_rows": 0.05, "min_df": 2, "k": 6}
 SETTINGS = {
@@ -421,6 +423,10 @@ def test_compare_cli_end_to_end(tiny_bert, tiny_base, tiny_data, tmp_path, capsy
     assert {"RMIA (reference models)", "learned (mean-pooled layers)"} <= set(steu["reference"]["attacks_after"])
     hidden = next(a for a in steu["mia"]["attacks"]["model_file"] if a["attack"] == "learned (mean-pooled layers)")
     assert hidden["before"]["auc"] == c["audits"]["hidden_mia"]["per_model"]["original"]["auc"]
+    assert by["steu"]["verdict"] == headline(steu["verdicts"])  # the table says what the run records
+    assert by["steu"]["verdicts"]["model_file"] == steu["verdicts"]["threat_models"]["model_file"]["verdict"]
+    assert any(line.startswith(f"steu: {headline(steu['verdicts'])} (against an attacker who sees")
+               for line in verdict_lines(c))
     model_file = steu["verdicts"]["threat_models"]["model_file"]
     assert model_file["evidence"]["relearning"] == by["steu"]["relearn_verdict"]["verdict"]
     # the rewritten results.json and the comparison copied into each run are pinned by a newer run entry that

@@ -9,9 +9,9 @@ import streamlit as st
 from dashboard import common, compare_job
 from steu_core import format as fmt
 from steu_core.compare import (comparison_figures, list_comparisons, load_comparison_dir, relearn_verdict_lines,
-                               table_rows)
+                               table_rows, verdict_lines)
 from steu_core.errors import SteuError
-from steu_core.verdicts import RELEARN_QUESTION
+from steu_core.verdicts import QUESTIONS, RELEARN_QUESTION
 
 ss = st.session_state
 st.title("6 · Compare methods")
@@ -83,9 +83,12 @@ st.caption("Each figure with its 95 % bootstrap interval. 'original' is the mode
            "with a few notes of the class needs to bring it back (head only, or every parameter), with an "
            "order-statistic interval; 'never within N' = not within the bound; the strongest attacker is the "
            "faster of the two.")
-verdict_lines = relearn_verdict_lines(comparison)
-if verdict_lines:
-    st.markdown(f"**{RELEARN_QUESTION}**\n" + "\n".join(f"- {common.md(x)}" for x in verdict_lines))
+headlines = verdict_lines(comparison)
+if headlines:
+    st.markdown(f"**{QUESTIONS['overall']}**\n" + "\n".join(f"- {common.md(x)}" for x in headlines))
+relearn_lines = relearn_verdict_lines(comparison)
+if relearn_lines:
+    st.markdown(f"**{RELEARN_QUESTION}**\n" + "\n".join(f"- {common.md(x)}" for x in relearn_lines))
 csv_path = Path(path) / "comparison.csv"
 if csv_path.is_file():
     st.download_button("Download the table (CSV)", csv_path.read_bytes(), file_name=f"{Path(path).name}.csv",

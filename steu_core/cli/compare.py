@@ -4,12 +4,12 @@ from __future__ import annotations
 import os
 import sys
 
-from ..compare import load_comparison_dir, relearn_verdict_lines, run_comparison, table_text
+from ..compare import load_comparison_dir, relearn_verdict_lines, run_comparison, table_text, verdict_lines
 from ..format import label
 from ..paths import comparisons_dir
 from ..request import CompareRequest
 from ..runs import new_run_id
-from ..verdicts import RELEARN_QUESTION
+from ..verdicts import QUESTIONS, RELEARN_QUESTION
 
 
 def cmd_compare(args) -> int:
@@ -33,6 +33,10 @@ def cmd_compare(args) -> int:
     print(f"Comparison finished: {out}  (forget class '{label(comparison['forget_class'])}', "
           f"{len(comparison['methods'])} methods, {comparison['total_seconds']:.0f} s)")
     print(table_text(comparison))
+    headlines = verdict_lines(comparison)
+    if headlines:
+        print(f"\n{QUESTIONS['overall']}")
+        print("\n".join(f"  {line}" for line in headlines))
     verdicts = relearn_verdict_lines(comparison)
     if verdicts:
         print(f"\n{RELEARN_QUESTION}")

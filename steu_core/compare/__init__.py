@@ -33,10 +33,12 @@ from .runner import deep_inputs_from_runs, run_comparison
 from .schema import CI_METRICS, METRIC_NAMES, SCHEMA
 from .table import build_comparison
 from .progress import method_rows, overall_fraction, phase_text
-from .text import compare_command, portable_command, portable_name, relearn_verdict_lines, table_rows, table_text
+from .text import (compare_command, portable_command, portable_name, relearn_verdict_lines, table_rows, table_text,
+                   verdict_lines)
 
 __all__ = ["CI_METRICS", "CSV_SCALARS", "CSV_TAIL", "DEFAULT_METHODS", "METRIC_NAMES", "SCHEMA", "CompareRequest",
            "build_comparison", "compare_command", "comparison_figures", "csv_text", "deep_inputs_from_runs",
            "findings", "list_comparisons", "load_comparison_dir", "method_rows", "noise_analysis", "overall_fraction",
            "phase_text", "portable_command", "portable_name", "relearn_verdict_lines", "run_comparison", "table_rows",
+           "verdict_lines",
            "table_text", "write_comparison"]

@@ -18,7 +18,7 @@ from ..methods.sampling import stratified_sample
 from ..model import encode, load_classifier, seed_everything, write_json_atomic
 from ..request import CompareRequest
 from ..runs import Staging, load_request_data, reference_of, run_unlearning
-from ..runs.record import append_rejudged
+from ..runs.record import append_rejudged, verdict_fields
 from ..verdicts import MODEL_FILE, OUTPUTS, compute_verdicts
 from .files import write_comparison
 from .table import build_comparison
@@ -93,6 +93,8 @@ def judge_with_comparison(results: dict[str, dict], comparison: dict, audits: di
             r["reference"] = reference
         r["verdicts"] = compute_verdicts(r, relearn=(rows.get(method) or {}).get("relearn_verdict"))
         write_json_atomic(root / method / "results.json", r)
+        if method in rows:  # the table says each method's verdicts too, as its run records them
+            rows[method].update(verdict_fields(r))
 
 
 def add_comparison_attacks(r: dict, audits: dict, method: str) -> None:

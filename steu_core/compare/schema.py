@@ -31,6 +31,9 @@ DEFINITIONS = {
                        "every attacker's median steps at or above its median against the oracle, and the original "
                        "model clears at least one of these attackers' bars at once; no: for some attacker the "
                        "whole interval below the oracle's; otherwise inconclusive (steu_core.verdicts.relearning)",
+    "verdict / verdicts": "each method's headline verdict and every verdict's value (overall, forgotten, utility_kept, "
+                          "outputs, model_file), as its run records them once read with this comparison "
+                          "(steu_core.verdicts)",
     "wall_seconds": "token selection + unlearning (for the oracle: its training), on this machine",
     "time_ratio_to_oracle": "wall_seconds / the oracle's wall_seconds",
     "noise": "two figures are called indistinguishable when their 95 % intervals overlap (a conservative "

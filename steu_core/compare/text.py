@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..request import DEFAULT_METHODS
 from ..audits.deep_base import ORACLE, ORIGINAL
-from ..verdicts import VERDICT_WORDS, relearning
+from ..verdicts import MODEL_FILE, OUTPUTS, THREAT_MODELS, VERDICT_WORDS, relearning
 from .schema import FULL_PREFIX, STRONGEST, nested_get, relearn_columns, relearn_n
 
 NOT_AVAILABLE = "n/a"
@@ -150,3 +150,16 @@ def relearn_verdict_lines(comparison: dict) -> list[str]:
     judged = [(r["method"], r.get("relearn_verdict") or relearning(r, by.get(ORACLE), by.get(ORIGINAL))) for r in rows
               if r["method"] not in (ORIGINAL, ORACLE)]
     return [f"{method}: {VERDICT_WORDS[v['verdict']]} - {v['reason']}" for method, v in judged]
+
+
+def verdict_lines(comparison: dict) -> list[str]:
+    """"method: <headline> (an attacker who sees predictions: <verdict>; one who has the model file: <verdict>)"
+    for every method whose row carries its verdicts (a comparison saved before they were has none)."""
+    lines = []
+    for r in comparison["rows"]:
+        v = r.get("verdicts") or {}
+        if r.get("verdict") and v:
+            lines.append(f"{r['method']}: {r['verdict']} (against {THREAT_MODELS[OUTPUTS]}: "
+                         f"{VERDICT_WORDS.get(v.get(OUTPUTS), 'n/a')}; against {THREAT_MODELS[MODEL_FILE]}: "
+                         f"{VERDICT_WORDS.get(v.get(MODEL_FILE), 'n/a')})")
+    return lines
