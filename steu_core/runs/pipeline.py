@@ -175,8 +175,7 @@ def tokenize(run: Run) -> None:
         texts = list(notes.texts)
         return cached(texts, lambda: encode(tok, texts, n)) if cached and keep else encode(tok, texts, n)
 
-    # the forget notes' token ids are never kept: decoded, they give the notes' text back, and the
-    # deletion request's content must not outlive the run in the data directory
+    # never kept for the forget notes: decoded, their ids give the deleted notes' text back
     run.enc = {"forget": ids(d.forget, keep=False), "retain": ids(d.retain), "eval": ids(d.evaluation)}
     if cached:
         # a fast tokenizer's first call resets the padding state it saves into tokenizer.json: one note
