@@ -29,6 +29,19 @@ FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl",
 DEFAULT_MAX_FILE_MB = 200
 
 
+def same_note_key(text: str) -> str:
+    """A note's text as notes are matched across files (a forget note found in the training file, a note
+    in two sets): line endings normalised (CRLF and CR become LF), since a file saved on another system
+    holds the same note with other line breaks. Content hashes (:func:`content_sha256`) stay exact: they key
+    the score cache, and a byte-level tokenizer encodes the line endings differently."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def note_digest(text: str) -> bytes:
+    """The SHA-256 by which notes are matched across files (:func:`same_note_key`)."""
+    return hashlib.sha256(same_note_key(text).encode("utf-8", "surrogatepass")).digest()
+
+
 def content_sha256(texts: Sequence[str], labels: Sequence[str]) -> str:
     """SHA-256 of the (text, label) pairs in order: the same for a CSV and a Parquet of the same rows."""
     h = hashlib.sha256()
@@ -272,14 +285,16 @@ def stratified_split(notes: NoteSet, test_fraction: float, seed: int) -> tuple[N
 
 
 def find_overlap(a: NoteSet, b: NoteSet) -> list[tuple[int, int]]:
-    """(row in a, row in b) for every note text of ``a`` that also occurs in ``b`` (exact text match).
+    """(row in a, row in b) for every note text of ``a`` that also occurs in ``b`` (exact text match, line
+    endings normalised: :func:`same_note_key`).
 
     Row numbers only: the caller reports them without the text.
     """
     first_in_b: dict[str, int] = {}
     for text, row in zip(b.texts, b.row_numbers):
-        first_in_b.setdefault(text, row)
-    return [(row, first_in_b[text]) for text, row in zip(a.texts, a.row_numbers) if text in first_in_b]
+        first_in_b.setdefault(same_note_key(text), row)
+    keys = (same_note_key(text) for text in a.texts)
+    return [(row, first_in_b[key]) for key, row in zip(keys, a.row_numbers) if key in first_in_b]
 
 
 def write_notes(notes: NoteSet, path: str | Path, *, formula_safe: bool = True) -> Path:

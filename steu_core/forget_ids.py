@@ -6,13 +6,17 @@ A real deletion request names records, not re-typed text. An ids file holds one 
 exactly one row of the training file's id column, and the forget set is those training notes, with
 their labels. Ids are record numbers, not note text, so an error may show a few of them.
 
-Duplicate ids in the ids file are dropped with a warning (a record named twice is still one record to
-forget); an id that is not in the training file is an error that lists how many and the first few.
+Ids are compared as text, spaces trimmed, with a whole number written as a float (Parquet's 12.0) read as
+12: "003" is not "3" (an error names the pair). Duplicate ids in the ids file are dropped with a warning
+that counts the ids named more than once (a record named twice is still one record to forget); an id that
+is not in the training file is an error that lists how many and the first few; a training note with an
+empty id is an error.
 """
 from __future__ import annotations
 
 import hashlib
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,7 +96,7 @@ def read_ids(path: str | Path, id_column: str | None = None, max_file_mb: float 
         raise DataError("lists no ids", file=path.name,
                         hint="Give one note id per row, as in the id column of the training file.")
     return IdList(name=path.name, sha256=hashlib.sha256(raw).hexdigest(), column=column, ids=ids,
-                  duplicates=len(cleaned) - len(ids))
+                  duplicates=sum(1 for n in Counter(cleaned).values() if n > 1))  # ids, not extra lines
 
 
 def _as_id(value: str) -> str:
@@ -136,8 +140,20 @@ def training_ids(train: NoteSet, path: str | Path, id_column: str | None,
     if len(ids) != len(train):
         raise DataError("the id column does not line up with the notes", file=path.name, column=column,
                         hint="Export the training notes again, one note per row.")
+    _check_no_empty(ids, train, path.name, column)
     _check_unique(ids, path.name, column)
     return column, ids
+
+
+def _check_no_empty(ids: list[str], train: NoteSet, name: str, column: str) -> None:
+    """Every training note has an id: a note without one could be named by no request."""
+    empty = [row for row, value in zip(train.row_numbers, ids) if not value]
+    if empty:
+        rows = ", ".join(str(r) for r in empty[:SHOWN_IDS]) + (f" and {len(empty) - SHOWN_IDS} more"
+                                                              if len(empty) > SHOWN_IDS else "")
+        raise DataError(f"{len(empty)} training note(s) have an empty id (note row(s) {rows})", file=name,
+                        column=column, hint="Give every training note its id, or give the forget notes' text "
+                                            "(--forget) instead of their ids.")
 
 
 def _check_unique(ids: list[str], name: str, column: str) -> None:
@@ -164,11 +180,23 @@ def forget_by_ids(train: NoteSet, ids_of_train: list[str], wanted: IdList) -> No
         shown = ", ".join(shown_value(v) for v in unknown[:SHOWN_IDS])
         more = f" and {len(unknown) - SHOWN_IDS} more" if len(unknown) > SHOWN_IDS else ""
         raise DataError(f"{len(unknown)} of {len(wanted.ids)} id(s) are not in the training file {train.name}: "
-                        f"{shown}{more}", file=wanted.name, column=wanted.column,
+                        f"{shown}{more}{_near_miss(unknown, row_of)}", file=wanted.name, column=wanted.column,
                         hint="Check the ids against the training file's id column (--id-column), and that "
                              "the training file is the one the model was trained on.")
     rows = sorted(row_of[v] for v in wanted.ids)
     return train.subset(rows, name=f"{train.name} [ids from {wanted.name}]")
+
+
+def _near_miss(unknown: list[str], known: dict[str, int]) -> str:
+    """Ids are compared as text, trimmed (a whole number 3.0 read as 3): an unknown id that equals a training
+    id but for leading zeros is named, with how the two files write it."""
+    by_digits = {v.lstrip("0") or "0": v for v in known if v.isdigit()}
+    for v in unknown:
+        other = by_digits.get(v.lstrip("0") or "0") if v.isdigit() else None
+        if other is not None:
+            return (f". Ids are compared as text: {shown_value(v)} in the ids file is not {shown_value(other)} of "
+                    "the training file (leading zeros differ)")
+    return ""
 
 
 def forget_notes_of_class(path: str | Path, forget_class: str, *, text_column: str | None = None,

@@ -8,9 +8,12 @@ embedding row is edited like any other); only its text is not shown. A selected 
 * it contains a digit (record numbers, dates, phone numbers, ages: identifiers are mostly digits), or
 * it occurs in fewer than :data:`RARE_NOTES` forget notes (see there why 5).
 
-results.json stores a masked token as a label such as ``[rare token #3]`` with its vocabulary id; the
-text can be recovered only from the model's own tokenizer (local files), by :func:`reveal_tokens`
-(``report --reveal-tokens``, the dashboard's "Reveal masked tokens" switch).
+results.json stores a masked token as a label such as ``[rare token #3]`` without its vocabulary id (the
+public vocabulary would map the id straight back to the word piece). The text can be recovered only on the
+machine that holds the run directory, by :func:`reveal_tokens` (``report --reveal-tokens``, the dashboard's
+"Reveal masked tokens" switch): the run's own patch holds the edited rows' ids, and each masked token is
+the patch row (not one of the clear tokens) whose change has its recorded size (``l2_change``); the run's
+own tokenizer gives its text.
 """
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .errors import ConfigError
+from .patch import load_patch
 
 # A word piece in fewer than 5 of the forget notes can come from a single patient's few notes (a name, a
 # place). 5 is the small-cell threshold that health statistics commonly suppress below, so a token shown
@@ -27,8 +31,8 @@ REASON_DIGIT = "contains a digit"
 REASON_RARE = f"occurs in fewer than {RARE_NOTES} forget notes"
 KIND = {REASON_DIGIT: "number token", REASON_RARE: "rare token"}
 
-__all__ = ["RARE_NOTES", "mask_reason", "mask_tokens", "masked_count", "reveal_tokens", "revealed_results",
-           "run_tokenizer"]
+__all__ = ["RARE_NOTES", "mask_reason", "mask_tokens", "masked_count", "masked_ids", "reveal_tokens",
+           "revealed_results", "run_tokenizer", "selected_ids"]
 
 
 def mask_reason(token: Any, df_forget: Any) -> str | None:
@@ -48,7 +52,7 @@ def mask_reason(token: Any, df_forget: Any) -> str | None:
 def mask_tokens(entries: Iterable[dict]) -> list[dict]:
     """Selected-token entries (``{token, id, df_forget, ...}``) as they may be stored or shown: each
     gets ``masked`` and ``mask_reason``; a masked one's text becomes ``[rare token #n]`` (n counts the
-    masked tokens in rank order). Entries already masked, or revealed on purpose, are kept as they are,
+    masked tokens in rank order) and its ``id`` None. Entries already masked, or revealed on purpose, are kept as they are,
     so masking twice changes nothing."""
     out, n = [], 0
     for entry in entries:
@@ -61,6 +65,8 @@ def mask_tokens(entries: Iterable[dict]) -> list[dict]:
                 n += 1
                 e["token"] = f"[{KIND[reason]} #{n}]"
             e["masked"], e["mask_reason"] = reason is not None, reason
+        if e.get("masked"):
+            e["id"] = None  # the public vocabulary maps an id straight back to the word piece
         out.append(e)
     return out
 
@@ -82,15 +88,50 @@ def run_tokenizer(run_dir: str | Path):
                           hint="Reveal on the machine that holds the run directory with its model/ folder.") from None
 
 
-def reveal_tokens(entries: Iterable[dict], tokenizer) -> list[dict]:
-    """Entries with every masked token's text read back from ``tokenizer`` by its id (``revealed``:
-    True on those). For local display only: never write the result into the run record."""
+def reveal_tokens(entries: Iterable[dict], tokenizer, hidden_ids: list[int | None]) -> list[dict]:
+    """Entries with every masked token's text (and id) read back from ``tokenizer``; ``hidden_ids``: the
+    masked tokens' ids in order (None: cannot be revealed, stays masked). ``revealed``: True on those.
+    For local display only: never write the result into the run record."""
     out = mask_tokens(entries)
-    hidden = [e for e in out if e.get("masked")]
-    texts = tokenizer.convert_ids_to_tokens([int(e["id"]) for e in hidden]) if hidden else []
-    for e, text in zip(hidden, texts):
-        e.update(token=str(text), masked=False, revealed=True, masked_as=e["token"])
+    pairs = [(e, i) for e, i in zip([e for e in out if e.get("masked")], hidden_ids) if i is not None]
+    texts = tokenizer.convert_ids_to_tokens([i for _, i in pairs]) if pairs else []
+    for (e, i), text in zip(pairs, texts):
+        e.update(token=str(text), id=int(i), masked=False, revealed=True, masked_as=e["token"])
     return out
+
+
+def masked_ids(entries: list[dict], run_dir: str | Path) -> list[int | None]:
+    """The vocabulary ids of the masked entries (in order), from the run's own patch: an earlier record's
+    inline id where it has one, else the patch row, not a clear token's, whose change is closest to the
+    entry's ``l2_change`` (each row used once). None for a row that did not change (not in the patch)."""
+    shown = mask_tokens(entries)
+    stored = [e for e, m in zip(entries, shown) if m.get("masked")]
+    clear = {int(m["id"]) for m in shown if not m.get("masked") and m.get("id") is not None}
+    rows = {i: size for i, size in patch_row_changes(run_dir).items() if i not in clear}
+    found: list[int | None] = []
+    for e in stored:
+        size = to_float(e.get("l2_change"))
+        if e.get("id") is not None or not size or not rows:
+            found.append(None if e.get("id") is None else int(e["id"]))
+            continue
+        best = min(rows, key=lambda i: abs(rows[i] - size))
+        found.append(best)
+        del rows[best]
+    return found
+
+
+def patch_row_changes(run_dir: str | Path) -> dict[int, float]:
+    """``{row id: L2 norm of its change}`` of the run's patch (the param-diff audit's measure)."""
+    t = load_patch(Path(run_dir) / "patch.safetensors")["tensors"]
+    sizes = (t["new_rows"].float() - t["old_rows"].float()).norm(dim=1).tolist() if len(t["row_ids"]) else []
+    return {int(i): float(v) for i, v in zip(t["row_ids"].tolist(), sizes)}
+
+
+def to_float(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def revealed_results(results: dict, run_dir: str | Path) -> dict:
@@ -98,4 +139,15 @@ def revealed_results(results: dict, run_dir: str | Path) -> dict:
     tokens = results.get("selected_tokens") or []
     if not masked_count(tokens):
         return dict(results)
-    return {**results, "selected_tokens": reveal_tokens(tokens, run_tokenizer(run_dir))}
+    hidden = masked_ids(list(tokens), run_dir)
+    return {**results, "selected_tokens": reveal_tokens(tokens, run_tokenizer(run_dir), hidden)}
+
+
+def selected_ids(results: dict, run_dir: str | Path | None) -> list[int]:
+    """Every selected token's id: the clear ones from results.json, the masked ones from the run's patch
+    (none of these without ``run_dir``). For local use (highlighting the tokens in a note)."""
+    tokens = list(results.get("selected_tokens") or [])
+    clear = [int(t["id"]) for t in mask_tokens(tokens) if t.get("id") is not None]
+    if run_dir is None or not masked_count(tokens):
+        return clear
+    return clear + [i for i in masked_ids(tokens, run_dir) if i is not None]

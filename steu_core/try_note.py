@@ -14,6 +14,7 @@ import torch
 
 from .errors import ConfigError, DataError
 from .model import Classifier
+from .phi import selected_ids
 
 DEFAULT_MAX_LENGTH = 128
 MAX_CHARS = 20_000  # a pasted note longer than this is refused: it would be cut at max_length anyway
@@ -88,8 +89,10 @@ def token_spans(tokenizer, text: str, token_ids, max_length: int) -> list[dict]:
     return spans
 
 
-def compare_note(original: Classifier, new: Classifier, text: str, results: dict) -> dict:
-    """The note scored by both models, and the run's selected tokens found in it."""
+def compare_note(original: Classifier, new: Classifier, text: str, results: dict,
+                 run_dir: str | Path | None = None) -> dict:
+    """The note scored by both models, and the run's selected tokens found in it (the masked ones too
+    when ``run_dir``, whose patch holds their ids, is given)."""
     text = check_text(text)
     if list(original.labels) != list(new.labels):
         raise ConfigError("the original model and the new model version have different classes.",
@@ -97,7 +100,7 @@ def compare_note(original: Classifier, new: Classifier, text: str, results: dict
     max_length = run_max_length(results)
     before = class_probabilities(original, text, max_length)
     after = class_probabilities(new, text, max_length)
-    ids = [t.get("id") for t in results.get("selected_tokens", []) if t.get("id") is not None]
+    ids = selected_ids(results, run_dir)  # the masked tokens' ids come from the run's patch (phi)
     n_tokens = len(original.tokenizer(text, truncation=False, add_special_tokens=True)["input_ids"])
     return {"labels": list(original.labels), "forget_class": results.get("forget_class"),
             "before": before, "after": after,

@@ -837,3 +837,19 @@ def test_valid_frames_round_trip_with_the_same_hash(rows, tmp_path):
         assert notes.texts == tuple(texts), ext
         assert notes.labels == tuple(labels), ext
         assert notes.sha256 == expected, ext
+
+
+def test_forget_notes_saved_with_crlf_or_cr_line_endings_match_the_training_notes():
+    """A forget file saved on Windows (CRLF) or an old Mac (CR) holds the training file's notes with other
+    line breaks: they are the same notes (note hashes normalise line endings, docs/CONTRACTS.md)."""
+    from steu_core.data import find_overlap
+    from steu_core.runs.prepare import training_members
+
+    lf = ["seen today\nchest pain", "heroin use\n\nwithdrawal", "one line"]
+    train = NoteSet(tuple(lf), ("a", "b", "c"), "train.csv")
+    for ending in ("\r\n", "\r"):
+        forget = NoteSet(tuple(t.replace("\n", ending) for t in lf), ("a", "b", "c"), "forget.csv")
+        assert training_members(forget, train).all(), repr(ending)
+        assert find_overlap(forget, train) == [(1, 1), (2, 2), (3, 3)]
+    other = NoteSet(("seen today chest pain",), ("a",), "forget.csv")  # other text still differs
+    assert not training_members(other, train).any()

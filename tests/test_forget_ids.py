@@ -161,3 +161,41 @@ def test_a_run_records_that_the_forget_set_was_given_by_ids(tiny_data, tiny_bert
 
     assert _data(r)["ids_file"]["sha256"] == digest
     assert ("Ids file ids.csv (its bytes)", digest, True) in evidence_slide(r, None)["blocks"][0]["rows"]
+
+
+def test_an_id_named_four_times_counts_as_one_duplicate(tiny_data, tmp_path, clf):
+    train, wanted = _with_ids(tiny_data, tmp_path)
+    ids = _ids_file(tmp_path / "ids.txt", wanted + [wanted[0]] * 3, header=None)
+    data = prepare_data(_req(tiny_data, train, forget_ids=str(ids)), clf)
+    assert data.forget_source["ids_file"]["duplicates_dropped"] == 1
+    assert any("names 1 id(s) more than once" in w for w in request_warnings(data))
+
+
+def test_an_empty_id_cell_in_the_training_file_is_refused(tiny_data, tmp_path, clf):
+    train, wanted = _with_ids(tiny_data, tmp_path)
+    rows = list(csv.DictReader(open(train, newline="")))
+    rows[4]["note_id"] = "  "
+    with open(train, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    ids = _ids_file(tmp_path / "ids.csv", [v for v in wanted if v != "N-5"])
+    with pytest.raises(DataError, match=r"1 training note\(s\) have an empty id \(note row\(s\) 5\)"):
+        load_request_data(_req(tiny_data, train, forget_ids=str(ids)), clf)
+
+
+def test_ids_are_compared_as_text_and_a_leading_zero_mismatch_is_named(tiny_data, tmp_path, clf):
+    train, wanted = _with_ids(tiny_data, tmp_path)
+    rows = list(csv.DictReader(open(train, newline="")))
+    for i, r in enumerate(rows, 1):
+        r["note_id"] = str(i)
+    with open(train, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    numbers = [str(i) for i, r in enumerate(rows, 1) if r["label"] == "substance"]
+    ids = _ids_file(tmp_path / "ids.csv", [n.zfill(3) for n in numbers])
+    with pytest.raises(DataError, match=r"compared as text: '0*\d+' in the ids file is not '\d+'"):
+        load_request_data(_req(tiny_data, train, forget_ids=str(ids)), clf)
+    whole = _ids_file(tmp_path / "whole.csv", [f"{n}.0" for n in numbers])  # 3.0 is 3 (a float column)
+    assert len(prepare_data(_req(tiny_data, train, forget_ids=str(whole)), clf).forget) == len(numbers)

@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -43,7 +44,7 @@ def test_a_second_request_reads_the_cache_and_gets_exactly_the_same_results(tiny
     from steu_core.runs import pipeline as pipeline_module
 
     first = _run(tiny_bert, tiny_data, tmp_path / "a")
-    assert len(_entries()) == 5  # the scores, the retain-pool features, three sets of token ids
+    assert len(_entries()) == 4  # the scores, the retain-pool features, the eval and retain token ids
 
     def no_scoring(*a, **k):
         raise AssertionError("the original was scored again")
@@ -63,10 +64,13 @@ def test_a_second_request_reads_the_cache_and_gets_exactly_the_same_results(tiny
                         real_encode(tok, texts, *a, **k))
     second = _run(tiny_bert, tiny_data, tmp_path / "b")
     assert loaded and not [clf for clf in calls if clf is loaded[0]], "the original's features were computed again"
-    assert len(tokenised) <= 1, "the notes were tokenised again"  # one note: the tokenizer's state (pipeline.tokenize)
+    # only the forget notes are tokenised again (their ids are never kept), plus one note for the
+    # tokenizer's state (pipeline.tokenize); the evaluation and retain notes' ids are read
+    forget_texts = set(pd.read_csv(tiny_data["forget"])["text"])
+    assert tokenised and set(tokenised) <= forget_texts, "the evaluation or retain notes were tokenised again"
     assert not method_calls, "the method computed the original's retain features again"
     assert _figures(second) == _figures(first)
-    assert len(_entries()) == 5  # all read, none added
+    assert len(_entries()) == 4  # all read, none added
 
 
 def test_a_changed_model_data_or_max_length_is_a_new_key():
@@ -86,9 +90,9 @@ def test_another_max_length_misses_and_scores_again(tiny_bert, tiny_data, tmp_pa
     monkeypatch.setattr(pipeline, "compute_features", lambda *a, **k: calls.append(1) or real(*a, **k))
     _run(tiny_bert, tiny_data, tmp_path / "b", max_length=40)
     assert len(calls) >= 2, "the original was not scored for the new maximum length"
-    # a new scores entry and three new token-id entries; the retain-pool features are shared when no
+    # a new scores entry and two new token-id entries; the retain-pool features are shared when no
     # note reaches either limit (same ids)
-    assert len(_entries()) in (9, 10)
+    assert len(_entries()) in (7, 8)
 
 
 def _fresh() -> dict:
@@ -231,3 +235,53 @@ def _close(a, b) -> bool:
     if isinstance(a, float) and isinstance(b, (int, float)):
         return a == pytest.approx(b, abs=1e-6, nan_ok=True)
     return a == b
+
+
+FORGET_CANARY = "zyqwarth quillby"  # a patient name planted in one forget note
+RETAIN_CANARY = "vorblenth"  # planted in one retain note: shows the decoding finds what is kept
+
+
+def _canary_files(tiny_data, d: Path) -> tuple[Path, Path]:
+    train = pd.read_csv(tiny_data["train"])
+    first_forget = train.index[train["label"] == "substance"][0]
+    first_retain = train.index[train["label"] != "substance"][0]
+    train.loc[first_forget, "text"] = f"patient {FORGET_CANARY}, mrn 4471993, " + train.loc[first_forget, "text"]
+    train.loc[first_retain, "text"] = f"{RETAIN_CANARY} " + train.loc[first_retain, "text"]
+    train.to_csv(d / "train.csv", index=False)
+    train[train["label"] == "substance"].to_csv(d / "forget.csv", index=False)
+    return d / "train.csv", d / "forget.csv"
+
+
+def _decoded_integer_tensors(home: Path, tokenizer) -> list[str]:
+    """Every integer tensor of every safetensors file in the data directory, decoded as token ids."""
+    from safetensors.numpy import load_file as load_arrays
+
+    texts = []
+    for path in home.rglob("*.safetensors"):
+        for array in load_arrays(str(path)).values():
+            if np.issubdtype(array.dtype, np.integer):
+                ids = [int(i) for i in array.ravel() if 0 <= int(i) < len(tokenizer)]
+                texts.append(tokenizer.decode(ids))
+    return texts
+
+
+def test_no_forget_note_can_be_decoded_from_the_data_directory(tiny_bert, tiny_data, tmp_path):
+    from steu_core.model import load_classifier
+    from steu_core.paths import steu_home
+
+    train, forget = _canary_files(tiny_data, tmp_path)
+    for out in ("a", "b"):  # the second request reads the cache (and must not add the forget notes either)
+        _run(tiny_bert, tiny_data, tmp_path / out, train=train, forget=forget)
+    decoded = _decoded_integer_tensors(steu_home(), load_classifier(tiny_bert).tokenizer)
+    assert any(RETAIN_CANARY in text for text in decoded), "the decoding test found nothing it should"
+    assert not [text for text in decoded if "zyqwarth" in text.replace(" ", "")], "a forget note is in the data dir"
+
+
+def test_entries_of_an_earlier_format_are_removed_when_the_cache_is_written():
+    """An earlier version kept the forget notes' token ids: its entries go at the next write."""
+    from safetensors.numpy import save_file as save_arrays
+
+    old = original_cache.entry_path("old")
+    save_arrays({"flat": np.arange(4, dtype=np.int32)}, str(old), metadata={"format": "steu-original-scores/1"})
+    original_cache.scores("k-new", _fresh, 5, 4, torch.device("cpu"))
+    assert not old.exists() and original_cache.entry_path("k-new").exists()

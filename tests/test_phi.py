@@ -230,19 +230,42 @@ def canary_run(tmp_path_factory):
     return {"run": d / "run", "home": home, "canary_ids": dict(zip(CANARY_PIECES, ids)), "model": model, **files}
 
 
-def test_canary_pieces_are_edited_but_stored_masked(canary_run):
+def test_canary_pieces_are_edited_but_stored_masked_without_their_ids(canary_run):
+    from steu_core.phi import masked_ids, run_tokenizer
+
     raw = (canary_run["run"] / "results.json").read_text()
     tokens = json.loads(raw)["selected_tokens"]
-    by_id = {t["id"]: t for t in tokens}
-    picked = [i for i in canary_run["canary_ids"].values() if i in by_id]
-    assert len(picked) >= 6, "the canary's pieces are among the selected tokens (the method still uses them)"
-    for i in picked:
-        t = by_id[i]
-        assert t["masked"] and t["mask_reason"] and t["token"].startswith(("[rare token #", "[number token #"))
+    canary_ids = set(canary_run["canary_ids"].values())
+    masked = [t for t in tokens if t["masked"]]
+    assert masked and all(t["id"] is None for t in masked), "a masked token's vocabulary id is stored"
+    assert not {t["id"] for t in tokens} & canary_ids, "a canary piece's vocabulary id is stored"
+    for t in masked:
+        assert t["mask_reason"] and t["token"].startswith(("[rare token #", "[number token #"))
         assert t["l2_change"] > 0, "a masked token's row is edited like any other"
     assert not {t["token"] for t in tokens} & set(CANARY_PIECES)
     assert not [p for p in CANARY_PIECES if json.dumps(p) in raw], "a canary piece is stored as text"
     assert any(not t["masked"] and t["token"] == "withdrawal" for t in tokens), "common class words stay readable"
+    # the run's own patch gives the ids back, each to the entry it belongs to (its forget-note count)
+    hidden = masked_ids(tokens, canary_run["run"])
+    assert len(canary_ids & set(hidden)) >= 6, "the canary's pieces are among the selected tokens"
+    tok = run_tokenizer(canary_run["run"])
+    notes = [set(tok(text)["input_ids"]) for text in __import__("pandas").read_csv(canary_run["forget"])["text"]]
+    assert [sum(i in n for n in notes) for i in hidden] == [t["df_forget"] for t in masked]
+
+
+def test_report_tables_print_no_id_of_a_masked_token(canary_run):
+    from steu_core.report.content import report_content
+
+    c = report_content(canary_run["run"])
+    masked = [r for r in c["tokens"]["rows"] if r["masked"]]
+    assert masked and all(r["id"] == "masked" for r in masked)
+    appendix = [r for r in c["changed_rows"] if r["token"].startswith("[")]  # every changed row, in an appendix
+    assert appendix and all(r["row"] == "masked" for r in appendix)
+    assert "without their vocabulary id" in c["tokens"]["note"]
+    ids = {str(i) for i in canary_run["canary_ids"].values()}
+    assert not ids & {r["id"] for r in c["tokens"]["rows"]}
+    clear = report_content(canary_run["run"], reveal_tokens=True)["tokens"]["rows"]
+    assert ids & {r["id"] for r in clear}, "revealed on purpose, the ids are shown"
 
 
 def _pdf_text(path: Path) -> str:
@@ -303,6 +326,9 @@ def test_dashboard_token_table_masks_until_the_switch(canary_run, tmp_path, monk
         return " ".join(map(str, table.value["Token"])) + chart.proto.spec
 
     assert "[rare token #" in shown() and not [p for p in DISTINCT_PIECES if p in shown()]
+    table = next(d for d in at.dataframe if "Token" in d.value.columns).value
+    masked_rows = table[table["Token"].astype(str).str.startswith("[")]["Row"]
+    assert len(masked_rows) and masked_rows.isna().all(), "a masked token's vocabulary id is shown"
     at.toggle(key="reveal_tokens").set_value(True).run()
     assert not at.exception, [e.value for e in at.exception]
     assert [p for p in DISTINCT_PIECES if p in shown()]
@@ -325,3 +351,16 @@ def test_headerless_csv_error_names_no_note_text(planted, tmp_path, capsys):
     for needle in ("Jane", "4471", "Doe"):
         assert needle not in captured.err + captured.out
         assert not [b for b in written if needle.encode() in b], f"{needle} written to a file"
+
+
+def test_try_a_note_finds_the_masked_tokens_through_the_runs_patch(canary_run):
+    from steu_core.model import load_classifier
+    from steu_core.try_note import compare_note
+
+    r = json.loads((canary_run["run"] / "results.json").read_text())
+    original, new = load_classifier(canary_run["model"]), load_classifier(canary_run["run"] / "model")
+    note = f"{CANARY}, seen today"
+    without = {s["id"] for s in compare_note(original, new, note, r)["spans"]}
+    found = {s["id"] for s in compare_note(original, new, note, r, canary_run["run"])["spans"]}
+    assert not without & set(canary_run["canary_ids"].values())
+    assert len(found & set(canary_run["canary_ids"].values())) >= 6

@@ -486,10 +486,12 @@ def test_every_changed_row_is_listed(built):
     tokens = built["results"]["selected_tokens"]
     assert len(built["json"]["changed_rows"]) == len(tokens) > 30
     appendix = built["text"][built["text"].index("Appendix: every changed embedding row"):]
-    shown = mask_tokens(tokens)  # identifier-like tokens appear masked, with their row id
+    shown = mask_tokens(tokens)  # identifier-like tokens appear masked, without their row id (issue 30)
     assert any(t["masked"] for t in shown) and any(not t["masked"] for t in shown)
     for t in shown:
-        assert f"{t['id']}" in appendix and t["token"] in appendix
+        assert (f"{t['id']}" if not t["masked"] else "masked") in appendix and t["token"] in appendix
+    lines = {line.split(" masked ")[0] for line in appendix.splitlines() if " masked " in line}
+    assert len(lines) == sum(t["masked"] for t in shown), "every masked row printed as 'masked'"
     assert not any(t["token"] in appendix for t in tokens if mask_reason(t["token"], t.get("df_forget")))
 
 
@@ -535,3 +537,24 @@ def test_limitations_quote_the_strongest_relearning_attacker_against_the_oracle(
     # no relearning figures in the comparison: no such limitation
     (run / "comparison.json").write_text(json.dumps({"rows": make_comparison(make_results())}))
     assert "Relearning" not in [x["title"] for x in report.report_content(run)["limitations"]]
+
+
+def _grad_ascent_like(n: int = 200) -> dict:
+    """A method that changed every tensor of a real model: long lists, long names, a long check message."""
+    names = [f"bert.encoder.layer.{i // 16}.attention.self.{'query' if i % 2 else 'key'}_{i}.very_long_sub_module"
+             f".with_a_name_longer_than_a_table_cell_{'x' * 40}.weight" for i in range(n)]
+    return make_results(method="grad_ascent", changed_tensors=names, encoder_unchanged=False,
+                        param_diff_verdict="pass", param_diff_message="every tensor may change: " + "; ".join(names))
+
+
+def test_a_pdf_with_hundreds_of_changed_tensors_and_long_names_builds(tmp_path, monkeypatch, fast_charts):
+    """grad_ascent on a real MiniLM changes ~100 tensors: the list once made a table row taller than a page
+    (ValueError in fpdf); the tensors now go to an appendix, one row each, and long cells wrap."""
+    monkeypatch.setenv("STEU_HOME", str(tmp_path / "home"))
+    results = _grad_ascent_like()
+    run = make_run_dir(tmp_path, results=results)
+    text = _pdf_text(report.build_report(run, tmp_path / "r.pdf"))
+    flat = re.sub(r"\s+", " ", text)
+    assert "200 tensor(s) changed" in flat and "200 tensors: listed in the appendix" in flat
+    assert "Appendix: Changed tensors (200)" in flat
+    assert "query_199" in flat.replace(" ", "")  # the last tensor is listed

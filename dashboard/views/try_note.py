@@ -59,7 +59,7 @@ if not text.strip():
 try:
     with st.spinner("Scoring the note with both models…"):
         original, new = _models()
-        scored = compare_note(original, new, text, r)
+        scored = compare_note(original, new, text, r, run_dir)
 except SteuError as exc:
     common.show_error(exc)
     st.stop()

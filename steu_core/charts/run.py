@@ -146,7 +146,9 @@ def changed_rows(results: dict, top: int = 30) -> go.Figure:
     toks = [t for t in mask_tokens(results.get("selected_tokens", [])) if num(t.get("l2_change")) is not None]
     toks = sorted(toks, key=lambda t: -float(t["l2_change"]))[:max(0, int(top))]
     toks = list(reversed(toks))  # largest at the top of a horizontal bar chart
-    names = [f"{token_text(t.get('token', '?'))} <span style='color:{BEFORE_DARK}'>id {t.get('id')}</span>" for t in toks]
+    names = [token_text(t.get("token", "?")) + ("" if t.get("id") is None else  # a masked token: no id (phi)
+                                                f" <span style='color:{BEFORE_DARK}'>id {t.get('id')}</span>")
+             for t in toks]
     custom = [[num(t.get("pmi")), t.get("df_forget"), t.get("df_total"), t.get("id")] for t in toks]
     fig = go.Figure(go.Bar(
         x=[float(t["l2_change"]) for t in toks], y=names, orientation="h", marker_color=AFTER, customdata=custom,

@@ -293,7 +293,7 @@ def changed_rows(r: dict) -> list[dict]:
     """Every changed embedding row (the selected tokens), largest change first, formatted for the report;
     identifier-like tokens masked as in :func:`token_table`."""
     toks = sorted(mask_tokens(r.get("selected_tokens") or []), key=lambda t: -(to_number(t.get("l2_change")) or 0.0))
-    return [{"token": printable(t.get("token", ""), 40), "row": str(t.get("id", "")), "pmi": number(t.get("pmi")),
+    return [{"token": printable(t.get("token", ""), 40), "row": row_id(t), "pmi": number(t.get("pmi")),
              "forget_notes": count(t.get("df_forget")), "all_notes": count(t.get("df_total")),
              "l2_change": number(t.get("l2_change"))} for t in toks]
 
@@ -311,6 +311,12 @@ def _param_diff(r: dict) -> dict:
     }
 
 
+def row_id(t: dict) -> str:
+    """A token's embedding row (its vocabulary id) as printed: "masked" for a masked token, whose id
+    would give its text back through the public vocabulary."""
+    return "masked" if t.get("masked") or t.get("id") is None else str(t["id"])
+
+
 TOKEN_ROWS = 30  # the report lists the tokens whose rows moved most; results.json holds them all
 
 
@@ -318,7 +324,7 @@ def token_table(r: dict, revealed: bool = False, top: int = TOKEN_ROWS) -> dict:
     """The selected tokens whose rows moved most, formatted; identifier-like ones masked (steu_core.phi)."""
     tokens = mask_tokens(r.get("selected_tokens") or [])
     ranked = sorted(tokens, key=lambda t: -(to_number(t.get("l2_change")) or 0.0))[:top]
-    rows = [{"token": printable(t.get("token", ""), 40), "id": str(t.get("id", "")), "pmi": number(t.get("pmi"), 3),
+    rows = [{"token": printable(t.get("token", ""), 40), "id": row_id(t), "pmi": number(t.get("pmi"), 3),
              "df_forget": count(t.get("df_forget")), "df_total": count(t.get("df_total")),
              "l2_change": number(t.get("l2_change")), "masked": bool(t.get("masked")),
              "revealed": bool(t.get("revealed"))} for t in ranked]
@@ -328,8 +334,9 @@ def token_table(r: dict, revealed: bool = False, top: int = TOKEN_ROWS) -> dict:
                 "on this machine.")
     else:
         note = (f"{n_masked} of {len(tokens)} selected tokens look like identifiers (they contain a digit, or occur "
-                f"in fewer than {RARE_NOTES} forget notes) and are shown masked with their vocabulary id; they "
-                "were edited like the others. 'report --reveal-tokens' shows them from the run's own tokenizer.")
+                f"in fewer than {RARE_NOTES} forget notes) and are shown masked, without their vocabulary id; they "
+                "were edited like the others. 'report --reveal-tokens' shows them from the run's own patch and "
+                "tokenizer.")
     return {"rows": rows, "total": len(tokens), "masked": n_masked, "revealed": revealed, "note": note}
 
 

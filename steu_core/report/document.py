@@ -157,6 +157,8 @@ class ReportDocument:
     def kv(self, rows: list[tuple[str, str, bool]], key_w: float = 48, size: float = 10) -> None:
         """Key / value table without borders; the third item marks a monospace (hash) value."""
         pdf = self.pdf
+        rows = [(key if i == 0 else "", part, mono) for key, value, mono in rows  # no row taller than a page
+                for i, part in enumerate(page_chunks(value) if not mono and value else [value])]
         lines = sum(max(2 if mono else 1, str(value).count("\n") + 1 + len(str(value)) // 70)
                     for _, value, mono in rows)
         self.space_for(min(lines * 5.4 + len(rows) * 2.4 + 4, 110))  # keep short tables on one page
@@ -238,3 +240,25 @@ class ReportDocument:
         pdf.image(str(path), x=x, y=pdf.get_y(), w=w, h=h)
         pdf.set_y(pdf.get_y() + h + 1.5)
         self.note(caption)
+
+
+KV_CHUNK_LINES = 30  # printed lines of one key/value row at most: far below a page (fpdf cannot split a row)
+KV_LINE_CHARS = 70   # characters per printed line of a value, a low estimate (so a chunk never overflows)
+
+
+def page_chunks(value, max_lines: int = KV_CHUNK_LINES, width: int = KV_LINE_CHARS) -> list[str]:
+    """``value`` cut, at line breaks where it has them, into parts of at most ``max_lines`` printed lines
+    each: a table row must fit on one page, and a long list (a hundred changed tensors) or one very long
+    line would not."""
+    cap = max_lines * width
+    pieces = [line[i:i + cap] for line in str(value).split("\n") for i in range(0, max(len(line), 1), cap)]
+    chunks, current, used = [], [], 0
+    for piece in pieces:
+        need = max(1, -(-len(piece) // width))
+        if current and used + need > max_lines:
+            chunks.append("\n".join(current))
+            current, used = [], 0
+        current.append(piece)
+        used += need
+    chunks.append("\n".join(current))
+    return chunks

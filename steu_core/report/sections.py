@@ -30,6 +30,7 @@ def write_pdf(doc: ReportDocument, c: dict, images: dict, sizes: dict) -> None:
         n += 1
     ledger(doc, c, n)
     sign_off(doc, c, n + 1)
+    changed_tensors_appendix(doc, c)
     changed_rows_appendix(doc, c)
 
 
@@ -225,7 +226,7 @@ def param_diff(doc: ReportDocument, c: dict, images: dict, sizes: dict) -> None:
              f"parameters changed ({p['fraction_changed']}).", size=10.5, h=5.6)
     doc.kv([("Verdict", p["verdict"], False), ("Encoder bit-identical", p["encoder_bit_identical"], False),
             ("Fraction changed", p["fraction_changed"], False),
-            ("Tensors changed", "\n".join(p["changed_tensors"]) or "none", False),
+            ("Tensors changed", tensors_changed_text(p["changed_tensors"]), False),
             ("Check", p["message"], False)])
     img = images.get("changed_fraction")
     if isinstance(img, Path):
@@ -316,6 +317,27 @@ def sign_off(doc: ReportDocument, c: dict, n: int) -> None:
             pdf.line(pdf.l_margin + 28, y + 0.8, pdf.l_margin + 128, y + 0.8)
             pdf.set_y(y + 2)
         pdf.ln(6)
+
+
+TENSORS_INLINE = 12  # more changed tensors (grad_ascent: every one of a real model) go to an appendix
+
+
+def tensors_changed_text(names: list[str]) -> str:
+    if len(names) > TENSORS_INLINE:
+        return f"{len(names)} tensors: listed in the appendix 'Changed tensors'"
+    return "\n".join(names) or "none"
+
+
+def changed_tensors_appendix(doc: ReportDocument, c: dict) -> None:
+    """Every changed tensor, one table row each, where there are too many for the verification's table."""
+    names = c["param_diff"]["changed_tensors"]
+    if len(names) <= TENSORS_INLINE:
+        return
+    doc.pdf.add_page()
+    doc.h1(f"Appendix: Changed tensors ({len(names)})")
+    w = doc.pdf.epw
+    doc.grid(["#", "Tensor"], [[str(i), name] for i, name in enumerate(names, 1)], [w * 0.08, w * 0.92],
+             align=["RIGHT", "LEFT"], size=8.5)
 
 
 def changed_rows_appendix(doc: ReportDocument, c: dict) -> None:

@@ -8,8 +8,11 @@ those numbers depend on: the model's content hash, the content hashes of the eva
 notes, the maximum length, the batch size (it sets the padding), the device and the precision. So a
 hit is exact and never stale; a changed model, file or setting is a new key.
 
-The notes' token ids are kept the same way (:func:`encoded`): they depend only on the tokenizer
-(inside the model directory, so in its content hash), the notes' text and the maximum length.
+The evaluation and retain notes' token ids are kept the same way (:func:`encoded`): they depend only
+on the tokenizer (inside the model directory, so in its content hash), the notes' text and the maximum
+length. The forget notes' token ids are never kept (:func:`steu_core.runs.pipeline.tokenize`): decoded
+with the tokenizer they give the notes' text back, and what a deletion request names must not outlive
+its run in the data directory. Their logits and head inputs are kept (numbers, no token ids).
 
 Entries live in ``<data dir>/original-scores/<key>.safetensors`` (safetensors: loading runs no code),
 written to a temporary file and renamed into place; a corrupt or inconsistent entry is ignored,
@@ -27,6 +30,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.numpy import load_file as load_arrays
 from safetensors.numpy import save_file as save_arrays
 from safetensors.torch import load_file, save_file
@@ -35,9 +39,11 @@ from ..accel import cache_device
 from ..model import Encoded
 from ..paths import subdir
 
-FORMAT = "steu-original-scores/1"
+# /2: the forget notes' token ids are no longer kept; entries of another format (which may hold them)
+# are removed when the cache is next written (:func:`prune`)
+FORMAT = "steu-original-scores/2"
 DEFAULT_FEATURE_BATCH = 64  # the batch size of compute_features when none is given (the method's call)
-KEEP = 24  # five entries per request (the scores, the method's retain features, three sets of token ids)
+KEEP = 24  # four entries per request (the scores, the method's retain features, eval and retain token ids)
 LOGITS = ("eval_logits", "forget_logits")
 FEATURES = ("eval_feats", "forget_feats")
 
@@ -121,9 +127,20 @@ def write_entry(key: str, write: Callable[[str], None]) -> None:
 
 
 def prune(keep: int = KEEP) -> None:
+    """Keep the newest ``keep`` entries of this format; remove the rest."""
     entries = sorted(cache_dir().glob("*.safetensors"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in entries[keep:]:
+    current = [p for p in entries if entry_format(p) == FORMAT]
+    for old in [p for p in entries if p not in current] + current[keep:]:
         old.unlink(missing_ok=True)
+
+
+def entry_format(path: Path) -> str | None:
+    """The format an entry was written in (its safetensors metadata), None when unreadable."""
+    try:
+        with safe_open(str(path), framework="np") as f:
+            return (f.metadata() or {}).get("format")
+    except Exception:  # noqa: BLE001 - an unreadable entry is of no known format
+        return None
 
 
 def features_key(model_sha256: str, enc, batch_size: int, device: str, precision: str) -> str:

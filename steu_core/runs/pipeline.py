@@ -171,11 +171,12 @@ def tokenize(run: Run) -> None:
     tok, n, d = run.clf.tokenizer, run.req.max_length, run.data
     cached = original_cache.tokens_hook(run)  # the same notes for the same model: read, not tokenised again
 
-    def ids(notes) -> object:
+    def ids(notes, keep: bool = True) -> object:
         texts = list(notes.texts)
-        return cached(texts, lambda: encode(tok, texts, n)) if cached else encode(tok, texts, n)
+        return cached(texts, lambda: encode(tok, texts, n)) if cached and keep else encode(tok, texts, n)
 
-    run.enc = {"forget": ids(d.forget), "retain": ids(d.retain), "eval": ids(d.evaluation)}
+    # never kept for the forget notes: decoded, their ids give the deleted notes' text back
+    run.enc = {"forget": ids(d.forget, keep=False), "retain": ids(d.retain), "eval": ids(d.evaluation)}
     if cached:
         # a fast tokenizer's first call resets the padding state it saves into tokenizer.json: one note
         # through it keeps the new model's files (and hash) the same whether the ids were read or made

@@ -1,12 +1,11 @@
 """The request's data, loaded and checked against the model before any work is done."""
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..data import NoteSet, check_forget_set, check_labels_known, find_overlap, load_notes
+from ..data import NoteSet, check_forget_set, check_labels_known, find_overlap, load_notes, note_digest
 from ..errors import ConfigError, DataError
 from ..forget_ids import forget_by_ids, read_forget_notes, read_ids, training_ids
 from ..model import Classifier
@@ -28,7 +27,7 @@ class RequestData:
 
 
 def text_digests(notes: NoteSet) -> list[bytes]:
-    return [hashlib.sha256(t.encode("utf-8")).digest() for t in notes.texts]
+    return [note_digest(t) for t in notes.texts]  # line endings normalised: CRLF and LF notes match
 
 
 def training_members(forget: NoteSet, train: NoteSet) -> np.ndarray:
