@@ -101,37 +101,15 @@ def reveal_tokens(entries: Iterable[dict], tokenizer, hidden_ids: list[int | Non
 
 
 def masked_ids(entries: list[dict], run_dir: str | Path) -> list[int | None]:
-    """The vocabulary ids of the masked entries (in order), from the run's own patch: an earlier record's
-    inline id where it has one, else the patch row, not a clear token's, whose change is closest to the
-    entry's ``l2_change`` (each row used once). None for a row that did not change (not in the patch)."""
-    shown = mask_tokens(entries)
-    stored = [e for e, m in zip(entries, shown) if m.get("masked")]
-    clear = {int(m["id"]) for m in shown if not m.get("masked") and m.get("id") is not None}
-    rows = {i: size for i, size in patch_row_changes(run_dir).items() if i not in clear}
-    found: list[int | None] = []
-    for e in stored:
-        size = to_float(e.get("l2_change"))
-        if e.get("id") is not None or not size or not rows:
-            found.append(None if e.get("id") is None else int(e["id"]))
-            continue
-        best = min(rows, key=lambda i: abs(rows[i] - size))
-        found.append(best)
-        del rows[best]
-    return found
-
-
-def patch_row_changes(run_dir: str | Path) -> dict[int, float]:
-    """``{row id: L2 norm of its change}`` of the run's patch (the param-diff audit's measure)."""
-    t = load_patch(Path(run_dir) / "patch.safetensors")["tensors"]
-    sizes = (t["new_rows"].float() - t["old_rows"].float()).norm(dim=1).tolist() if len(t["row_ids"]) else []
-    return {int(i): float(v) for i, v in zip(t["row_ids"].tolist(), sizes)}
-
-
-def to_float(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return 0.0
+    """The vocabulary ids of the masked entries (in order), read from the run's own patch at each entry's
+    ``patch_row`` (its row's place among the patch's row ids); an earlier record's inline id where it has one.
+    None where neither is there (a row that did not change is not in the patch)."""
+    stored = [e for e, m in zip(entries, mask_tokens(entries)) if m.get("masked")]
+    if not any(e.get("patch_row") is not None for e in stored):
+        return [None if e.get("id") is None else int(e["id"]) for e in stored]
+    row_ids = load_patch(Path(run_dir) / "patch.safetensors")["tensors"]["row_ids"].tolist()
+    return [int(row_ids[e["patch_row"]]) if e.get("patch_row") is not None and e["patch_row"] < len(row_ids)
+            else None if e.get("id") is None else int(e["id"]) for e in stored]
 
 
 def revealed_results(results: dict, run_dir: str | Path) -> dict:

@@ -23,6 +23,9 @@ def results_of(run: Run, new_hash: dict, hashes: dict) -> dict:
     req, clf, result = run.req, run.clf, run.result
     audits = dict(run.audits)
     changed_rows = {r["id"]: r for r in audits.pop("changed_rows")}
+    # where each edited row sits in the patch (its row ids ascending): how a masked token is revealed locally,
+    # from the run's own patch, without its vocabulary id in results.json (steu_core.phi)
+    patch_rows = {row_id: i for i, row_id in enumerate(sorted(changed_rows))}
     cov_mask = coverage(run.enc["forget"].ids, result.row_ids)
     fc = run.data.forget_class_id
     header = {"run_id": run.run_id, "created_utc": record.utc_now(), "method": req.method,
@@ -33,8 +36,8 @@ def results_of(run: Run, new_hash: dict, hashes: dict) -> dict:
               "labels": clf.labels}
     budget = result.settings.get("budget") if result.settings.get("k") is None else None
     selection = {"k": len(result.selected_tokens), "budget": budget,
-                 "selected_tokens": [{**t.as_dict(), "l2_change": changed_rows.get(t.id, {}).get("l2_change", 0.0)}
-                                     for t in result.selected_tokens],
+                 "selected_tokens": [{**t.as_dict(), "l2_change": changed_rows.get(t.id, {}).get("l2_change", 0.0),
+                                      "patch_row": patch_rows.get(t.id)} for t in result.selected_tokens],
                  "coverage": {"forget_examples": len(run.enc["forget"]),
                               "forget_examples_with_selected_token": int(cov_mask.sum()),
                               "fraction": float(cov_mask.mean()) if len(cov_mask) else 0.0}}
