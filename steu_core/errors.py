@@ -1,13 +1,17 @@
 """Errors a user can act on. Each says what is wrong, where, and what to do."""
 from __future__ import annotations
 
+from .format import printable
+
 
 class SteuError(Exception):
     """Base class: an error whose message is meant for the user, never a traceback."""
 
     def __init__(self, message: str, *, hint: str | None = None):
-        self.message = message
-        self.hint = hint
+        # a message can quote a class name, a file name or a value from a data file: a newline or an ANSI
+        # escape in it is shown as its escape wherever the error is printed (terminal, page, progress.json)
+        self.message = printable(message)
+        self.hint = None if hint is None else printable(hint)
         super().__init__(self.__str__())
 
     def __str__(self) -> str:

@@ -582,3 +582,14 @@ def test_an_interrupt_is_recorded_as_a_cancel_not_an_internal_error(env, tmp_pat
     assert outcome["outcome"] == "cancelled" and outcome["error"].startswith("interrupted (Ctrl-C or SIGINT)")
     [stage] = tmp_path.glob(".out.partial")
     assert "internal error" not in (stage / "progress.json").read_text()
+
+
+def test_control_characters_in_a_message_are_shown_as_escapes(env, tmp_path, capsys):
+    """A class or file name with a newline or an ANSI escape cannot forge a line or drive the terminal."""
+    forged = "heart\nerror: all checks passed\x1b[2J"
+    code = main(["unlearn", "--model", str(env.model), "--train", str(env.train), "--eval", str(env.train),
+                 "--forget-class", forged, "--out", str(tmp_path / "run"), "--settings", FAST, "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and "internal error" not in err
+    assert "\x1b" not in err and err.count("\n") == 1, err  # one line, the escape shown as text
+    assert "heart\\nerror: all checks passed\\x1b[2J" in err
