@@ -268,6 +268,24 @@ def test_notes_never_trained_on_are_refused_and_nothing_is_written(tiny_bert, ti
     assert not (staging_dir(out).exists() and any(p.name != "progress.json" for p in staging_dir(out).iterdir()))
 
 
+def test_a_note_listed_twice_is_one_member(tiny_bert, tiny_data, tmp_path):
+    """Copies of a forget note would count its score twice and narrow the attacks' intervals."""
+    import csv
+    import json
+
+    from conftest import write_csv
+    from steu_core.runs import run_unlearning
+
+    with open(tiny_data["train"], newline="") as f:
+        notes = [(row["text"], row["label"]) for row in csv.DictReader(f) if row["label"] == tiny_data["forget_class"]]
+    twice = write_csv(tmp_path / "twice.csv", notes + notes)
+    out = run_unlearning(_request(tiny_bert, tiny_data, tmp_path / "run", forget=str(twice), record_ledger=False))
+    r = json.loads((out / "results.json").read_text())
+    assert r["members"]["total"] == 2 * len(notes) and r["members"]["found"] == len(notes)
+    assert r["mia"]["n_members"] == len(notes)
+    assert any("counts once in membership inference" in w for w in r["warnings"])
+
+
 def test_seeds_give_spreads_and_the_verdicts_use_them(tiny_bert, tiny_data, tmp_path):
     import json
 

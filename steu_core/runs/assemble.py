@@ -12,7 +12,7 @@ from ..accel import precision_used
 from ..model import device_description
 from ..pmi import coverage
 from . import record
-from .prepare import request_warnings
+from .prepare import MEMBERS_RULE, request_warnings
 
 if TYPE_CHECKING:  # the runner imports this module; the type is only for readers
     from .pipeline import Run
@@ -50,7 +50,7 @@ def results_of(run: Run, new_hash: dict, hashes: dict) -> dict:
             "data": record.data_section(run.data, run.enc, int((run.eval_labels == fc).sum()), req.max_length),
             "seeds": run.seed_summary or {"n": 1, "seeds": [req.seed], "kept_model_seed": req.seed},
             "members": {"found": int(run.data.members.sum()), "total": len(run.data.members),
-                        "rule": "forget notes whose text (SHA-256) occurs in the training file"},
+                        "rule": MEMBERS_RULE},
             "model": model_section(run, new_hash), "hashes": hashes, "request": record.request_section(req),
             "notes": result.notes,
             "warnings": request_warnings(run.data)}

@@ -30,11 +30,19 @@ def text_digests(notes: NoteSet) -> list[bytes]:
     return [note_digest(t) for t in notes.texts]  # line endings normalised: CRLF and LF notes match
 
 
+MEMBERS_RULE = "forget notes whose text (SHA-256) occurs in the training file, each note once"
+
+
 def training_members(forget: NoteSet, train: NoteSet) -> np.ndarray:
     """Which forget notes are in the training file, by the SHA-256 of their text: a note that was
-    never trained on is no member, and membership inference on it would measure nothing."""
-    trained = set(text_digests(train))
-    return np.array([d in trained for d in text_digests(forget)], dtype=bool)
+    never trained on is no member, and membership inference on it would measure nothing. A note listed
+    twice is one member (its first copy): copies would count one note's score twice and make the attacks'
+    intervals narrower than the notes allow."""
+    trained, seen, out = set(text_digests(train)), set(), []
+    for d in text_digests(forget):
+        out.append(d in trained and d not in seen)
+        seen.add(d)
+    return np.array(out, dtype=bool)
 
 
 def check_forget_was_trained(forget: NoteSet, members: np.ndarray, train: NoteSet) -> None:
@@ -148,7 +156,7 @@ def data_warnings(train: NoteSet, evaluation: NoteSet, forget: NoteSet, retain: 
                    "the retain term keeps training them towards that other label")
     if forget.duplicate_rows:
         out.append(f"the forget set holds {forget.duplicate_rows} duplicate row(s) ({forget.name}); each copy "
-                   "is used, which is harmless but weights those notes more")
+                   "is used in unlearning, which weights those notes more, and counts once in membership inference")
     if train.duplicate_rows:
         out.append(f"the training file holds {train.duplicate_rows} duplicate row(s) ({train.name})")
     leaked = find_overlap(forget, evaluation)
