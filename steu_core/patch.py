@@ -17,6 +17,11 @@ from .safety import check_readable, shown_value
 FORMAT = "steu-patch/1"
 
 
+def saved_embedding_key(state: dict, name: str) -> str:
+    """The saved tensor name of the input embedding (checkpoints may add or drop a model prefix)."""
+    return next(k for k in state if k == name or k.endswith("." + name) or name.endswith("." + k))
+
+
 def make_patch(before: dict[str, torch.Tensor], after: dict[str, torch.Tensor], embedding_key: str) -> dict:
     tensors: dict[str, torch.Tensor] = {}
     others = []

@@ -69,3 +69,10 @@ def test_a_note_cut_in_characters_counts_as_truncated(tokenizer):
     note = "cough" + " " * (char_budget(16) + 10) + "pain"
     enc = encode(tokenizer, [note], 16)
     assert enc.truncated == 1
+
+
+def test_encode_tells_how_many_notes_are_done(tmp_path):
+    tok = _wordpiece_tokenizer(tmp_path)
+    heard: list[int] = []
+    enc = encode(tok, [f"note {i} about chest pain" for i in range(25)], 16, batch=10, progress=heard.append)
+    assert heard == [10, 20, 25] and len(enc) == 25

@@ -18,7 +18,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Sequence as _SequenceABC
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -187,9 +187,20 @@ def iter_encode(tokenizer, texts: Iterable[str], max_length: int, batch: int = 1
                       max_length=max_length)
 
 
-def encode(tokenizer, texts: Iterable[str], max_length: int, batch: int = 1024) -> Encoded:
-    """Tokenise every note (streamed in batches of ``batch``) into one compact :class:`Encoded`."""
-    return Encoded.concat(iter_encode(tokenizer, texts, max_length, batch), max_length=max_length)
+def encode(tokenizer, texts: Iterable[str], max_length: int, batch: int = 1024,
+           progress: Callable[[int], None] | None = None) -> Encoded:
+    """Tokenise every note (streamed in batches of ``batch``) into one compact :class:`Encoded`;
+    ``progress`` hears how many notes are done after each batch (a large file takes minutes)."""
+    parts = iter_encode(tokenizer, texts, max_length, batch)
+    return Encoded.concat(counted(parts, progress) if progress else parts, max_length=max_length)
+
+
+def counted(parts: Iterator[Encoded], progress: Callable[[int], None]) -> Iterator[Encoded]:
+    done = 0
+    for part in parts:
+        done += len(part)
+        progress(done)
+        yield part
 
 
 def pad_batch(seqs: Sequence[Sequence[int]], pad_id: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

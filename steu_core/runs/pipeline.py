@@ -29,7 +29,7 @@ from ..locks import model_run_lock
 from ..methods import MethodResult, UnlearnContext, check_fits, get_method
 from ..model import (Classifier, encode, file_sha256, hash_directory, head_logits, load_classifier,
                      seed_everything, write_json_atomic, write_model)
-from ..patch import make_patch, save_patch
+from ..patch import make_patch, save_patch, saved_embedding_key
 from ..pmi import coverage
 from ..request import UnlearnRequest
 from ..verdicts import compute_verdicts
@@ -167,13 +167,19 @@ def load_data(run: Run) -> None:
 
 
 def tokenize(run: Run) -> None:
-    run.report({"stage": "tokenize"})
     tok, n, d = run.clf.tokenizer, run.req.max_length, run.data
+    total = len(d.forget) + len(d.retain) + len(d.evaluation)
+    run.report({"stage": "tokenize", "step": 0, "total": total})
     cached = original_cache.tokens_hook(run)  # the same notes for the same model: read, not tokenised again
+    done = [0]  # notes of the sets before this one
 
     def ids(notes, keep: bool = True) -> object:
         texts = list(notes.texts)
-        return cached(texts, lambda: encode(tok, texts, n)) if cached and keep else encode(tok, texts, n)
+        tell = lambda k: run.report({"step": done[0] + k})  # noqa: E731  (a large file takes minutes)
+        out = cached(texts, lambda: encode(tok, texts, n, progress=tell)) if cached and keep else \
+            encode(tok, texts, n, progress=tell)
+        done[0] += len(texts)
+        return out
 
     # never kept for the forget notes: decoded, their ids give the deleted notes' text back
     run.enc = {"forget": ids(d.forget, keep=False), "retain": ids(d.retain), "eval": ids(d.evaluation)}
@@ -191,11 +197,18 @@ def score_original(run: Run) -> None:
     enc, bs, clf = run.enc, run.req.batch_size, run.clf
     run.report({"stage": "score-original", "step": 0, "total": len(enc["eval"]) + len(enc["forget"])})
 
+    n_eval = len(enc["eval"])
+    eval_done = lambda k, _n: run.report({"step": k})  # noqa: E731  (the step count shows the scoring's pace)
+    forget_done = lambda k, _n: run.report({"step": n_eval + k})  # noqa: E731
+
     def compute() -> dict:
-        feats_eval = compute_features(clf, enc["eval"], bs) if run.req.use_cache else None
-        feats_forget = compute_features(clf, enc["forget"], bs) if run.req.use_cache else None
-        return {"eval_logits": compute_logits(clf, enc["eval"], bs, feats=feats_eval),
-                "forget_logits": compute_logits(clf, enc["forget"], bs, feats=feats_forget),
+        cache = run.req.use_cache
+        feats_eval = compute_features(clf, enc["eval"], bs, eval_done) if cache else None
+        feats_forget = compute_features(clf, enc["forget"], bs, forget_done) if cache else None
+        return {"eval_logits": compute_logits(clf, enc["eval"], bs, feats=feats_eval,
+                                              progress=None if cache else eval_done),
+                "forget_logits": compute_logits(clf, enc["forget"], bs, feats=feats_forget,
+                                                progress=None if cache else forget_done),
                 "eval_feats": feats_eval, "forget_feats": feats_forget}
 
     found, run.original_cached = original_cache.scores(original_cache.key_for(run), compute, len(enc["eval"]),
@@ -311,7 +324,7 @@ def write_evidence(run: Run) -> None:
     """patch.safetensors, manifest.json and results.json, into the staging directory."""
     path, new_dir = run.stage.path, run.stage.path / "model"
     before, after = load_state(run.model_dir), load_state(new_dir)
-    save_patch(make_patch(before, after, embedding_key(after, run.clf.embedding_param_name)),
+    save_patch(make_patch(before, after, saved_embedding_key(after, run.clf.embedding_param_name)),
                path / "patch.safetensors")
     new_hash = hash_directory(new_dir)
     if hash_directory(run.model_dir)["sha256"] != run.original_hash["sha256"]:
@@ -325,7 +338,9 @@ def write_evidence(run: Run) -> None:
     hashes = {"original_model": run.original_hash["sha256"], "unlearned_model": new_hash["sha256"],
               "forget_set": forget.sha256, "patch": patch_sha, "manifest": file_sha256(path / "manifest.json")}
     run.results = results_of(run, new_hash, hashes)
-    run.results["reference"] = reference_for(run)
+    d = run.data  # the retrain that the verdicts read; a retrain_oracle run is itself the reference
+    run.results["reference"] = None if run.req.method == record.ORACLE_METHOD else record.oracle_reference(
+        run.original_hash["sha256"], run.clf.labels[d.forget_class_id], d.train.sha256, d.evaluation.sha256)
     run.results["verdicts"] = compute_verdicts(run.results)
     run.results["wall_seconds"]["total"] = time.perf_counter() - run.t_start
     write_json_atomic(path / "results.json", run.results)
@@ -380,21 +395,6 @@ def fail(run: Run, exc: BaseException) -> None:
         raise user_error from None
 
 
-# -- helpers -----------------------------------------------------------------------------------
-def reference_for(run: Run) -> dict | None:
-    """The retrain without the forget notes on this model, class and data that the verdicts read, where
-    one was made before (a retrain_oracle run is itself that reference)."""
-    if run.req.method == record.ORACLE_METHOD:
-        return None
-    d = run.data
-    return record.oracle_reference(run.original_hash["sha256"], run.clf.labels[d.forget_class_id],
-                                   d.train.sha256, d.evaluation.sha256)
-
-
 def rows_of(feats: torch.Tensor | None, mask: torch.Tensor) -> torch.Tensor | None:
     return None if feats is None else feats[mask.to(feats.device)]
 
-
-def embedding_key(state: dict, name: str) -> str:
-    """The saved tensor name of the input embedding (checkpoints may add or drop a model prefix)."""
-    return next(k for k in state if k == name or k.endswith("." + name) or name.endswith("." + k))
