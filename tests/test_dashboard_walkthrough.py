@@ -13,6 +13,8 @@ import re
 import time
 from pathlib import Path
 
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
 from browser_helpers import (ARTIFACTS, BROWSER_MARKS, REAL, ROOT, SIZES, cut_texts, launch, server,  # noqa: F401
                              settle, shoot)
 
@@ -81,12 +83,26 @@ def _multi(page, label: str, options: list[str]) -> None:
     """Make ``options`` the whole choice of the multiselect labelled ``label``."""
     box = page.get_by_test_id("stMultiSelect").filter(has_text=label)
     box.get_by_role("button", name="Clear all").click()
+    settle(page, 10)  # clearing reruns the page: text typed during the rerun is lost with the old widget
     for option in options:
-        box.locator("input").click()
-        box.locator("input").fill(option)
-        page.get_by_role("option", name=re.compile(rf"^{re.escape(option)}\b")).first.click()
+        _choose_option(page, box, option)
         page.wait_for_timeout(300)
     page.keyboard.press("Escape")
+
+
+def _choose_option(page, box, option: str, tries: int = 3) -> None:
+    """Type ``option`` into the multiselect and click it in the list; again if a rerun swallowed the typing."""
+    for attempt in range(tries):
+        box.locator("input").click()
+        box.locator("input").fill(option)
+        try:
+            page.get_by_role("option", name=re.compile(rf"^{re.escape(option)}\b")).first.click(timeout=15_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == tries - 1:
+                raise
+            page.keyboard.press("Escape")
+            settle(page, 10)
 
 
 def _fill(page, role: str, label: str, value: str) -> None:

@@ -13,7 +13,7 @@ Training settings should match how the original was trained (epochs, learning ra
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from ..errors import ConfigError, ModelError
 from ..model import check_model_dir, load_classifier

@@ -66,6 +66,7 @@ def title_page(doc: ReportDocument, c: dict) -> None:
     pdf.ln(6)
     doc.headline_cell(0, 9, 14, align="L")
     pdf.ln(10)
+    doc.para(c["summary"][0]["text"], size=10.5, h=5.4)  # what the verdict rests on, for a reader of the cover alone
     pdf.set_y(max(pdf.get_y() + 8, 235))
     doc.para("This report is generated from the run's results file and the tool's hash-chained ledger. It contains "
              "no note text: data sets appear only as file names, row counts and SHA-256 hashes.",

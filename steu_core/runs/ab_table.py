@@ -11,10 +11,10 @@ COLUMNS = ("Figure", "Run A", "Run B", "B − A")
 def ab_rows(ra: dict, rb: dict) -> list[dict]:
     """One row per figure of runs ``ra`` and ``rb`` (results.json dicts): the verdicts, then the numbers."""
     return [dict(zip(COLUMNS, (name, cell(x, kind), cell(y, kind), difference(x, y, kind))))
-            for name, x, y, kind in verdict_items(ra, rb) + figure_items(ra, rb)]
+            for name, x, y, kind in verdict_rows(ra, rb) + figure_rows(ra, rb)]
 
 
-def verdict_items(ra: dict, rb: dict) -> list[tuple]:
+def verdict_rows(ra: dict, rb: dict) -> list[tuple]:
     va, vb = run_verdicts(ra), run_verdicts(rb)
 
     def word(v: dict, threat: str) -> str:
@@ -25,7 +25,7 @@ def verdict_items(ra: dict, rb: dict) -> list[tuple]:
             ("Against an attacker who has the model file", word(va, MODEL_FILE), word(vb, MODEL_FILE), None)]
 
 
-def figure_items(ra: dict, rb: dict) -> list[tuple]:
+def figure_rows(ra: dict, rb: dict) -> list[tuple]:
     def both(get) -> tuple:
         return get(ra), get(rb)
 

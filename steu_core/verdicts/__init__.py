@@ -39,8 +39,9 @@ def overall(parts: dict, threats: dict) -> dict:
         return verdict(INCONCLUSIVE, f"the data cannot decide {', '.join(words[k] for k in open_)}", **evidence)
     if not evidence["shown_against"]:
         return verdict(INCONCLUSIVE, "the class was forgotten and the other classes kept their F1, but no "
-                                     "membership attack had power on the original model, so the data cannot decide "
-                                     "whether an attacker could still tell the forget notes", **evidence)
+                                     "membership attack could tell the forget notes from unseen notes of the class "
+                                     "even on the original model, so these tests cannot show whether an attacker "
+                                     "could still tell them now", **evidence)
     shown = " and ".join(THREAT_MODELS[k] for k in evidence["shown_against"])
     rest = [f"not against {THREAT_MODELS[k]}: {threats[k]['reason']}" if tv[k] == NO else
             f"for {THREAT_MODELS[k]} the data cannot decide" for k in tv if tv[k] != YES]

@@ -2,7 +2,7 @@
 the verdict record itself, number formats, and the least-favourable-seed helpers."""
 from __future__ import annotations
 
-from ..format import change, number
+from ..format import number
 from ..threat_models import MODEL_FILE, OUTPUTS, THREAT_MODEL_SHORT, THREAT_MODELS  # noqa: F401
 
 YES, NO, INCONCLUSIVE = "yes", "no", "inconclusive"

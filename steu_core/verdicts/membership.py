@@ -101,8 +101,8 @@ def threat_model(r: dict, threat: str, reference: dict | None = None, relearn: d
         return decided(NO, f"the class comes back sooner than to the retrain without the notes ({relearn['reason']})",
                        strongest)
     if not powered:
-        return decided(INCONCLUSIVE, f"no attack {THREAT_MODELS[threat]} can run told the forget notes from unseen "
-                                     "notes of the class on the original model (strongest: "
+        return decided(INCONCLUSIVE, f"none of the attacks open to {THREAT_MODELS[threat]} told the forget notes "
+                                     "from unseen notes of the class even on the original model (strongest: "
                                      f"{attack_text(strongest, 'before')}), so chance afterwards shows nothing; "
                                      f"{POWER_HINT}", strongest)
     against = "; every attack is at chance, or no better than against the retrain without the notes" \
