@@ -24,7 +24,7 @@ from steu_core import demo, drafts, forget_ids, hints, uploads
 from steu_core.data import NoteSet, load_notes
 from steu_core.errors import SteuError
 from steu_core.model import device_description, load_classifier, resolve_device
-from steu_core.request import PEOPLE, new_request_id, request_fields_of
+from steu_core.request import PEOPLE, default_operator, new_request_id, request_fields_of
 from steu_core.runs import checks, stages
 from steu_core.runs.checks import ROLES, RequestCheck
 
@@ -193,7 +193,7 @@ def init_request_state() -> None:
     ss.setdefault("request_id", new_request_id())
     ss.setdefault("requester", "")
     ss.setdefault("reason", "")
-    ss.setdefault("operator", os.environ.get("USER", "") or "")
+    ss.setdefault("operator", default_operator())
     ss.setdefault("files", {})          # role -> {"path": str, "name": str, "source": "upload"|"sample"}
     ss.setdefault("min_forget", 10)
     ss.setdefault("forget_kind", "notes")  # the forget upload holds note texts, or ids of training notes

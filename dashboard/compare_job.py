@@ -12,7 +12,7 @@ from steu_core import worker
 from steu_core.audits.deep import DEEP_AUDITS
 from steu_core.compare import DEFAULT_METHODS, method_rows, overall_fraction, phase_text, portable_command
 from steu_core.errors import SteuError
-from steu_core.methods import METHODS
+from steu_core.methods import METHODS, selectable_methods
 from steu_core.request import CompareRequest, parse_json_object
 
 ss = st.session_state
@@ -109,7 +109,7 @@ def start_form(expanded: bool) -> None:
                     "the same notes. The retrain oracle trains the model again from its pretrained start, so it "
                     "takes as long as training the original - minutes on a GPU, up to hours on a laptop CPU; the "
                     "other methods take about as long as one run each.")
-        methods = st.multiselect("Methods", list(METHODS), default=[m for m in DEFAULT_METHODS if m in METHODS],
+        methods = st.multiselect("Methods", selectable_methods(), default=[m for m in DEFAULT_METHODS if m in METHODS],
                                  key="cmp_methods_pick", format_func=lambda m: f"{m} - {METHODS[m].description}",
                                  help="The oracle is what makes the KS test and the reference-model audit possible.")
         try:

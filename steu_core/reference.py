@@ -3,3 +3,6 @@ name (steu_core.methods.retrain_oracle). Its one definition, light enough for th
 from __future__ import annotations
 
 ORACLE = "retrain_oracle"
+# The method name under which an erasure's retrained model is audited (steu_core.methods.erased): a retrain
+# without the requests' forget notes, made for the request rather than as a reference.
+ERASED = "erased"

@@ -9,6 +9,7 @@ nor the data (:meth:`validate`) run before anything is written.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import math
 import secrets
@@ -33,6 +34,14 @@ FORM_COLUMNS = ("text_column", "label_column", "forget_text_column", "forget_lab
 DEFAULT_METHODS = ["steu", "steu_rows_only", "random_tokens", "head_only", "grad_ascent", "finetune_retain",
                    ORACLE]
 
+
+
+def default_operator() -> str:
+    """Who runs it when nobody said: the login name ($USER, else the account's name)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # an account with no name (a container's bare uid)
+        return ""
 
 
 def new_request_id() -> str:

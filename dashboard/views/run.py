@@ -10,7 +10,7 @@ from dashboard import common
 from steu_core import format as fmt
 from steu_core import worker
 from steu_core.errors import SteuError
-from steu_core.methods import METHODS, setting_fields
+from steu_core.methods import METHODS, selectable_methods, setting_fields
 from steu_core.pmi import DEFAULT_BUDGET, k_from_budget
 from steu_core.request import MAX_SEEDS, UnlearnRequest
 from steu_core.hints import for_dashboard
@@ -149,7 +149,7 @@ with st.container(border=True):
     st.dataframe([{"": k, "Value": v} for k, v in rows.items()], hide_index=True, width="stretch")
 
 # STEU first; the others are the controls and baselines of `python -m steu_core compare`.
-METHOD_NAMES = ["steu"] + sorted(m for m in METHODS if m != "steu")
+METHOD_NAMES = ["steu"] + sorted(m for m in selectable_methods() if m != "steu")
 
 EDIT_SIZE = ("k", "budget")  # chosen together by the "Size of the edit" control
 

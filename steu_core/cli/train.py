@@ -4,7 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..data import load_notes
+from ..deletion.deploy import MODEL_KIND
+from ..ledger import Ledger
+from ..model import hash_directory
 from ..train import TrainConfig, check_new_output, train_classifier
+from ..training_manifest import read_manifest
 from .progress import ProgressBar
 
 
@@ -19,9 +23,19 @@ def cmd_train(args) -> int:
         out, summary = train_classifier(args.base, notes, args.out, cfg, device=args.device, progress=bar)
     finally:
         bar.close()
+    record_model(out, args.base)
     print(f"Saved the fine-tuned classifier to {out} ({summary['steps']} steps, {summary['seconds']:.0f} s, "
           f"final loss {summary['final_loss']:.3f}; {summary['truncated']} note(s) truncated to {cfg.max_length} tokens).")
     return 0
+
+
+def record_model(out: Path, base: str) -> dict:
+    """A ledger entry for the new model (its hash, base and manifest root): a model trained after a deletion request
+    was received is then found and named if it holds the request's notes (steu_core.deletion.deploy)."""
+    manifest, listed = read_manifest(out)
+    return Ledger().append(MODEL_KIND, {"model_sha256": hash_directory(out)["sha256"], "path": str(out.resolve()),
+                                        "base": str(base), "base_sha256": manifest["base"]["sha256"],
+                                        **listed.summary()})
 
 
 def register(sub) -> None:

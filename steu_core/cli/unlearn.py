@@ -8,7 +8,7 @@ from pathlib import Path
 
 from .. import distributed
 from ..format import printable
-from ..request import UnlearnRequest
+from ..request import UnlearnRequest, default_operator
 from ..runs import run_unlearning
 from ..report.summary import members_note, seeds_note
 from ..verdicts import QUESTIONS, VERDICT_WORDS, headline, run_verdicts, verdict_items
@@ -21,7 +21,7 @@ def request_from_args(args) -> UnlearnRequest:
     for name in ("k", "budget"):
         if getattr(args, name, None) is not None:
             req.settings[name] = getattr(args, name)
-    req.operator = req.operator or os.environ.get("USER", "")
+    req.operator = req.operator or default_operator()
     return req
 
 

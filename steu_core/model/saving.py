@@ -7,6 +7,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -14,8 +15,9 @@ from ..errors import ConfigError
 from .classifier import Classifier
 
 
-def save_model_atomically(clf: Classifier, out_dir: str | Path) -> Path:
-    """Write the model and tokenizer to a temporary sibling directory, then rename it into place."""
+def save_model_atomically(clf: Classifier, out_dir: str | Path, extra: Callable[[Path], None] | None = None) -> Path:
+    """Write the model and tokenizer to a temporary sibling directory, then rename it into place; ``extra``
+    writes further files (a training manifest) into the temporary directory first."""
     out_dir = Path(out_dir)
     if out_dir.exists():
         raise ConfigError(f"output directory '{out_dir}' already exists.",
@@ -24,6 +26,8 @@ def save_model_atomically(clf: Classifier, out_dir: str | Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     try:
         write_model(clf, tmp)
+        if extra is not None:
+            extra(tmp)
         os.replace(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -21,6 +21,7 @@ from .. import distributed
 from ..accel import check_precision
 from ..audits import AuditInputs, run_audits
 from ..audits.param_diff import load_state
+from ..deletion.intake import request_record
 from ..demo import resolve_model_path
 from ..distributed import compute_features, compute_logits
 from ..errors import Cancelled, ConfigError, SteuError, as_user_error, failure_message
@@ -80,9 +81,7 @@ class Run:
     followers_waiting: bool = False
     started: bool = False  # False while the request is only being checked: a failure then is a refusal
 
-    @property
-    def run_id(self) -> str:
-        return self.stage.out.name
+    run_id = property(lambda self: self.stage.out.name)
 
     @property
     def model_dir(self) -> Path:
@@ -158,8 +157,8 @@ def load_data(run: Run) -> None:
     run.data = prepare_data(run.req, run.clf)
     seed_everything(run.req.seed)
     if run.req.record_ledger and run.dp.is_main:
-        entry = record.request_entry(run.req, run.run_id, run.model_dir, run.original_hash["sha256"],
-                                     run.data.forget, run.clf.labels[run.data.forget_class_id])
+        entry = {**record.request_entry(run.req, run.run_id, run.model_dir, run.original_hash["sha256"], run.data.forget,
+                                        run.clf.labels[run.data.forget_class_id]), **request_record(run.req, run.data)}
         run.ledger_request = Ledger().append("request", entry)
         # in progress.json, so that whoever reclaims this run after a crash can close the request
         run.stage.update(force=True, request_entry=run.ledger_request["entry_hash"], request_id=run.req.request_id)
