@@ -102,6 +102,8 @@ pages = {
                        url_path="history"),
     "compare": st.Page(HERE / "views" / "compare.py", title="6 · Compare methods", icon=":material/compare:",
                        url_path="compare"),
+    "requests": st.Page(HERE / "views" / "requests.py", title="7 · Deletion requests", icon=":material/assignment:",
+                        url_path="requests"),
     "try_note": st.Page(HERE / "views" / "try_note.py", title="Try a note", icon=":material/edit_note:",
                         url_path="try-a-note"),
     "present": st.Page(HERE / "views" / "present.py", title="Presentation", icon=":material/slideshow:",

@@ -61,6 +61,11 @@ def comparisons_dir() -> Path:
     return subdir("comparisons")
 
 
+def erasures_dir() -> Path:
+    """Erasures started from the dashboard (python -m steu_core erase without --out elsewhere)."""
+    return subdir("erasures")
+
+
 def models_dir() -> Path:
     """The model store (the demo classifier and other prepared models)."""
     return subdir("models")

@@ -186,3 +186,30 @@ def test_moves_a_state_does_not_allow_are_refused(world):
     assert find_request("R6").state == states.DECLINED
     with pytest.raises(ConfigError, match="no deletion request 'nope'"):
         erase(["nope"], "/tmp/never")
+
+
+def test_the_requests_page_shows_a_request_after_a_refresh_and_records_a_decline(world, monkeypatch):
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+
+    for role in ("train", "eval"):
+        monkeypatch.setenv(f"STEU_DASHBOARD_{role.upper()}", str(world[role]))
+    monkeypatch.setenv("STEU_DASHBOARD_MODEL", str(world["original"]))
+    monkeypatch.setenv("STEU_DASHBOARD_FORGET", str(world["f2"]))
+    actions.open_request(request(world, "R8", world["f2"], out=""))
+    actions.schedule("R8", "2030-01-31", "officer")
+    app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    at = AppTest.from_file(str(app), default_timeout=120)
+    at.run()
+    at.switch_page("views/requests.py")
+    at.query_params["request"] = "R8"  # what a browser refresh of /requests?request=R8 keeps
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = " ".join(m.value for m in at.markdown) + " ".join(s.value for s in at.subheader)
+    assert "Request R8: Erasure scheduled" in shown and "due by 2030-01-31" in shown
+    assert "Serve:** the original model" in shown
+    at.text_input(key="decline_reason").input("duplicate of R7").run()
+    at.button(key="decline_go").click().run()
+    assert find_request("R8").state == states.DECLINED
+    assert find_request("R8").latest(states.DECLINED).detail["reason"] == "duplicate of R7"

@@ -15,7 +15,7 @@ from ..paths import subdir
 class TrainingCheckpoint:
     def __init__(self, plan_key: str, every: int):
         self.plan_key, self.every = plan_key, max(1, int(every))
-        self.path = subdir("erasures") / f"{plan_key}.pt"
+        self.path = subdir("checkpoints") / f"erasure-{plan_key}.pt"
 
     def restore(self, model, opt, sched) -> int:
         """Load the saved state into the model, optimiser and schedule; the step it was saved at (0: none)."""

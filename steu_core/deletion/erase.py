@@ -31,7 +31,8 @@ from .checkpoint import TrainingCheckpoint
 from .intake import load_forget_hashes
 from .states import ERASED, LABELS, can_move
 
-ERASURE_FILE = "erasure.json"
+RETRAIN_FILE = "retrain.json"    # the saved retrain (an erasure stopped after it resumes at the audits)
+ERASURE_FILE = "erasure.json"    # the finished erasure: retrain, audits and ledger entries
 TRAIN_OVERRIDES = ("epochs", "batch_size", "lr", "max_length", "seed")
 
 
@@ -140,7 +141,7 @@ def kept_training_notes(plan: ErasurePlan):
 
 def retrain(plan: ErasurePlan, out: Path, device: str = "auto", checkpoint_every: int = 25,
             progress: Callable[[dict], None] | None = None, cancel: Callable[[], bool] | None = None) -> dict:
-    """Train the erased model into ``out/model`` (through a staging directory) and write erasure.json."""
+    """Train the erased model into ``out/model`` (through a staging directory) and write retrain.json."""
     stage = Staging(out)
     stage.claim()
     try:
@@ -153,7 +154,7 @@ def retrain(plan: ErasurePlan, out: Path, device: str = "auto", checkpoint_every
                                       cancel=lambda: stage.cancelled() or bool(cancel and cancel()),
                                       checkpoint=check, facts={"erasure": {**plan.describe(), "removed": removed}})
         record = erasure_record(plan, stage.path / "model", removed, summary, time.perf_counter() - t0)
-        write_json_atomic(stage.path / ERASURE_FILE, record)
+        write_json_atomic(stage.path / RETRAIN_FILE, record)
         stage.finish()
         check.remove()
         return record
@@ -180,15 +181,19 @@ def erase(request_ids: list[str], out: str | Path, *, base: str | None = None, o
     record = finished_retrain(plan, out) or retrain(plan, out, device, checkpoint_every, progress, cancel)
     audits = {rid: audit_request(rid, out, actor, progress, cancel) for rid in plan.requests}
     entries = {rid: record_erased(rid, out, record, audits[rid], actor)["entry_hash"] for rid in plan.requests}
-    return {"erasure": record, "audits": audits, "entries": entries, "out": str(out)}
+    done = {"erasure": record, "audits": audits, "entries": entries, "out": str(out)}
+    write_json_atomic(out / ERASURE_FILE, done)
+    return done
 
 
 def finished_retrain(plan: ErasurePlan, out: Path) -> dict | None:
-    """The erasure record of a retrain of this plan already saved in ``out`` (None: ``out`` does not exist)."""
+    """The record of a retrain of this plan already saved in ``out`` (None: ``out`` does not exist)."""
     if not out.exists():
         return None
+    if (out / ERASURE_FILE).exists():
+        raise ConfigError(f"the erasure in '{out}' is finished.", hint="Choose a new --out for another erasure.")
     try:
-        record = json.loads((out / ERASURE_FILE).read_text(encoding="utf-8"))
+        record = json.loads((out / RETRAIN_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         raise ConfigError(f"'{out}' already exists and holds no erasure.", hint="Choose a new --out.") from None
     if record.get("plan_key") != plan.key:

@@ -61,3 +61,23 @@ def request_lines(status: RequestStatus, model_entries: list[dict]) -> list[str]
     out.append("  History:")
     out += [f"    {event_line(e)}" for e in status.events]
     return out
+
+
+def history_rows(status: RequestStatus) -> list[dict]:
+    """The request's events as table rows: when, what, who, the proving ledger entry, and what it recorded."""
+    return [{"When (UTC)": e.at[:19].replace("T", " "), "State": state_label(e.state), "By": e.actor or "-",
+             "Ledger entry": e.entry_hash[:16], "Verdict": str(e.detail.get("verdict") or ""),
+             "Recorded": event_line(e).split(")", 1)[-1].lstrip(", ")} for e in status.events]
+
+
+def verdict_rows(status: RequestStatus) -> list[dict]:
+    """Containment's and erasure's verdicts per attacker (the newest of each), for the request's view."""
+    out = []
+    for state in ("contained", "erased"):
+        event = status.latest(state)
+        if event and event.detail.get("verdicts"):
+            v = event.detail["verdicts"]
+            out.append({"Step": state_label(state), "Run": event.detail.get("run_id") or event.detail.get("audit_run"),
+                        **{THREAT_MODELS[tm].capitalize(): v.get(tm, "-") for tm in THREAT_MODELS},
+                        "Headline": event.detail.get("verdict", "")})
+    return out

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..paths import comparisons_dir, runs_dir
+from ..paths import comparisons_dir, erasures_dir, runs_dir
 from ..request import CompareRequest, UnlearnRequest
 from . import jobs
 from .files import launch_dir, log_path, logs_dir, read_launch, write_launch
@@ -34,8 +34,9 @@ from .process import REPO_ROOT, build_command, is_zombie, process_alive
 
 RUNS = JobKind(noun="run", root=runs_dir, done_file="results.json", id_prefix="run")
 COMPARISONS = JobKind(noun="comparison", root=comparisons_dir, done_file="comparison.json", id_prefix="cmp")
+ERASURES = JobKind(noun="erasure", root=erasures_dir, done_file="erasure.json", id_prefix="erase")
 
-__all__ = ["COMPARISONS", "REPO_ROOT", "RUNNING_STATES", "RUNS", "JobKind", "RunStatus", "active_comparisons",
+__all__ = ["COMPARISONS", "ERASURES", "active_erasures", "erasure_status", "start_erasure", "REPO_ROOT", "RUNNING_STATES", "RUNS", "JobKind", "RunStatus", "active_comparisons",
            "active_runs", "build_command", "cancel", "cancel_comparison", "comparison_status", "discard",
            "discard_comparison", "is_zombie", "launch_dir", "log_path", "logs_dir", "process_alive", "read_launch",
            "start_comparison", "start_run", "status", "unfinished_comparisons", "unfinished_runs", "wait",
@@ -117,3 +118,18 @@ def discard_comparison(comparison: str | Path) -> bool:
 
 def wait_comparison(comparison: str | Path, timeout: float = 600.0, poll: float = 0.5) -> RunStatus:
     return jobs.wait(COMPARISONS, comparison, timeout, poll)
+
+
+# -- erasures (one retrain for several deletion requests, then their audits) ---------------------
+def start_erasure(req) -> RunStatus:
+    """Start ``python -m steu_core erase`` in a worker process (``erasures/<new id>`` when ``req.out`` is empty);
+    refused while an erasure, a comparison or a run is active (they share the CPU and the model)."""
+    return jobs.start(ERASURES, req, active_erasures() + active_comparisons() + active_runs())
+
+
+def erasure_status(erasure: str | Path) -> RunStatus:
+    return jobs.status(ERASURES, erasure)
+
+
+def active_erasures(root: Path | None = None) -> list[RunStatus]:
+    return jobs.active(ERASURES, root)
