@@ -174,6 +174,7 @@ class SignatureCheck:
     trust: str = ""  # how the signer's certificate was trusted, in words
     self_signed: bool = False
     subject: str = ""
+    untrusted: bool = False  # intact, but signed with another certificate than the one given to trust
 
 
 def check_pdf_signature(data: bytes, trusted_pem: bytes | None = None) -> SignatureCheck:
@@ -226,9 +227,10 @@ def check_pdf_signature(data: bytes, trusted_pem: bytes | None = None) -> Signat
                               trust, self_signed, subject)
     if not status.trusted:
         return SignatureCheck(False, f"the signature is intact but its certificate ({subject}) is not the one "
-                                     "given to trust", trust, self_signed, subject)
+                                     "given to trust", trust, self_signed, subject, untrusted=True)
     words = SELF_SIGNED_WORDS if self_signed else f"{ORG_WORDS} ({subject})"
-    return SignatureCheck(True, f"the PAdES signature verifies and covers the whole file; {words}",
+    return SignatureCheck(True, f"the digital signature (PAdES, the standard for signed PDF files) verifies and "
+                                f"covers the whole file; {words}",
                           trust, self_signed, subject)
 
 
