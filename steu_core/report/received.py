@@ -44,7 +44,7 @@ def proof_pdf_sha256(proof: dict) -> str | None:
 def _open_pdf(path: Path) -> Received:
     if path.stat().st_size > MAX_PDF_BYTES:
         raise ConfigError(f"'{path}' is too large to be a STEU Audit report.", hint=ASK_PDF)
-    got = Received(path.name, _check_pdf(path.read_bytes(), f"'{path}'"), f"in the folder '{path.parent}'")
+    got = Received(path.name, _check_pdf(path.read_bytes(), f"'{path}'"), f"in the folder '{path.resolve().parent}'")
     files = sorted(p for p in path.parent.glob(f"*{PROOF_SUFFIX}") if p.is_file())[:MAX_PROOFS_SCANNED]
     _pick_proof(got, [(p.name, _bounded_reader(p)) for p in files], path.with_suffix(PROOF_SUFFIX).name)
     key = path.parent / KEY_FILE

@@ -13,6 +13,7 @@ import io
 import logging
 import os
 import socket
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,11 @@ SELF_SIGNED_WORDS = "signed with a self-signed certificate: proves the file is u
 ORG_WORDS = "signed with the organisation's certificate"
 FIELD_NAME = "STEU-Audit-Report"
 _POSIX = os.name != "nt"  # owner-only modes; on Windows the profile's ACLs protect the data directory
+# pyHanko imports cryptography's DSA key class, and recent cryptography releases (51 was measured) warn on that
+# import. STEU Audit signs with EC or RSA keys and uses no DSA itself, so this one warning, raised in pyHanko only,
+# would merely alarm whoever checks a report (issue 28).
+DSA_WARNING = r"DSA is deprecated"
+warnings.filterwarnings("ignore", message=DSA_WARNING, module=r"pyhanko(\.|$)")
 
 
 @dataclass
