@@ -103,6 +103,12 @@ def test_a_changed_pdf_beside_its_proof_fails_as_changed(packet, capsys):
     code, out = _verify(capsys, packet["pdf"], "--public-key", packet["pub"])
     assert code == 1 and "FAIL  PDF hash" in out and "was changed after it was recorded" in out
     assert "the PDF exactly as STEU Audit wrote it" in out
+    renamed = packet["pdf"].parent.parent / "renamed"  # renamed too: the only proof file there is still used
+    renamed.mkdir()
+    shutil.copy(packet["pdf"], renamed / "Hospital report.pdf")
+    shutil.copy(report.sidecar_path(packet["pdf"]), renamed / "attachment (2).proof.json")
+    code, out = _verify(capsys, renamed / "Hospital report.pdf", "--public-key", packet["pub"])
+    assert code == 1 and "FAIL  PDF hash" in out and "FAIL  proof file" not in out
 
 
 @pytest.mark.parametrize("members, message", [({"notes.txt": b"x"}, "holds 0 PDF files"),

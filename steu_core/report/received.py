@@ -3,7 +3,8 @@ public key, from a packet (:mod:`.packet`) or from the folder of a PDF whatever 
 
 A proof file belongs to a PDF when the ledger entry it proves records that PDF's SHA-256: every
 ``*.proof.json`` in the packet or the PDF's folder is looked at. Where none records it, the proof file named
-like the PDF is still used, so that a changed PDF fails as *changed* rather than as *unproven*.
+like the PDF, or else the only proof file there, is still used, so that a changed PDF fails as *changed*
+rather than as *unproven*.
 Unusable input (no such file, not a PDF, a damaged zip, an unreadable proof file given by name) is a
 :class:`~steu_core.errors.ConfigError` that says what to ask the sender for.
 """
@@ -105,8 +106,9 @@ def _bounded_reader(path: Path) -> Callable[[], bytes | None]:
 
 
 def _pick_proof(got: Received, candidates: Iterable[tuple[str, Callable[[], bytes | None]]], own_name: str) -> None:
-    """The proof file whose entry records ``got``'s SHA-256; else the one named like the PDF; else none."""
-    own = None
+    """The proof file whose entry records ``got``'s SHA-256; else the one named like the PDF, or the only proof
+    file there is (then the PDF was changed, or the proof is another report's: the hash check says so); else none."""
+    own, readable = None, []
     for name, read in candidates:
         got.looked += 1
         try:
@@ -119,6 +121,10 @@ def _pick_proof(got: Received, candidates: Iterable[tuple[str, Callable[[], byte
             return
         if name == own_name:
             own = (name, proof)
+        elif isinstance(proof, dict) and proof_pdf_sha256(proof):
+            readable.append((name, proof))
+    if own is None and len(readable) == 1:
+        own = readable[0]
     if own is not None:
         if not isinstance(own[1], dict):
             raise ConfigError(f"the proof file '{own[0]}' {got.where} cannot be read as a proof.",

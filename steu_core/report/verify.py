@@ -22,17 +22,17 @@ from .packet import ASK_PACKET, KEY_FILE
 from .received import Received, proof_pdf_sha256, receive
 from .signing import check_pdf_signature, self_signed_path
 
-# What each check means, in plain words (the CLI prints it beside the check's name)
+# What each check asks, in plain words (the CLI prints it beside the check's name, PASS or FAIL)
 CHECK_WORDS = {
-    "proof file": "a proof file for this PDF came with it",
-    "PDF hash": "the PDF is byte for byte the file the sender recorded in their log",
-    "report entry in the signed log": "the sender's signed log holds that record of this PDF",
-    "run entry in the signed log": "the sender's signed log holds the run this report describes",
-    "figures as pinned": "the figures printed in the report are the ones the log recorded for that run",
-    "report names its run": "the log's record of this PDF names that same run",
-    "PDF signature": "the PDF's digital signature is intact and covers the whole file",
-    "ledger holds the PDF": "your copy of the sender's log records this PDF",
-    "ledger extends the checkpoint": "your copy of the log is the signed one, grown since but unchanged"}
+    "proof file": "did a proof file for this PDF come with it?",
+    "PDF hash": "is the PDF byte for byte the file the sender recorded in their log?",
+    "report entry in the signed log": "does the sender's signed log hold that record of this PDF?",
+    "run entry in the signed log": "does the sender's signed log hold the run this report describes?",
+    "figures as pinned": "are the figures printed in the report the ones the log recorded for that run?",
+    "report names its run": "does the log's record of this PDF name that same run?",
+    "PDF signature": "is the PDF's digital signature intact, and does it cover the whole file?",
+    "ledger holds the PDF": "does your copy of the sender's log record this PDF?",
+    "ledger extends the checkpoint": "is your copy of the log the signed one, grown since but unchanged?"}
 ASK_PROOF = (f"the report's proof file (a .proof.json file made with the PDF; it shows their signed log recorded "
              f"exactly this PDF), or {ASK_PACKET}")
 ASK_KEY = (f"the public key of their ledger ({KEY_FILE}, printed by `python -m steu_core ledger key`), best sent "
