@@ -2,9 +2,7 @@
 an attacker still find the forgotten notes, exactly what changed - and the PDF for the file."""
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -283,33 +281,6 @@ if b.button("Create the PDF report", icon=":material/picture_as_pdf:", key="make
         except ImportError:
             st.error("The report module is not available in this installation.")
 c1, c2 = st.columns(2)
-try:
-    from steu_core.report import SELF_SIGNED_WORDS, report_versions, sidecar_path
-    versions = report_versions(pdf)
-except ImportError:  # the report module (fpdf2, pyHanko) is optional
-    versions, SELF_SIGNED_WORDS, sidecar_path = [], "", None
-if versions:
-    # every version keeps its own file: one handed out earlier can still be checked
-    for n, path in reversed(list(enumerate(versions, start=1))):
-        pdf_bytes = path.read_bytes()
-        newest = n == len(versions)
-        c1.download_button("Download the PDF report" if newest else f"Download version {n} ({path.name})",
-                           data=pdf_bytes, file_name=f"steu-report-{run_id}" + (f"-v{n}" if n > 1 else "") + ".pdf",
-                           mime="application/pdf", icon=":material/download:", type="primary" if newest else "secondary",
-                           key=f"dl_pdf_{n}")
-        proof = sidecar_path(path)
-        if proof.is_file():
-            c1.download_button(f"Proof file of version {n}", data=proof.read_bytes(), file_name=proof.name,
-                               mime="application/json", icon=":material/verified:", key=f"dl_proof_{n}")
-        c1.caption(f"Version {n} · `{path.name}` · SHA-256 `{hashlib.sha256(pdf_bytes).hexdigest()}`, recorded in "
-                   "the ledger when the PDF was made.")
-    if not os.environ.get("STEU_SIGNING_P12"):
-        c1.caption(f"The PDFs are {SELF_SIGNED_WORDS}. Set STEU_SIGNING_P12 to sign with the organisation's "
-                   "certificate.")
-    c1.caption("Send the PDF with its proof file; the recipient checks both with "
-               "`python -m steu_core verify-report REPORT.pdf --public-key steu-ledger.pub`.")
-else:
-    c1.caption("Create the PDF to download it: a signed summary for the compliance file, with the charts, "
-               "hashes and the ledger entry.")
+downloads.show_report_downloads(c1, pdf, run_id)
 c2.download_button("Download results.json", data=json.dumps(r, indent=2), file_name=f"{run_id}-results.json",
                    mime="application/json", icon=":material/data_object:", key="dl_json")

@@ -1,13 +1,17 @@
 """``python -m steu_core``: the same calls the dashboard makes, for pipelines.
 
 One module per subcommand, each with ``register(subparsers)``; adding a command is one new module
-and one line in :data:`COMMANDS`. Every user error prints one clear message (no traceback) and
-exits with status 2; set STEU_DEBUG=1 to see tracebacks.
+and one name in :data:`COMMANDS` (the module ``verify_report`` registers the command ``verify-report``).
+A command's module is imported only when that command runs (all of them for ``--help``), so
+``verify-report`` never loads torch or transformers: a regulator verifies with a small install.
+Every user error prints one clear message (no traceback) and exits with status 2; set STEU_DEBUG=1
+to see tracebacks.
 """
 from __future__ import annotations
 
 import argparse
 import errno
+import importlib
 import os
 import sys
 import traceback
@@ -15,25 +19,34 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import Cancelled, SteuError, as_user_error
-from . import compare, erase, ledger, password, patch, report, requests, runs, train, unlearn, verify, verify_report
 
 EXIT_USER_ERROR, EXIT_INTERNAL, EXIT_CANCELLED = 2, 1, 130
-EXIT_VERIFY_FAILED = verify.EXIT_VERIFY_FAILED
-COMMANDS = (train, unlearn, verify, patch, runs, ledger, report, compare, verify_report, password, requests, erase)
+COMMANDS = ("train", "unlearn", "verify", "patch", "runs", "ledger", "report", "compare", "verify_report", "password",
+            "requests", "erase", "verify_erasure")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or of the one command ``only`` (a module name in :data:`COMMANDS`)."""
     p = argparse.ArgumentParser(prog="python -m steu_core", description="STEU Audit: make a clinical text "
                                 "classifier forget one class, verify it, and report it.")
     p.add_argument("--version", action="version", version=f"steu-audit {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
-    for command in COMMANDS:
-        command.register(sub)
+    for name in (only,) if only else COMMANDS:
+        # imported here, not above: one command must not load every other command's dependencies
+        importlib.import_module(f"{__name__}.{name}").register(sub)
     return p
 
 
+def command_module(argv: list[str]) -> str | None:
+    """The module of the command ``argv`` names (its first word that is not an option), if it is one."""
+    word = next((a for a in argv if not a.startswith("-")), None)
+    name = word.replace("-", "_") if word else None
+    return name if name in COMMANDS else None
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(command_module(argv))
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -25,6 +25,6 @@ class EraseRequest:
     def validate(self) -> None:
         """Refuse, in the caller's words, what the worker would refuse: unknown requests, requests that cannot be
         erased, requests on different models or training files, unknown training settings."""
-        from .erase import plan_erasure
+        from .erase import plan_erasure  # on use: erase imports the pipeline and torch, which the worker starts without
 
         plan_erasure(self.requests)

@@ -4,7 +4,8 @@ tree over its entries, signed checkpoints and offline proofs.
 Modules: ``store`` (the SQLite log and its hash chain), ``hashing`` (the bytes that are hashed),
 ``merkle`` (RFC 9162 tree, pure functions), ``note`` (C2SP signed notes, Ed25519 keys), ``keys``
 (the signing key on disk), ``checkpoint`` (C2SP checkpoints; offline checks), ``proofs`` (the
-ledger's tree, proofs and checkpoints), ``files`` (is this file a ledger?), ``errors``.
+ledger's tree, proofs and checkpoints), ``files`` (is this file a ledger?), ``figures`` (the figures a
+run entry pins), ``errors``.
 The names below are the ones other code imports as ``steu_core.ledger.X``.
 """
 from __future__ import annotations

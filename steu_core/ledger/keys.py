@@ -148,14 +148,19 @@ def load_verifier(path: str | Path) -> VerifierKey:
     """The public key saved in ``path`` (the line printed by ``ledger key``; '#' lines are comments)."""
     path = existing_file(path, "public key file", "Pass the file saved from `python -m steu_core ledger key` (one line).")
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise LedgerError(f"the public key file '{path}' cannot be read ({type(exc).__name__}).") from None
-    keys = [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+    return parse_verifier(text, f"the public key file '{path}'")
+
+
+def parse_verifier(text: str, source: str) -> VerifierKey:
+    """The one public key line of ``text`` (a key file's content; '#' lines are comments); ``source`` names it."""
+    keys = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     if len(keys) != 1:
-        raise LedgerError(f"the public key file '{path}' must hold exactly one key line (found {len(keys)}).",
+        raise LedgerError(f"{source} must hold exactly one key line (found {len(keys)}).",
                           hint="Save only the line printed by `python -m steu_core ledger key`.")
-    return VerifierKey.from_text(keys[0], source=f"the public key file '{path}'")
+    return VerifierKey.from_text(keys[0], source=source)
 
 
 def local_verifier() -> VerifierKey:

@@ -11,20 +11,33 @@ strings and :func:`build_json` writes that dict, so the two always agree.
 - :mod:`.pdf` puts it together: :func:`build_report`;
 - :mod:`.slides` (the presentation of a run) and :mod:`.html` (its interactive export, :func:`build_html`);
 - :mod:`.signing` (PAdES signatures), :mod:`.anchors` (ledger proofs carried by the report),
-  :mod:`.versions` (never overwrite) and :mod:`.verify` (:func:`verify_report`, offline checks).
+  :mod:`.versions` (never overwrite), :mod:`.packet` (what a regulator receives, in one zip) and
+  :mod:`.verify` (:func:`verify_report`, offline checks).
+
+The names below are imported on first use: checking a report (``verify``, ``packet``, ``signing``,
+``anchors``) must not load what writing one needs (plotly, fpdf2, numpy, torch), so that a regulator
+can verify with a small install (requirements-verify.txt).
 """
 from __future__ import annotations
 
-from .content import build_json, chart_specs, report_content
-from .html import build_html
-from .evidence import REPORT_SCHEMA, REQUIRED_KEYS, ledger_record, load_comparison, load_finished_run
-from .anchors import sidecar_path
-from .pdf import build_report, record_report
-from .signing import SELF_SIGNED_WORDS
-from .verify import ReportCheck, verify_report
-from .versions import report_versions
+import importlib
 
-__all__ = ["REPORT_SCHEMA", "REQUIRED_KEYS", "ReportCheck", "SELF_SIGNED_WORDS", "build_html", "build_json",
-           "build_report", "chart_specs", "ledger_record", "load_comparison", "load_finished_run",
-           "record_report", "report_content", "report_versions", "sidecar_path", "verify_report"]
+_HOMES = {"build_json": "content", "chart_specs": "content", "report_content": "content", "build_html": "html",
+          "REPORT_SCHEMA": "evidence", "REQUIRED_KEYS": "evidence", "ledger_record": "evidence",
+          "load_comparison": "evidence", "load_finished_run": "evidence", "sidecar_path": "anchors",
+          "build_report": "pdf", "record_report": "pdf", "SELF_SIGNED_WORDS": "signing", "ReportCheck": "verify",
+          "verify_report": "verify", "report_versions": "versions", "Packet": "packet", "packet_for": "packet"}
 
+__all__ = sorted(_HOMES)
+
+
+def __getattr__(name: str):
+    """``steu_core.report.X``: the name from the submodule that owns it, or the submodule ``X``, imported now."""
+    if name in _HOMES:
+        return getattr(importlib.import_module(f"{__name__}.{_HOMES[name]}"), name)
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"{__name__}.{name}":  # the submodule exists but lacks a dependency: say which
+            raise
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None

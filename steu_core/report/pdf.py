@@ -13,9 +13,9 @@ from struct import unpack
 from .. import __version__, charts
 from ..errors import ConfigError
 from ..ledger import Ledger
+from ..ledger.figures import LEDGER_FIGURES
 from ..model import file_sha256
 from ..outputs import check_output_file
-from ..runs.record import LEDGER_FIGURES
 from .anchors import EVIDENCE_FORMAT, EVIDENCE_NAME, run_evidence, sidecar_path, write_sidecar
 from .content import build_json, chart_specs, report_content
 from .document import ReportDocument

@@ -292,8 +292,8 @@ def proof_of_run(doc: ReportDocument, c: dict) -> None:
     doc.note("The checkpoint was signed when this report was made and covers the run's entry; the audit path leads "
              "from the entry to the checkpoint's Merkle root (RFC 9162). The same evidence is attached to this PDF "
              "as steu-evidence.json. This file's own SHA-256 cannot be inside it: it is recorded in the ledger after "
-             "signing, and its proof is in the file <report>.proof.json delivered with it. Check both with "
-             "'python -m steu_core verify-report REPORT.pdf --public-key steu-ledger.pub'.")
+             "signing, and its proof is in the proof file (.proof.json) that comes with it in the packet (.zip). "
+             "Check both with 'python -m steu_core verify-report PACKET.zip --public-key steu-ledger.pub'.")
 
 
 def signature_statement(doc: ReportDocument, c: dict) -> None:

@@ -13,6 +13,7 @@ import io
 import logging
 import os
 import socket
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,11 @@ SELF_SIGNED_WORDS = "signed with a self-signed certificate: proves the file is u
 ORG_WORDS = "signed with the organisation's certificate"
 FIELD_NAME = "STEU-Audit-Report"
 _POSIX = os.name != "nt"  # owner-only modes; on Windows the profile's ACLs protect the data directory
+# pyHanko imports cryptography's DSA key class, and recent cryptography releases (51 was measured) warn on that
+# import. STEU Audit signs with EC or RSA keys and uses no DSA itself, so this one warning, raised in pyHanko only,
+# would merely alarm whoever checks a report (issue 28).
+DSA_WARNING = r"DSA is deprecated"
+warnings.filterwarnings("ignore", message=DSA_WARNING, module=r"pyhanko(\.|$)")
 
 
 @dataclass
@@ -174,6 +180,7 @@ class SignatureCheck:
     trust: str = ""  # how the signer's certificate was trusted, in words
     self_signed: bool = False
     subject: str = ""
+    untrusted: bool = False  # intact, but signed with another certificate than the one given to trust
 
 
 def check_pdf_signature(data: bytes, trusted_pem: bytes | None = None) -> SignatureCheck:
@@ -226,9 +233,10 @@ def check_pdf_signature(data: bytes, trusted_pem: bytes | None = None) -> Signat
                               trust, self_signed, subject)
     if not status.trusted:
         return SignatureCheck(False, f"the signature is intact but its certificate ({subject}) is not the one "
-                                     "given to trust", trust, self_signed, subject)
+                                     "given to trust", trust, self_signed, subject, untrusted=True)
     words = SELF_SIGNED_WORDS if self_signed else f"{ORG_WORDS} ({subject})"
-    return SignatureCheck(True, f"the PAdES signature verifies and covers the whole file; {words}",
+    return SignatureCheck(True, f"the digital signature (PAdES, the standard for signed PDF files) verifies and "
+                                f"covers the whole file; {words}",
                           trust, self_signed, subject)
 
 

@@ -12,6 +12,7 @@ import numpy as np
 from .. import __version__
 from ..errors import ConfigError, ResourceError, SteuError, as_user_error
 from ..ledger import Ledger
+from ..ledger.figures import LEDGER_FIGURES
 from ..model import file_sha256
 from ..paths import comparisons_dir, runs_dir
 from ..phi import mask_tokens
@@ -24,9 +25,6 @@ ORACLE_METHOD = ORACLE
 HASH_DEFINITIONS = {
     "model sha256": "SHA-256 over the sorted lines '<file>:<sha256 of file>' of the directory",
     "content_sha256": "SHA-256 over the JSON [text, label] lines of the notes, in order"}
-# The figures of a finished run that its ledger entry repeats
-LEDGER_FIGURES = ("forget_f1_before", "forget_f1_after", "retain_f1_before", "retain_f1_after", "params_changed",
-                  "param_diff_verdict")
 
 
 # The audits repeated for every further seed (the parameter diff is of the kept model only)
