@@ -88,14 +88,15 @@ def build_results(*, header: dict, selection: dict, audits: dict, rest: dict) ->
     return {"schema_version": SCHEMA_VERSION, "tool_version": __version__, **header, **selection, **audits, **rest}
 
 
-def data_section(data, enc: dict, eval_forget_rows: int, max_length: int) -> dict:
-    """What results.json says about the data: file names, hashes and counts, never text."""
+def data_section(data, tokens, eval_forget_rows: int, max_length: int) -> dict:
+    """What results.json says about the data (a :class:`.prepare.RequestData` and the notes' token ids, a
+    :class:`.step_results.Tokens`): file names, hashes and counts, never text."""
     train = data.train
     return {"train": train.describe() | {"name": train.name},
             "eval": data.evaluation.describe(), "forget": data.forget.describe(),
             "retain_rows": len(data.retain), "eval_rows": len(data.evaluation),
-            "truncated_notes": {"forget": enc["forget"].truncated, "retain": enc["retain"].truncated,
-                                "eval": enc["eval"].truncated, "max_length": max_length},
+            "truncated_notes": {"forget": tokens.forget.truncated, "retain": tokens.retain.truncated,
+                                "eval": tokens.evaluation.truncated, "max_length": max_length},
             "eval_forget_class_rows": eval_forget_rows, "forget_source": data.forget_source}
 
 
