@@ -1,5 +1,6 @@
 """One deletion request, end to end, as a short list of named steps: model -> data -> tokens -> original
 scores -> method -> new model -> new scores -> audits -> evidence -> finished run directory and ledger entry.
+Each step takes the values it reads and returns what it made, a frozen value of :mod:`.step_results`.
 
 Everything is written into a hidden staging directory (:mod:`.staging`) and renamed to ``out`` only
 when complete; a failure or a cancel leaves nothing that looks finished. The original model
@@ -77,7 +78,7 @@ def run_locked(req: UnlearnRequest, out: Path, progress=None, cancel=None) -> Pa
         if request_entry is not None:  # in progress.json, so that whoever reclaims this run after a crash can close it
             ctl.stage.update(force=True, request_entry=request_entry["entry_hash"], request_id=req.request_id)
         started = True  # from here on a failure is a failed run, no longer a refused request
-        computed = compute(ctl, model, data)
+        computed = compute_steps(ctl, model, data)
         if not dp.is_main:  # audits, files and ledger are process 0's: wait for it, share its outcome
             dp.follow_main()
             return out
@@ -91,7 +92,7 @@ def run_locked(req: UnlearnRequest, out: Path, progress=None, cancel=None) -> Pa
         raise
 
 
-def compute(ctl: Control, model: LoadedModel, data: RequestData) -> Computed:
+def compute_steps(ctl: Control, model: LoadedModel, data: RequestData) -> Computed:
     """The steps every process runs, from the notes' token ids to the new model's scores."""
     key = original_cache.key_for(ctl.req, model, data, several_processes=ctl.dp.enabled)
     tokens = tokenize(ctl, model, data, key)
