@@ -1,15 +1,23 @@
-"""The shape the code keeps (docs/ARCHITECTURE.md): no import circle, no upward import from the
-library into the dashboard, short functions, small modules, no private names across modules, no
+"""The shape the code keeps (docs/ARCHITECTURE.md): every module in one layer of the document's layer table,
+importing only from its own layer or a lower one; what an audit module may import; no import circle, no upward
+import from the library into the dashboard, short functions, small modules, no private names across modules, no
 function-local import of the package's own modules unless it breaks a heavy optional dependency."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("steu_core", "dashboard")
 MAX_FUNCTION_LINES, MAX_MODULE_LINES = 60, 400
+ARCHITECTURE = ROOT / "docs" / "ARCHITECTURE.md"
+# What an audit module may import besides the standard library and third-party packages (docs/ARCHITECTURE.md,
+# "What an audit imports"): a run audit (registered through audits/base.py) only these; a deep audit (through
+# audits/deep_base.py) also any module of a layer below the audits'.
+RUN_AUDIT_IMPORTS = {"steu_core.audits.base", "steu_core.stats", "steu_core.result_keys", "steu_core.threat_models"}
+AUDIT_BASES = {"steu_core.audits", "steu_core.audits.base", "steu_core.audits.deep_base"}
 
 
 def modules() -> dict[str, Path]:
@@ -125,3 +133,71 @@ def imports_project(name: str, path: Path, node, mods) -> bool:
     if isinstance(node, ast.ImportFrom):
         return node.level > 0 or (node.module or "").split(".")[0] in PACKAGES
     return any(a.name.split(".")[0] in PACKAGES for a in node.names)
+
+
+# -- layers (the table in docs/ARCHITECTURE.md is the one statement of them) ---------------------------
+def layer_table() -> dict[str, int]:
+    """{unit: layer number} from the document's layer table: rows ``| N | name | `unit`, `unit` ... |``; a unit
+    is a file or folder of ``steu_core/`` (``runs/``, ``request.py``, ``__init__.py``), or ``dashboard/``."""
+    text = ARCHITECTURE.read_text()
+    section = text.split("## Layers", 1)[1].split("\n## ", 1)[0]
+    table = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[0].isdigit():
+            for unit in re.findall(r"`([^`]+)`", cells[2]):
+                assert unit not in table, f"{unit} stands in two layers"
+                table[unit] = int(cells[0])
+    assert table, "docs/ARCHITECTURE.md has no layer table under '## Layers'"
+    return table
+
+
+def unit_of(module: str) -> str:
+    """The layer table's name for a module: its top folder or file under steu_core/, or dashboard/."""
+    parts = module.split(".")
+    if parts[0] == "dashboard":
+        return "dashboard/"
+    if len(parts) == 1:
+        return "__init__.py"
+    return f"{parts[1]}/" if (ROOT / "steu_core" / parts[1]).is_dir() else f"{parts[1]}.py"
+
+
+def test_every_module_stands_in_one_layer_of_the_architecture_page():
+    table, mods = layer_table(), modules()
+    missing = sorted({unit_of(m) for m in mods} - set(table))
+    assert not missing, f"in no layer of docs/ARCHITECTURE.md's table (add them there): {missing}"
+    stale = sorted(set(table) - {unit_of(m) for m in mods})
+    assert not stale, f"docs/ARCHITECTURE.md's layer table names what does not exist: {stale}"
+
+
+def test_imports_run_only_to_the_same_or_a_lower_layer():
+    """Function-local imports too: a lazy import still depends on what it imports."""
+    table, mods = layer_table(), modules()
+    upward = []
+    for name, path in mods.items():
+        for target in imports(name, path, mods, top_level_only=False):
+            a, b = unit_of(name), unit_of(target)
+            if a in table and b in table and table[b] > table[a]:  # a unit in no layer: the test above names it
+                upward.append(f"{name} (layer {table.get(a)}) imports {target} (layer {table.get(b)})")
+    assert not upward, "imports that run up the layers of docs/ARCHITECTURE.md:\n" + "\n".join(upward)
+
+
+def test_an_audit_imports_its_base_and_nothing_beside_or_above_it():
+    """An audit module imports audits/base.py or audits/deep_base.py, never the audits package or another
+    audit; a run audit nothing else of the project but RUN_AUDIT_IMPORTS; a deep audit nothing of the audits'
+    layer or above."""
+    table, mods = layer_table(), modules()
+    audits_layer, wrong = table["audits/"], []
+    for name, path in mods.items():
+        if not name.startswith("steu_core.audits.") or name in AUDIT_BASES:
+            continue
+        found = imports(name, path, mods, top_level_only=False)
+        bases = found & {"steu_core.audits.base", "steu_core.audits.deep_base"}
+        if len(bases) != 1:
+            wrong.append(f"{name} imports {sorted(bases) or 'neither audits/base.py nor audits/deep_base.py'}")
+        elif "steu_core.audits.base" in bases:
+            wrong += [f"{name} (a run audit) imports {m}" for m in sorted(found - RUN_AUDIT_IMPORTS)]
+        else:
+            wrong += [f"{name} (a deep audit) imports {m}" for m in sorted(found - {"steu_core.audits.deep_base"})
+                      if table[unit_of(m)] >= audits_layer]
+    assert not wrong, "audit imports that docs/ARCHITECTURE.md rules out:\n" + "\n".join(wrong)

@@ -571,7 +571,7 @@ def test_an_interrupt_is_recorded_as_a_cancel_not_an_internal_error(env, tmp_pat
     from steu_core.ledger import Ledger
     from steu_core.runs import pipeline
 
-    def interrupted(run):
+    def interrupted(*step_inputs):
         raise KeyboardInterrupt
 
     from steu_core.cli import EXIT_CANCELLED

@@ -14,6 +14,7 @@ from steu_core.ledger import (Checkpoint, Ledger, LedgerError, check_ledger_file
 from steu_core.ledger.head import check_head
 from steu_core.ledger.keys import local_verifier
 from steu_core.ledger.note import parse_note
+from steu_core.result_keys import FORGET_F1_AFTER, FORGET_F1_BEFORE, RETAIN_F1_AFTER, RETAIN_F1_BEFORE
 from steu_core.runs import list_runs, load_results
 from steu_core.runs.ab_table import ab_rows
 
@@ -32,8 +33,8 @@ else:
     table = pd.DataFrame([{
         "Date": fmt.when(r.get("created_utc"), missing=""), "Request": r.get("request_id") or "",
         "Forgotten class": r.get("forget_class"), "Method": r.get("method"), "Verdict": r.get("verdict"),
-        "Forget F1": arrow(r.get("forget_f1_before"), r.get("forget_f1_after")),
-        "Retain F1": arrow(r.get("retain_f1_before"), r.get("retain_f1_after")),
+        "Forget F1": arrow(r.get(FORGET_F1_BEFORE), r.get(FORGET_F1_AFTER)),
+        "Retain F1": arrow(r.get(RETAIN_F1_BEFORE), r.get(RETAIN_F1_AFTER)),
         "Changed": fmt.percent(r.get("params_changed_fraction"), 3), "Run id": r["run_id"],
     } for r in runs])
     picked = st.dataframe(

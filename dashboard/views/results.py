@@ -15,6 +15,7 @@ from steu_core.errors import SteuError
 from steu_core.phi import RARE_NOTES, mask_tokens, masked_count, revealed_results
 from steu_core.report.content import collateral_specs, limitations, method_text
 from steu_core.report.summary import ATTACK_COLUMNS, attack_table, deciding_attack, measurement_notes, summary
+from steu_core.result_keys import FORGET_F1_AFTER, FORGET_F1_BEFORE, RETAIN_F1_AFTER, RETAIN_F1_BEFORE
 from steu_core.runs import list_runs, load_results
 
 ss = st.session_state
@@ -81,13 +82,13 @@ about = method_text(r)
 items = {item["key"]: item for item in summary(r, about["edits"])}
 outputs_attack = deciding_attack(r, "outputs")
 m = st.columns(5)
-m[0].metric("Forget F1", fmt.number(r.get("forget_f1_after"), 3),
-            _delta(r.get("forget_f1_after"), r.get("forget_f1_before")), delta_color="inverse",
+m[0].metric("Forget F1", fmt.number(r.get(FORGET_F1_AFTER), 3),
+            _delta(r.get(FORGET_F1_AFTER), r.get(FORGET_F1_BEFORE)), delta_color="inverse",
             border=True, height="stretch",
             help=f"F1 of the forgotten class ({fc}) on the held-out evaluation notes, after unlearning (change from before). "
                  "0 means the model never predicts the class correctly any more.")
-m[1].metric("Retain F1", fmt.number(r.get("retain_f1_after"), 3),
-            _delta(r.get("retain_f1_after"), r.get("retain_f1_before")), border=True,
+m[1].metric("Retain F1", fmt.number(r.get(RETAIN_F1_AFTER), 3),
+            _delta(r.get(RETAIN_F1_AFTER), r.get(RETAIN_F1_BEFORE)), border=True,
             height="stretch",
             help="Macro F1 over the retained classes, on the evaluation notes of those classes: how well the model "
                  "still does its job.")

@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..result_keys import (FORGET_F1_AFTER, FORGET_F1_BEFORE, MACRO_F1_AFTER, MACRO_F1_BEFORE, RETAIN_F1_AFTER,
+                           RETAIN_F1_BEFORE)
 from ..stats import f1_intervals
 from .base import AuditInputs, register_audit
 
-SUMMARY = ("forget_f1", "retain_f1", "macro_f1")
+# the intervals of the summary figures, keyed by the figure's key, in f1_figures' column order after the classes
+SUMMARY = ((FORGET_F1_BEFORE, FORGET_F1_AFTER), (RETAIN_F1_BEFORE, RETAIN_F1_AFTER), (MACRO_F1_BEFORE, MACRO_F1_AFTER))
 
 
 def forgotten_notes_went(y_true: np.ndarray, pred_before: np.ndarray, pred_after: np.ndarray, labels: list[str],
@@ -41,8 +44,7 @@ def collateral(inp: AuditInputs) -> dict:
     per_class = [{"label": lab, "forgotten": i == inp.forget_class_id, "n_notes": int((y == i).sum()),
                   "f1_before": pb[i], "ci_before": cb[i], "f1_after": pa[i], "ci_after": ca[i],
                   "change": pc[i], "change_ci": cc[i]} for i, lab in enumerate(inp.labels)]
-    summary = {f"{name}_{when}": ci[n + j] for j, name in enumerate(SUMMARY)
-               for when, ci in (("before", cb), ("after", ca))}
+    summary = {key: ci[n + j] for j, keys in enumerate(SUMMARY) for key, ci in zip(keys, (cb, ca))}
     return {"collateral": {"retained_notes": retained_notes(f, y, inp.labels, inp.forget_class_id),
                            "per_class": per_class,
                            "forgotten_notes": forgotten_notes_went(y, before, after, inp.labels, inp.forget_class_id)},

@@ -23,6 +23,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..result_keys import (CONF_AUC_AFTER, CONF_AUC_BEFORE, CONF_AUC_CI_AFTER, CONF_AUC_CI_BEFORE,
+                           CONF_TPR_AT_1PCT_FPR_AFTER, CONF_TPR_AT_1PCT_FPR_BEFORE, LOSS_AUC_AFTER, LOSS_AUC_BEFORE,
+                           LOSS_AUC_CI_AFTER, LOSS_AUC_CI_BEFORE, MIA, ROC_AFTER, ROC_BEFORE, TPR_AT_1PCT_FPR_AFTER,
+                           TPR_AT_1PCT_FPR_BEFORE)
 from ..stats import auc_with_interval, cross_validated_scores, roc_points, tpr_at_fpr
 from ..threat_models import MODEL_FILE, OUTPUTS
 from .base import AuditInputs, register_audit
@@ -132,18 +136,23 @@ def mia(inp: AuditInputs) -> dict:
            "members": "forget-set notes", "nonmembers": "evaluation notes of the forget class"}
     if n_members < 2 or n_nonmembers < 2:
         out["skipped"] = "membership inference needs at least 2 members and 2 held-out notes of the forget class"
-        return {"mia": out}
+        return {MIA: out}
     scores = scores_by_model(inp)
     figures = {when: {name: attack_figures(*pair, inp.seed) for name, pair in by_attack.items()}
                for when, by_attack in scores.items()}
-    for when in ("before", "after"):
-        loss, conf = figures[when]["loss"], figures[when]["confidence"]
-        out[f"loss_auc_{when}"] = loss["auc"]
-        out[f"loss_auc_ci_{when}"] = loss["auc_ci"]
-        out[f"tpr_at_1pct_fpr_{when}"] = loss["tpr_at_1pct_fpr"]
-        out[f"conf_auc_{when}"] = conf["auc"]
-        out[f"conf_auc_ci_{when}"] = conf["auc_ci"]
-        out[f"conf_tpr_at_1pct_fpr_{when}"] = conf["tpr_at_1pct_fpr"]
-        out[f"roc_{when}"] = {name: _downsample(*roc_points(*scores[when][name])) for name in ("loss", "confidence")}
+    out.update(headline_figures(scores, figures))
     out["attacks"] = threat_model_attacks(inp, scores, figures)
-    return {"mia": out}
+    return {MIA: out}
+
+
+def headline_figures(scores: dict, figures: dict) -> dict:
+    """The loss and confidence attacks' figures and ROC curves against the original (before) and the new model."""
+    roc = {when: {name: _downsample(*roc_points(*scores[when][name])) for name in ("loss", "confidence")}
+           for when in ("before", "after")}
+    (bl, bc), (al, ac) = ((figures[when]["loss"], figures[when]["confidence"]) for when in ("before", "after"))
+    return {LOSS_AUC_BEFORE: bl["auc"], LOSS_AUC_CI_BEFORE: bl["auc_ci"], TPR_AT_1PCT_FPR_BEFORE: bl["tpr_at_1pct_fpr"],
+            CONF_AUC_BEFORE: bc["auc"], CONF_AUC_CI_BEFORE: bc["auc_ci"],
+            CONF_TPR_AT_1PCT_FPR_BEFORE: bc["tpr_at_1pct_fpr"], ROC_BEFORE: roc["before"],
+            LOSS_AUC_AFTER: al["auc"], LOSS_AUC_CI_AFTER: al["auc_ci"], TPR_AT_1PCT_FPR_AFTER: al["tpr_at_1pct_fpr"],
+            CONF_AUC_AFTER: ac["auc"], CONF_AUC_CI_AFTER: ac["auc_ci"],
+            CONF_TPR_AT_1PCT_FPR_AFTER: ac["tpr_at_1pct_fpr"], ROC_AFTER: roc["after"]}

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..result_keys import (CONFUSION_AFTER, CONFUSION_BEFORE, FORGET_F1_AFTER, FORGET_F1_BEFORE, MACRO_F1_AFTER,
+                           MACRO_F1_BEFORE, PER_CLASS_F1_AFTER, PER_CLASS_F1_BEFORE, RETAIN_F1_AFTER, RETAIN_F1_BEFORE)
 from ..stats import confusion_counts, f1_figures
 from .base import AuditInputs, register_audit
 
@@ -31,12 +33,9 @@ def utility_metrics(y_true: np.ndarray, y_pred: np.ndarray, labels: list[str], f
 
 @register_audit("utility")
 def utility(inp: AuditInputs) -> dict:
-    out = {}
-    for when, logits in (("before", inp.eval_logits_before), ("after", inp.eval_logits_after)):
-        m = utility_metrics(inp.eval_labels, logits.argmax(-1).numpy(), inp.labels, inp.forget_class_id)
-        out[f"forget_f1_{when}"] = m["forget_f1"]
-        out[f"retain_f1_{when}"] = m["retain_f1"]
-        out[f"macro_f1_{when}"] = m["macro_f1"]
-        out[f"per_class_f1_{when}"] = m["per_class_f1"]
-        out[f"confusion_{when}"] = m["confusion"]
-    return out
+    b, a = (utility_metrics(inp.eval_labels, logits.argmax(-1).numpy(), inp.labels, inp.forget_class_id)
+            for logits in (inp.eval_logits_before, inp.eval_logits_after))
+    return {FORGET_F1_BEFORE: b["forget_f1"], RETAIN_F1_BEFORE: b["retain_f1"], MACRO_F1_BEFORE: b["macro_f1"],
+            PER_CLASS_F1_BEFORE: b["per_class_f1"], CONFUSION_BEFORE: b["confusion"],
+            FORGET_F1_AFTER: a["forget_f1"], RETAIN_F1_AFTER: a["retain_f1"], MACRO_F1_AFTER: a["macro_f1"],
+            PER_CLASS_F1_AFTER: a["per_class_f1"], CONFUSION_AFTER: a["confusion"]}

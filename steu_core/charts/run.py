@@ -10,6 +10,9 @@ from plotly.subplots import make_subplots
 
 from ..format import label
 from ..phi import mask_tokens
+from ..result_keys import (CONF_AUC_AFTER, CONF_AUC_BEFORE, CONF_AUC_CI_AFTER, CONF_AUC_CI_BEFORE, CONFUSION_AFTER,
+                           CONFUSION_BEFORE, LOSS_AUC_AFTER, LOSS_AUC_BEFORE, LOSS_AUC_CI_AFTER, LOSS_AUC_CI_BEFORE,
+                           MIA, PER_CLASS_F1_AFTER, PER_CLASS_F1_BEFORE, ROC_AFTER, ROC_BEFORE)
 from .base import AFTER, AFTER_LIGHT, BEFORE, BEFORE_DARK, DIAGONAL, bar_text, label_text, layout, num, token_text
 
 
@@ -33,10 +36,10 @@ def forget_retain_f1(results: dict) -> go.Figure:
 
 def per_class_f1(results: dict) -> go.Figure:
     """F1 of every class before and after; the forgotten class is marked on the axis."""
-    labels = list(results.get("labels") or results.get("per_class_f1_before", {}).keys())
+    labels = list(results.get("labels") or results.get(PER_CLASS_F1_BEFORE, {}).keys())
     fc = results.get("forget_class")
-    before = results.get("per_class_f1_before", {})
-    after = results.get("per_class_f1_after", {})
+    before = results.get(PER_CLASS_F1_BEFORE, {})
+    after = results.get(PER_CLASS_F1_AFTER, {})
     ticks = [f"<b>{label_text(lab)} (forgotten)</b>" if lab == fc else label_text(lab) for lab in labels]
     fig = go.Figure()
     for name, src, colour in (("Before", before, BEFORE), ("After", after, AFTER)):
@@ -74,7 +77,7 @@ def confusion_matrices(results: dict) -> go.Figure:
     # columns are narrow: the predicted classes go on one slanted line each, which cannot run into each other
     columns = [t.replace("<br>", " ") for t in ticks]
     fig = make_subplots(rows=1, cols=2, subplot_titles=("Before", "After"), horizontal_spacing=0.05)
-    for col, key in ((1, "confusion_before"), (2, "confusion_after")):
+    for col, key in ((1, CONFUSION_BEFORE), (2, CONFUSION_AFTER)):
         cm = results.get(key) or [[0] * len(labels) for _ in labels]
         share = [[(v / sum(row)) if sum(row) else 0.0 for v in row] for row in cm]
         fig.add_trace(go.Heatmap(
@@ -99,22 +102,26 @@ def confusion_matrices(results: dict) -> go.Figure:
 
 def mia_roc(results: dict) -> go.Figure:
     """Membership-inference ROC curves (loss and confidence attacks), before and after, with AUCs."""
-    mia = results.get("mia") or {}
+    mia = results.get(MIA) or {}
     fig = go.Figure()
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="Chance: AUC 0.5 (the attacker guesses)",
                     line=dict(color=DIAGONAL, dash="dot", width=1.5), hoverinfo="skip")
     styles = {"loss": dict(dash="solid", width=2.6), "confidence": dict(dash="dash", width=2.0)}
-    auc_key = {"loss": "loss_auc", "confidence": "conf_auc"}
+    keys = {"before": (ROC_BEFORE, {"loss": (LOSS_AUC_BEFORE, LOSS_AUC_CI_BEFORE),
+                                    "confidence": (CONF_AUC_BEFORE, CONF_AUC_CI_BEFORE)}),
+            "after": (ROC_AFTER, {"loss": (LOSS_AUC_AFTER, LOSS_AUC_CI_AFTER),
+                                  "confidence": (CONF_AUC_AFTER, CONF_AUC_CI_AFTER)})}
     any_curve = False
     for when, colour in (("before", BEFORE), ("after", AFTER)):
-        roc = mia.get(f"roc_{when}") or {}
+        roc_key, auc_keys = keys[when]
+        roc = mia.get(roc_key) or {}
         for attack in ("loss", "confidence"):
             curve = roc.get(attack) or {}
             if not curve.get("fpr"):
                 continue
             any_curve = True
-            auc = num(mia.get(f"{auc_key[attack]}_{when}"))
-            ci = mia.get(f"{auc_key[attack]}_ci_{when}")
+            auc = num(mia.get(auc_keys[attack][0]))
+            ci = mia.get(auc_keys[attack][1])
             label = f"{when.capitalize()}, {attack}"
             if auc is not None:
                 label += f": AUC {auc:.3f}"

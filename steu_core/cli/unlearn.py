@@ -9,6 +9,8 @@ from pathlib import Path
 from .. import distributed
 from ..format import printable
 from ..request import UnlearnRequest, default_operator
+from ..result_keys import (FORGET_F1_AFTER, FORGET_F1_BEFORE, LOSS_AUC_AFTER, LOSS_AUC_BEFORE, LOSS_AUC_CI_AFTER,
+                           MACRO_F1_AFTER, MACRO_F1_BEFORE, MIA, RETAIN_F1_AFTER, RETAIN_F1_BEFORE)
 from ..runs import run_unlearning
 from ..report.summary import members_note, seeds_note
 from ..verdicts import QUESTIONS, VERDICT_WORDS, headline, run_verdicts, verdict_items
@@ -48,17 +50,17 @@ def cmd_unlearn(args) -> int:
 
 
 def summary_text(r: dict, out: Path) -> str:
-    mia = r.get("mia", {})
+    mia = r.get(MIA, {})
     lines = [
         f"Run {r['run_id']} finished: {out}",
         f"  method {r['method']}, forget class '{r['forget_class']}', k = {r['k']} rows, device {r['device']}",
-        f"  forget F1  {r['forget_f1_before']:.4f} -> {r['forget_f1_after']:.4f}",
-        f"  retain F1  {r['retain_f1_before']:.4f} -> {r['retain_f1_after']:.4f}",
-        f"  macro F1   {r['macro_f1_before']:.4f} -> {r['macro_f1_after']:.4f}",
+        f"  forget F1  {r[FORGET_F1_BEFORE]:.4f} -> {r[FORGET_F1_AFTER]:.4f}",
+        f"  retain F1  {r[RETAIN_F1_BEFORE]:.4f} -> {r[RETAIN_F1_AFTER]:.4f}",
+        f"  macro F1   {r[MACRO_F1_BEFORE]:.4f} -> {r[MACRO_F1_AFTER]:.4f}",
     ]
-    if "loss_auc_before" in mia:
-        lo, hi = mia["loss_auc_ci_after"]
-        lines.append(f"  MIA loss AUC {mia['loss_auc_before']:.4f} -> {mia['loss_auc_after']:.4f} "
+    if LOSS_AUC_BEFORE in mia:
+        lo, hi = mia[LOSS_AUC_CI_AFTER]
+        lines.append(f"  MIA loss AUC {mia[LOSS_AUC_BEFORE]:.4f} -> {mia[LOSS_AUC_AFTER]:.4f} "
                      f"(95% CI {lo:.3f}-{hi:.3f}; 0.5 = attacker guessing)")
     lines += [
         f"  parameters changed {r['params_changed']:,} of {r['params_total']:,} "

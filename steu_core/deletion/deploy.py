@@ -13,7 +13,7 @@ from ..errors import DataError
 from ..ledger import Ledger
 from ..training_manifest import read_manifest
 from .book import RequestStatus
-from .intake import load_forget_hashes
+from ..runs.forget_hashes import load_forget_hashes
 from .states import CLOSED, CONTAINED, DECLINED, ERASED, SCHEDULED, VERIFIED
 
 MODEL_KIND = "model"  # ledger entries of models the tool trained

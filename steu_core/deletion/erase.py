@@ -28,7 +28,7 @@ from ..training_manifest import MANIFEST_FILE, HashList, read_manifest
 from .book import ERASED_METHOD, RequestStatus, find_request
 from .actions import actor_name, record_state
 from .checkpoint import TrainingCheckpoint
-from .intake import load_forget_hashes
+from ..runs.forget_hashes import load_forget_hashes
 from .states import ERASED, LABELS, can_move
 
 RETRAIN_FILE = "retrain.json"    # the saved retrain (an erasure stopped after it resumes at the audits)

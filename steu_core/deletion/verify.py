@@ -22,7 +22,7 @@ from ..model import file_sha256, hash_directory
 from ..train import TrainConfig, train_classifier
 from ..training_manifest import MANIFEST_FILE, HashList, check_absence_proof, read_manifest
 from .book import find_request
-from .intake import load_forget_hashes
+from ..runs.forget_hashes import load_forget_hashes
 from .states import ERASED, LEDGER_KIND
 
 PASS, FAIL, NOT_CHECKED = "pass", "fail", "not checked"

@@ -5,5 +5,7 @@ A module of its own, free of numpy and torch, because verifying a report must no
 """
 from __future__ import annotations
 
-LEDGER_FIGURES = ("forget_f1_before", "forget_f1_after", "retain_f1_before", "retain_f1_after", "params_changed",
+from ..result_keys import FORGET_F1_AFTER, FORGET_F1_BEFORE, RETAIN_F1_AFTER, RETAIN_F1_BEFORE
+
+LEDGER_FIGURES = (FORGET_F1_BEFORE, FORGET_F1_AFTER, RETAIN_F1_BEFORE, RETAIN_F1_AFTER, "params_changed",
                   "param_diff_verdict")

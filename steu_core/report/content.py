@@ -15,6 +15,10 @@ from ..format import (FIELD_CHARS, change, count, interval, label, number, perce
 from ..methods import describe
 from ..outputs import check_output_file, write_output
 from ..phi import RARE_NOTES, mask_tokens, revealed_results
+from ..result_keys import (CONF_AUC_AFTER, CONF_AUC_BEFORE, FORGET_F1_AFTER, FORGET_F1_BEFORE, LOSS_AUC_AFTER,
+                           LOSS_AUC_BEFORE, LOSS_AUC_CI_AFTER, LOSS_AUC_CI_BEFORE, MACRO_F1_AFTER, MACRO_F1_BEFORE, MIA,
+                           PER_CLASS_F1_AFTER, PER_CLASS_F1_BEFORE, RETAIN_F1_AFTER, RETAIN_F1_BEFORE,
+                           TPR_AT_1PCT_FPR_AFTER, TPR_AT_1PCT_FPR_BEFORE)
 from ..verdicts import RELEARN_QUESTION, VERDICT_WORDS, relearning
 from .evidence import REPORT_SCHEMA, ledger_record, load_comparison, load_finished_run
 from .summary import attack_table, measurement_notes, summary
@@ -260,30 +264,30 @@ def _method(r: dict, about: dict) -> dict:
     }
 
 
-def _score_row(metric: str, source: dict, key: str) -> dict:
-    before, after = source.get(f"{key}_before"), source.get(f"{key}_after")
+def _score_row(metric: str, source: dict, before_key: str, after_key: str) -> dict:
+    before, after = source.get(before_key), source.get(after_key)
     return {"metric": metric, "before": number(before), "after": number(after), "change": change(before, after),
             "before_value": to_number(before), "after_value": to_number(after)}
 
 
 def results_table(r: dict) -> list[dict]:
     """The results table: F1 scores and membership-inference figures, before, after and the change."""
-    mia = r.get("mia") or {}
+    mia = r.get(MIA) or {}
     return [
-        _score_row(f"Forget F1 ('{label(r.get('forget_class', ''))}')", r, "forget_f1"),
-        _score_row("Retain F1 (other classes)", r, "retain_f1"),
-        _score_row("Macro F1 (all classes)", r, "macro_f1"),
-        _score_row("MIA loss AUC", mia, "loss_auc"),
-        {"metric": "MIA loss AUC, 95 % CI", "before": interval(mia.get("loss_auc_ci_before")),
-         "after": interval(mia.get("loss_auc_ci_after")), "change": "", "before_value": None, "after_value": None},
-        _score_row("MIA TPR at 1 % FPR", mia, "tpr_at_1pct_fpr"),
-        _score_row("MIA confidence AUC", mia, "conf_auc"),
+        _score_row(f"Forget F1 ('{label(r.get('forget_class', ''))}')", r, FORGET_F1_BEFORE, FORGET_F1_AFTER),
+        _score_row("Retain F1 (other classes)", r, RETAIN_F1_BEFORE, RETAIN_F1_AFTER),
+        _score_row("Macro F1 (all classes)", r, MACRO_F1_BEFORE, MACRO_F1_AFTER),
+        _score_row("MIA loss AUC", mia, LOSS_AUC_BEFORE, LOSS_AUC_AFTER),
+        {"metric": "MIA loss AUC, 95 % CI", "before": interval(mia.get(LOSS_AUC_CI_BEFORE)),
+         "after": interval(mia.get(LOSS_AUC_CI_AFTER)), "change": "", "before_value": None, "after_value": None},
+        _score_row("MIA TPR at 1 % FPR", mia, TPR_AT_1PCT_FPR_BEFORE, TPR_AT_1PCT_FPR_AFTER),
+        _score_row("MIA confidence AUC", mia, CONF_AUC_BEFORE, CONF_AUC_AFTER),
     ]
 
 
 def per_class_f1(r: dict) -> list[dict]:
     """F1 of every class before and after; the forgotten class is marked."""
-    before, after = r.get("per_class_f1_before") or {}, r.get("per_class_f1_after") or {}
+    before, after = r.get(PER_CLASS_F1_BEFORE) or {}, r.get(PER_CLASS_F1_AFTER) or {}
     labels = r.get("labels") or list(before)
     return [{"label": label(lab), "forgotten": lab == r.get("forget_class"), "before": number(before.get(lab)),
              "after": number(after.get(lab)), "change": change(before.get(lab), after.get(lab))} for lab in labels]

@@ -7,13 +7,15 @@ from pathlib import Path
 
 from ..errors import ConfigError, EvidenceError
 from ..ledger import Ledger
+from ..result_keys import (FORGET_F1_AFTER, FORGET_F1_BEFORE, MACRO_F1_AFTER, MACRO_F1_BEFORE, RETAIN_F1_AFTER,
+                           RETAIN_F1_BEFORE)
 from ..runs.staging import pid_alive
 from ..runs.verify import read_manifest, run_directory, verify_evidence
 
 REPORT_SCHEMA = 1
 
-REQUIRED_KEYS = ("run_id", "labels", "forget_class", "forget_f1_before", "forget_f1_after", "retain_f1_before",
-                 "retain_f1_after", "macro_f1_before", "macro_f1_after", "params_total", "params_changed",
+REQUIRED_KEYS = ("run_id", "labels", "forget_class", FORGET_F1_BEFORE, FORGET_F1_AFTER, RETAIN_F1_BEFORE,
+                 RETAIN_F1_AFTER, MACRO_F1_BEFORE, MACRO_F1_AFTER, "params_total", "params_changed",
                  "params_changed_fraction")
 
 _RUN_HINT = "Give the --out directory of a completed unlearn run (it holds results.json)."

@@ -3,6 +3,7 @@ formatted as every other page formats them (steu_core.format), with the differen
 from __future__ import annotations
 
 from ..format import MISSING, duration, number, percent
+from ..result_keys import FORGET_F1_AFTER, LOSS_AUC_AFTER, MACRO_F1_AFTER, MIA, RETAIN_F1_AFTER
 from ..verdicts import MODEL_FILE, OUTPUTS, VERDICT_WORDS, headline, run_verdicts
 
 COLUMNS = ("Figure", "Run A", "Run B", "B − A")
@@ -33,10 +34,10 @@ def figure_rows(ra: dict, rb: dict) -> list[tuple]:
         ("Forgotten class", *both(lambda r: r.get("forget_class")), None),
         ("Method", *both(lambda r: r.get("method")), None),
         ("Embedding rows (k)", *both(lambda r: r.get("k")), "int"),
-        ("Forget F1 after", *both(lambda r: r.get("forget_f1_after")), "f"),
-        ("Retain F1 after", *both(lambda r: r.get("retain_f1_after")), "f"),
-        ("Macro F1 after", *both(lambda r: r.get("macro_f1_after")), "f"),
-        ("Membership AUC after (loss)", *both(lambda r: (r.get("mia") or {}).get("loss_auc_after")), "f"),
+        ("Forget F1 after", *both(lambda r: r.get(FORGET_F1_AFTER)), "f"),
+        ("Retain F1 after", *both(lambda r: r.get(RETAIN_F1_AFTER)), "f"),
+        ("Macro F1 after", *both(lambda r: r.get(MACRO_F1_AFTER)), "f"),
+        ("Membership AUC after (loss)", *both(lambda r: (r.get(MIA) or {}).get(LOSS_AUC_AFTER)), "f"),
         ("Parameters changed", *both(lambda r: r.get("params_changed_fraction")), "pct"),
         ("Encoder bit-identical", *both(lambda r: "yes" if r.get("encoder_unchanged") else "NO"), None),
         ("Training steps", *both(lambda r: (r.get("training") or {}).get("steps")), "int"),

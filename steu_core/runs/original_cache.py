@@ -38,6 +38,9 @@ from safetensors.torch import load_file, save_file
 from ..accel import cache_device
 from ..model import Encoded
 from ..paths import subdir
+from ..request import RunRequest
+from .prepare import RequestData
+from .step_results import LoadedModel
 
 # /2: the forget notes' token ids are no longer kept; entries of another format (which may hold them)
 # are removed when the cache is next written (:func:`prune`)
@@ -61,14 +64,14 @@ def cache_key(model_sha256: str, eval_sha256: str, forget_sha256: str, max_lengt
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def key_for(run) -> str | None:
-    """The key of a run of :mod:`.pipeline` (its model, data and request read); None (no reuse) with
+def key_for(req: RunRequest, model: LoadedModel, data: RequestData, several_processes: bool) -> str | None:
+    """The key of one run's original scores (its model, data and request read); None (no reuse) with
     --no-cache, or with several processes (each scores its own share of the notes)."""
-    if not run.req.use_cache or run.dp.enabled:
+    if not req.use_cache or several_processes:
         return None
-    d, clf = run.data, run.clf
-    return cache_key(run.original_hash["sha256"], d.evaluation.sha256, d.forget.sha256, run.req.max_length,
-                     run.req.batch_size, str(clf.device), clf.precision)
+    clf = model.clf
+    return cache_key(model.sha256, data.evaluation.sha256, data.forget.sha256, req.max_length, req.batch_size,
+                     str(clf.device), clf.precision)
 
 
 def entry_path(key: str) -> Path:
@@ -170,13 +173,13 @@ def features(key: str, compute: Callable[[], torch.Tensor | None], n: int, devic
     return fresh
 
 
-def features_hook(run) -> Callable | None:
-    """For the method of a run of :mod:`.pipeline`: the original's head inputs on any encoded notes,
-    through the cache (None where :func:`key_for` gives no key). ``compute(enc)`` is what the method
-    would call without the hook; its batch size is the default one of ``compute_features``."""
-    if key_for(run) is None:
+def features_hook(key: str | None, model: LoadedModel) -> Callable | None:
+    """For the method of a run: the original's head inputs on any encoded notes, through the cache (None
+    where the run has no ``key``, :func:`key_for`). ``compute(enc)`` is what the method would call without
+    the hook; its batch size is the default one of ``compute_features``."""
+    if key is None:
         return None
-    clf, model_sha = run.clf, run.original_hash["sha256"]
+    clf, model_sha = model.clf, model.sha256
 
     def hook(enc, compute: Callable[[], torch.Tensor | None]) -> torch.Tensor | None:
         key = features_key(model_sha, enc, DEFAULT_FEATURE_BATCH, str(clf.device), clf.precision)
@@ -230,12 +233,12 @@ def encoded(key: str, compute: Callable[[], Encoded], n: int, max_length: int) -
     return fresh
 
 
-def tokens_hook(run) -> Callable | None:
+def tokens_hook(key: str | None, model: LoadedModel, max_length: int) -> Callable | None:
     """For :mod:`.pipeline`'s tokenising: ``hook(texts, compute)``, the token ids through the cache
-    (None where :func:`key_for` gives no key)."""
-    if key_for(run) is None:
+    (None where the run has no ``key``, :func:`key_for`)."""
+    if key is None:
         return None
-    model_sha, max_length = run.original_hash["sha256"], run.req.max_length
+    model_sha = model.sha256
 
     def hook(texts: list[str], compute: Callable[[], Encoded]) -> Encoded:
         return encoded(tokens_key(model_sha, texts, max_length), compute, len(texts), max_length)

@@ -17,6 +17,9 @@ from ..model import file_sha256
 from ..paths import comparisons_dir, runs_dir
 from ..phi import mask_tokens
 from ..reference import ORACLE
+from ..result_keys import (CONF_AUC_AFTER, CONF_AUC_CI_AFTER, CONFUSION_AFTER, FORGET_F1_AFTER, FORGET_F1_BEFORE,
+                           LOSS_AUC_AFTER, LOSS_AUC_CI_AFTER, MACRO_F1_AFTER, MIA, PER_CLASS_F1_AFTER, RETAIN_F1_AFTER,
+                           RETAIN_F1_BEFORE)
 from ..stats import retained_class_f1
 from ..verdicts import headline, run_verdicts, verdict_items
 
@@ -29,19 +32,19 @@ HASH_DEFINITIONS = {
 
 # The audits repeated for every further seed (the parameter diff is of the kept model only)
 SEED_AUDITS = ["utility", "mia", "collateral"]
-SPREAD_KEYS = ("forget_f1_after", "retain_f1_after", "macro_f1_after", "loss_auc_after")
+SPREAD_KEYS = (FORGET_F1_AFTER, RETAIN_F1_AFTER, MACRO_F1_AFTER, LOSS_AUC_AFTER)
 
 
 def seed_figures(seed: int, audits: dict) -> dict:
     """The figures of one seed's model that the verdicts and the spread read."""
-    mia = audits.get("mia") or {}
+    mia = audits.get(MIA) or {}
     collateral = (audits.get("collateral") or {}).get("per_class", [])
     retained = ((audits.get("collateral") or {}).get("retained_notes") or {}).get("per_class", [])
     attacks = [a for threat in ("outputs", "model_file") for a in (mia.get("attacks") or {}).get(threat, [])]
-    return {"seed": seed, "forget_f1_after": audits.get("forget_f1_after"),
-            "retain_f1_after": audits.get("retain_f1_after"), "macro_f1_after": audits.get("macro_f1_after"),
-            "loss_auc_after": mia.get("loss_auc_after"), "loss_auc_ci_after": mia.get("loss_auc_ci_after"),
-            "per_class_f1_after": audits.get("per_class_f1_after"),
+    return {"seed": seed, FORGET_F1_AFTER: audits.get(FORGET_F1_AFTER),
+            RETAIN_F1_AFTER: audits.get(RETAIN_F1_AFTER), MACRO_F1_AFTER: audits.get(MACRO_F1_AFTER),
+            LOSS_AUC_AFTER: mia.get(LOSS_AUC_AFTER), LOSS_AUC_CI_AFTER: mia.get(LOSS_AUC_CI_AFTER),
+            PER_CLASS_F1_AFTER: audits.get(PER_CLASS_F1_AFTER),
             "per_class_change_ci": {row["label"]: row["change_ci"] for row in collateral},
             "retained_change_ci": {row["label"]: row["change_ci"] for row in retained},
             "retained_f1_after": {row["label"]: row["f1_after"] for row in retained},
@@ -86,14 +89,15 @@ def build_results(*, header: dict, selection: dict, audits: dict, rest: dict) ->
     return {"schema_version": SCHEMA_VERSION, "tool_version": __version__, **header, **selection, **audits, **rest}
 
 
-def data_section(data, enc: dict, eval_forget_rows: int, max_length: int) -> dict:
-    """What results.json says about the data: file names, hashes and counts, never text."""
+def data_section(data, tokens, eval_forget_rows: int, max_length: int) -> dict:
+    """What results.json says about the data (a :class:`.prepare.RequestData` and the notes' token ids, a
+    :class:`.step_results.Tokens`): file names, hashes and counts, never text."""
     train = data.train
     return {"train": train.describe() | {"name": train.name},
             "eval": data.evaluation.describe(), "forget": data.forget.describe(),
             "retain_rows": len(data.retain), "eval_rows": len(data.evaluation),
-            "truncated_notes": {"forget": enc["forget"].truncated, "retain": enc["retain"].truncated,
-                                "eval": enc["eval"].truncated, "max_length": max_length},
+            "truncated_notes": {"forget": tokens.forget.truncated, "retain": tokens.retain.truncated,
+                                "eval": tokens.evaluation.truncated, "max_length": max_length},
             "eval_forget_class_rows": eval_forget_rows, "forget_source": data.forget_source}
 
 
@@ -255,17 +259,18 @@ def reference_of(oracle: dict, where: Path | None = None) -> dict:
     measured on, its retained-class F1 on the retained notes, where it sends the forgotten class's notes, and
     every membership attack's AUC against it."""
     fc, labels = oracle.get("forget_class_id"), oracle.get("labels") or []
-    data, mia = oracle.get("data") or {}, oracle.get("mia") or {}
+    data, mia = oracle.get("data") or {}, oracle.get(MIA) or {}
     attacks = [a for threat in ("outputs", "model_file") for a in (mia.get("attacks") or {}).get(threat, [])]
     after = {a["attack"]: {"auc": a["after"]["auc"], "auc_ci": a["after"]["auc_ci"]} for a in attacks}
-    for name, key in (("loss", "loss_auc"), ("confidence", "conf_auc")):  # records from before the attack list
-        if name not in after and mia.get(f"{key}_after") is not None:
-            after[name] = {"auc": mia[f"{key}_after"], "auc_ci": mia.get(f"{key}_ci_after")}
+    old_records = (("loss", LOSS_AUC_AFTER, LOSS_AUC_CI_AFTER), ("confidence", CONF_AUC_AFTER, CONF_AUC_CI_AFTER))
+    for name, auc, ci in old_records:  # records from before the attack list
+        if name not in after and mia.get(auc) is not None:
+            after[name] = {"auc": mia[auc], "auc_ci": mia.get(ci)}
     return {"method": ORACLE_METHOD, "run_id": oracle.get("run_id"), "path": str(where) if where else None,
             "created_utc": oracle.get("created_utc"),
             "model_sha256": (oracle.get("model") or {}).get("sha256_before"), "forget_class": oracle.get("forget_class"),
             "train_sha256": (data.get("train") or {}).get("sha256"), "eval_sha256": (data.get("eval") or {}).get("sha256"),
-            "retained_f1_after": retained_f1_of(oracle.get("confusion_after"), labels, fc),
+            "retained_f1_after": retained_f1_of(oracle.get(CONFUSION_AFTER), labels, fc),
             "forgotten_notes_after": ((oracle.get("collateral") or {}).get("forgotten_notes") or {}).get("after"),
             "attacks_after": after}
 
@@ -290,8 +295,7 @@ def run_summary(d: Path, r: dict) -> dict:
     """The headline figures of one finished run (for run lists)."""
     return {"run_id": r.get("run_id", d.name), "path": str(d), "created_utc": r.get("created_utc"),
             "method": r.get("method"), "forget_class": r.get("forget_class"),
-            "forget_f1_before": r.get("forget_f1_before"), "forget_f1_after": r.get("forget_f1_after"),
-            "retain_f1_before": r.get("retain_f1_before"), "retain_f1_after": r.get("retain_f1_after"),
+            **{key: r.get(key) for key in (FORGET_F1_BEFORE, FORGET_F1_AFTER, RETAIN_F1_BEFORE, RETAIN_F1_AFTER)},
             "params_changed_fraction": r.get("params_changed_fraction"),
             "request_id": (r.get("request") or {}).get("request_id", ""), "verdict": headline(run_verdicts(r))}
 

@@ -2,6 +2,7 @@
 model file, still tell the forget notes from unseen notes of the class? Each verdict states its power."""
 from __future__ import annotations
 
+from ..result_keys import LOSS_AUC_AFTER, LOSS_AUC_CI_AFTER
 from .base import (CHANCE, INCONCLUSIVE, MODEL_FILE, NO, OUTPUTS, POWER_HINT, REMEDY, THREAT_MODELS, YES, ci_text, f3,
                    seed_count, verdict)
 
@@ -37,8 +38,8 @@ def worst_seed_attack(r: dict, attack: dict) -> tuple[float | None, list | None]
     options = [(s["attacks_after"][name]["auc"], s["attacks_after"][name]["auc_ci"])
                for s in per_seed if name in (s.get("attacks_after") or {})]
     if not options and name == "loss":  # per-seed records from before the attack list
-        options = [(s.get("loss_auc_after"), s.get("loss_auc_ci_after"))
-                   for s in per_seed if s.get("loss_auc_after") is not None]
+        options = [(s.get(LOSS_AUC_AFTER), s.get(LOSS_AUC_CI_AFTER))
+                   for s in per_seed if s.get(LOSS_AUC_AFTER) is not None]
     options = options or [(attack["after"].get("auc"), attack["after"].get("auc_ci"))]
     return max(options, key=lambda o: abs(o[0] - CHANCE) if o[0] is not None else -1)
 

@@ -3,15 +3,16 @@ notes, against the retrain without the forget notes where one exists)?"""
 from __future__ import annotations
 
 from ..format import change
+from ..result_keys import FORGET_F1_AFTER, FORGET_F1_BEFORE, PER_CLASS_F1_AFTER, RETAIN_F1_AFTER, RETAIN_F1_BEFORE
 from .base import (BASIS_ALL, BASIS_RETAINED, FORGOTTEN_MAX, INCONCLUSIVE, NO, RECOGNISED_FLOOR, UNDECIDABLE_WIDTH, YES,
                    ci_text, f3, seed_count, verdict, worst_seed_value)
 
 
 def forgotten(r: dict) -> dict:
-    before, after = r.get("forget_f1_before"), worst_seed_value(r, "forget_f1_after", max)
-    ci = (r.get("utility_ci") or {}).get("forget_f1_before")
+    before, after = r.get(FORGET_F1_BEFORE), worst_seed_value(r, FORGET_F1_AFTER, max)
+    ci = (r.get("utility_ci") or {}).get(FORGET_F1_BEFORE)
     evidence = {"forget_f1_before": before, "forget_f1_before_ci": ci, "forget_f1_after": after,
-                "forget_f1_after_ci": (r.get("utility_ci") or {}).get("forget_f1_after"),
+                "forget_f1_after_ci": (r.get("utility_ci") or {}).get(FORGET_F1_AFTER),
                 "floor": RECOGNISED_FLOOR, "forgotten_max": FORGOTTEN_MAX, "seeds": seed_count(r)}
     if before is None or after is None:
         return verdict(INCONCLUSIVE, "the forget F1 was not measured", **evidence)
@@ -56,7 +57,7 @@ def utility_kept(r: dict, reference: dict | None = None) -> dict:
     retained = (r.get("collateral") or {}).get("retained_notes") or {}
     evidence = {"basis": basis, "classes_lost": lost, "classes_lost_like_oracle": like_ref,
                 "classes_undecided": undecided, "oracle_reference": bool(ref_change),
-                "retain_f1_before": r.get("retain_f1_before"), "retain_f1_after": r.get("retain_f1_after"),
+                "retain_f1_before": r.get(RETAIN_F1_BEFORE), "retain_f1_after": r.get(RETAIN_F1_AFTER),
                 "retain_f1_change_ci": (retained.get("retain_f1") or {}).get("change_ci"),
                 "forgotten_notes_went": ((r.get("collateral") or {}).get("forgotten_notes") or {}).get("after"),
                 "reference_forgotten_notes_went": (reference or {}).get("forgotten_notes_after"),
@@ -102,7 +103,7 @@ def worst_change_ci(r: dict, row: dict, basis: str = BASIS_RETAINED) -> list[flo
 
 
 def worst_class_f1_after(r: dict, row: dict, basis: str = BASIS_RETAINED) -> float | None:
-    key = "retained_f1_after" if basis == BASIS_RETAINED else "per_class_f1_after"
+    key = "retained_f1_after" if basis == BASIS_RETAINED else PER_CLASS_F1_AFTER
     values = [s.get(key, {}).get(row["label"]) for s in (r.get("seeds") or {}).get("per_seed", [])]
     values = [v for v in values if v is not None] or [row.get("f1_after")]
     return min(values) if values and values[0] is not None else None

@@ -1,4 +1,4 @@
-"""A request's forget notes by hash, and the files it names, kept so that the request can be erased later.
+"""A deletion request's forget notes by hash, and the files it names, kept so that the request can be erased later.
 
 Every run made for a request records, in its ledger "request" entry, the Merkle root and count of the hashes
 of its forget notes found in the training file (the notes the model was trained on) and where the request's
