@@ -14,6 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from steu_core import worker
+from steu_core.ledger import Ledger
 from steu_core.paths import runs_dir, steu_home
 from steu_core.runs import UnlearnRequest, run_unlearning, staging_dir
 from steu_core.verdicts import QUESTIONS, headline
@@ -420,6 +421,27 @@ def test_history_lists_opens_and_compares_runs(dash_env, finished_run):
     at.session_state["view_run"] = "run-old"
     _page(at, "results")
     assert at.selectbox(key="results_run").value == "run-old"
+
+
+def test_runs_written_elsewhere_are_found_through_the_ledger_and_a_gone_one_says_so(dash_env, finished_run, tmp_path):
+    elsewhere = tmp_path / "elsewhere" / "sud-request-17"
+    shutil.copytree(finished_run, elsewhere)
+    r = json.loads((elsewhere / "results.json").read_text())
+    r["run_id"] = "sud-request-17"
+    (elsewhere / "results.json").write_text(json.dumps(r))
+    for run_id, where in (("sud-request-17", elsewhere), ("run-gone", tmp_path / "deleted")):
+        Ledger().append("run", {"run_id": run_id, "run_dir": str(where), "outcome": "success", "verdict": "No"})
+
+    at = _page(_app(), "history")
+    table = at.dataframe[0].value
+    assert set(table["Run id"]) == {"sud-request-17", "run-gone"}
+    where = dict(zip(table["Run id"], table["Where"]))
+    assert where["sud-request-17"] == str(elsewhere) and "is gone (moved or deleted)" in where["run-gone"]
+
+    at = _page(_app(run="sud-request-17"), "results")
+    assert len(at.get("plotly_chart")) == 8 and "REQ-7" in _texts(at)
+    at = _page(_app(run="run-gone"), "results")
+    assert not at.error and "is gone (moved or deleted)" in _texts(at) and not at.get("plotly_chart")
 
 
 # --- 3 Run: another method ----------------------------------------------------------------------
