@@ -61,6 +61,11 @@ def comparisons_dir() -> Path:
     return subdir("comparisons")
 
 
+def precomputed_dir() -> Path:
+    """The original model's scores computed ahead of a request (one directory per computation, its outcome)."""
+    return subdir("precomputed")
+
+
 def models_dir() -> Path:
     """The model store (the demo classifier and other prepared models)."""
     return subdir("models")

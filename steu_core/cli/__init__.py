@@ -15,11 +15,11 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import Cancelled, SteuError, as_user_error
-from . import compare, ledger, password, patch, report, runs, train, unlearn, verify, verify_report
+from . import compare, ledger, password, patch, precompute, report, runs, train, unlearn, verify, verify_report
 
 EXIT_USER_ERROR, EXIT_INTERNAL, EXIT_CANCELLED = 2, 1, 130
 EXIT_VERIFY_FAILED = verify.EXIT_VERIFY_FAILED
-COMMANDS = (train, unlearn, verify, patch, runs, ledger, report, compare, verify_report, password)
+COMMANDS = (train, unlearn, precompute, verify, patch, runs, ledger, report, compare, verify_report, password)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -211,25 +212,26 @@ def score_original(run: Run) -> None:
                                                 progress=None if cache else forget_done),
                 "eval_feats": feats_eval, "forget_feats": feats_forget}
 
-    found, run.original_cached = original_cache.scores(original_cache.key_for(run), compute, len(enc["eval"]),
-                                                       len(enc["forget"]), clf.device)
+    found, run.original_cached = original_cache.scores_for(run, compute)  # waits for a background scoring
     run.before = Scores(**found)
     run.seconds["score_original"] = time.perf_counter() - t0
     if run.is_cancelled():
         raise Cancelled("the run was cancelled")
 
 
+def method_context(run: Run) -> UnlearnContext:
+    return UnlearnContext(original=run.clf, forget=run.enc["forget"], retain=run.enc["retain"], seed=run.req.seed,
+                          retain_labels=torch.as_tensor([run.clf.labels.index(y) for y in run.data.retain.labels]),
+                          forget_class_id=run.data.forget_class_id, progress=run.report, cancel=run.is_cancelled,
+                          forget_features=run.before.forget_feats, retain_notes=run.data.retain,
+                          max_length=run.req.max_length, original_features=original_cache.features_hook(run))
+
+
 def run_method(run: Run) -> None:
-    req, clf, d = run.req, run.clf, run.data
-    run.method = method = get_method(req.method)(req.settings, use_cache=req.use_cache)
-    run.ctx = ctx = UnlearnContext(original=clf, forget=run.enc["forget"], retain=run.enc["retain"],
-                         retain_labels=torch.as_tensor([clf.labels.index(y) for y in d.retain.labels]),
-                         forget_class_id=d.forget_class_id, seed=req.seed, progress=run.report,
-                         cancel=run.is_cancelled, forget_features=run.before.forget_feats,
-                         original_features=original_cache.features_hook(run),
-                         retain_notes=d.retain, max_length=req.max_length)
+    run.method = get_method(run.req.method)(run.req.settings, use_cache=run.req.use_cache)
+    run.ctx = method_context(run)
     run.report({"stage": "select"})
-    run.result = method.run(ctx)
+    run.result = run.method.run(run.ctx)
 
 
 def save_new_model(run: Run) -> None:
@@ -369,10 +371,8 @@ def fail(run: Run, exc: BaseException) -> None:
     problem (full disk, exhausted GPU) into the user error that says what to do."""
     user_error = as_user_error(exc) if isinstance(exc, Exception) else None
     if user_error is not None and user_error is not exc and torch.cuda.is_available():
-        try:
-            torch.cuda.empty_cache()  # after an out-of-memory error, give the memory back
-        except Exception:
-            pass
+        with suppress(Exception):  # after an out-of-memory error, give the memory back
+            torch.cuda.empty_cache()
     state = "cancelled" if isinstance(exc, (Cancelled, KeyboardInterrupt)) else "failed"
     message = str(user_error) if user_error is not None else failure_message(exc)
     if not run.dp.is_main:  # process 0 owns the staging directory and the ledger
