@@ -249,6 +249,15 @@ def request_fields() -> dict:
                              int(ss.get("min_forget", 10)), {k: ss.get(k, "") for k in PEOPLE})
 
 
+def unlearn_fields(model_dir: Path) -> dict:
+    """The fields of the run the Run page starts: the request's, with the Run page's method, its settings (as
+    that page last set them) and the advanced settings."""
+    ss = st.session_state
+    return dict(**request_fields(), model=str(model_dir), out="", method=ss.get("method", "steu"),
+                settings=dict(ss.get("_run_settings") or {}), seed=int(ss.get("seed", 0)),
+                device=ss.get("device", "auto"), seeds=int(ss.get("seeds", 1)), max_length=int(ss.get("max_length", 128)))
+
+
 @st.cache_data(show_spinner=False, max_entries=32)
 def _file_columns(path: str, mtime_ns: int) -> list[str]:
     return forget_ids.file_columns(path)

@@ -22,7 +22,7 @@ def pick_run(key: str, where=None, label: str = "Run") -> tuple[str, Path, dict]
     """(run id, run directory, results) of the run chosen on this page, or None (and a notice) if
     there is no finished run or its results cannot be read."""
     ss, target = st.session_state, where or st
-    runs = list_runs()
+    runs = [r for r in list_runs() if not r["missing"]]  # a run whose directory is gone has nothing to show here
     if not runs:
         target.info("No finished run yet. Prepare a request (step 2) and run it (step 3).",
                     icon=":material/hourglass_empty:")

@@ -66,6 +66,11 @@ def erasures_dir() -> Path:
     return subdir("erasures")
 
 
+def precomputed_dir() -> Path:
+    """The original model's scores computed ahead of a request (one directory per computation, its outcome)."""
+    return subdir("precomputed")
+
+
 def models_dir() -> Path:
     """The model store (the demo classifier and other prepared models)."""
     return subdir("models")

@@ -208,6 +208,17 @@ class UnlearnRequest(RunRequest):
 
 
 @dataclass
+class PrecomputeRequest(UnlearnRequest):
+    """The original model's scores of an :class:`UnlearnRequest`, computed before it is run and kept in the
+    cache of original scores: ``python -m steu_core precompute`` (:mod:`steu_core.runs.precompute`). The same
+    fields as the request it prepares (method, settings and seed choose the notes the method will ask for);
+    nothing is recorded in the ledger."""
+
+    command: ClassVar[str] = "precompute"
+    record_ledger: bool = False
+
+
+@dataclass
 class CompareRequest(RunRequest):
     """Several methods on one deletion request, with the deep audits: ``python -m steu_core compare``."""
 

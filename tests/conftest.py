@@ -16,6 +16,9 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 # Every test has its own data directory, so every dashboard page a test opens would start its own warm
 # worker (a process that imports torch and stays up): off here; tests/test_worker_warm.py turns it on.
 os.environ.setdefault("STEU_WARM_WORKER", "0")
+# Likewise every Request page a test opens would score the original in a background process: off here;
+# tests/test_dashboard_apptest.py turns it on where it is tested (the browser tests run the app as shipped).
+os.environ.setdefault("STEU_DASHBOARD_PRECOMPUTE", "0")
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))

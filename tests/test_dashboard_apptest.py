@@ -14,7 +14,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from steu_core import worker
-from steu_core.paths import runs_dir, steu_home
+from steu_core.ledger import Ledger
+from steu_core.paths import precomputed_dir, runs_dir, steu_home
 from steu_core.runs import UnlearnRequest, run_unlearning, staging_dir
 from steu_core.verdicts import QUESTIONS, headline
 
@@ -269,6 +270,31 @@ def _run_button(at):
     return next(b for b in at.button if b.label == "Run STEU")
 
 
+def test_the_original_is_scored_in_the_background_once_the_files_are_known_and_the_run_reads_it(dash_env,
+                                                                                                  monkeypatch):
+    monkeypatch.setenv("STEU_DASHBOARD_PRECOMPUTE", "1")
+    at = _page(_app(), "request")
+    assert not list(precomputed_dir().iterdir())  # no forget set yet: nothing to score
+    at.file_uploader(key="up_forget").set_value(("forget.csv", Path(dash_env["forget"]).read_bytes(), "text/csv")).run()
+    job = at.session_state["_precompute"]["id"]
+    assert "In the background, so that the run starts from them" in "".join(m.value for m in at.markdown)
+    _page(at, "run")  # the Run page's own settings (another seed): the first one finishes, then one for them
+    at.number_input(key="seed").set_value(1).run()
+    assert at.session_state["_precompute"]["id"] == job
+    assert worker.jobs.wait(worker.PRECOMPUTES, precomputed_dir() / job, timeout=300).state == "finished"
+    at.run()
+    second = at.session_state["_precompute"]["id"]
+    assert second != job
+    assert worker.jobs.wait(worker.PRECOMPUTES, precomputed_dir() / second, timeout=300).state == "finished"
+    at.run()
+    assert "scores for this request are ready" in _texts(at)
+    _run_button(at).click().run()
+    run_id = at.query_params["run"]
+    end = worker.wait(run_id[0] if isinstance(run_id, list) else run_id, timeout=400)
+    assert end.state == "finished", end.message
+    assert worker.precompute_status(second).state == "finished"  # nothing started while the run ran
+
+
 def test_run_starts_off_thread_survives_a_refresh_and_shows_results(dash_env):
     at = _ready_run_page(dash_env, max_steps=15)
     assert not _run_button(at).disabled
@@ -420,6 +446,27 @@ def test_history_lists_opens_and_compares_runs(dash_env, finished_run):
     at.session_state["view_run"] = "run-old"
     _page(at, "results")
     assert at.selectbox(key="results_run").value == "run-old"
+
+
+def test_runs_written_elsewhere_are_found_through_the_ledger_and_a_gone_one_says_so(dash_env, finished_run, tmp_path):
+    elsewhere = tmp_path / "elsewhere" / "sud-request-17"
+    shutil.copytree(finished_run, elsewhere)
+    r = json.loads((elsewhere / "results.json").read_text())
+    r["run_id"] = "sud-request-17"
+    (elsewhere / "results.json").write_text(json.dumps(r))
+    for run_id, where in (("sud-request-17", elsewhere), ("run-gone", tmp_path / "deleted")):
+        Ledger().append("run", {"run_id": run_id, "run_dir": str(where), "outcome": "success", "verdict": "No"})
+
+    at = _page(_app(), "history")
+    table = at.dataframe[0].value
+    assert set(table["Run id"]) == {"sud-request-17", "run-gone"}
+    where = dict(zip(table["Run id"], table["Where"]))
+    assert where["sud-request-17"] == str(elsewhere) and "is gone (moved or deleted)" in where["run-gone"]
+
+    at = _page(_app(run="sud-request-17"), "results")
+    assert len(at.get("plotly_chart")) == 8 and "REQ-7" in _texts(at)
+    at = _page(_app(run="run-gone"), "results")
+    assert not at.error and "is gone (moved or deleted)" in _texts(at) and not at.get("plotly_chart")
 
 
 # --- 3 Run: another method ----------------------------------------------------------------------

@@ -15,7 +15,7 @@ from steu_core.ledger.head import check_head
 from steu_core.ledger.keys import local_verifier
 from steu_core.ledger.note import parse_note
 from steu_core.result_keys import FORGET_F1_AFTER, FORGET_F1_BEFORE, RETAIN_F1_AFTER, RETAIN_F1_BEFORE
-from steu_core.runs import list_runs, load_results
+from steu_core.runs import list_runs, load_results, location
 from steu_core.runs.ab_table import ab_rows
 
 ss = st.session_state
@@ -26,7 +26,8 @@ runs = list_runs()
 if not runs:
     st.info("No finished run yet.", icon=":material/hourglass_empty:")
 else:
-    st.markdown(f"**{len(runs)} finished run(s)** in the data directory, newest first. Select one to open it.")
+    st.markdown(f"**{len(runs)} finished run(s)**: the data directory's and those its ledger records elsewhere, "
+                "newest first. Select one to open it.")
     def arrow(before, after) -> str:
         return f"{fmt.number(before, 3)} → {fmt.number(after, 3)}"
 
@@ -35,7 +36,7 @@ else:
         "Forgotten class": r.get("forget_class"), "Method": r.get("method"), "Verdict": r.get("verdict"),
         "Forget F1": arrow(r.get(FORGET_F1_BEFORE), r.get(FORGET_F1_AFTER)),
         "Retain F1": arrow(r.get(RETAIN_F1_BEFORE), r.get(RETAIN_F1_AFTER)),
-        "Changed": fmt.percent(r.get("params_changed_fraction"), 3), "Run id": r["run_id"],
+        "Changed": fmt.percent(r.get("params_changed_fraction"), 3), "Run id": r["run_id"], "Where": location(r),
     } for r in runs])
     picked = st.dataframe(
         table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="history_table",
@@ -43,7 +44,9 @@ else:
                                                                    "verdict, naming the attacker it holds against"),
                        "Forget F1": st.column_config.TextColumn(help="on the evaluation notes, before → after"),
                        "Retain F1": st.column_config.TextColumn(help="other classes, before → after"),
-                       "Changed": st.column_config.TextColumn(help="share of the model's parameters changed")})
+                       "Changed": st.column_config.TextColumn(help="share of the model's parameters changed"),
+                       "Where": st.column_config.TextColumn(help="the run's directory, as the ledger records it; "
+                                                                 "'not found' when it was moved or deleted")})
     rows = list(getattr(getattr(picked, "selection", None), "rows", []) or [])
     if st.button("Open the selected run", icon=":material/open_in_new:", disabled=not rows, type="primary"):
         chosen = runs[rows[0]]["run_id"]
@@ -52,10 +55,10 @@ else:
 
     # --- comparison ---------------------------------------------------------------------------
     st.header("Compare two runs", divider="gray")
-    ids = [r["run_id"] for r in runs]
+    ids = [r["run_id"] for r in runs if not r["missing"]]  # side by side needs both runs' results
     label = {r["run_id"]: f"{fmt.when(r.get('created_utc'), missing='')} · {r.get('forget_class')} · {r['run_id']}" for r in runs}
     if len(ids) < 2:
-        st.caption("Two finished runs are needed for a comparison.")
+        st.caption("Two finished runs whose directories are at hand are needed for a comparison.")
     else:
         a, b = st.columns(2)
         ra_id = a.selectbox("Run A", ids, index=1, key="cmp_a", format_func=label.get)

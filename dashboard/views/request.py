@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import common
+from dashboard import background, common
 from steu_core import forget_ids, uploads, worker
 from steu_core.forget_ids import NO_LABEL_COLUMN
 from steu_core.hints import for_dashboard
@@ -212,6 +212,7 @@ elif req.ok:
                f"{len(ev):,} evaluation notes ({held} of the forgotten class).", icon=":material/verified:")
     for text in req.warnings or []:
         st.warning(common.md(text[:1].upper() + text[1:]) + ".", icon=":material/warning:")
+    background.keep_ready(model_dir)
     if st.button("Next: run the unlearning", type="primary", icon=":material/arrow_forward:"):
         common.goto("run")
 else:

@@ -33,7 +33,7 @@ ids = [r["run_id"] for r in runs]
 by_id = {r["run_id"]: r for r in runs}
 wanted = st.query_params.get("run") or ss.get("view_run") or ss.get("run_id")
 if ss.get("results_run") not in ids:
-    ss["results_run"] = wanted if wanted in ids else ids[0]
+    ss["results_run"] = wanted if wanted in ids else next((i for i in ids if not by_id[i]["missing"]), ids[0])
 
 
 def _picked() -> None:
@@ -43,12 +43,19 @@ def _picked() -> None:
 def _run_label(run_id: str) -> str:
     r = by_id[run_id]
     req = f" · {fmt.printable(r['request_id'], 40)}" if r.get("request_id") else ""
-    return f"{fmt.when(r.get('created_utc'), missing='')} · forget '{fmt.label(r.get('forget_class'))}'{req} · {run_id}"
+    gone = " · directory not found" if r["missing"] else ""
+    return (f"{fmt.when(r.get('created_utc'), missing='')} · forget '{fmt.label(r.get('forget_class'))}'{req} · "
+            f"{run_id}{gone}")
 
 
 run_id = st.selectbox("Run", ids, key="results_run", format_func=_run_label, on_change=_picked)
 st.query_params["run"] = run_id
 ss["view_run"] = run_id
+if by_id[run_id]["missing"]:  # in the ledger, but its directory cannot be read
+    st.warning(f"Run {common.code(run_id)} is recorded in the ledger as finished, but "
+               f"{common.md(by_id[run_id]['missing'])}. Put the run directory back where it was written to see "
+               "its results; the ledger keeps its hashes and verdict either way.", icon=":material/folder_off:")
+    st.stop()
 run_dir = Path(by_id[run_id]["path"])
 try:
     r = load_results(run_dir)

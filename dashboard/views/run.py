@@ -6,7 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard import common
+from dashboard import background, common
 from steu_core import format as fmt
 from steu_core import worker
 from steu_core.errors import SteuError
@@ -225,7 +225,7 @@ with st.expander("Advanced settings", icon=":material/tune:"):
                           format_func=lambda m: f"{m} - {METHODS[m].description}",
                           help="STEU is the method this tool is for. The others are controls and baselines, "
                                "to see what STEU's sparse edit does that they do not (5 · History compares runs).")
-    settings = method_settings(method)
+    ss["_run_settings"] = method_settings(method)  # read by common.unlearn_fields, here and on the Request page
     d, e, f = st.columns(3)
     d.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, step=1, key="seed", persist_state="session")
     d.number_input("Seeds to run", min_value=1, max_value=MAX_SEEDS, value=1, step=1, key="seeds",
@@ -249,15 +249,14 @@ if problem:
     st.page_link(common.PAGES.get("request", "views/request.py"), label="Go to 2 · Deletion request",
                  icon=":material/arrow_back:")
 method = ss.get("method", "steu")
+if not problem and not busy:
+    background.keep_ready(model_dir)
 start = st.button("Run STEU" if method == "steu" else f"Run {method}", type="primary", icon=":material/play_arrow:",
                   disabled=bool(problem or busy), help="Starts the run in a separate process; this page shows its "
                                                        "progress.")
 if start:
     try:  # the request's files, class, columns and people: the same fields the checks above used
-        started = worker.start_run(UnlearnRequest(
-            **common.request_fields(), model=str(model_dir), out="", method=method, settings=settings,
-            seed=int(ss.get("seed", 0)), device=ss.get("device", "auto"), seeds=int(ss.get("seeds", 1)),
-            max_length=int(ss.get("max_length", 128))))
+        started = worker.start_run(UnlearnRequest(**common.unlearn_fields(model_dir)))
     except SteuError as exc:
         common.show_error(exc)
     else:

@@ -21,8 +21,8 @@ from .. import __version__
 from ..errors import Cancelled, SteuError, as_user_error
 
 EXIT_USER_ERROR, EXIT_INTERNAL, EXIT_CANCELLED = 2, 1, 130
-COMMANDS = ("train", "unlearn", "verify", "patch", "runs", "ledger", "report", "compare", "verify_report", "password",
-            "requests", "erase", "verify_erasure")
+COMMANDS = ("train", "unlearn", "precompute", "verify", "patch", "runs", "ledger", "report", "compare", "verify_report",
+            "password", "requests", "erase", "verify_erasure")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:

@@ -95,4 +95,4 @@ def open_request(req) -> dict:
     return record_state(req.request_id, RECEIVED, req.operator, requester=check_text(req.requester, "the requester"),
                         reason=check_text(req.reason, "the reason"), forget_class=req.forget_class,
                         model_sha256=hash_directory(model_path)["sha256"], model_path=str(Path(model_path).resolve()),
-                        **request_record(req, data, with_out=False))
+                        **request_record(req, data))

@@ -126,7 +126,7 @@ def event_of(entry: dict, by_hash: dict) -> Event | None:
         return Event(CONTAINED, entry["ts_utc"], str(started.get("operator") or ""), entry["entry_hash"],
                      {"run_id": p.get("run_id"), "method": started.get("method"), "verdict": p.get("verdict"),
                       "verdicts": p.get("verdicts"), "model_sha256": (p.get("hashes") or {}).get("unlearned_model"),
-                      "run_dir": started.get("out")})
+                      "run_dir": p.get("run_dir") or started.get("run_dir")})
     return None
 
 

@@ -4,7 +4,6 @@ in the data directory under the erasure's plan key and is removed when the erase
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import torch
 

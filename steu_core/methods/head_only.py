@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, fields
 
 from .base import AllowedChanges, MethodResult, UnlearnContext, config_from_dict, register
 from .settings import SparseStoppingRule, check_bounds, setting
-from .steu import SteuConfig, run_sparse_unlearning
+from .steu import SteuConfig, retain_pool_notes, run_sparse_unlearning
 
 
 @dataclass
@@ -56,6 +56,10 @@ class HeadOnly:
     def __init__(self, settings: dict | None = None, use_cache: bool = True):
         self.cfg = config_from_dict(self.Config, settings)
         self.use_cache = use_cache
+
+    def original_notes(self, ctx: UnlearnContext) -> list:
+        """The notes whose original head inputs :meth:`run` asks ``ctx.original_features`` for (STEU's retain pool)."""
+        return [retain_pool_notes(ctx, self.cfg.as_steu())] if self.use_cache else []
 
     def run(self, ctx: UnlearnContext) -> MethodResult:
         t0 = time.perf_counter()

@@ -151,10 +151,16 @@ def _training_pools(ctx: UnlearnContext, cfg: SteuConfig, row_ids: list[int]) ->
     forget_labels = torch.full((len(ctx.forget),), ctx.forget_class_id, dtype=torch.long)
     f_touched = coverage(ctx.forget.ids, row_ids) if cfg.train_rows else np.zeros(len(ctx.forget), bool)
     pool_idx = stratified_sample(ctx.retain_labels, cfg.retain_pool, ctx.seed)
-    r_enc = ctx.retain.subset(pool_idx)
+    r_enc = retain_pool_notes(ctx, cfg, pool_idx)
     r_labels = ctx.retain_labels[pool_idx]
     r_touched = coverage(r_enc.ids, row_ids) if cfg.train_rows else np.zeros(len(r_enc), bool)
     return TrainingPool(ctx.forget, forget_labels, f_touched, None), TrainingPool(r_enc, r_labels, r_touched, None)
+
+
+def retain_pool_notes(ctx: UnlearnContext, cfg: SteuConfig, pool_idx=None):
+    """The retain notes of the retain term (a stratified sample), whose original head inputs are cached."""
+    return ctx.retain.subset(pool_idx if pool_idx is not None else
+                             stratified_sample(ctx.retain_labels, cfg.retain_pool, ctx.seed))
 
 
 def _cache_head_inputs(run: _Training) -> None:
@@ -325,6 +331,11 @@ class Steu:
 
     def select(self, ctx: UnlearnContext) -> list[TokenScore]:
         return choose_tokens(ctx, self.cfg)
+
+    def original_notes(self, ctx: UnlearnContext) -> list:
+        """The notes whose original head inputs :meth:`run` asks ``ctx.original_features`` for: a request can
+        have them computed ahead (:mod:`steu_core.runs.precompute`)."""
+        return [retain_pool_notes(ctx, self.cfg)] if self.use_cache else []
 
     def allowed(self, selected: list[TokenScore]) -> AllowedChanges:
         return AllowedChanges(embedding_rows=[t.id for t in selected] if self.cfg.train_rows else None,

@@ -71,8 +71,7 @@ def _file_fact(path) -> dict:
     return {"path": str(p), "file_sha256": file_sha256(p)}
 
 
-def request_record(req, data, with_out: bool = True) -> dict:
+def request_record(req, data) -> dict:
     """What a run's ledger "request" entry adds for its deletion request: the forget notes by hash (the list
-    kept in the data directory), the request's files and where the run is written."""
-    out = {"forget_set": keep_forget_hashes(forget_hash_list(data.forget, data.members)), "files": request_files(req)}
-    return {**out, "out": str(Path(req.out).expanduser().resolve())} if with_out else out
+    kept in the data directory) and the request's files."""
+    return {"forget_set": keep_forget_hashes(forget_hash_list(data.forget, data.members)), "files": request_files(req)}

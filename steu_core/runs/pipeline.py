@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import suppress
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
@@ -136,7 +137,7 @@ def tokenize(ctl: Control, model: LoadedModel, data: RequestData, key: str | Non
     tok, n, d, clf = model.clf.tokenizer, ctl.req.max_length, data, model.clf
     total = len(d.forget) + len(d.retain) + len(d.evaluation)
     ctl.report({"stage": "tokenize", "step": 0, "total": total})
-    cached = original_cache.tokens_hook(key, model, n)  # the same notes for the same model: read, not tokenised again
+    cached = original_cache.tokens_hook(key, model, n, original_cache.waiter(ctl))  # the same notes for the same model: read, not tokenised again
     done = [0]  # notes of the sets before this one
 
     def ids(notes, keep: bool = True) -> object:
@@ -175,7 +176,7 @@ def score_original(ctl: Control, model: LoadedModel, tokens: Tokens, key: str | 
                                                 progress=None if cache else forget_done),
                 "eval_feats": feats_eval, "forget_feats": feats_forget}
 
-    found, from_cache = original_cache.scores(key, compute, len(ev), len(fg), clf.device)
+    found, from_cache = original_cache.scores(key, compute, len(ev), len(fg), clf.device, original_cache.waiter(ctl))
     original = OriginalScores(Scores(**found), from_cache, time.perf_counter() - t0)
     if ctl.is_cancelled():
         raise Cancelled("the run was cancelled")
@@ -184,16 +185,22 @@ def score_original(ctl: Control, model: LoadedModel, tokens: Tokens, key: str | 
 
 def run_method(ctl: Control, model: LoadedModel, data: RequestData, tokens: Tokens, original: OriginalScores,
                key: str | None) -> MethodRun:
-    req, clf = ctl.req, model.clf
-    method = get_method(req.method)(req.settings, use_cache=req.use_cache)
-    ctx = UnlearnContext(original=clf, forget=tokens.forget, retain=tokens.retain,
-                         retain_labels=torch.as_tensor([clf.labels.index(y) for y in data.retain.labels]),
-                         forget_class_id=data.forget_class_id, seed=req.seed, progress=ctl.report,
-                         cancel=ctl.is_cancelled, forget_features=original.scores.forget_feats,
-                         original_features=original_cache.features_hook(key, model),
-                         retain_notes=data.retain, max_length=req.max_length)
+    method = get_method(ctl.req.method)(ctl.req.settings, use_cache=ctl.req.use_cache)
+    ctx = method_context(ctl, model, data, tokens, original, key)
     ctl.report({"stage": "select"})
     return MethodRun(method, ctx, method.run(ctx))
+
+
+def method_context(ctl: Control, model: LoadedModel, data: RequestData, tokens: Tokens, original: OriginalScores,
+                   key: str | None) -> UnlearnContext:
+    """What the method is given (also what a precomputation asks the method which notes it will need)."""
+    req, clf = ctl.req, model.clf
+    return UnlearnContext(original=clf, forget=tokens.forget, retain=tokens.retain,
+                          retain_labels=torch.as_tensor([clf.labels.index(y) for y in data.retain.labels]),
+                          forget_class_id=data.forget_class_id, seed=req.seed, progress=ctl.report,
+                          cancel=ctl.is_cancelled, forget_features=original.scores.forget_feats,
+                          original_features=original_cache.features_hook(key, model, original_cache.waiter(ctl)),
+                          retain_notes=data.retain, max_length=req.max_length)
 
 
 def save_new_model(ctl: Control, result: MethodResult) -> None:
@@ -342,10 +349,8 @@ def fail(ctl: Control, exc: BaseException, request_entry: dict | None, started: 
     the request was only checked (a failure then is a refusal: nothing is left)."""
     user_error = as_user_error(exc) if isinstance(exc, Exception) else None
     if user_error is not None and user_error is not exc and torch.cuda.is_available():
-        try:
-            torch.cuda.empty_cache()  # after an out-of-memory error, give the memory back
-        except Exception:
-            pass
+        with suppress(Exception):  # after an out-of-memory error, give the memory back
+            torch.cuda.empty_cache()
     state = "cancelled" if isinstance(exc, (Cancelled, KeyboardInterrupt)) else "failed"
     message = str(user_error) if user_error is not None else failure_message(exc)
     if not ctl.dp.is_main:  # process 0 owns the staging directory and the ledger

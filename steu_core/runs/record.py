@@ -17,11 +17,10 @@ from ..model import file_sha256
 from ..paths import comparisons_dir, runs_dir
 from ..phi import mask_tokens
 from ..reference import ORACLE
-from ..result_keys import (CONF_AUC_AFTER, CONF_AUC_CI_AFTER, CONFUSION_AFTER, FORGET_F1_AFTER, FORGET_F1_BEFORE,
-                           LOSS_AUC_AFTER, LOSS_AUC_CI_AFTER, MACRO_F1_AFTER, MIA, PER_CLASS_F1_AFTER, RETAIN_F1_AFTER,
-                           RETAIN_F1_BEFORE)
+from ..result_keys import (CONF_AUC_AFTER, CONF_AUC_CI_AFTER, CONFUSION_AFTER, FORGET_F1_AFTER,
+                           LOSS_AUC_AFTER, LOSS_AUC_CI_AFTER, MACRO_F1_AFTER, MIA, PER_CLASS_F1_AFTER, RETAIN_F1_AFTER)
 from ..stats import retained_class_f1
-from ..verdicts import headline, run_verdicts, verdict_items
+from ..verdicts import headline, verdict_items
 
 SCHEMA_VERSION = 1
 ORACLE_METHOD = ORACLE
@@ -106,10 +105,16 @@ def request_section(req) -> dict:
             "operator": req.operator}
 
 
+def run_dir_of(req) -> str:
+    """Where a request's run directory is written (absolute): the ledger records it, so that a run made with
+    ``--out`` outside the data directory is found again (:mod:`.listing`)."""
+    return str(Path(req.out).expanduser().resolve())
+
+
 def request_entry(req, run_id: str, model_dir: Path, model_sha: str, forget, forget_class: str) -> dict:
     """The ledger entry written when a run starts (before any work)."""
     return {"request_id": req.request_id, "requester": req.requester, "reason": req.reason,
-            "operator": req.operator, "run_id": run_id, "model_path": str(model_dir),
+            "operator": req.operator, "run_id": run_id, "run_dir": run_dir_of(req), "model_path": str(model_dir),
             "model_sha256": model_sha, "forget_sha256": forget.sha256, "forget_rows": len(forget),
             "forget_class": forget_class, "method": req.method, "settings": req.settings, "seed": req.seed}
 
@@ -118,8 +123,8 @@ def run_entry(req, run_id: str, request_hash: str | None, results: dict, results
     """The ledger entry of a finished run: the hashes of its evidence, results.json's own among them (it cannot
     hold its own hash), so that a report is made only of figures the ledger pinned; and, beside the outcome, its
     verdicts (a run can succeed and still say "No")."""
-    return {"request_id": req.request_id, "run_id": run_id, "outcome": "success", **verdict_fields(results),
-            "request_entry": request_hash, "hashes": {**results["hashes"], "results": results_sha256},
+    return {"request_id": req.request_id, "run_id": run_id, "run_dir": run_dir_of(req), "outcome": "success",
+            **verdict_fields(results), "request_entry": request_hash, "hashes": {**results["hashes"], "results": results_sha256},
             **{k: results[k] for k in LEDGER_FIGURES}}
 
 
@@ -130,12 +135,13 @@ def verdict_fields(results: dict) -> dict:
 
 
 def rejudged_entry(previous: dict, results: dict, results_sha256: str, comparison_sha256: str,
-                   comparison: str) -> dict:
+                   comparison: str, out: Path) -> dict:
     """The run entry that supersedes ``previous`` (the run's own) once a comparison has rewritten the run's
     results.json (its verdicts read against the comparison's retrain) and added its comparison.json: the same
-    evidence, with the new results.json hash and the comparison's. The newest run entry is the one that counts."""
+    evidence, with the new results.json hash and the comparison's, and the run's final directory ``out`` (inside
+    the comparison's). The newest run entry is the one that counts."""
     p = previous["payload"]
-    return {"request_id": p.get("request_id"), "run_id": p.get("run_id"), "outcome": "success",
+    return {"request_id": p.get("request_id"), "run_id": p.get("run_id"), "run_dir": str(out), "outcome": "success",
             **verdict_fields(results), "request_entry": p.get("request_entry"), "supersedes": previous["entry_hash"],
             "rejudged_by": comparison,
             "hashes": {**(p.get("hashes") or {}), "results": results_sha256, "comparison": comparison_sha256},
@@ -150,7 +156,7 @@ def append_rejudged(run_dir: Path, comparison: str, out: Path) -> dict | None:
     if previous is None or previous["payload"].get("outcome") != "success":
         return None
     return append_outcome(rejudged_entry(previous, results, file_sha256(run_dir / "results.json"),
-                                         file_sha256(run_dir / "comparison.json"), comparison), out)
+                                         file_sha256(run_dir / "comparison.json"), comparison, out), out)
 
 
 def outcome_entry(req, run_id: str, request_hash: str, state: str, message: str) -> dict:
@@ -289,27 +295,3 @@ def load_results(run_dir: str | Path) -> dict:
         raise ConfigError(f"'{run_dir}' is not a finished run (no results.json).",
                           hint="Give the --out directory of a completed unlearn run.")
     return json.loads(path.read_text())
-
-
-def run_summary(d: Path, r: dict) -> dict:
-    """The headline figures of one finished run (for run lists)."""
-    return {"run_id": r.get("run_id", d.name), "path": str(d), "created_utc": r.get("created_utc"),
-            "method": r.get("method"), "forget_class": r.get("forget_class"),
-            **{key: r.get(key) for key in (FORGET_F1_BEFORE, FORGET_F1_AFTER, RETAIN_F1_BEFORE, RETAIN_F1_AFTER)},
-            "params_changed_fraction": r.get("params_changed_fraction"),
-            "request_id": (r.get("request") or {}).get("request_id", ""), "verdict": headline(run_verdicts(r))}
-
-
-def list_runs(root: Path | None = None) -> list[dict]:
-    """Finished runs under the data directory's runs/ (newest first), with headline figures."""
-    root = root or runs_dir()
-    rows = []
-    for d in sorted(root.iterdir() if root.exists() else [], reverse=True):
-        f = d / "results.json"
-        if d.is_dir() and not d.name.startswith(".") and f.is_file():
-            try:
-                r = json.loads(f.read_text())
-            except json.JSONDecodeError:
-                continue
-            rows.append(run_summary(d, r))
-    return rows

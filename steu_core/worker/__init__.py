@@ -23,23 +23,30 @@ the one import path: ``from steu_core import worker``.
 """
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
-from ..paths import comparisons_dir, erasures_dir, runs_dir
-from ..request import CompareRequest, UnlearnRequest
+from ..paths import comparisons_dir, erasures_dir, precomputed_dir, runs_dir
+from ..request import CompareRequest, PrecomputeRequest, UnlearnRequest
+from ..runs.precompute import DONE_FILE as PRECOMPUTED_FILE
 from . import jobs
-from .files import launch_dir, log_path, logs_dir, read_launch, write_launch
+from ..runs import staging_dir
+from .files import launch_dir, launch_file, log_path, logs_dir, read_launch, write_launch
 from .jobs import RUNNING_STATES, JobKind, RunStatus
 from .process import REPO_ROOT, build_command, is_zombie, process_alive
 
 RUNS = JobKind(noun="run", root=runs_dir, done_file="results.json", id_prefix="run")
 COMPARISONS = JobKind(noun="comparison", root=comparisons_dir, done_file="comparison.json", id_prefix="cmp")
 ERASURES = JobKind(noun="erasure", root=erasures_dir, done_file="erasure.json", id_prefix="erase")
+# it only reads the request's uploads, which stay the request's (a run's end deletes them)
+PRECOMPUTES = JobKind(noun="background scoring", root=precomputed_dir, done_file=PRECOMPUTED_FILE, id_prefix="pre",
+                      owns_uploads=False)
+KEEP_PRECOMPUTES = 8  # finished or failed background scorings kept (with their launch records and logs)
 
-__all__ = ["COMPARISONS", "ERASURES", "active_erasures", "erasure_status", "start_erasure", "REPO_ROOT", "RUNNING_STATES", "RUNS", "JobKind", "RunStatus", "active_comparisons",
+__all__ = ["COMPARISONS", "ERASURES", "PRECOMPUTES", "active_erasures", "erasure_status", "start_erasure", "REPO_ROOT", "RUNNING_STATES", "RUNS", "JobKind", "RunStatus", "active_comparisons",
            "active_runs", "build_command", "cancel", "cancel_comparison", "comparison_status", "discard",
            "discard_comparison", "is_zombie", "launch_dir", "log_path", "logs_dir", "process_alive", "read_launch",
-           "start_comparison", "start_run", "status", "unfinished_comparisons", "unfinished_runs", "wait",
+           "start_comparison", "start_precompute", "precompute_status", "cancel_precompute", "start_run", "status", "unfinished_comparisons", "unfinished_runs", "wait",
            "wait_comparison", "warm_up", "write_launch"]
 
 
@@ -133,3 +140,33 @@ def erasure_status(erasure: str | Path) -> RunStatus:
 
 def active_erasures(root: Path | None = None) -> list[RunStatus]:
     return jobs.active(ERASURES, root)
+
+
+# -- the original model's scores, computed while a request is being prepared ---------------------
+def start_precompute(req: PrecomputeRequest) -> RunStatus:
+    """Start computing ``req``'s original scores in a worker process (``precomputed/<new id>``); a run of the
+    same request started meanwhile waits for them (:mod:`steu_core.runs.precompute`). Older ones are pruned."""
+    prune_precomputes()
+    return jobs.start(PRECOMPUTES, req, [])
+
+
+def precompute_status(job: str | Path) -> RunStatus:
+    return jobs.status(PRECOMPUTES, job)
+
+
+def cancel_precompute(job: str | Path) -> bool:
+    """Stop a background scoring now (what it stored so far stays valid: each entry is written whole)."""
+    return jobs.cancel(PRECOMPUTES, job, force=True)
+
+
+def prune_precomputes(keep: int = KEEP_PRECOMPUTES) -> None:
+    """Remove all but the newest ``keep`` ended background scorings: directory, launch record and log."""
+    root = precomputed_dir()
+    names = {d.name.lstrip(".").removesuffix(".partial") for d in root.iterdir() if d.is_dir()}
+    for job_id in sorted((n for n in names if n.startswith("pre-")), reverse=True)[keep:]:
+        if precompute_status(root / job_id).active:
+            continue
+        for folder in (root / job_id, staging_dir(root / job_id)):
+            shutil.rmtree(folder, ignore_errors=True)
+        launch_file(job_id).unlink(missing_ok=True)
+        log_path(job_id).unlink(missing_ok=True)

@@ -35,6 +35,7 @@ class JobKind:
     root: Callable[[], Path]      # where its directories go in the data directory
     done_file: str                # a directory holding this file is finished
     id_prefix: str                # new ids: <prefix>-<UTC time>-<hex>
+    owns_uploads: bool = True     # its end deletes the request's uploads (a run's, a comparison's)
 
 
 @dataclass
@@ -100,7 +101,8 @@ def start(kind: JobKind, req, busy: list[RunStatus]) -> RunStatus:
     log = log_path(job_id)
     pid, started_by = start_job(req, log, f"[{now_utc()}] worker started for {kind.noun} {job_id}\n")
     record = {"run_id": job_id, "run_dir": str(out), "pid": pid, "started_by": started_by, "started_utc": now_utc(),
-              "started_at": time.time(), "log": str(log), "cancelled": False, **launch_fields(req)}
+              "started_at": time.time(), "log": str(log), "cancelled": False,
+              **(launch_fields(req) if kind.owns_uploads else {})}
     write_launch(job_id, record)
     return RunStatus(run_id=job_id, run_dir=str(out), state="starting", stage="starting", pid=pid,
                      started_utc=record["started_utc"], kind=kind.noun)
