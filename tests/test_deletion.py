@@ -119,6 +119,41 @@ def test_two_requests_contained_erased_in_one_retrain_verified_and_closed(world,
     assert all(e.at and e.actor and len(e.entry_hash) == 64 for e in closed.events), "time, person and proof"
     with pytest.raises(ConfigError, match="final"):
         actions.decline("R1", "too late")
+    check_request_report(tmp_path)
+
+
+def check_request_report(tmp_path):
+    """The request's report is signed, recorded, proves every state offline, and a changed byte fails it."""
+    from steu_core.deletion.report import build_request_report, request_content, request_html
+    from steu_core.report.packet import packet_for
+    from steu_core.report.verify import verify_report
+
+    pdf = build_request_report("R1", tmp_path / "rep" / "R1.pdf", "St Elsewhere")
+    zipped = tmp_path / "rep" / "R1.zip"
+    zipped.write_bytes(packet_for(pdf).data)
+    check = verify_report(zipped)
+    assert check.ok, check.checks
+    assert {name for name, ok, _ in check.checks} >= {"request states in the signed log",
+                                                      "report names the request states", "PDF signature"}
+    data = bytearray(pdf.read_bytes())
+    data[len(data) // 2] ^= 1
+    pdf.write_bytes(bytes(data))
+    assert not verify_report(pdf).ok
+    page = request_html(request_content("R1"))
+    assert "Deletion request R1: Closed" in page and "<script" not in page
+
+
+def test_a_containment_report_says_erasure_is_owed_and_by_when(world, tmp_path, monkeypatch):
+    from steu_core.deletion.summary import erasure_owed_note
+
+    monkeypatch.setenv("STEU_ERASURE_DAYS", "30")
+    actions.open_request(request(world, "R9", world["f1"], out=""))
+    due = find_request("R9").erasure_due()
+    assert due and erasure_owed_note("R9", "steu").endswith(f"due by {due}.")
+    assert erasure_owed_note("R9", "erased") is None and erasure_owed_note("nope", "steu") is None
+    monkeypatch.setenv("STEU_ERASURE_DAYS", "soon")
+    with pytest.raises(ConfigError, match="whole number of days"):
+        find_request("R9").erasure_due()
 
 
 def test_verification_fails_when_one_forget_note_is_slipped_back(world, tmp_path):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from pathlib import Path
 
 from ..deletion import actions
 from ..deletion.book import all_requests, find_request
@@ -55,6 +56,26 @@ def add_open(actions_sub) -> None:
     o.set_defaults(func=cmd_open)
 
 
+def cmd_report(args) -> int:
+    from ..deletion.report import build_request_report, request_content, request_html  # on use: fpdf2, pyHanko
+    from ..outputs import check_output_file, write_output
+    from ..report.packet import packet_for, packet_path
+
+    out = Path(args.out).expanduser()
+    for path, flag in ((out, "--out"), (packet_path(out), "--out (its packet)"), (args.html, "--html")):
+        if path:
+            check_output_file(path, flag)  # refused before anything is written: a report handed out stays as it is
+    pdf = build_request_report(args.request_id, out, args.organisation)
+    packet = packet_for(pdf)
+    write_output(packet_path(pdf), packet.data, "--out (its packet)")
+    print(f"Wrote {pdf}, its proof file and the packet {packet_path(pdf)} (SHA-256 {packet.sha256}).")
+    if args.html:
+        write_output(Path(args.html), request_html(request_content(args.request_id, args.organisation)).encode(),
+                     "--html")
+        print(f"Wrote {args.html}.")
+    return 0
+
+
 def cmd_schedule(args) -> int:
     entry = actions.schedule(args.request_id, args.by, args.operator)
     print(f"Request {args.request_id}: erasure scheduled by {args.by} (ledger entry {entry['entry_hash'][:16]}).")
@@ -81,6 +102,12 @@ def register(sub) -> None:
     show.add_argument("request_id")
     show.set_defaults(func=cmd_show)
     add_open(actions_sub)
+    rep = actions_sub.add_parser("report", help="the request's signed report (PDF, proof file, packet; HTML)")
+    rep.add_argument("request_id")
+    rep.add_argument("--out", required=True, help="the PDF to write (its .proof.json and .zip go beside it)")
+    rep.add_argument("--html", help="also write the report as one HTML file")
+    rep.add_argument("--organisation", help="organisation name printed on the report")
+    rep.set_defaults(func=cmd_report)
     for name, func, help_text in (("schedule", cmd_schedule, "schedule the request's erasure (a retrain)"),
                                   ("close", cmd_close, "close a verified request"),
                                   ("decline", cmd_decline, "decline the request, with the reason")):

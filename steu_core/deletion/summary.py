@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from ..threat_models import THREAT_MODELS
-from .book import Event, RequestStatus
+from .book import NOT_CONTAINING, Event, RequestStatus, all_requests
 from .deploy import serving, stale_model_warnings
-from .states import LABELS, MEANING, SATISFIES
+from .states import CONTAINED, LABELS, MEANING, RECEIVED, SATISFIES, SCHEDULED
 
 
 def state_label(state: str | None) -> str:
@@ -81,3 +81,16 @@ def verdict_rows(status: RequestStatus) -> list[dict]:
                         **{THREAT_MODELS[tm].capitalize(): v.get(tm, "-") for tm in THREAT_MODELS},
                         "Headline": event.detail.get("verdict", "")})
     return out
+
+
+def erasure_owed_note(request_id: str, method: str | None) -> str | None:
+    """For a containment run's report: that erasure is still owed on its request, and by when (None: the run does
+    not contain a request, or the request owes no erasure)."""
+    status = all_requests().get(request_id) if request_id else None
+    if status is None or method in NOT_CONTAINING or status.state not in (RECEIVED, CONTAINED, SCHEDULED):
+        return None
+    due = status.erasure_due()
+    return (f"Erasure is still owed on request {request_id}: this sparse edit answers an attacker who sees the "
+            "model's predictions, but the model file still holds what its encoder learned from the notes. Only a "
+            "model trained without them removes that (python -m steu_core erase --requests "
+            f"{request_id})" + (f"; due by {due}." if due else "."))

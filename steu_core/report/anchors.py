@@ -24,6 +24,7 @@ from ..ledger.checkpoint import open_checkpoint
 from ..ledger.signed_state import sign_checkpoint
 
 EVIDENCE_FORMAT = "steu-report-evidence/1"
+REQUEST_EVIDENCE_FORMAT = "steu-request-report-evidence/1"  # a deletion request's report (steu_core.deletion.report)
 EVIDENCE_NAME = "steu-evidence.json"
 ENTRY_FIELDS = ("seq", "ts_utc", "kind", "payload", "prev_hash", "entry_hash")
 
@@ -44,6 +45,22 @@ def entry_evidence(entry: dict, ledger: Ledger | None = None) -> dict:
         return {"format": EVIDENCE_FORMAT, "error": exc.message}
     return {"format": EVIDENCE_FORMAT, "entry": {k: entry[k] for k in ENTRY_FIELDS}, "inclusion_proof": proof,
             "checkpoint": text, "checkpoint_summary": cp.as_dict(),
+            "public_key": signer.verifier().text(), "key_id": signer.verifier().key_id.hex()}
+
+
+def entries_evidence(entries: list[dict], ledger: Ledger | None = None) -> dict:
+    """One checkpoint signed now and the inclusion proof of each of ``entries`` at its size (a request report
+    proves every state of its request). Never raises; ``{"error": why}`` when no proof can be made."""
+    ledger = ledger or Ledger()
+    try:
+        signer = signer_for(None)[0]
+        text = sign_checkpoint(ledger, signer)
+        cp, _ = open_checkpoint(text, signer.verifier())
+        proofs = [ledger.inclusion_proof(e["seq"], tree_size=cp.size) for e in entries]
+    except LedgerError as exc:
+        return {"format": EVIDENCE_FORMAT, "error": exc.message}
+    return {"format": EVIDENCE_FORMAT, "checkpoint": text, "checkpoint_summary": cp.as_dict(),
+            "entries": [{"entry": {k: e[k] for k in ENTRY_FIELDS}, "inclusion_proof": p} for e, p in zip(entries, proofs)],
             "public_key": signer.verifier().text(), "key_id": signer.verifier().key_id.hex()}
 
 

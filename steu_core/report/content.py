@@ -9,6 +9,7 @@ from pathlib import Path
 
 from .. import __version__, charts
 from ..audits.deep_base import ORACLE, ORIGINAL
+from ..deletion.summary import erasure_owed_note
 from ..errors import ConfigError
 from ..format import (FIELD_CHARS, change, count, interval, label, number, percent, printable, setting, to_number,
                       wall_time, when)
@@ -156,6 +157,7 @@ def report_content(run_dir: str | Path, organisation: str | None = None, reveal_
                                                                           "operator")},
         "summary": summary(r, about["edits"]),
         "measurement_notes": measurement_notes(r),
+        "erasure_owed": erasure_owed_note(str(req.get("request_id") or ""), r.get("method")),
         "model": _model_identity(r),
         "data": _data(r),
         "method": _method(r, about),

@@ -94,6 +94,8 @@ def executive_summary(doc: ReportDocument, c: dict) -> None:
             for step in item["next_steps"]:
                 doc.para(f"- {step}", size=10, h=5.4)
         pdf.ln(1.5)
+    if c.get("erasure_owed"):
+        doc.para(c["erasure_owed"], size=10.5, style="B", h=5.6)
     for note in c.get("measurement_notes") or []:
         doc.para(note, size=9.5, style="I", color=GREY, h=5)
 

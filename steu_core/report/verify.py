@@ -17,7 +17,7 @@ from ..errors import ConfigError
 from ..ledger import Ledger, LedgerError, VerifierKey, load_verifier, verify_inclusion
 from ..ledger.figures import LEDGER_FIGURES
 from ..ledger.keys import local_verifier, parse_verifier
-from .anchors import EVIDENCE_NAME
+from .anchors import EVIDENCE_NAME, REQUEST_EVIDENCE_FORMAT
 from .packet import ASK_PACKET, KEY_FILE
 from .received import Received, proof_pdf_sha256, receive
 from .signing import check_pdf_signature, self_signed_path
@@ -32,6 +32,9 @@ CHECK_WORDS = {
     "report names its run": "does the log's record of this PDF name that same run?",
     "PDF signature": "is the PDF's digital signature intact, and does it cover the whole file?",
     "ledger holds the PDF": "does your copy of the sender's log record this PDF?",
+    "request states in the signed log": "does the sender's signed log hold every state of the request this report "
+                                        "shows?",
+    "report names the request states": "does the log's record of this PDF name those same states?",
     "ledger extends the checkpoint": "is your copy of the log the signed one, grown since but unchanged?"}
 ASK_PROOF = (f"the report's proof file (a .proof.json file made with the PDF; it shows their signed log recorded "
              f"exactly this PDF), or {ASK_PACKET}")
@@ -153,6 +156,9 @@ def _check_sidecar(sc: dict, res: ReportCheck, key: VerifierKey | None) -> None:
 def _check_embedded(data: bytes, sc: dict | None, res: ReportCheck, key: VerifierKey | None) -> None:
     """The run entry's proof attached to the PDF, and that the report entry names that run entry."""
     ev = embedded_evidence(data)
+    if (ev or {}).get("format") == REQUEST_EVIDENCE_FORMAT:
+        _check_request_states(ev, sc, res, key)
+        return
     run_ev = (ev or {}).get("run_entry")
     if not isinstance(run_ev, dict) or run_ev.get("error"):
         why = "no evidence is attached" if ev is None else (run_ev or {}).get("error", "the run was not recorded")
@@ -167,6 +173,26 @@ def _check_embedded(data: bytes, sc: dict | None, res: ReportCheck, key: Verifie
         same = named == (run_ev.get("entry") or {}).get("entry_hash")
         res.add("report names its run", same, "the report entry names the run entry proven inside the PDF" if same
                 else "the report entry names another run entry than the one proven inside the PDF")
+
+
+def _check_request_states(ev: dict, sc: dict | None, res: ReportCheck, key: VerifierKey | None) -> None:
+    """A deletion request's report: every state it prints is an entry of the signed log, and the log's record of
+    the PDF names exactly those entries."""
+    states = ev.get("request_entries") or {}
+    if states.get("error") or not states.get("entries"):
+        res.add("request states in the signed log", False, f"the PDF carries no proof of the request's states "
+                                                            f"({states.get('error') or 'none'})", ASK_NEW_REPORT)
+        return
+    results = [_inclusion(e.get("entry") or {}, e.get("inclusion_proof") or {}, str(states.get("checkpoint", "")), key)
+               for e in states["entries"]]
+    bad = [why for ok, why in results if not ok]
+    res.add("request states in the signed log", not bad, f"all {len(results)} state entries of request "
+            f"{ev.get('request_id')} are in the signed log" if not bad else f"{len(bad)} of {len(results)}: {bad[0]}")
+    if sc and isinstance(sc.get("entry"), dict):
+        named = (sc["entry"].get("payload") or {}).get("request_entry_hashes")
+        same = named == [(e.get("entry") or {}).get("entry_hash") for e in states["entries"]]
+        res.add("report names the request states", same, "the log's record of this PDF names the states proven "
+                "inside it" if same else "the log's record of this PDF names other state entries")
 
 
 def _check_figures(figures, entry: dict, res: ReportCheck) -> None:
