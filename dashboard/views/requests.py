@@ -43,6 +43,7 @@ if active:
     s = active[0]
     st.info(f"**Erasure {s.run_id} in progress**: {s.stage or s.state}"
             + (f", step {s.step} of {s.total}" if s.total else ""), icon=":material/hourglass_top:")
+    common.cancel_controls("erasure", s.cancel_requested, lambda force=False: worker.cancel_erasure(s.run_id, force), "erase_cancel")
 
 
 def erase_form() -> None:

@@ -9,6 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import common, downloads
+from steu_core.deletion.summary import erasure_owed_note
 from steu_core import charts
 from steu_core import format as fmt
 from steu_core.errors import SteuError
@@ -121,6 +122,11 @@ with st.container(border=True):  # a verdict, not an app error: coloured words r
     st.markdown(common.md(overall["text"]))
     if overall.get("next_steps"):
         st.markdown("**What you can do next**\n" + "\n".join(f"- {common.md(step)}" for step in overall["next_steps"]))
+owed = erasure_owed_note(str((r.get("request") or {}).get("request_id") or ""), r.get("method"))
+if owed:
+    st.warning(common.md(owed), icon=":material/pending_actions:")
+    st.page_link(common.PAGES["requests"], label="Open the request", icon=":material/assignment:",
+                 query_params={"request": (r.get("request") or {}).get("request_id")})
 
 
 def verdict_card(col, item: dict) -> None:

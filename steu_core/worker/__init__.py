@@ -43,7 +43,7 @@ PRECOMPUTES = JobKind(noun="background scoring", root=precomputed_dir, done_file
                       owns_uploads=False)
 KEEP_PRECOMPUTES = 8  # finished or failed background scorings kept (with their launch records and logs)
 
-__all__ = ["COMPARISONS", "ERASURES", "PRECOMPUTES", "active_erasures", "erasure_status", "start_erasure", "REPO_ROOT", "RUNNING_STATES", "RUNS", "JobKind", "RunStatus", "active_comparisons",
+__all__ = ["COMPARISONS", "ERASURES", "PRECOMPUTES", "active_erasures", "cancel_erasure", "erasure_status", "start_erasure", "REPO_ROOT", "RUNNING_STATES", "RUNS", "JobKind", "RunStatus", "active_comparisons",
            "active_runs", "build_command", "cancel", "cancel_comparison", "comparison_status", "discard",
            "discard_comparison", "is_zombie", "launch_dir", "log_path", "logs_dir", "process_alive", "read_launch",
            "start_comparison", "start_precompute", "precompute_status", "cancel_precompute", "start_run", "status", "unfinished_comparisons", "unfinished_runs", "wait",
@@ -140,6 +140,11 @@ def erasure_status(erasure: str | Path) -> RunStatus:
 
 def active_erasures(root: Path | None = None) -> list[RunStatus]:
     return jobs.active(ERASURES, root)
+
+
+def cancel_erasure(erasure: str | Path, force: bool = False) -> bool:
+    """Stop an erasure; the retrain's checkpoint stays, so starting the same erasure again resumes it."""
+    return jobs.cancel(ERASURES, erasure, force)
 
 
 # -- the original model's scores, computed while a request is being prepared ---------------------
