@@ -124,7 +124,7 @@ def test_two_requests_contained_erased_in_one_retrain_verified_and_closed(world,
 
 def check_request_report(tmp_path):
     """The request's report is signed, recorded, proves every state offline, and a changed byte fails it."""
-    from steu_core.deletion.report import build_request_report, request_content, request_html
+    from steu_core.report.request_report import build_request_report, request_content, request_html
     from steu_core.report.packet import packet_for
     from steu_core.report.verify import verify_report
 

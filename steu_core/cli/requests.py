@@ -9,6 +9,8 @@ from ..deletion.book import all_requests, find_request
 from ..deletion.deploy import model_entries
 from ..deletion.summary import request_lines, request_row
 from ..format import printable
+from ..outputs import check_output_file, write_output
+from ..report.packet import packet_for, packet_path
 from ..request import UnlearnRequest, cli_option
 
 COLUMNS = ("request", "state", "since", "class", "owed", "erasure due", "serve", "warnings")
@@ -57,9 +59,8 @@ def add_open(actions_sub) -> None:
 
 
 def cmd_report(args) -> int:
-    from ..deletion.report import build_request_report, request_content, request_html  # on use: fpdf2, pyHanko
-    from ..outputs import check_output_file, write_output
-    from ..report.packet import packet_for, packet_path
+    from ..report.request_report import (build_request_report, request_content,  # on use: fpdf2 and pyHanko,
+                                         request_html)  # which listing the requests does not need
 
     out = Path(args.out).expanduser()
     for path, flag in ((out, "--out"), (packet_path(out), "--out (its packet)"), (args.html, "--html")):

@@ -12,16 +12,16 @@ from pathlib import Path
 
 from .. import __version__
 from ..ledger import Ledger
-from ..report.anchors import EVIDENCE_NAME, REQUEST_EVIDENCE_FORMAT, entries_evidence, sidecar_path, write_sidecar
-from ..report.document import GREY, TEAL, ReportDocument
-from ..report.signing import report_signer, sign_pdf
+from .anchors import EVIDENCE_NAME, REQUEST_EVIDENCE_FORMAT, entries_evidence, sidecar_path, write_sidecar
+from .document import GREY, TEAL, ReportDocument
+from .signing import report_signer, sign_pdf
 from ..model import file_sha256
 from ..threat_models import THREAT_MODELS
-from . import verify as erasure_check
-from .book import RequestStatus, find_request
-from .deploy import model_entries, serving, stale_model_warnings
-from .states import ERASED, MEANING
-from .summary import history_rows, state_label, threat_model_line, verdict_rows
+from ..deletion import verify as erasure_check
+from ..deletion.book import RequestStatus, find_request
+from ..deletion.deploy import model_entries, serving, stale_model_warnings
+from ..deletion.states import ERASED, MEANING
+from ..deletion.summary import history_rows, state_label, threat_model_line, verdict_rows
 
 
 def request_content(request_id: str, organisation: str | None = None) -> dict:
