@@ -248,3 +248,25 @@ def test_the_requests_page_shows_a_request_after_a_refresh_and_records_a_decline
     at.button(key="decline_go").click().run()
     assert find_request("R8").state == states.DECLINED
     assert find_request("R8").latest(states.DECLINED).detail["reason"] == "duplicate of R7"
+
+
+def test_an_erasure_refuses_a_training_file_changed_or_gone_and_takes_it_again_by_hash(world, tmp_path):
+    import shutil
+
+    from steu_core.deletion.erase import located
+    from steu_core.errors import DataError
+
+    copy = tmp_path / "train-copy.csv"
+    shutil.copy(world["train"], copy)
+    actions.open_request(UnlearnRequest(model=str(world["original"]), train=str(copy), eval=str(world["eval"]),
+                                        forget=str(world["f1"]), forget_class="substance", request_id="R10", out="",
+                                        requester="patient", reason="art. 17"))
+    copy.write_text(copy.read_text() + "one more, note,substance\n")
+    with pytest.raises(DataError, match="not the file the request was recorded with"):
+        erase(["R10"], tmp_path / "e")
+    copy.unlink()
+    with pytest.raises(DataError, match="is not there any more.*--train"):
+        erase(["R10"], tmp_path / "e")
+    assert not (tmp_path / "e").exists(), "a refused erasure writes nothing"
+    fact = find_request("R10").facts["files"]["train"]
+    assert located(fact, world["train"], "training file", "--train") == str(world["train"]), "the same bytes elsewhere"

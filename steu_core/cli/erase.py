@@ -11,7 +11,8 @@ def cmd_erase(args) -> int:
     overrides = {k: getattr(args, k) for k in TRAIN_OVERRIDES}
     try:
         done = erase(args.requests.split(","), args.out, base=args.base, overrides=overrides, device=args.device,
-                     checkpoint_every=args.checkpoint_every, actor=args.operator, progress=bar)
+                     checkpoint_every=args.checkpoint_every, actor=args.operator, progress=bar,
+                     given={"train": args.train, "eval": args.eval})
     finally:
         bar.close()
     rec = done["erasure"]
@@ -36,6 +37,9 @@ def register(sub) -> None:
     for name, kind in (("epochs", int), ("batch_size", int), ("lr", float), ("max_length", int), ("seed", int)):
         e.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind,
                        help="training setting (default: the original's, from its training manifest)")
+    e.add_argument("--train", help="the requests' training file where it is now (default: where the requests "
+                                   "recorded it; checked by its SHA-256)")
+    e.add_argument("--eval", help="the requests' evaluation file where it is now (checked by its SHA-256)")
     e.add_argument("--device", default="auto", help="auto (CUDA, else MPS, else CPU), cpu, cuda or mps")
     e.add_argument("--checkpoint-every", type=int, default=25, help="save the training state every N steps")
     e.add_argument("--operator", default="", help="who runs the erasure (default: $USER)")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..data import load_notes, note_digest
-from ..errors import ConfigError, DataError
+from ..errors import Cancelled, ConfigError, DataError
 from ..model import file_sha256, hash_directory, write_json_atomic
 from ..request import UnlearnRequest
 from ..runs.pipeline import run_unlearning
@@ -34,6 +34,8 @@ from .states import ERASED, LABELS, can_move
 RETRAIN_FILE = "retrain.json"    # the saved retrain (an erasure stopped after it resumes at the audits)
 ERASURE_FILE = "erasure.json"    # the finished erasure: retrain, audits and ledger entries
 TRAIN_OVERRIDES = ("epochs", "batch_size", "lr", "max_length", "seed")
+# where each of a request's files can be given again (a forget file is the request's own: run it again to renew)
+FLAGS = {"train": "--train", "eval": "--eval", "forget": "a new run of the request", "forget_ids": "a new run of the request"}
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ class ErasurePlan:
 
     @property
     def key(self) -> str:
-        facts = {"requests": self.requests, "original": self.original["sha256"], "train": self.files["train"],
+        facts = {"requests": self.requests, "original": self.original["sha256"], "train": self.files["train"]["file_sha256"],
                  "forget": self.forget.root, "base": self.base, "config": asdict(self.config)}
         return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:24]
 
@@ -127,25 +129,37 @@ def training_settings(model_path: Path, base: str | None, overrides: dict) -> tu
     return base, TrainConfig(**given), "given by the operator"
 
 
-def kept_training_notes(plan: ErasurePlan):
-    """The training file without the plan's forget notes; refused when the file changed since the requests."""
-    train = plan.files["train"]
-    if file_sha256(Path(train["path"])) != train["file_sha256"]:
-        raise DataError(f"the training file '{train['path']}' changed since the requests were recorded.",
-                        hint="Erase from the training file the model was trained on, as it was.")
+def located(fact: dict, given: str | Path | None, what: str, flag: str) -> str:
+    """A path to the file a request recorded (``fact``: its path and SHA-256): ``given`` if set, else the recorded
+    one, each refused unless its bytes are the recorded ones (an upload the dashboard has deleted since, a file
+    edited since)."""
+    path = Path(given).expanduser() if given else Path(fact["path"])
+    if not path.is_file():
+        raise DataError(f"the {what} '{path}' is not there any more.",
+                        hint=f"Give the same file again with {flag} (it is checked by its SHA-256).")
+    if file_sha256(path) != fact["file_sha256"]:
+        raise DataError(f"the {what} '{path}' is not the file the request was recorded with (its SHA-256 differs).",
+                        hint=f"Give the file as it was when the request was made, with {flag}.")
+    return str(path)
+
+
+def kept_training_notes(plan: ErasurePlan, given: dict | None = None):
+    """The training file without the plan's forget notes; refused when it is not the requests' training file."""
+    path = located(plan.files["train"], (given or {}).get("train"), "training file", "--train")
     columns = plan.files.get("columns", {})
-    notes = load_notes(train["path"], text_column=columns.get("text_column"), label_column=columns.get("label_column"))
+    notes = load_notes(path, text_column=columns.get("text_column"), label_column=columns.get("label_column"))
     keep = [i for i, t in enumerate(notes.texts) if note_digest(t).hex() not in plan.forget]
     return notes.subset(keep, name=f"{notes.name} [without {len(plan.requests)} request(s)' notes]"), len(notes) - len(keep)
 
 
 def retrain(plan: ErasurePlan, out: Path, device: str = "auto", checkpoint_every: int = 25,
-            progress: Callable[[dict], None] | None = None, cancel: Callable[[], bool] | None = None) -> dict:
+            progress: Callable[[dict], None] | None = None, cancel: Callable[[], bool] | None = None,
+            given: dict | None = None) -> dict:
     """Train the erased model into ``out/model`` (through a staging directory) and write retrain.json."""
     stage = Staging(out)
     stage.claim()
     try:
-        notes, removed = kept_training_notes(plan)
+        notes, removed = kept_training_notes(plan, given)
         check = TrainingCheckpoint(plan.key, checkpoint_every)
         t0 = time.perf_counter()
         report = (lambda info: (stage.update(**info), progress and progress(info)))
@@ -159,7 +173,7 @@ def retrain(plan: ErasurePlan, out: Path, device: str = "auto", checkpoint_every
         check.remove()
         return record
     except BaseException as exc:
-        stage.fail("cancelled" if "cancel" in type(exc).__name__.lower() else "failed", str(exc)[:500])
+        stage.fail("cancelled" if isinstance(exc, (Cancelled, KeyboardInterrupt)) else "failed", str(exc)[:500])
         raise
 
 
@@ -174,12 +188,14 @@ def erasure_record(plan: ErasurePlan, model_dir: Path, removed: int, summary: di
 
 def erase(request_ids: list[str], out: str | Path, *, base: str | None = None, overrides: dict | None = None,
           device: str = "auto", checkpoint_every: int = 25, actor: str = "",
-          progress: Callable[[dict], None] | None = None, cancel: Callable[[], bool] | None = None) -> dict:
-    """Erase the requests with one retrain, audit the erased model for each, record each one "erased"."""
+          progress: Callable[[dict], None] | None = None, cancel: Callable[[], bool] | None = None,
+          given: dict | None = None) -> dict:
+    """Erase the requests with one retrain, audit the erased model for each, record each one "erased".
+    ``given``: {"train": path, "eval": path}, the requests' files where they are now (checked by SHA-256)."""
     plan = plan_erasure(request_ids, base, overrides)
     out, actor = Path(out).expanduser().resolve(), actor_name(actor)
-    record = finished_retrain(plan, out) or retrain(plan, out, device, checkpoint_every, progress, cancel)
-    audits = {rid: audit_request(rid, out, actor, progress, cancel) for rid in plan.requests}
+    record = finished_retrain(plan, out) or retrain(plan, out, device, checkpoint_every, progress, cancel, given)
+    audits = {rid: audit_request(rid, out, actor, given or {}, progress, cancel) for rid in plan.requests}
     entries = {rid: record_erased(rid, out, record, audits[rid], actor)["entry_hash"] for rid in plan.requests}
     done = {"erasure": record, "audits": audits, "entries": entries, "out": str(out)}
     write_json_atomic(out / ERASURE_FILE, done)
@@ -207,25 +223,23 @@ def audit_dir(out: Path, request_id: str) -> Path:
     return out / "audits" / f"{safe}-{hashlib.sha256(request_id.encode()).hexdigest()[:8]}"
 
 
-def audit_request(request_id: str, out: Path, actor: str, progress=None, cancel=None) -> dict:
+def audit_request(request_id: str, out: Path, actor: str, given: dict, progress=None, cancel=None) -> dict:
     """The request's audits of the erased model (a pipeline run with method ``erased``), made once."""
     run_dir = audit_dir(out, request_id)
     if not (run_dir / "results.json").is_file():
-        run_unlearning(audit_request_of(find_request(request_id), out, run_dir, actor), progress, cancel)
+        run_unlearning(audit_request_of(find_request(request_id), out, run_dir, actor, given), progress, cancel)
     results = load_results(run_dir)
     return {"run_id": results["run_id"], "run_dir": str(run_dir), **verdict_fields(results)}
 
 
-def audit_request_of(status: RequestStatus, out: Path, run_dir: Path, actor: str) -> UnlearnRequest:
-    f, files = status.facts, status.facts["files"]
-    for key in ("eval", "forget", "forget_ids"):
-        if key in files and file_sha256(Path(files[key]["path"])) != files[key]["file_sha256"]:
-            raise DataError(f"the {key.replace('_', ' ')} file '{files[key]['path']}' of request "
-                            f"'{status.request_id}' changed since the request was recorded.",
-                            hint="Audit against the files the request named, as they were.")
-    return UnlearnRequest(train=files["train"]["path"], eval=files["eval"]["path"], forget_class=f["forget_class"],
-                          out=run_dir, model=f["model_path"], forget=(files.get("forget") or {}).get("path"),
-                          forget_ids=(files.get("forget_ids") or {}).get("path"), **files.get("columns", {}),
+def audit_request_of(status: RequestStatus, out: Path, run_dir: Path, actor: str, given: dict) -> UnlearnRequest:
+    f, files, rid = status.facts, status.facts["files"], status.request_id
+    where = {key: located(files[key], given.get(key) if key in ("train", "eval") else None,
+                          f"{key.replace('_', ' ')} file of request '{rid}'", FLAGS[key])
+             for key in ("train", "eval", "forget", "forget_ids") if key in files}
+    return UnlearnRequest(train=where["train"], eval=where["eval"], forget_class=f["forget_class"],
+                          out=run_dir, model=f["model_path"], forget=where.get("forget"),
+                          forget_ids=where.get("forget_ids"), **files.get("columns", {}),
                           method=ERASED_METHOD, settings={"model": str(out / "model")},
                           request_id=status.request_id, requester=f.get("requester", ""),
                           reason=f.get("reason", ""), operator=actor)
