@@ -270,3 +270,21 @@ def test_an_erasure_refuses_a_training_file_changed_or_gone_and_takes_it_again_b
     assert not (tmp_path / "e").exists(), "a refused erasure writes nothing"
     fact = find_request("R10").facts["files"]["train"]
     assert located(fact, world["train"], "training file", "--train") == str(world["train"]), "the same bytes elsewhere"
+
+
+def test_the_requests_command_lists_shows_and_moves_a_request(world, capsys):
+    from steu_core.cli import main
+
+    actions.open_request(request(world, "R11", world["f2"], out=""))
+    assert main(["requests"]) == 0
+    listed = capsys.readouterr().out
+    assert "R11" in listed and "Received" in listed and "containment (a sparse edit" in listed
+    assert main(["requests", "schedule", "R11", "--by", "2031-02-03", "--operator", "officer"]) == 0
+    assert "erasure scheduled by 2031-02-03" in capsys.readouterr().out
+    assert main(["requests", "show", "R11"]) == 0
+    shown = capsys.readouterr().out
+    assert "Request R11: Erasure scheduled" in shown and "Erasure due by 2031-02-03" in shown and "by officer" in shown
+    assert main(["requests", "close", "R11"]) == 2, "a request that is not verified cannot be closed"
+    assert "only a verified request can be closed" in capsys.readouterr().err
+    assert main(["requests", "schedule", "R11", "--by", "next week"]) == 2
+    assert "YYYY-MM-DD" in capsys.readouterr().err

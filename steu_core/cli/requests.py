@@ -77,21 +77,14 @@ def cmd_report(args) -> int:
     return 0
 
 
-def cmd_schedule(args) -> int:
-    entry = actions.schedule(args.request_id, args.by, args.operator)
-    print(f"Request {args.request_id}: erasure scheduled by {args.by} (ledger entry {entry['entry_hash'][:16]}).")
-    return 0
-
-
-def cmd_close(args) -> int:
-    entry = actions.close(args.request_id, args.operator)
-    print(f"Request {args.request_id} closed (ledger entry {entry['entry_hash'][:16]}).")
-    return 0
-
-
-def cmd_decline(args) -> int:
-    entry = actions.decline(args.request_id, args.reason, args.operator)
-    print(f"Request {args.request_id} declined (ledger entry {entry['entry_hash'][:16]}).")
+def cmd_move(args) -> int:
+    """schedule, close or decline: one ledger entry, refused when the request's state does not allow it."""
+    entry = {"schedule": lambda: actions.schedule(args.request_id, args.by, args.operator),
+             "close": lambda: actions.close(args.request_id, args.operator),
+             "decline": lambda: actions.decline(args.request_id, args.reason, args.operator)}[args.action]()
+    done = {"schedule": f"erasure scheduled by {getattr(args, 'by', '')}", "close": "closed",
+            "decline": "declined"}[args.action]
+    print(f"Request {args.request_id}: {done} (ledger entry {entry['entry_hash'][:16]}).")
     return 0
 
 
@@ -109,13 +102,12 @@ def register(sub) -> None:
     rep.add_argument("--html", help="also write the report as one HTML file")
     rep.add_argument("--organisation", help="organisation name printed on the report")
     rep.set_defaults(func=cmd_report)
-    for name, func, help_text in (("schedule", cmd_schedule, "schedule the request's erasure (a retrain)"),
-                                  ("close", cmd_close, "close a verified request"),
-                                  ("decline", cmd_decline, "decline the request, with the reason")):
+    for name, help_text in (("schedule", "schedule the request's erasure (a retrain)"),
+                            ("close", "close a verified request"), ("decline", "decline the request, with the reason")):
         a = actions_sub.add_parser(name, help=help_text)
         a.add_argument("request_id")
         a.add_argument("--operator", default="", help="who records this (default: $USER)")
-        a.set_defaults(func=func)
+        a.set_defaults(func=cmd_move)
         if name == "schedule":
             a.add_argument("--by", required=True, help="date the erasure is due, YYYY-MM-DD")
         if name == "decline":

@@ -58,7 +58,10 @@ class ReportDocument:
         pdf.set_title(c["title"])
         pdf.set_author(c.get("organisation") or "STEU Audit")
         pdf.set_creator(f"STEU Audit {__version__}")
-        pdf.set_subject(f"Run {c['run']['run_id']}")
+        pdf.set_subject(self.subject())
+
+    def subject(self) -> str:
+        return f"Run {self.content['run']['run_id']}"
 
     def _load_fonts(self) -> None:
         """DejaVu where installed (any Unicode text); else the core fonts, which draw Latin-1 only."""

@@ -65,12 +65,8 @@ def erasure_proof(status: RequestStatus) -> dict | None:
 class RequestDocument(ReportDocument):
     """The report document with the request's running header and footer."""
 
-    def _set_metadata(self) -> None:
-        c, pdf = self.content, self.pdf
-        pdf.set_title(c["title"])
-        pdf.set_author(c.get("organisation") or "STEU Audit")
-        pdf.set_creator(f"STEU Audit {__version__}")
-        pdf.set_subject(f"Deletion request {c['request_id']}")
+    def subject(self) -> str:
+        return f"Deletion request {self.content['request_id']}"
 
     def headline_cell(self, w: float, h: float, size: float, align: str = "C") -> None:
         self.pdf.set_font(self.sans, "B", size)
