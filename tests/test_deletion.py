@@ -288,3 +288,21 @@ def test_the_requests_command_lists_shows_and_moves_a_request(world, capsys):
     assert "only a verified request can be closed" in capsys.readouterr().err
     assert main(["requests", "schedule", "R11", "--by", "next week"]) == 2
     assert "YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_a_killed_retrain_resumes_from_its_last_checkpoint(world, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from steu_core.deletion.checkpoint import KILL_ENV
+
+    actions.open_request(request(world, "R12", world["f2"], out=""))
+    out = tmp_path / "killed"
+    env = dict(os.environ, **{KILL_ENV: "4"})
+    done = subprocess.run([sys.executable, "-m", "steu_core", "erase", "--requests", "R12", "--out", str(out),
+                           "--checkpoint-every", "2", "--quiet"], env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == -9, done.stderr[-500:]
+    assert not out.exists(), "a killed erasure leaves nothing that looks finished"
+    resumed = erase(["R12"], out, checkpoint_every=2)["erasure"]
+    assert resumed["resumed_at_step"] == 4 and find_request("R12").state == states.ERASED

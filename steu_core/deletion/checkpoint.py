@@ -4,11 +4,14 @@ in the data directory under the erasure's plan key and is removed when the erase
 from __future__ import annotations
 
 import os
+import signal
 
 import torch
 
 from ..errors import DataError
 from ..paths import subdir
+
+KILL_ENV = "STEU_TEST_KILL_AFTER_CHECKPOINT"  # tests only: the step after whose checkpoint the process is killed
 
 
 class TrainingCheckpoint:
@@ -41,6 +44,8 @@ class TrainingCheckpoint:
         torch.save({"plan": self.plan_key, "step": step, "model": model.state_dict(), "optimizer": opt.state_dict(),
                     "schedule": sched.state_dict(), "rng": torch.get_rng_state()}, tmp)
         os.replace(tmp, self.path)  # a crash mid-write leaves the previous checkpoint whole
+        if os.environ.get(KILL_ENV) == str(step):  # test hook: die like a power cut right after this checkpoint
+            os.kill(os.getpid(), signal.SIGKILL)
 
     def saved_step(self) -> int | None:
         if not self.path.exists():
