@@ -43,7 +43,8 @@ if active:
     s = active[0]
     st.info(f"**Erasure {s.run_id} in progress**: {s.stage or s.state}"
             + (f", step {s.step} of {s.total}" if s.total else ""), icon=":material/hourglass_top:")
-    common.cancel_controls("erasure", s.cancel_requested, lambda force=False: worker.cancel_erasure(s.run_id, force), "erase_cancel")
+    common.cancel_controls("erasure", s.cancel_requested, lambda force=False: worker.cancel_erasure(s.run_id, force),
+                           "erase_cancel")
 
 
 def erase_form() -> None:
@@ -72,7 +73,7 @@ status = book[chosen]
 st.subheader(f"Request {chosen}: {state_label(status.state)}")
 line = threat_model_line(status.state)
 st.markdown(f"{states.MEANING.get(status.state, '')} {('**' + line.capitalize() + '.**') if line else ''}  \n"
-            f"**Still owed:** {status.owed}" + (f" — **due by {status.erasure_due()}**" if status.erasure_due() else ""))
+            f"**Still owed:** {status.owed}" + (f" (**due by {status.erasure_due()}**)" if status.erasure_due() else ""))
 serve = serving(status)
 st.markdown(f"**Serve:** the {serve['serve']} model `{serve['sha256'] or '?'}` ({serve['why']})"
             + (f"; never the original `{serve['retire'][:16]}` again." if serve.get("retire") else "."))

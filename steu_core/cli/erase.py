@@ -21,7 +21,8 @@ def cmd_erase(args) -> int:
                     f"{rec['trained_notes']['count']} notes without {rec['removed_notes']} forget note(s) in "
                     f"{rec['seconds']:.0f} s{resumed}; settings from {rec['settings_source']}; saved to {done['out']}"))
     for rid, audit in done["audits"].items():
-        print(printable(f"  {rid}: verdict {audit['verdict']} ({', '.join(f'{k} {x}' for k, x in audit['verdicts'].items())})"
+        each = ", ".join(f"{k} {x}" for k, x in audit["verdicts"].items())
+        print(printable(f"  {rid}: verdict {audit['verdict']} ({each})"
                         f"; audit run {audit['run_dir']}"))
     print("Next: python -m steu_core verify-erasure --run " + done["out"] + " --request <id> --record")
     return 0

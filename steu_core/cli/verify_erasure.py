@@ -39,7 +39,8 @@ def cmd_verify_erasure(args) -> int:
 def record_verified(args, check: v.ErasureCheck) -> dict:
     proofs_sha = file_sha256(Path(args.proofs)) if args.proofs else None
     return record_state(args.request, VERIFIED, args.operator, merkle_root=check.hashes.root,
-                        model_dir=str(check.model_dir), checks=[{"status": s, "what": w} for s, w, _ in check.lines], proofs_sha256=proofs_sha,
+                        model_dir=str(check.model_dir), checks=[{"status": s, "what": w} for s, w, _ in check.lines],
+                        proofs_sha256=proofs_sha,
                         rerun=any(w == "re-run" and s == v.PASS for s, w, _ in check.lines))
 
 

@@ -25,17 +25,18 @@ from ..runs.record import load_results, verdict_fields
 from ..runs.staging import Staging
 from ..train import TrainConfig, train_classifier
 from ..training_manifest import MANIFEST_FILE, HashList, read_manifest
-from .book import ERASED_METHOD, RequestStatus, find_request
-from .actions import actor_name, record_state
-from .checkpoint import TrainingCheckpoint
 from ..runs.forget_hashes import load_forget_hashes
+from .actions import actor_name, record_state
+from .book import ERASED_METHOD, RequestStatus, find_request
+from .checkpoint import TrainingCheckpoint
 from .states import ERASED, LABELS, can_move
 
 RETRAIN_FILE = "retrain.json"    # the saved retrain (an erasure stopped after it resumes at the audits)
 ERASURE_FILE = "erasure.json"    # the finished erasure: retrain, audits and ledger entries
 TRAIN_OVERRIDES = ("epochs", "batch_size", "lr", "max_length", "seed")
 # where each of a request's files can be given again (a forget file is the request's own: run it again to renew)
-FLAGS = {"train": "--train", "eval": "--eval", "forget": "a new run of the request", "forget_ids": "a new run of the request"}
+FLAGS = {"train": "--train", "eval": "--eval", "forget": "a new run of the request",
+         "forget_ids": "a new run of the request"}
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,8 @@ class ErasurePlan:
 
     @property
     def key(self) -> str:
-        facts = {"requests": self.requests, "original": self.original["sha256"], "train": self.files["train"]["file_sha256"],
-                 "forget": self.forget.root, "base": self.base, "config": asdict(self.config)}
+        facts = {"requests": self.requests, "original": self.original["sha256"], "forget": self.forget.root,
+                 "train": self.files["train"]["file_sha256"], "base": self.base, "config": asdict(self.config)}
         return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:24]
 
     def describe(self) -> dict:
@@ -106,7 +107,7 @@ def check_erasable(status: RequestStatus) -> RequestStatus:
 def shared_fact(statuses: list[RequestStatus], key: str):
     """The fact every request of the batch shares (the original model's hash, the training file)."""
     values = [s.facts[key] if key in s.facts else s.facts["files"][key] for s in statuses]
-    if any(json.dumps(v, sort_keys=True) != json.dumps(values[0], sort_keys=True) for v in values):
+    if len({v["file_sha256"] if isinstance(v, dict) else v for v in values}) > 1:  # a file: its bytes, not its path
         what = {"model_sha256": "original model", "train": "training file"}[key]
         raise ConfigError(f"the requests were made on different {what}s; one retrain serves requests on the same "
                           f"{what} only.", hint="Erase them in separate batches.")
@@ -119,6 +120,7 @@ def training_settings(model_path: Path, base: str | None, overrides: dict) -> tu
     if (model_path / MANIFEST_FILE).is_file():
         recorded, _ = read_manifest(model_path / MANIFEST_FILE)
         cfg = TrainConfig(**{**recorded["settings"], **given})
+        cfg.validate()
         source = "the original's training manifest" + (f", with {', '.join(sorted(given))} given" if given else "")
         return base or recorded["base"]["given"], cfg, source
     if not base:
@@ -126,7 +128,9 @@ def training_settings(model_path: Path, base: str | None, overrides: dict) -> tu
                           "tool), so its pretrained start and settings are unknown.",
                           hint="Give --base (the checkpoint it was fine-tuned from) and its --epochs, --lr, "
                                "--batch-size, --max-length and --seed.")
-    return base, TrainConfig(**given), "given by the operator"
+    cfg = TrainConfig(**given)
+    cfg.validate()  # a bad --epochs or --lr is refused before anything is written
+    return base, cfg, "given by the operator"
 
 
 def located(fact: dict, given: str | Path | None, what: str, flag: str) -> str:
@@ -149,7 +153,8 @@ def kept_training_notes(plan: ErasurePlan, given: dict | None = None):
     columns = plan.files.get("columns", {})
     notes = load_notes(path, text_column=columns.get("text_column"), label_column=columns.get("label_column"))
     keep = [i for i, t in enumerate(notes.texts) if note_digest(t).hex() not in plan.forget]
-    return notes.subset(keep, name=f"{notes.name} [without {len(plan.requests)} request(s)' notes]"), len(notes) - len(keep)
+    kept = notes.subset(keep, name=f"{notes.name} [without {len(plan.requests)} request(s)' notes]")
+    return kept, len(notes) - len(keep)
 
 
 def retrain(plan: ErasurePlan, out: Path, device: str = "auto", checkpoint_every: int = 25,

@@ -50,7 +50,8 @@ def request_lines(status: RequestStatus, model_entries: list[dict]) -> list[str]
     out = [f"Request {status.request_id}: {state_label(status.state)}" + (f" ({threat_model_line(status.state)})"
                                                                          if threat_model_line(status.state) else ""),
            f"  class '{f.get('forget_class', '?')}', {f.get('forget_set', {}).get('count', '?')} forget note(s) by hash"
-           f" (root {str(f.get('forget_set', {}).get('merkle_root', ''))[:16]}...), requester {f.get('requester') or '-'}"
+           f" (root {str(f.get('forget_set', {}).get('merkle_root', ''))[:16]}...),"
+           f" requester {f.get('requester') or '-'}"
            f", reason {f.get('reason') or '-'}",
            f"  {MEANING.get(status.state or '', '')}", f"  Owed: {status.owed}"]
     if status.erasure_due():

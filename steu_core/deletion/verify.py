@@ -72,7 +72,8 @@ def start_check(run: str | Path) -> ErasureCheck:
 def check_pinned(check: ErasureCheck) -> None:
     """The model and manifest are the ones the ledger recorded when the requests were erased."""
     manifest_sha, model_sha = file_sha256(check.model_dir / MANIFEST_FILE), hash_directory(check.model_dir)["sha256"]
-    pins = [e["payload"] for e in Ledger().find(LEDGER_KIND, state=ERASED) if e["payload"].get("merkle_root") == check.hashes.root]
+    pins = [e["payload"] for e in Ledger().find(LEDGER_KIND, state=ERASED)
+            if e["payload"].get("merkle_root") == check.hashes.root]
     if not pins:
         check.add(NOT_CHECKED, "ledger", "no erasure with this manifest's root is recorded in this data directory's "
                                          "ledger; compare the root with the one in the request's report")
@@ -88,7 +89,7 @@ def check_absent(check: ErasureCheck, hashes: list[str], source: str) -> None:
     present = [i for i, h in enumerate(hashes) if h in check.hashes]
     if present:
         check.add(FAIL, f"forget notes ({source})", f"{len(present)} of {len(hashes)} note(s) ARE in the training "
-                                                    f"manifest (e.g. item {present[0] + 1}): the model was trained on them")
+                  f"manifest (e.g. item {present[0] + 1}): the model was trained on them")
         return
     proofs = [check.hashes.absence_proof(h) for h in sorted(set(hashes))]
     bad = [p for p in proofs if not check_absence_proof(p, check.hashes.root)]

@@ -50,7 +50,8 @@ def erasure_proof(status: RequestStatus) -> dict | None:
         return None
     d = erased.detail
     rows = [("Erasure", str(d.get("erasure")), False), ("Erased model", str(d.get("model_sha256")), True),
-            ("Training manifest", str(d.get("manifest_sha256")), True), ("Manifest root", str(d.get("merkle_root")), True),
+            ("Training manifest", str(d.get("manifest_sha256")), True),
+            ("Manifest root", str(d.get("merkle_root")), True),
             ("Trained on", f"{d.get('trained')} notes; {d.get('removed')} forget notes of {len(d.get('batch') or [])} "
                            f"request(s) left out; settings from {d.get('settings_source')}", False)]
     try:
