@@ -306,3 +306,18 @@ def test_a_killed_retrain_resumes_from_its_last_checkpoint(world, tmp_path):
     assert not out.exists(), "a killed erasure leaves nothing that looks finished"
     resumed = erase(["R12"], out, checkpoint_every=2)["erasure"]
     assert resumed["resumed_at_step"] == 4 and find_request("R12").state == states.ERASED
+
+
+def test_an_erasure_started_as_a_worker_job_finishes_and_records_its_requests(world):
+    from steu_core import worker
+    from steu_core.deletion.job import EraseRequest
+    from steu_core.worker import jobs
+
+    actions.open_request(request(world, "R13", world["f1"], out=""))
+    with pytest.raises(ConfigError, match="no deletion request 'R99'"):
+        worker.start_erasure(EraseRequest(requests=["R13", "R99"]))  # refused in the caller's words, nothing started
+    started = worker.start_erasure(EraseRequest(requests=["R13"], operator="officer", checkpoint_every=5))
+    ended = jobs.wait(worker.ERASURES, started.run_id, timeout=600)
+    assert ended.state == "finished", (ended.state, ended.message)
+    erased = find_request("R13").latest(states.ERASED)
+    assert erased.actor == "officer" and erased.detail["erasure"] == started.run_dir
