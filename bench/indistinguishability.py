@@ -85,6 +85,13 @@ def target(f: dict, oracle: dict) -> dict:
     return out
 
 
+def judged(name: str, f: dict, oracle: dict) -> dict:
+    """The target's criteria for ``name``; for the untouched original (not a candidate) only the attack and
+    retained-F1 criteria: does the criterion tell the original apart from the oracle at all?"""
+    t = target(f, oracle)
+    return {k: v for k, v in t.items() if "overlaps" in k or "retained" in k} if name == "original" else t
+
+
 def strict(f: dict, oracle: dict) -> bool:
     """Stricter than an overlap: every outputs attack's AUC lies inside the oracle's interval."""
     return all(oracle["attacks"][k]["auc_ci"][0] <= f["attacks"][k]["auc"] <= oracle["attacks"][k]["auc_ci"][1]
@@ -127,15 +134,12 @@ def print_targets(results: dict, names: list[str]) -> None:
     word = {True: "yes", False: "no", None: "n/a"}
     print("\nIssue 27 target per candidate and seed (against the same seed's oracle):")
     for (data, seed, name), (f, oracle) in results.items():
-        t = target(f, oracle)
+        t = judged(name, f, oracle)
         meets = all(t.values())
-        if name == "original":  # not a candidate: does the criterion tell the untouched model apart?
-            t = {k: v for k, v in t.items() if "overlaps" in k or "retained" in k}
-            meets = all(t.values())
         print(f"  {data:<6} s{seed} {name:<12} {'MEETS' if meets else 'misses'}; AUCs inside oracle's interval "
               f"{word[strict(f, oracle)]}: " + "; ".join(f"{k} {word[v]}" for k, v in t.items() if not v))
     for name in ["original"] + names:
-        runs = [all(target(f, o).values()) for (d, s, n), (f, o) in results.items() if n == name]
+        runs = [all(judged(name, f, o).values()) for (d, s, n), (f, o) in results.items() if n == name]
         inside = [strict(f, o) for (d, s, n), (f, o) in results.items() if n == name]
         print(f"  {name}: meets the target in {sum(runs)} of {len(runs)} runs; every outputs AUC inside the "
               f"oracle's interval in {sum(inside)} of {len(inside)}" + (" (original: the attack and retained-F1 "
