@@ -15,6 +15,11 @@ Abstracts, forget class 2, the split and fine-tuned MiniLM of bench/common.py. `
 ``--max-eval`` take stratified subsamples (seed 0) so that a small run fits a shared CPU; the original
 model is still the one trained on the full training file. The output is also written to
 bench/out/robustness-<data>.txt; the comparisons stay in bench/out/robust-<data>-s<seed>/.
+
+    python bench/robustness.py --indist [--data sample,ma] [--seeds 3] [--candidates ...] [--probe]
+
+hands over to bench/indistinguishability.py: issue 27's table of sparse candidates against an attacker who sees
+predictions (ordinary runs with the run's own audits, STEU's and the oracle's runs of bench/verdicts.py reused).
 """
 from __future__ import annotations
 
@@ -206,6 +211,9 @@ class Tee:
 
 
 def main() -> None:
+    if "--indist" in sys.argv[1:]:
+        from indistinguishability import main as indistinguishability  # issue 27's table, with its own options
+        return indistinguishability([a for a in sys.argv[1:] if a != "--indist"])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", choices=["sample", "ma"], default="sample")
     ap.add_argument("--seeds", type=int, default=3)

@@ -16,10 +16,12 @@ from .sampling import chunks
 
 
 class TrainingPool:
-    """A training pool: token ids, labels, which examples carry a selected token, cached head inputs."""
+    """A training pool: token ids, labels, which examples carry a selected token, cached head inputs and, for
+    a forget pool trained toward soft targets, one probability vector per note (None: the suppress term)."""
 
-    def __init__(self, enc: Encoded, labels: torch.Tensor, touched: np.ndarray, feats: torch.Tensor | None):
-        self.enc, self.labels, self.touched, self.feats = enc, labels, touched, feats
+    def __init__(self, enc: Encoded, labels: torch.Tensor, touched: np.ndarray, feats: torch.Tensor | None,
+                 targets: torch.Tensor | None = None):
+        self.enc, self.labels, self.touched, self.feats, self.targets = enc, labels, touched, feats, targets
 
     def __len__(self):
         return len(self.enc)
@@ -83,6 +85,26 @@ def forget_term(logits: torch.Tensor, forget_class: int) -> torch.Tensor:
     return -torch.logsumexp(others, dim=1).mean()
 
 
+def spread_targets(logits: torch.Tensor, forget_class: int) -> torch.Tensor:
+    """Per note, the model's probabilities with the forgotten class removed and the rest renormalised: how the
+    model itself spreads the note over the remaining classes (the class's own probability set to 0)."""
+    probs = torch.softmax(logits.float(), dim=-1).clone()
+    probs[:, forget_class] = 0.0
+    return probs / probs.sum(dim=1, keepdim=True).clamp_min(torch.finfo(probs.dtype).tiny)
+
+
+def soft_target_term(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy toward per-note probability vectors: mean of -sum_j q_j log p_j."""
+    return -(targets.to(logits.device) * F.log_softmax(logits.float(), dim=-1)).sum(dim=1).mean()
+
+
+def forget_loss(pool: TrainingPool, chunk: list[int], logits: torch.Tensor, fc: int) -> torch.Tensor:
+    """The forget term of ``chunk``: toward the pool's soft targets where it has them, else -log(1 - p_forget)."""
+    if pool.targets is not None:
+        return soft_target_term(logits, pool.targets[chunk])
+    return forget_term(logits, fc)
+
+
 def accumulate(clf: Classifier, forget_pool: TrainingPool, retain_pool: TrainingPool, fb: list[int], rb: list[int],
                 n_forget: int, n_retain: int, override, use_cache: bool, fc: int, forget_weight: float,
                 micro: int, trainable: list[torch.Tensor]) -> torch.Tensor:
@@ -105,7 +127,7 @@ def accumulate(clf: Classifier, forget_pool: TrainingPool, retain_pool: Training
             loss = F.cross_entropy(logits, pool.labels[chunk].to(logits.device), reduction="sum") / n_retain
             objective, sums = loss, (float(loss.detach()), 0.0, 0)
         else:
-            loss = forget_term(logits, fc) * (len(chunk) / n_forget)
+            loss = forget_loss(pool, chunk, logits, fc) * (len(chunk) / n_forget)
             objective = forget_weight * loss if forget_weight else None
             sums = (0.0, float(loss.detach()), int((logits.detach().argmax(-1) == fc).sum()))
         if objective is None or not objective.requires_grad:

@@ -26,9 +26,9 @@ from ..errors import Cancelled, ConfigError
 from ..model import Classifier, RowOverride, head_logits, seed_everything
 from ..pmi import TokenScore, check_k_fits, coverage, k_from_budget, select_tokens
 from .base import AllowedChanges, MethodResult, UnlearnContext, config_from_dict, register
-from .pools import TrainingPool, pool_logits, pool_outputs, step_gradients
+from .pools import TrainingPool, pool_logits, pool_outputs, spread_targets, step_gradients
 from .sampling import Cycler, stratified_sample
-from .steu_settings import SteuConfig, allowed_hits, f1_from_hits, f1_on_forget  # noqa: F401 (re-exported)
+from .steu_settings import SPREAD, SteuConfig, allowed_hits, f1_from_hits, f1_on_forget  # noqa: F401 (re-exported)
 
 
 def default_min_df(n_forget: int) -> int:
@@ -103,13 +103,15 @@ def run_sparse_unlearning(ctx: UnlearnContext, cfg: SteuConfig, selected: list[T
     t0 = time.perf_counter()
     if use_cache:
         _cache_head_inputs(run)
+    if cfg.forget_target == SPREAD:
+        run.forget_pool.targets = _original_spread(run)
     cache_s = time.perf_counter() - t0
     start = _starting_point(run)
     history, stopped_early, steps, end = _optimise(run, opt, start, t0)
     _write_rows(edit)
     if scores is not None:
         scores["forget_logits"], scores["forget_features"] = run.forget_logits, run.forget_feats
-    log = {"steps": steps, "max_steps": cfg.max_steps, "stopped_early": stopped_early, "history": history,
+    log = {"steps": steps, "max_steps": cfg.max_steps, "forget_target": cfg.forget_target, "stopped_early": stopped_early, "history": history,
            "forget_f1_on_forget_set": {"start": start[0], "end": end[0]},
            "retain_loss_on_pool": {"start": start[1], "end": end[1]},
            "cache_seconds": cache_s, "feature_cache": use_cache,
@@ -173,6 +175,15 @@ def _cache_head_inputs(run: _Training) -> None:
     enc = run.retain_pool.enc
     compute = lambda: distributed.compute_features(ctx.original, enc)  # noqa: E731
     run.retain_pool.feats = ctx.original_features(enc, compute) if ctx.original_features else compute()
+
+
+def _original_spread(run: _Training) -> torch.Tensor:
+    """The soft targets of the 'spread' forget term: the original's probabilities on each forget note with the
+    class removed (from the cached head inputs where there are some: the original's exact ones)."""
+    ctx = run.ctx
+    logits = (head_logits(ctx.original, run.forget_pool.feats) if run.use_cache
+              else distributed.compute_logits(ctx.original, ctx.forget))
+    return spread_targets(logits, ctx.forget_class_id).cpu()
 
 
 def _evaluate(run: _Training, stop_above: int | None = None) -> tuple[float, float] | int:

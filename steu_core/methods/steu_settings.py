@@ -10,6 +10,19 @@ from ..pmi import DEFAULT_BUDGET
 from ..stats import f1_from_counts
 from .settings import SparseStoppingRule, check_bounds, setting
 
+SUPPRESS, SPREAD = "suppress", "spread"
+FORGET_TARGETS = (SUPPRESS, SPREAD)
+FORGET_TARGET_HELP = ("what the forget term trains the forget notes toward: 'suppress' (STEU) pushes probability off "
+                      "the class, -log(1 - p); 'spread' trains them toward the original's own spread over the "
+                      "remaining classes (its probabilities with the class removed), as a model that never saw the "
+                      "class would spread them, instead of as far from the class as possible")
+
+
+def check_forget_target(value: str) -> None:
+    if value not in FORGET_TARGETS:
+        raise ConfigError(f"setting 'forget_target' must be one of {', '.join(FORGET_TARGETS)} (got {value!r}).",
+                          hint="'suppress' is STEU's forget term; 'spread' aims at the remaining classes' spread.")
+
 
 @dataclass
 class SteuConfig(SparseStoppingRule):
@@ -25,6 +38,7 @@ class SteuConfig(SparseStoppingRule):
     retain_pool: int = setting(256, "retain notes sampled (stratified) for the retain term", at_least=1)
     train_head: bool = setting(True, "train the classification head (STEU: yes)")
     train_rows: bool = setting(True, "train the selected embedding rows (STEU: yes)")
+    forget_target: str = setting(SUPPRESS, FORGET_TARGET_HELP)
 
     def __post_init__(self):
         # k and the budget say how to fix them in the command's own words; every other bound is on its field
@@ -33,6 +47,7 @@ class SteuConfig(SparseStoppingRule):
         if not (0 < self.budget < 1):
             raise ConfigError(f"budget {self.budget} is not a fraction between 0 and 1 (exclusive).",
                               hint="Give e.g. --budget 0.0019 for the paper's 0.19 % of all parameters.")
+        check_forget_target(self.forget_target)
         check_bounds(self)
 
 
