@@ -18,6 +18,7 @@ from typing import ClassVar
 from pathlib import Path
 
 from .audits.deep import DEEP_AUDITS, check_audit_settings
+from .audits.relearn_full import NAME as RELEARN_FULL, QUICK as QUICK_RELEARNING
 from .data import DEFAULT_MAX_FILE_MB
 from .errors import ConfigError, check_whole_number
 from .forget_ids import NO_LABEL_COLUMN, guess_columns
@@ -214,6 +215,10 @@ class CompareRequest(RunRequest):
     audit_settings: dict = opt({}, "--audit-settings", "JSON object of per-audit settings, e.g. "
                                                        "'{\"relearn\": {\"mode\": \"head\", \"max_steps\": 100}}'",
                                kind="json")
+    full_relearning: bool = opt(False, "--full-relearning", "the full-model relearning attacker's full set (6 draws, "
+                                                            "20 steps, 300 evaluation notes: several times longer on a "
+                                                            "CPU) instead of the CPU-sized one (5 draws, 10 steps, 120 "
+                                                            "notes); its time is estimated before the start", kind="flag")
     retain_sample: int = opt(256, "--retain-sample", "retain notes scored per model for the audits", type=int)
     n_boot: int = opt(1000, "--bootstrap", "bootstrap resamples per interval", type=int)
     # comparisons are experiments, not deletions; opt in to log them
@@ -254,6 +259,14 @@ class CompareRequest(RunRequest):
             raise ConfigError(f"settings given for audit(s) not being run: {', '.join(extra)}.")
         for a, given in self.audit_settings.items():
             check_audit_settings(a, given)  # bad audit settings are refused before any method runs
+
+    def deep_audit_settings(self) -> dict:
+        """The settings the deep audits run with: those given, over the CPU-sized relearning set
+        (``relearn_full.QUICK``) unless the full set is asked for."""
+        settings = {name: dict(given) for name, given in self.audit_settings.items()}
+        if not self.full_relearning:
+            settings[RELEARN_FULL] = {**QUICK_RELEARNING, **settings.get(RELEARN_FULL, {})}
+        return settings
 
     def unlearn_request(self, method: str, out: str | Path) -> UnlearnRequest:
         """The run of one compared method."""

@@ -10,8 +10,9 @@ method names) and every figure's bootstrap 95 % interval.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -76,6 +77,14 @@ class DeepInputs:
     def setting(self, audit: str, name: str, default):
         return (self.settings.get(audit) or {}).get(name, default)
 
+    def each_model(self, audit: str) -> Iterator[tuple[str, ModelOutputs]]:
+        """Every model, with the audit's progress (model i of N, by name) and a cancel check before each."""
+        for k, (name, m) in enumerate(self.models.items()):
+            self.stop_if_cancelled()
+            self.report(stage=f"audit:{audit}", model=name, step=k, total=len(self.models),
+                        activity=f"model {k + 1} of {len(self.models)}: {name}")
+            yield name, m
+
 
 DEEP_AUDITS: dict[str, Callable[[DeepInputs], dict]] = {}
 
@@ -84,11 +93,19 @@ register_deep_audit = registrar(DEEP_AUDITS)
 
 
 def run_deep_audits(inputs: DeepInputs, names: Sequence[str] | None = None) -> dict:
+    """The audits ``names`` (default: all, in registry order); each result carries the seconds it took
+    (``elapsed_s``). Progress: the audit's place among them, then the audit's own steps and activity."""
     out: dict = {}
-    for name in names or list(DEEP_AUDITS):
+    names = list(names or DEEP_AUDITS)
+    for i, name in enumerate(names, start=1):
         inputs.stop_if_cancelled()
-        inputs.report(stage=f"audit:{name}")
-        out.update(DEEP_AUDITS[name](inputs))
+        inputs.report(stage=f"audit:{name}", audit_index=i, audit_count=len(names), step=0, total=0, activity="",
+                      model=None)
+        t0 = time.perf_counter()
+        result = DEEP_AUDITS[name](inputs)
+        if isinstance(result.get(name), dict):
+            result[name]["elapsed_s"] = round(time.perf_counter() - t0, 2)
+        out.update(result)
     return out
 
 

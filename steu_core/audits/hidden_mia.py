@@ -40,9 +40,7 @@ def hidden_mia(inp: DeepInputs) -> dict:
         out["skipped"] = skipped
         return {NAME: out}
     y = np.r_[np.ones(n_mem, dtype=int), np.zeros(n_non, dtype=int)]
-    for name, m in inp.models.items():
-        inp.stop_if_cancelled()
-        inp.report(stage=f"audit:{NAME}", model=name)
+    for name, m in inp.each_model(NAME):
         members = layer_features(m.clf, inp.forget, np.arange(n_mem))
         others = layer_features(m.clf, inp.eval, nonmembers)
         x = np.concatenate([np.concatenate(members, axis=1), np.concatenate(others, axis=1)])

@@ -57,9 +57,7 @@ def layer_probe(inp: DeepInputs) -> dict:
         out["skipped"] = "the evaluation notes probed need at least 2 of the forget class and 2 of the others"
         return {NAME: out}
     folds = min(folds, folds_ok)
-    for name, m in inp.models.items():
-        inp.stop_if_cancelled()
-        inp.report(stage=f"audit:{NAME}", model=name)
+    for name, m in inp.each_model(NAME):
         feats = layer_features(m.clf, inp.eval, idx)
         depths = [{"depth": d, **_probe_auc(x, y, folds, c, inp)} for d, x in zip(_depth_names(len(feats)), feats)]
         if m.eval_feats is not None:

@@ -178,4 +178,4 @@ def deep_inputs_from_runs(req: CompareRequest, root: str | Path, report: Callabl
     return DeepInputs(labels=clf.labels, forget_class_id=fc, forget=enc_f, eval=enc_e,
                       eval_labels=np.array([clf.labels.index(y) for y in evaluation.labels]), retain=enc_r,
                       retain_labels=retain_ids[pick].numpy(), models=models, seed=req.seed, n_boot=req.n_boot,
-                      settings=req.audit_settings, progress=report, cancel=is_cancelled)
+                      settings=req.deep_audit_settings(), progress=report, cancel=is_cancelled)
