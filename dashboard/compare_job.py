@@ -2,6 +2,7 @@
 method by method, cancel it. Every figure, check and word of progress comes from steu_core."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import streamlit as st
@@ -11,6 +12,7 @@ from steu_core import format as fmt
 from steu_core import worker
 from steu_core.audits.deep import DEEP_AUDITS
 from steu_core.compare import DEFAULT_METHODS, method_rows, overall_fraction, phase_text, portable_command
+from steu_core.compare.estimate import estimate_lines, estimate_request, measure_step_costs
 from steu_core.errors import SteuError
 from steu_core.methods import METHODS
 from steu_core.request import CompareRequest, parse_json_object
@@ -45,7 +47,8 @@ def monitor(job_id: str) -> None:
         st.rerun()  # the whole page switches to the outcome
     with st.container(border=True):
         st.markdown(f"#### :material/autorenew: Comparison `{job_id}` is in progress")
-        common.progress_bar(overall_fraction(s.stage, s.detail), phase_text(s.stage, s.detail, s.step, s.total))
+        common.progress_bar(overall_fraction(s.stage, s.detail, s.step, s.total),
+                            phase_text(s.stage, s.detail, s.step, s.total, s.activity))
         rows = method_rows(s.stage, s.detail)
         if rows:
             st.dataframe([{"Method": r["method"], "State": r["state"],
@@ -109,9 +112,7 @@ def start_form(expanded: bool) -> None:
                     "the same notes. The retrain oracle trains the model again from its pretrained start, so it "
                     "takes as long as training the original - minutes on a GPU, up to hours on a laptop CPU; the "
                     "other methods take about as long as one run each.")
-        methods = st.multiselect("Methods", list(METHODS), default=[m for m in DEFAULT_METHODS if m in METHODS],
-                                 key="cmp_methods_pick", format_func=lambda m: f"{m} - {METHODS[m].description}",
-                                 help="The oracle is what makes the KS test and the reference-model audit possible.")
+        methods, full = choices()
         try:
             extra = advanced()
         except SteuError as exc:
@@ -122,14 +123,57 @@ def start_form(expanded: bool) -> None:
         problem = ("choose and load a model (step 1)" if clf is None else check.first_problem())
         if problem:
             st.info(f"To start, {common.md(problem)}.", icon=":material/pending_actions:")
+        elif methods:
+            show_estimate(clf, request(model_dir, check.forget_class, methods, {**extra, "full_relearning": full}))
         busy = worker.active_runs()
         if busy:
             st.info(f"Run `{busy[0].run_id}` is in progress; start the comparison when it has finished.",
                     icon=":material/hourglass_top:")
         if st.button("Start the comparison", type="primary", icon=":material/play_arrow:", key="cmp_start",
                      disabled=bool(problem or busy or not methods)):
-            start(request(model_dir, check.forget_class, methods, extra))
-        terminal_hint(methods)
+            start(request(model_dir, check.forget_class, methods, {**extra, "full_relearning": full}))
+        terminal_hint(methods, full)
+
+
+def choices() -> tuple[list[str], bool]:
+    """The methods and the relearning set, kept in the request's draft (a reload finds them again)."""
+    known = [m for m in ss.get("cmp_methods") or DEFAULT_METHODS if m in METHODS]
+    kwargs = {} if "cmp_methods_pick" in ss else {"default": known}
+    methods = st.multiselect("Methods", list(METHODS), key="cmp_methods_pick", **kwargs,
+                             format_func=lambda m: f"{m} - {METHODS[m].description}",
+                             help="The oracle is what makes the KS test and the reference-model audit possible.")
+    kwargs = {} if "cmp_full_pick" in ss else {"value": bool(ss.get("cmp_full_relearning"))}
+    full = st.toggle("Full relearning set", key="cmp_full_pick", **kwargs,
+                     help="The full-model relearning attacker with 6 draws of up to 20 steps, checked on 300 "
+                          "evaluation notes, instead of 5 draws of up to 10 steps on 120 notes: the attack's "
+                          "full strength, several times longer on a CPU.")
+    if (list(methods), bool(full)) != (ss.get("cmp_methods"), ss.get("cmp_full_relearning")):
+        ss["cmp_methods"], ss["cmp_full_relearning"] = list(methods), bool(full)
+        common.save_draft()
+    return list(methods), bool(full)
+
+
+@st.cache_resource(show_spinner="Measuring this machine's step costs for the time estimate…", max_entries=4)
+def _step_costs(model_dir: str, max_length: int, _clf):
+    return measure_step_costs(_clf, max_length)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _estimate(key: str, _req: CompareRequest, _clf, _costs) -> dict:
+    return estimate_request(_req, _clf, _costs)
+
+
+def show_estimate(clf, req: CompareRequest) -> None:
+    """The time the scoring and deep audits will take at most, with either relearning set, before the start."""
+    key = json.dumps([str(req.model), str(req.train), str(req.eval), str(req.forget), str(req.forget_ids),
+                      req.forget_class, req.methods, req.audits, req.audit_settings, req.retain_sample,
+                      req.max_length, req.text_column, req.label_column, req.id_column], default=str)
+    try:
+        found = _estimate(key, req, clf, _step_costs(str(req.model), int(req.max_length), clf))
+    except SteuError as exc:
+        common.show_error(exc)
+        return
+    st.caption(common.md(estimate_lines(found, req.full_relearning)[0]))
 
 
 def start(req: CompareRequest) -> None:
@@ -142,12 +186,12 @@ def start(req: CompareRequest) -> None:
         st.rerun()
 
 
-def terminal_hint(methods: list[str]) -> None:
+def terminal_hint(methods: list[str], full: bool = False) -> None:
     kind, text = common.model_choice()
     req = common.request_fields()  # the forget set as the request gives it: note texts or note ids
     command = portable_command("default" if kind == "demo" else text, req["train"], req["eval"],
                                req["forget_class"] or "CLASS", req["forget"], methods or None,
-                               req["forget_ids"], req.get("id_column"))
+                               req["forget_ids"], req.get("id_column")) + (" --full-relearning" if full else "")
     st.caption("Or run it from a terminal, in the project folder (put your files' locations in place of their "
                "names); it is saved in the data directory and appears here when finished:")
     st.code(command, language="bash", wrap_lines=True)

@@ -73,8 +73,10 @@ def run_comparison(req: CompareRequest, progress: Callable[[dict], None] | None 
         stage.finish()
         return out
     except BaseException as exc:
-        state = "cancelled" if isinstance(exc, (Cancelled, KeyboardInterrupt)) else "failed"
-        stage.fail(state, str(exc) if isinstance(exc, SteuError) else failure_message(exc))
+        if isinstance(exc, (Cancelled, KeyboardInterrupt)):
+            stage.discard()  # nothing of a cancelled comparison is kept, not even its staging directory
+        else:
+            stage.fail("failed", str(exc) if isinstance(exc, SteuError) else failure_message(exc))
         raise
 
 

@@ -33,7 +33,8 @@ from .jobs import RUNNING_STATES, JobKind, RunStatus
 from .process import REPO_ROOT, build_command, is_zombie, process_alive
 
 RUNS = JobKind(noun="run", root=runs_dir, done_file="results.json", id_prefix="run")
-COMPARISONS = JobKind(noun="comparison", root=comparisons_dir, done_file="comparison.json", id_prefix="cmp")
+COMPARISONS = JobKind(noun="comparison", root=comparisons_dir, done_file="comparison.json", id_prefix="cmp",
+                      keeps_cancelled=False)
 
 __all__ = ["COMPARISONS", "REPO_ROOT", "RUNNING_STATES", "RUNS", "JobKind", "RunStatus", "active_comparisons",
            "active_runs", "build_command", "cancel", "cancel_comparison", "comparison_status", "discard",
