@@ -80,6 +80,10 @@ class RunRequest:
     forget_ids: str | Path | None = opt(None, "--forget-ids", "instead of --forget: a file listing the ids of the "
                                                               "training notes to forget (one column, or .txt with "
                                                               "one id per line)", metavar="FILE")
+    forget_from_run: str | Path | None = opt(None, "--forget-from-run", "instead of --forget / --forget-ids: the forget "
+                                                                    "set of a finished run (its directory or id), "
+                                                                    "found again in --train by the SHA-256 of its "
+                                                                    "notes that the run kept", metavar="RUN")
     id_column: str | None = opt(None, "--id-column", "the training file's column of note ids that --forget-ids "
                                                      "refers to (detected if omitted)", metavar="C")
     forget_text_column: str | None = opt(None, "--forget-text-column", "column of the forget file holding the note "
@@ -153,8 +157,9 @@ class RunRequest:
             raise ConfigError(f"--wait must be a number of seconds, 0 or more; got {self.lock_wait_s!r}.",
                               hint="0 (the default) refuses at once when another run holds the model.")
         self.check_request_fields()
-        if self.forget and self.forget_ids:
-            raise ConfigError("give the forget set either as notes (--forget) or as ids (--forget-ids), not both.")
+        if sum(1 for given in (self.forget, self.forget_ids, self.forget_from_run) if given) > 1:
+            raise ConfigError("give the forget set one way only: as notes (--forget), as ids (--forget-ids) or as a "
+                              "finished run's (--forget-from-run).", hint="Leave out all but one of these options.")
         if self.id_column and not self.forget_ids:
             raise ConfigError("--id-column names the training file's id column for --forget-ids; give --forget-ids "
                               "too, or leave --id-column out.")

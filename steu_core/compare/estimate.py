@@ -119,11 +119,15 @@ def measure_step_costs(clf: Classifier, max_length: int, n: int | None = None) -
                      threads=torch.get_num_threads())
 
 
+def passing_models(methods: list[str]) -> int:
+    """Models whose notes pass the encoder again: the original, and each method whose encoder or embeddings
+    changed (at most every note; a head-only edit reuses the original's features and hidden states)."""
+    return 1 + sum(1 for m in methods if getattr(METHODS.get(m), "edits", "everything") != "head")
+
+
 def scoring_notes(methods: list[str], sizes: AuditSizes) -> int:
-    """Encoder passes of the scoring before the audits: the original on every note, then each method whose
-    encoder or embeddings changed (at most every note again; a head-only edit reuses the original's features)."""
-    per_model = sizes.forget + sizes.eval + sizes.retain_sample
-    return per_model * (1 + sum(1 for m in methods if getattr(METHODS.get(m), "edits", "everything") != "head"))
+    """Encoder passes of the scoring before the audits."""
+    return (sizes.forget + sizes.eval + sizes.retain_sample) * passing_models(methods)
 
 
 def relearn_full_seconds(settings: dict, sizes: AuditSizes, costs: StepCosts) -> float:
@@ -138,18 +142,19 @@ def relearn_full_seconds(settings: dict, sizes: AuditSizes, costs: StepCosts) ->
     return cfg.draws * ((sizes.models - 1) * per_draw + check_s)
 
 
-def audit_seconds(name: str, settings: dict, sizes: AuditSizes, costs: StepCosts) -> float:
-    """One deep audit's estimated seconds (0 for the ones that take seconds)."""
+def audit_seconds(name: str, settings: dict, sizes: AuditSizes, costs: StepCosts, passing: int) -> float:
+    """One deep audit's estimated seconds (0 for the ones that take seconds); ``passing``: the models whose
+    notes pass the encoder again (:func:`passing_models`)."""
     fwd, fit = costs.forward_per_note_s, costs.fit_per_cell_s
     if name == RELEARN_FULL:
         return relearn_full_seconds(settings, sizes, costs)
     if name == "hidden_mia":
         notes = sizes.forget + sizes.eval_forget_class
-        return sizes.models * (notes * fwd + fit * notes * sizes.depths * sizes.hidden * 2)
+        return passing * notes * fwd + sizes.models * fit * notes * sizes.depths * sizes.hidden * 2
     if name == "layer_probe":
         notes = min(sizes.eval, int(settings.get("eval_max", 600)))
         folds = int(settings.get("folds", 5))
-        return sizes.models * (notes * fwd + fit * notes * sizes.hidden * folds * (sizes.depths + 1))
+        return passing * notes * fwd + sizes.models * fit * notes * sizes.hidden * folds * (sizes.depths + 1)
     if name == "reference_mia":
         n_ref = int(settings.get("n_reference", 8))
         rows = sizes.retain_sample + (sizes.forget + sizes.eval_forget_class) // 2
@@ -162,7 +167,9 @@ def estimate_audits(audits: list[str], settings: dict, methods: list[str], sizes
                     costs: StepCosts) -> dict:
     """``{"per_audit": {name: seconds}, "scoring_s", "total_s"}`` for the audits with ``settings``
     (a request's :meth:`~steu_core.request.CompareRequest.deep_audit_settings`)."""
-    per_audit = {name: round(audit_seconds(name, settings.get(name) or {}, sizes, costs), 1) for name in audits}
+    passing = passing_models(methods)
+    per_audit = {name: round(audit_seconds(name, settings.get(name) or {}, sizes, costs, passing), 1)
+                 for name in audits}
     scoring = round(scoring_notes(methods, sizes) * costs.forward_per_note_s, 1)
     return {"per_audit": per_audit, "scoring_s": scoring, "total_s": round(scoring + sum(per_audit.values()), 1)}
 

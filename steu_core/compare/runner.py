@@ -57,6 +57,7 @@ def run_comparison(req: CompareRequest, progress: Callable[[dict], None] | None 
         results = _run_methods(req, stage.path, report, is_cancelled)
         report({"stage": "score", "method": None, "run": {}, "activity": ""})
         inputs = deep_inputs_from_runs(req, stage.path, report, is_cancelled)
+        report({"method": None})  # the audits name the model they are at themselves
         audits = run_deep_audits(inputs, req.audits)
         report({"stage": "table"})
         comparison = build_comparison(req, results, audits, inputs, time.perf_counter() - t_start)
