@@ -16,6 +16,7 @@ from steu_core.compare.estimate import estimate_lines, estimate_request, measure
 from steu_core.errors import SteuError
 from steu_core.methods import METHODS
 from steu_core.request import CompareRequest, parse_json_object
+from steu_core.runs.forget_index import read_forget_index
 
 ss = st.session_state
 QUERY_KEY = "cmp"
@@ -100,6 +101,10 @@ def request(model_dir: Path, forget_class: str, methods: list[str], extra: dict)
     """The comparison of the request of pages 1-2 (its files, note ids, columns and people, as a run
     gets them), with the Run page's seed, device and token settings."""
     fields = {**common.request_fields(), "forget_class": forget_class}
+    reuse = reusable_run()
+    if reuse is not None:
+        fields.update(forget=None, forget_ids=None, forget_from_run=str(reuse), forget_text_column=None,
+                      forget_label_column=None, id_column=None)
     return CompareRequest(
         **fields, model=str(model_dir), out="", methods=methods, seed=int(ss.get("seed", 0)),
         device=ss.get("device", "auto"), max_length=int(ss.get("max_length", 128)), **extra)
@@ -120,6 +125,11 @@ def start_form(expanded: bool) -> None:
             return
         clf, model_dir, model_error = common.current_model(prepare=False)
         check = common.evaluate_request(clf, model_dir) if clf is not None else None
+        reuse = reusable_run() if clf is not None else None
+        if reuse is not None:  # the forget set is the run's, found again in the training file
+            check.checks.pop("forget", None)
+            st.caption(f"The forget set: the notes of run {common.code(reuse.name)}, found again in the training "
+                       "file by the SHA-256 of each note (the forget file was deleted with the run's uploads).")
         problem = ("choose and load a model (step 1)" if clf is None else check.first_problem())
         if problem:
             st.info(f"To start, {common.md(problem)}.", icon=":material/pending_actions:")
@@ -133,6 +143,22 @@ def start_form(expanded: bool) -> None:
                      disabled=bool(problem or busy or not methods)):
             start(request(model_dir, check.forget_class, methods, {**extra, "full_relearning": full}))
         terminal_hint(methods, full)
+
+
+def reusable_run() -> Path | None:
+    """The finished run this session followed, when the request's forget file is gone (deleted with the run's
+    uploads) and the run kept its forget notes' hashes: the comparison takes its forget set from it."""
+    run_id = ss.get("run_id")
+    if common.file_for("forget") or not run_id:
+        return None
+    found = worker.status(run_id)
+    if found.state != "finished":
+        return None
+    try:
+        read_forget_index(found.run_dir)
+    except SteuError:
+        return None
+    return Path(found.run_dir)
 
 
 def choices() -> tuple[list[str], bool]:
@@ -192,6 +218,9 @@ def terminal_hint(methods: list[str], full: bool = False) -> None:
     command = portable_command("default" if kind == "demo" else text, req["train"], req["eval"],
                                req["forget_class"] or "CLASS", req["forget"], methods or None,
                                req["forget_ids"], req.get("id_column")) + (" --full-relearning" if full else "")
+    reuse = reusable_run()
+    if reuse is not None:
+        command += f" --forget-from-run {reuse.name}"
     st.caption("Or run it from a terminal, in the project folder (put your files' locations in place of their "
                "names); it is saved in the data directory and appears here when finished:")
     st.code(command, language="bash", wrap_lines=True)
