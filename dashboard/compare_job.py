@@ -11,6 +11,7 @@ from dashboard import common
 from steu_core import format as fmt
 from steu_core import worker
 from steu_core.audits.deep import DEEP_AUDITS
+from steu_core.audits.relearn_full import QUICK as QUICK_RELEARNING, set_words as relearning_words
 from steu_core.compare import DEFAULT_METHODS, method_rows, overall_fraction, phase_text, portable_command
 from steu_core.compare.estimate import estimate_lines, estimate_request, measure_step_costs
 from steu_core.errors import SteuError
@@ -170,9 +171,9 @@ def choices() -> tuple[list[str], bool]:
                              help="The oracle is what makes the KS test and the reference-model audit possible.")
     kwargs = {} if "cmp_full_pick" in ss else {"value": bool(ss.get("cmp_full_relearning"))}
     full = st.toggle("Full relearning set", key="cmp_full_pick", **kwargs,
-                     help="The full-model relearning attacker with 6 draws of up to 20 steps, checked on 300 "
-                          "evaluation notes, instead of 5 draws of up to 10 steps on 120 notes: the attack's "
-                          "full strength, several times longer on a CPU.")
+                     help=f"The full-model relearning attacker with {relearning_words()} instead of "
+                          f"{relearning_words(QUICK_RELEARNING)}: the attack's full strength, several times longer "
+                          "on a CPU.")
     if (list(methods), bool(full)) != (ss.get("cmp_methods"), ss.get("cmp_full_relearning")):
         ss["cmp_methods"], ss["cmp_full_relearning"] = list(methods), bool(full)
         common.save_draft()

@@ -18,7 +18,7 @@ from typing import ClassVar
 from pathlib import Path
 
 from .audits.deep import DEEP_AUDITS, check_audit_settings
-from .audits.relearn_full import NAME as RELEARN_FULL, QUICK as QUICK_RELEARNING
+from .audits.relearn_full import NAME as RELEARN_FULL, QUICK as QUICK_RELEARNING, set_words as relearning_words
 from .data import DEFAULT_MAX_FILE_MB
 from .errors import ConfigError, check_whole_number
 from .forget_ids import NO_LABEL_COLUMN, guess_columns
@@ -220,10 +220,11 @@ class CompareRequest(RunRequest):
     audit_settings: dict = opt({}, "--audit-settings", "JSON object of per-audit settings, e.g. "
                                                        "'{\"relearn\": {\"mode\": \"head\", \"max_steps\": 100}}'",
                                kind="json")
-    full_relearning: bool = opt(False, "--full-relearning", "the full-model relearning attacker's full set (6 draws, "
-                                                            "20 steps, 300 evaluation notes: several times longer on a "
-                                                            "CPU) instead of the CPU-sized one (5 draws, 10 steps, 120 "
-                                                            "notes); its time is estimated before the start", kind="flag")
+    full_relearning: bool = opt(False, "--full-relearning", f"the full-model relearning attacker's full set "
+                                                            f"({relearning_words()}: several times longer on a CPU) "
+                                                            f"instead of the CPU-sized one "
+                                                            f"({relearning_words(QUICK_RELEARNING)}); the time of "
+                                                            f"either is estimated before the start", kind="flag")
     retain_sample: int = opt(256, "--retain-sample", "retain notes scored per model for the audits", type=int)
     n_boot: int = opt(1000, "--bootstrap", "bootstrap resamples per interval", type=int)
     # comparisons are experiments, not deletions; opt in to log them
