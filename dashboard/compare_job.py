@@ -114,10 +114,10 @@ def request(model_dir: Path, forget_class: str, methods: list[str], extra: dict)
 def start_form(expanded: bool) -> None:
     """Method choice and the Start button for the request of pages 1-2; the terminal command below it."""
     with st.expander("Make a comparison", icon=":material/play_circle:", expanded=expanded):
-        st.markdown("A comparison runs each chosen method on the request of pages 1-2, then scores every model on "
-                    "the same notes. The retrain oracle trains the model again from its pretrained start, so it "
-                    "takes as long as training the original - minutes on a GPU, up to hours on a laptop CPU; the "
-                    "other methods take about as long as one run each.")
+        st.markdown("A comparison runs each chosen method on the request of pages 1-2 (each about as long as one run; "
+                    "the retrain oracle trains the model again from its pretrained start, as long as training the "
+                    "original - minutes on a GPU, up to hours on a laptop CPU), then scores every model on the same "
+                    "notes and runs the deep audits, whose time is estimated below before you start.")
         methods, full = choices()
         try:
             extra = advanced()

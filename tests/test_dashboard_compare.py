@@ -111,3 +111,23 @@ def test_the_method_choice_and_the_relearning_set_survive_a_reload(dash_env):  #
     assert not again.exception, [e.value for e in again.exception]
     assert again.multiselect(key="cmp_methods_pick").value == ["steu", "head_only"]
     assert again.toggle(key="cmp_full_pick").value is True
+
+
+def test_a_comparison_after_a_run_takes_its_forget_set_without_a_second_upload(dash_env, tiny_bert):  # noqa: F811
+    from steu_core.paths import runs_dir
+    from steu_core.request import UnlearnRequest
+    from steu_core.runs import run_unlearning
+
+    run = run_unlearning(UnlearnRequest(train=str(dash_env["train"]), eval=str(dash_env["eval"]),
+                                        forget=str(dash_env["forget"]), forget_class="substance",
+                                        out=runs_dir() / "run-earlier", model=str(tiny_bert), device="cpu",
+                                        max_length=48, min_forget=5, settings={"max_steps": 3, "min_df": 2},
+                                        record_ledger=False))
+    at = _app()
+    at.session_state["forget_class"] = "substance"
+    at.session_state["min_forget"] = 5
+    at.session_state["run_id"] = run.name  # the run this session followed; its forget upload is gone
+    _page(at, "compare")
+    assert "found again in the training file" in _texts(at)
+    assert "--forget-from-run run-earlier" in at.code[0].value
+    assert not at.button(key="cmp_start").disabled, "no forget file to upload again"
