@@ -8,7 +8,8 @@ logistic fit of the probes and learned attacks (per note and feature). :func:`es
 how often each audit takes each step for the request's notes and models, and multiplies. The counts of the
 relearning attacker are its bound: every draw of every edited model running to ``max_steps`` (a model
 that gives the class back early stops early), and the original recognising the class at once, so the
-figure is what the audits take at most, give or take the machine's load. The quick checks (bootstrap
+figure is what the audits take at most at the load the costs were measured under: a machine that gets
+busier meanwhile takes longer (README gives a measured case). The quick checks (bootstrap
 intervals, the head-only attacker on cached features) take seconds and are left out.
 
 Each finished audit records the seconds it took (``elapsed_s`` in comparison.json), to set beside this.
@@ -210,7 +211,7 @@ def estimate_lines(estimate: dict, full: bool) -> list[str]:
     """The estimate in words, before the start: the set that will run and the other one."""
     quick, whole = estimate["quick"], estimate["full"]
     costs = estimate["costs"]
-    return [f"Estimated time of the scoring and deep audits on this machine: at most "
+    return [f"Estimated time of the scoring and deep audits on this machine, at its load now: at most about "
             f"{minutes(chosen(estimate, full)['total_s'])} with the {'full' if full else 'CPU-sized'} relearning set "
             f"({'--full-relearning' if full else 'the default'}); with the "
             f"{'CPU-sized set (the default)' if full else 'full set (--full-relearning)'}: at most "
