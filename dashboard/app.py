@@ -22,7 +22,9 @@ from steu_core.access import AccessError, AttemptLimiter, server_address, startu
 from steu_core.paths import steu_home  # noqa: E402
 from steu_core.runs import stages  # noqa: E402
 
-st.set_page_config(page_title="STEU Audit", page_icon=":material/shield_lock:", layout="wide",
+# the tab's icon is a file of this app: a ":material/...:" page icon is fetched from an outside font host
+st.set_page_config(page_title="STEU Audit", page_icon=str(Path(__file__).resolve().parent / "static" / "favicon.png"),
+                   layout="wide",
                    initial_sidebar_state="expanded",
                    menu_items={"About": f"STEU Audit {__version__}: make a clinical text classifier forget one "
                                         "class, prove it, and report it. Runs offline."})

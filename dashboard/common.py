@@ -182,8 +182,11 @@ DRAFT_PARAM = "draft"
 # request field -> the session key of its column picker (None there: the column is detected)
 COLUMN_KEYS = {"forget_text_column": "col_forget_text", "forget_label_column": "col_forget_label",
                "id_column": "col_id", "text_column": "col_text", "label_column": "col_label"}
+# the Compare page's choices (methods, relearning set) are kept under keys of their own, not the widgets'
+# keys: Streamlit drops a widget's key on a page that does not draw it, and the draft is saved on every page
+COMPARE_KEYS = ("cmp_methods", "cmp_full_relearning")
 DRAFT_KEYS = ("request_id", "requester", "reason", "operator", "forget_class", "min_forget", "files",
-              "forget_kind", *COLUMN_KEYS.values())
+              "forget_kind", *COLUMN_KEYS.values(), *COMPARE_KEYS)
 
 
 def init_request_state() -> None:

@@ -87,6 +87,14 @@ def duration(seconds: Any) -> str:
     return f"{s // 60}:{s % 60:02d}" if s >= 60 else f"{s} s"
 
 
+def minutes(seconds: Any) -> str:
+    """An estimated time in words: "40 s" below a minute, else whole minutes rounded up ("13 min")."""
+    v = to_number(seconds)
+    if v is None:
+        return MISSING
+    return f"{int(round(v))} s" if v < 60 else f"{int(-(-v // 60))} min"
+
+
 def when(iso: Any, missing: str = MISSING) -> str:
     """An ISO 8601 time as "YYYY-MM-DD HH:MM UTC" (``missing`` when empty, as given if it does not parse).
 

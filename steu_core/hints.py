@@ -41,6 +41,8 @@ DASHBOARD_CONTROLS = {
     "max_length": f"\u201cTokens per note\u201d ({RUN_SETTINGS})",
     "device": f"\u201cDevice\u201d ({RUN_SETTINGS})",
     "min_forget": f"\u201cMinimum forget notes\u201d ({RUN_SETTINGS})",
+    "forget_from_run": "the finished run's forget set, which 6 · Compare methods takes when the forget file is gone",
+    "full_relearning": "the \u201cFull relearning set\u201d switch (6 · Compare methods)",
 }
 NOT_IN_DASHBOARD = "a setting of the command-line tool (not offered in the dashboard)"
 

@@ -19,6 +19,7 @@ from typing import ClassVar
 from pathlib import Path
 
 from .audits.deep import DEEP_AUDITS, check_audit_settings
+from .audits.relearn_full import NAME as RELEARN_FULL, QUICK as QUICK_RELEARNING, set_words as relearning_words
 from .data import DEFAULT_MAX_FILE_MB
 from .errors import ConfigError, check_whole_number
 from .forget_ids import NO_LABEL_COLUMN, guess_columns
@@ -88,6 +89,10 @@ class RunRequest:
     forget_ids: str | Path | None = opt(None, "--forget-ids", "instead of --forget: a file listing the ids of the "
                                                               "training notes to forget (one column, or .txt with "
                                                               "one id per line)", metavar="FILE")
+    forget_from_run: str | Path | None = opt(None, "--forget-from-run", "instead of --forget / --forget-ids: the forget "
+                                                                    "set of a finished run (its directory or id), "
+                                                                    "found again in --train by the SHA-256 of its "
+                                                                    "notes that the run kept", metavar="RUN")
     id_column: str | None = opt(None, "--id-column", "the training file's column of note ids that --forget-ids "
                                                      "refers to (detected if omitted)", metavar="C")
     forget_text_column: str | None = opt(None, "--forget-text-column", "column of the forget file holding the note "
@@ -161,8 +166,9 @@ class RunRequest:
             raise ConfigError(f"--wait must be a number of seconds, 0 or more; got {self.lock_wait_s!r}.",
                               hint="0 (the default) refuses at once when another run holds the model.")
         self.check_request_fields()
-        if self.forget and self.forget_ids:
-            raise ConfigError("give the forget set either as notes (--forget) or as ids (--forget-ids), not both.")
+        if sum(1 for given in (self.forget, self.forget_ids, self.forget_from_run) if given) > 1:
+            raise ConfigError("give the forget set one way only: as notes (--forget), as ids (--forget-ids) or as a "
+                              "finished run's (--forget-from-run).", hint="Leave out all but one of these options.")
         if self.id_column and not self.forget_ids:
             raise ConfigError("--id-column names the training file's id column for --forget-ids; give --forget-ids "
                               "too, or leave --id-column out.")
@@ -234,6 +240,11 @@ class CompareRequest(RunRequest):
     audit_settings: dict = opt({}, "--audit-settings", "JSON object of per-audit settings, e.g. "
                                                        "'{\"relearn\": {\"mode\": \"head\", \"max_steps\": 100}}'",
                                kind="json")
+    full_relearning: bool = opt(False, "--full-relearning", f"the full-model relearning attacker's full set "
+                                                            f"({relearning_words()}: several times longer on a CPU) "
+                                                            f"instead of the CPU-sized one "
+                                                            f"({relearning_words(QUICK_RELEARNING)}); the time of "
+                                                            f"either is estimated before the start", kind="flag")
     retain_sample: int = opt(256, "--retain-sample", "retain notes scored per model for the audits", type=int)
     n_boot: int = opt(1000, "--bootstrap", "bootstrap resamples per interval", type=int)
     # comparisons are experiments, not deletions; opt in to log them
@@ -274,6 +285,14 @@ class CompareRequest(RunRequest):
             raise ConfigError(f"settings given for audit(s) not being run: {', '.join(extra)}.")
         for a, given in self.audit_settings.items():
             check_audit_settings(a, given)  # bad audit settings are refused before any method runs
+
+    def deep_audit_settings(self) -> dict:
+        """The settings the deep audits run with: those given, over the CPU-sized relearning set
+        (``relearn_full.QUICK``) unless the full set is asked for."""
+        settings = {name: dict(given) for name, given in self.audit_settings.items()}
+        if not self.full_relearning:
+            settings[RELEARN_FULL] = {**QUICK_RELEARNING, **settings.get(RELEARN_FULL, {})}
+        return settings
 
     def unlearn_request(self, method: str, out: str | Path) -> UnlearnRequest:
         """The run of one compared method."""

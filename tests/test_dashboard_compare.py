@@ -5,7 +5,7 @@ import json
 import time
 from pathlib import Path
 
-from test_dashboard_apptest import APP, _page, _texts, dash_env, served_on_loopback  # noqa: F401 (fixtures)
+from test_dashboard_apptest import APP, _app, _page, _texts, dash_env, served_on_loopback  # noqa: F401 (fixtures)
 from streamlit.testing.v1 import AppTest
 
 from steu_core import worker
@@ -45,6 +45,8 @@ def test_a_comparison_started_from_the_page_runs_to_its_table(dash_env):  # noqa
     assert "steu_core compare" in hint and "--methods steu,head_only" in hint
     assert str(Path(dash_env["dir"])) not in hint and "/" not in hint.split("--train ")[1].split()[0], \
         "the terminal hint names files, not this machine's paths"
+    estimate = next(c.value for c in at.caption if "Estimated time" in c.value)
+    assert "at most" in estimate and "full set" in estimate, "the time is said before the start, for either set"
     at.button(key="cmp_start").click().run()
     assert not at.exception, [e.value for e in at.exception]
     job_id = _job_id(at)
@@ -92,6 +94,40 @@ def test_cancel_from_the_page_leaves_nothing_that_looks_finished(dash_env, monke
     end = worker.wait_comparison(job_id, timeout=120)
     assert end.state == "cancelled", end.message
     assert not out.exists() and list_comparisons() == []
-    assert sorted(p.name for p in staging_dir(out).iterdir()) == ["progress.json"]
+    assert not staging_dir(out).exists(), "a cancelled comparison leaves no .partial folder behind"
     at.run()
     assert "was cancelled" in _texts(at)
+
+
+def test_the_method_choice_and_the_relearning_set_survive_a_reload(dash_env):  # noqa: F811
+    at = _page(_app(), "compare")
+    at.multiselect(key="cmp_methods_pick").set_value(["steu", "head_only"]).run()
+    at.toggle(key="cmp_full_pick").set_value(True).run()
+    assert "--full-relearning" in at.code[0].value
+    draft = at.query_params["draft"]
+    draft = draft[0] if isinstance(draft, list) else draft
+    _page(at, "history")  # another page, whose run does not draw the Compare page's widgets
+    again = _page(_app(draft=draft), "compare")  # a browser reload: only the URL is left
+    assert not again.exception, [e.value for e in again.exception]
+    assert again.multiselect(key="cmp_methods_pick").value == ["steu", "head_only"]
+    assert again.toggle(key="cmp_full_pick").value is True
+
+
+def test_a_comparison_after_a_run_takes_its_forget_set_without_a_second_upload(dash_env, tiny_bert):  # noqa: F811
+    from steu_core.paths import runs_dir
+    from steu_core.request import UnlearnRequest
+    from steu_core.runs import run_unlearning
+
+    run = run_unlearning(UnlearnRequest(train=str(dash_env["train"]), eval=str(dash_env["eval"]),
+                                        forget=str(dash_env["forget"]), forget_class="substance",
+                                        out=runs_dir() / "run-earlier", model=str(tiny_bert), device="cpu",
+                                        max_length=48, min_forget=5, settings={"max_steps": 3, "min_df": 2},
+                                        record_ledger=False))
+    at = _app()
+    at.session_state["forget_class"] = "substance"
+    at.session_state["min_forget"] = 5
+    at.session_state["run_id"] = run.name  # the run this session followed; its forget upload is gone
+    _page(at, "compare")
+    assert "found again in the training file" in _texts(at)
+    assert "--forget-from-run run-earlier" in at.code[0].value
+    assert not at.button(key="cmp_start").disabled, "no forget file to upload again"

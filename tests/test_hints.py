@@ -6,7 +6,7 @@ from dataclasses import fields
 import pytest
 
 from steu_core.hints import DASHBOARD_CONTROLS, for_dashboard, for_surface
-from steu_core.request import UnlearnRequest, cli_option
+from steu_core.request import CompareRequest, UnlearnRequest, cli_option
 
 
 def test_the_cli_keeps_its_flags():
@@ -24,7 +24,7 @@ def test_the_dashboard_names_its_controls_never_a_flag():
 
 
 def test_every_control_names_a_request_field():
-    names = {f.name for f in fields(UnlearnRequest) if cli_option(f)}
+    names = {f.name for cls in (UnlearnRequest, CompareRequest) for f in fields(cls) if cli_option(f)}
     assert set(DASHBOARD_CONTROLS) <= names
 
 
@@ -32,3 +32,8 @@ def test_words_that_only_look_like_flags_are_left_alone():
     assert for_dashboard("column 'x--seed' and ---seed") == "column 'x--seed' and ---seed"
     with pytest.raises(ValueError):
         for_surface("x", "tv")
+
+
+def test_the_compare_options_have_dashboard_words():
+    text = for_dashboard("Leave out --forget-from-run, or turn on --full-relearning.")
+    assert "--" not in text and "\u201cFull relearning set\u201d switch" in text

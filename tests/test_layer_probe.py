@@ -41,3 +41,24 @@ def test_layer_probe_chart_draws_one_curve_per_model_with_the_oracle_dashed():
     assert fig.data[2].line.dash == "dash" and list(fig.data[0].x) == ["embeddings", "layer 1", "head input"]
     assert np.allclose(fig.data[0].error_y.array, [0.05, 0.05, 0.05])
     assert "layer_probe" in comparison_figures(comparison) and "layer_probe" not in comparison_figures({"rows": []})
+
+
+def test_a_sparse_edit_passes_again_only_the_notes_with_a_changed_row(tiny_bert, tiny_data, tmp_path, monkeypatch):
+    from steu_core.audits import deep_base
+
+    _run(tiny_bert, tiny_data, tmp_path / "steu", "steu", SETTINGS["steu"])
+    inp = _real_inputs(tiny_bert, tiny_data, tmp_path / "steu" / "model", "steu")
+    steu = inp.models["steu"]
+    assert steu.changed_rows, "STEU changed some embedding rows and nothing of the encoder"
+    idx = np.arange(len(inp.eval))
+    fresh = deep_base.layer_features(steu.clf, inp.eval, idx)
+    deep_base.model_layer_features(inp, "original", "eval", idx)
+    passed = []
+    real = deep_base.layer_features
+    monkeypatch.setattr(deep_base, "layer_features", lambda clf, enc, i, **kw: passed.append(len(i)) or real(clf, enc, i))
+    reused = deep_base.model_layer_features(inp, "steu", "eval", idx)
+    covered = sum(bool(np.isin(inp.eval.ids[int(i)], steu.changed_rows).any()) for i in idx)
+    assert passed == ([covered] if covered else []) and covered < len(idx)
+    for a, b in zip(reused, fresh):
+        assert np.allclose(a, b, atol=1e-5), "the reused states are the states a fresh pass gives"
+    assert deep_base.model_layer_features(inp, "steu", "eval", idx) is reused and len(passed) <= 1

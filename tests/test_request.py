@@ -15,7 +15,8 @@ from steu_core import worker
 def _non_default(cls) -> dict:
     """A value for every field that differs from its default, so a dropped option shows."""
     values = {"train": "t.csv", "eval": "e.csv", "forget_class": "substance", "out": "/tmp/out-x", "model": "/m",
-              "forget": "f.csv", "forget_ids": "ids.csv", "id_column": "note_id", "forget_text_column": "body",
+              "forget": "f.csv", "forget_ids": "ids.csv", "forget_from_run": "run-x", "id_column": "note_id",
+              "forget_text_column": "body",
               "forget_label_column": "-", "seed": 7, "device": "cpu", "precision": "fp32", "text_column": "note",
               "label_column": "dx", "max_length": 64, "batch_size": 5, "min_forget": 3, "max_file_mb": 12.5,
               "lock_wait_s": 30.0, "use_cache": False, "allow_pickle": True, "request_id": "REQ-9",
@@ -24,7 +25,8 @@ def _non_default(cls) -> dict:
         values.update(method="head_only", settings={"max_steps": 7, "lr_head": 0.01}, seeds=3)
     else:
         values.update(methods=["steu", "head_only"], settings={"steu": {"k": 5}}, audits=["probe"],
-                      audit_settings={"probe": {"folds": 3}}, retain_sample=32, n_boot=50, record_ledger=True)
+                      audit_settings={"probe": {"folds": 3}}, retain_sample=32, n_boot=50, record_ledger=True,
+                      full_relearning=True)
     return values
 
 

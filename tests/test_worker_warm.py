@@ -142,3 +142,31 @@ def test_an_idle_server_leaves_and_a_bad_job_is_refused(monkeypatch, short_tmp):
     assert server.wait(timeout=60) == 0, server.stdout.read().decode()
     assert not sock.exists()
     assert b"RuntimeWarning" not in server.stdout.read()
+
+
+def test_the_server_leaves_when_its_owners_have_ended(monkeypatch, short_tmp):
+    """Stopping the dashboard stops its warm worker: the server leaves once every owner (the process that
+    started it, and each one that pinged it with its pid) has ended, long before its idle time."""
+    monkeypatch.setenv(warm.ENV_SWITCH, "1")
+    sock = short_tmp / "o.sock"
+    first, second = (subprocess.Popen(["sleep", "600"]) for _ in range(2))
+    server = subprocess.Popen([sys.executable, "-m", "steu_core.worker.warm", str(sock), "--idle", "600",
+                               "--owner", str(first.pid)], cwd=warm._PACKAGE.parent, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 180
+        while warm.ask(sock, {"ping": True, "owner": second.pid}) is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        first.kill()
+        first.wait()
+        time.sleep(3)
+        assert server.poll() is None, "one owner still lives: the server stays"
+        second.kill()
+        second.wait()
+        assert server.wait(timeout=30) == 0, server.stdout.read().decode()
+        assert not sock.exists()
+    finally:
+        for proc in (first, second, server):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()

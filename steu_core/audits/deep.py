@@ -65,7 +65,7 @@ def model_outputs(name: str, clf: Classifier, forget: Encoded, evaluation: Encod
     return ModelOutputs(name=name, clf=clf, forget_logits=logits["forget"], eval_logits=logits["eval"],
                         retain_logits=logits["retain"], forget_feats=_cpu(feats["forget"]),
                         eval_feats=_cpu(feats["eval"]), retain_feats=_cpu(feats["retain"]),
-                        exact_cache=exact, recomputed=recomputed)
+                        exact_cache=exact, recomputed=recomputed, changed_rows=rows if exact else None)
 
 
 def _reuse_features(original_feats: torch.Tensor, clf: Classifier, enc: Encoded, rows: list[int],

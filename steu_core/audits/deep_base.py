@@ -10,8 +10,9 @@ method names) and every figure's bootstrap 95 % interval.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -39,6 +40,7 @@ class ModelOutputs:
     retain_feats: torch.Tensor | None = None
     exact_cache: bool = False       # outputs came (partly) from the original's cached features
     recomputed: int = 0             # examples that needed a new encoder pass
+    changed_rows: list[int] | None = None  # with the encoder bit-identical: the embedding rows that changed
 
 
 @dataclass
@@ -56,6 +58,7 @@ class DeepInputs:
     settings: dict = field(default_factory=dict)  # {audit name: {setting: value}}
     progress: Callable[[dict], None] | None = None
     cancel: Callable[[], bool] | None = None
+    layer_cache: dict = field(default_factory=dict)  # (model, set, notes) -> every depth's pooled states
 
     @property
     def nonmember_mask(self) -> np.ndarray:
@@ -76,6 +79,14 @@ class DeepInputs:
     def setting(self, audit: str, name: str, default):
         return (self.settings.get(audit) or {}).get(name, default)
 
+    def each_model(self, audit: str) -> Iterator[tuple[str, ModelOutputs]]:
+        """Every model, with the audit's progress (model i of N, by name) and a cancel check before each."""
+        for k, (name, m) in enumerate(self.models.items()):
+            self.stop_if_cancelled()
+            self.report(stage=f"audit:{audit}", model=name, step=k, total=len(self.models),
+                        activity=f"model {k + 1} of {len(self.models)}: {name}")
+            yield name, m
+
 
 DEEP_AUDITS: dict[str, Callable[[DeepInputs], dict]] = {}
 
@@ -84,11 +95,19 @@ register_deep_audit = registrar(DEEP_AUDITS)
 
 
 def run_deep_audits(inputs: DeepInputs, names: Sequence[str] | None = None) -> dict:
+    """The audits ``names`` (default: all, in registry order); each result carries the seconds it took
+    (``elapsed_s``). Progress: the audit's place among them, then the audit's own steps and activity."""
     out: dict = {}
-    for name in names or list(DEEP_AUDITS):
+    names = list(names or DEEP_AUDITS)
+    for i, name in enumerate(names, start=1):
         inputs.stop_if_cancelled()
-        inputs.report(stage=f"audit:{name}")
-        out.update(DEEP_AUDITS[name](inputs))
+        inputs.report(stage=f"audit:{name}", audit_index=i, audit_count=len(names), step=0, total=0, activity="",
+                      model=None)
+        t0 = time.perf_counter()
+        result = DEEP_AUDITS[name](inputs)
+        if isinstance(result.get(name), dict):
+            result[name]["elapsed_s"] = round(time.perf_counter() - t0, 2)
+        out.update(result)
     return out
 
 
@@ -168,6 +187,28 @@ def layer_features(clf: Classifier, enc: Encoded, idx: np.ndarray, batch_size: i
             for store, x in zip(per_layer, pooled):
                 store.append(x)
     return [np.concatenate(xs) for xs in per_layer]
+
+
+def model_layer_features(inp: DeepInputs, name: str, which: str, idx: np.ndarray) -> list[np.ndarray]:
+    """:func:`layer_features` of notes ``idx`` of set ``which`` ("forget" or "eval") under model ``name``, kept
+    for the other audits. A model whose encoder is bit-identical to the original's (a sparse or head-only
+    edit, ``changed_rows`` known) takes the original's states and passes again only the notes that contain a
+    changed embedding row: the other notes' states are the original's (eval mode, same weights, same ids)."""
+    key = (name, which, np.asarray(idx).tobytes())
+    if key in inp.layer_cache:
+        return inp.layer_cache[key]
+    m, enc = inp.models[name], getattr(inp, which)
+    if name != ORIGINAL and m.changed_rows is not None and ORIGINAL in inp.models:
+        feats = [x.copy() for x in model_layer_features(inp, ORIGINAL, which, idx)]
+        rows = np.asarray(m.changed_rows, dtype=np.int64)
+        todo = np.array([k for k, i in enumerate(idx) if np.isin(enc.ids[int(i)], rows).any()], dtype=int)
+        if len(todo):
+            for store, x in zip(feats, layer_features(m.clf, enc, np.asarray(idx)[todo])):
+                store[todo] = x
+    else:
+        feats = layer_features(m.clf, enc, np.asarray(idx))
+    inp.layer_cache[key] = feats
+    return feats
 
 
 # the probes' one recipe is the statistics module's (the membership attacks of a run use it too)

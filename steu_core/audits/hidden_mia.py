@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..stats import auc_with_interval, cross_validated_scores, tpr_at_fpr
-from .deep_base import DeepInputs, layer_features, register_deep_audit
+from .deep_base import DeepInputs, model_layer_features, register_deep_audit
 
 NAME = "hidden_mia"
 ATTACK = "learned (mean-pooled layers)"
@@ -40,11 +40,9 @@ def hidden_mia(inp: DeepInputs) -> dict:
         out["skipped"] = skipped
         return {NAME: out}
     y = np.r_[np.ones(n_mem, dtype=int), np.zeros(n_non, dtype=int)]
-    for name, m in inp.models.items():
-        inp.stop_if_cancelled()
-        inp.report(stage=f"audit:{NAME}", model=name)
-        members = layer_features(m.clf, inp.forget, np.arange(n_mem))
-        others = layer_features(m.clf, inp.eval, nonmembers)
+    for name, m in inp.each_model(NAME):
+        members = model_layer_features(inp, name, "forget", np.arange(n_mem))
+        others = model_layer_features(inp, name, "eval", nonmembers)
         x = np.concatenate([np.concatenate(members, axis=1), np.concatenate(others, axis=1)])
         s = cross_validated_scores(x, y, FOLDS, c, inp.seed)
         auc, ci = auc_with_interval(s[:n_mem], s[n_mem:], inp.seed, inp.n_boot)

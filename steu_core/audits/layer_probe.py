@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..stats import auc_with_interval
-from .deep_base import DeepInputs, layer_features, probe_scores, register_deep_audit
+from .deep_base import DeepInputs, model_layer_features, probe_scores, register_deep_audit
 
 NAME = "layer_probe"
 HEAD_INPUT = "head input"
@@ -57,10 +57,8 @@ def layer_probe(inp: DeepInputs) -> dict:
         out["skipped"] = "the evaluation notes probed need at least 2 of the forget class and 2 of the others"
         return {NAME: out}
     folds = min(folds, folds_ok)
-    for name, m in inp.models.items():
-        inp.stop_if_cancelled()
-        inp.report(stage=f"audit:{NAME}", model=name)
-        feats = layer_features(m.clf, inp.eval, idx)
+    for name, m in inp.each_model(NAME):
+        feats = model_layer_features(inp, name, "eval", idx)
         depths = [{"depth": d, **_probe_auc(x, y, folds, c, inp)} for d, x in zip(_depth_names(len(feats)), feats)]
         if m.eval_feats is not None:
             depths.append({"depth": HEAD_INPUT, **_probe_auc(m.eval_feats[idx].numpy(), y, folds, c, inp)})

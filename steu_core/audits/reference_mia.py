@@ -61,6 +61,8 @@ def _reference_features(inp: DeepInputs) -> tuple[str, np.ndarray, np.ndarray, n
     if clf.adapter is None:
         return "the base checkpoint has no exact head adapter, so its features cannot be read"
     eval_nm = inp.eval.subset(np.flatnonzero(nm).tolist())
+    inp.report(stage="audit:reference_mia", activity=f"the pretrained base encoder's features of "
+                                                     f"{len(inp.forget) + len(eval_nm) + len(inp.retain)} notes")
     feats = [compute_features(clf, e).float().cpu().numpy() for e in (inp.forget, eval_nm, inp.retain)]
     return (f"pretrained base encoder ({base})", *feats)
 
@@ -96,7 +98,7 @@ def _reference_probabilities(inp: DeepInputs, pool: np.ndarray, f_ret: np.ndarra
     p_ref = np.empty((len(pool), n_ref))
     for j in range(n_ref):
         inp.stop_if_cancelled()
-        inp.report(stage="audit:reference_mia", step=j + 1, total=n_ref)
+        inp.report(stage="audit:reference_mia", step=j, total=n_ref, activity=f"reference model {j + 1} of {n_ref}")
         x = np.concatenate([f_ret, pool[in_mask[:, j]]])
         y = np.concatenate([inp.retain_labels, np.full(int(in_mask[:, j].sum()), fc)])
         p_ref[:, j] = _fit_predict(x, y, pool, fc, c, inp.seed + j)

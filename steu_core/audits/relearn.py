@@ -90,7 +90,8 @@ def _model_row(name: str, m: ModelOutputs, inp: DeepInputs, cfg: dict, draws: di
         steps = []
         for r, (fi, ri) in enumerate(draws[n]):
             inp.stop_if_cancelled()
-            inp.report(stage="audit:relearn", model=name, n=n, repeat=r + 1)
+            inp.report(stage="audit:relearn", model=name, n=n, repeat=r + 1,
+                       activity=f"{name}: {n} notes, draw {r + 1} of {len(draws[n])}")
             s, _ = _relearn_head(m, fi.tolist(), ri.tolist(), inp, eval_y, cfg["max_steps"], cfg["lr"],
                                  cfg["threshold"])
             steps.append(s)

@@ -13,13 +13,17 @@ min to max at 93.75 %, and its exact coverage is recorded).
 Defaults (lr 5e-5, n = 8, 20 steps, checked every 2) come from bench/relearn_sensitivity.py, where
 this attacker undid STEU, head-only and random-rows unlearning in about 4 steps on Medical Abstracts
 while the retrain oracle held past 20. A step count at or below the oracle's means the class was
-hidden, not removed. Costly on a CPU (an encoder pass forward and back per step, per draw, per model).
+hidden, not removed. Costly on a CPU (an encoder pass forward and back per step, per draw, per model, and a
+pass over the evaluation sample per check): a comparison runs the CPU-sized set :data:`QUICK` unless it
+asks for the full set (``compare --full-relearning``, the defaults above); settings given by name override
+either. ``steu_core.compare.estimate`` prices both before a start.
 """
 from __future__ import annotations
 
 import copy
 import math
 from dataclasses import asdict, dataclass, fields
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +36,11 @@ from .deep_base import (DeepInputs, ModelOutputs, forget_f1, register_deep_audit
 
 MIN_DRAWS = 5
 NAME = "relearn_full"
+# the CPU-sized set a comparison runs by default (the class definition's defaults are the full set): the
+# fewest draws that give the median an interval, 8 steps instead of 20 (the sensitivity study's attacker
+# undid STEU in about 4), and forget F1 checked on 90 stratified evaluation notes instead of 300 (most of a
+# draw's time on a CPU goes to the training steps and these checks)
+QUICK = {"draws": MIN_DRAWS, "max_steps": 8, "eval_max": 90}
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,12 @@ class FullRelearnSettings:
 register_settings_check(NAME)(FullRelearnSettings.from_dict)
 
 
+def set_words(given: dict | None = None) -> str:
+    """A set of the attacker's settings in words (``given`` over the full set's defaults)."""
+    cfg = FullRelearnSettings.from_dict(given or {})
+    return f"{cfg.draws} draws of up to {cfg.max_steps} steps, checked on {cfg.eval_max} evaluation notes"
+
+
 def _eval_f1(model, inp: DeepInputs, eval_idx: list[int], eval_y: torch.Tensor, pad: int, dev) -> float:
     preds = []
     with torch.no_grad():
@@ -80,8 +95,10 @@ def _eval_f1(model, inp: DeepInputs, eval_idx: list[int], eval_y: torch.Tensor, 
 
 
 def relearn_steps(m: ModelOutputs, fi: list[int], ri: list[int], inp: DeepInputs, eval_idx: list[int],
-                  eval_y: torch.Tensor, cfg: FullRelearnSettings) -> int | None:
-    """Steps of full fine-tuning (on a copy: the model is never touched) until forget F1 > threshold; None = never."""
+                  eval_y: torch.Tensor, cfg: FullRelearnSettings,
+                  tick: Callable[[int], None] = lambda step: None) -> int | None:
+    """Steps of full fine-tuning (on a copy: the model is never touched) until forget F1 > threshold; None = never.
+    ``tick(step)`` hears each step as it starts (the progress of the draw)."""
     clf = m.clf
     model = copy.deepcopy(clf.model)
     model.eval()  # no dropout: the attacker's steps are deterministic for a draw
@@ -95,6 +112,8 @@ def relearn_steps(m: ModelOutputs, fi: list[int], ri: list[int], inp: DeepInputs
     if _eval_f1(model, inp, eval_idx, eval_y, pad, dev) > cfg.threshold:
         return 0
     for step in range(1, cfg.max_steps + 1):
+        inp.stop_if_cancelled()
+        tick(step)
         loss = F.cross_entropy(model(input_ids=ids, attention_mask=mask).logits.float(), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -117,11 +136,18 @@ def relearn_full(inp: DeepInputs) -> dict:
                        "n retain notes, Adam", "per_model": {}}
     # other draws than the head attacker's (salt), so the two audits are independent samples
     draws = relearn_draws(inp, cfg.n, cfg.draws, salt=7)
-    for name, m in inp.models.items():
+    total = len(inp.models) * len(draws) * cfg.max_steps
+    for k, (name, m) in enumerate(inp.models.items()):
         steps = []
         for r, (fi, ri) in enumerate(draws):
             inp.stop_if_cancelled()
-            inp.report(stage=f"audit:{NAME}", model=name, n=cfg.n, repeat=r + 1)
-            steps.append(relearn_steps(m, fi.tolist(), ri.tolist(), inp, eval_idx, eval_y, cfg))
+            done = (k * len(draws) + r) * cfg.max_steps
+
+            def tick(step: int, name=name, r=r, done=done) -> None:
+                inp.report(stage=f"audit:{NAME}", model=name, repeat=r + 1, step=done + step - 1, total=total,
+                           activity=f"{name}: draw {r + 1} of {len(draws)}, step {step} of {cfg.max_steps}")
+
+            tick(0)
+            steps.append(relearn_steps(m, fi.tolist(), ri.tolist(), inp, eval_idx, eval_y, cfg, tick))
         out["per_model"][name] = {f"n{cfg.n}": steps_summary(steps, cfg.max_steps)}
     return {NAME: out}

@@ -31,8 +31,9 @@ def method_rows(stage: str, detail: dict) -> list[dict]:
     return rows
 
 
-def phase_text(stage: str, detail: dict, step: int = 0, total: int = 0) -> str:
-    """What the comparison as a whole is doing, in one line."""
+def phase_text(stage: str, detail: dict, step: int = 0, total: int = 0, activity: str = "") -> str:
+    """What the comparison as a whole is doing, in one line: in a deep audit, which audit of how many and
+    where inside it (``activity``: the audit's words, e.g. "steu: draw 2 of 5, step 6 of 10")."""
     if stage == "method":
         n = len(detail.get("methods") or []) or total
         return f"Running method {detail.get('index')} of {n}: {detail.get('method')}"
@@ -40,15 +41,20 @@ def phase_text(stage: str, detail: dict, step: int = 0, total: int = 0) -> str:
         model = detail.get("method")
         return "Scoring every model on the same notes" + (f" ({model})" if model else "")
     if stage.startswith("audit:"):
-        text = f"Deep audit: {stage.split(':', 1)[1].replace('_', ' ')}"
+        index, count = int(detail.get("audit_index") or 0), int(detail.get("audit_count") or 0)
+        text = f"Deep audit {index} of {count}: " if index and count else "Deep audit: "
+        text += stage.split(':', 1)[1].replace('_', ' ')
+        if activity:
+            return f"{text} · {activity}"
         return text + (f" (step {step} of {total})" if total else "")
     if stage == "table":
         return "Writing the table"
     return stages.stage_words(stage)
 
 
-def overall_fraction(stage: str, detail: dict) -> float:
-    """How far the whole comparison is, 0..1 (the method runs share the first 80 %, evenly)."""
+def overall_fraction(stage: str, detail: dict, step: int = 0, total: int = 0) -> float:
+    """How far the whole comparison is, 0..1 (the method runs share the first 80 %, evenly; the deep audits
+    share theirs evenly too, each moving with its own ``step`` of ``total``)."""
     if stage == "method":
         methods = detail.get("methods") or []
         rows = method_rows(stage, detail)
@@ -56,7 +62,11 @@ def overall_fraction(stage: str, detail: dict) -> float:
     if stage == "score":
         return METHODS_END
     if stage.startswith("audit:"):
-        return SCORE_END
+        index, count = int(detail.get("audit_index") or 0), int(detail.get("audit_count") or 0)
+        if not (index and count):
+            return SCORE_END
+        inside = min(1.0, step / total) if total else 0.0
+        return SCORE_END + (AUDITS_END - SCORE_END) * (index - 1 + inside) / count
     if stage == "table":
         return AUDITS_END
     return 0.0

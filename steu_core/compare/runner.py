@@ -57,6 +57,7 @@ def run_comparison(req: CompareRequest, progress: Callable[[dict], None] | None 
         results = _run_methods(req, stage.path, report, is_cancelled)
         report({"stage": "score", "method": None, "run": {}, "activity": ""})
         inputs = deep_inputs_from_runs(req, stage.path, report, is_cancelled)
+        report({"method": None})  # the audits name the model they are at themselves
         audits = run_deep_audits(inputs, req.audits)
         report({"stage": "table"})
         comparison = build_comparison(req, results, audits, inputs, time.perf_counter() - t_start)
@@ -73,8 +74,10 @@ def run_comparison(req: CompareRequest, progress: Callable[[dict], None] | None 
         stage.finish()
         return out
     except BaseException as exc:
-        state = "cancelled" if isinstance(exc, (Cancelled, KeyboardInterrupt)) else "failed"
-        stage.fail(state, str(exc) if isinstance(exc, SteuError) else failure_message(exc))
+        if isinstance(exc, (Cancelled, KeyboardInterrupt)):
+            stage.discard()  # nothing of a cancelled comparison is kept, not even its staging directory
+        else:
+            stage.fail("failed", str(exc) if isinstance(exc, SteuError) else failure_message(exc))
         raise
 
 
@@ -178,4 +181,4 @@ def deep_inputs_from_runs(req: CompareRequest, root: str | Path, report: Callabl
     return DeepInputs(labels=clf.labels, forget_class_id=fc, forget=enc_f, eval=enc_e,
                       eval_labels=np.array([clf.labels.index(y) for y in evaluation.labels]), retain=enc_r,
                       retain_labels=retain_ids[pick].numpy(), models=models, seed=req.seed, n_boot=req.n_boot,
-                      settings=req.audit_settings, progress=report, cancel=is_cancelled)
+                      settings=req.deep_audit_settings(), progress=report, cancel=is_cancelled)

@@ -133,7 +133,7 @@ def build_comparison(req: CompareRequest, results: dict[str, dict], audits: dict
         "model": nested_get(first, "model", "source"), "device": first.get("device"), "seed": req.seed,
         "methods": list(req.methods), "oracle": ORACLE if ORACLE in results else None,
         "data": {**first.get("data", {}), "retain_sample": len(inputs.retain)},
-        "rows": rows, "noise": noise,
+        "relearning_set": "full" if req.full_relearning else "quick", "rows": rows, "noise": noise,
         "findings": findings(rows, noise, metrics, step_bounds(audits, n_values, full_n)),
         "audits": json_safe(audits), "total_seconds": total_seconds, "definitions": dict(DEFINITIONS),
     }

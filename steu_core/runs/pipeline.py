@@ -37,6 +37,7 @@ from ..pmi import coverage
 from ..request import UnlearnRequest
 from ..verdicts import compute_verdicts
 from . import original_cache, record
+from .forget_index import forget_file_sha256, write_forget_index
 from .assemble import results_of
 from .record import SEED_AUDITS, seed_figures, seed_spread
 from .prepare import RequestData, check_max_length, prepare_data
@@ -46,8 +47,7 @@ from .step_results import (Audited, Computed, Control, LoadedModel, MethodRun, N
 
 
 def run_unlearning(req: UnlearnRequest, progress: Callable[[dict], None] | None = None,
-                   cancel: Callable[[], bool] | None = None,
-                   on_wait: Callable[[dict], None] | None = None) -> Path:
+                   cancel: Callable[[], bool] | None = None, on_wait: Callable[[dict], None] | None = None) -> Path:
     """Run ``req`` and return the finished run directory. Raises SteuError on any bad input.
 
     The request is checked first (nothing is written if that fails); then the model's run lock is
@@ -308,8 +308,8 @@ def write_evidence(ctl: Control, computed: Computed, audited: Audited, seeds: Se
         raise SteuError("the original model directory changed during the run; the result was discarded.",
                         hint="Another program is writing to it; make a read-only copy and run again.")
     forget, patch_sha = computed.data.forget, file_sha256(path / "patch.safetensors")
-    forget_file = req.forget or req.forget_ids  # the file that named the forget set (notes or ids)
-    forget_file_sha = file_sha256(Path(forget_file)) if forget_file else None
+    forget_file_sha = forget_file_sha256(req)  # the file that named the forget set (notes or ids)
+    write_forget_index(path, forget, computed.model.clf.labels[computed.data.forget_class_id], computed.data.train)
     write_json_atomic(path / "manifest.json", record.build_manifest(
         ctl.run_id, model.path, model.original_hash, new_hash, forget, forget_file_sha, patch_sha))
     hashes = {"original_model": model.sha256, "unlearned_model": new_hash["sha256"],

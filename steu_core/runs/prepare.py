@@ -10,6 +10,7 @@ from ..errors import ConfigError, DataError
 from ..forget_ids import forget_by_ids, read_forget_notes, read_ids, training_ids
 from ..model import Classifier
 from ..request import RunRequest
+from .forget_index import forget_from_run, forget_source_of_run
 
 # Models whose position ids start after the padding index (so fewer positions are usable)
 OFFSET_POSITION_MODELS = {"roberta", "xlm-roberta", "camembert", "longformer", "data2vec-text"}
@@ -111,6 +112,8 @@ def load_forget_set(req: RunRequest, train: NoteSet, name: str, labels: list[str
         ids = read_ids(req.forget_ids, req.id_column, req.max_file_mb)
         _, ids_of_train = training_ids(train, req.train, req.id_column, req.max_file_mb)
         forget = forget_by_ids(train, ids_of_train, ids)
+    elif req.forget_from_run:
+        forget = forget_from_run(req.forget_from_run, train, name)
     elif req.forget:
         forget = load_forget_file(req, name, labels, cols)
     else:
@@ -140,7 +143,8 @@ def prepare_data(req: RunRequest, clf: Classifier) -> RequestData:
     train, evaluation, forget, retain, fc = load_request_data(req, clf)
     members = training_members(forget, train)
     check_forget_was_trained(forget, members, train)
-    return RequestData(train, evaluation, forget, retain, fc, members, forget_source(req))
+    source = forget_source_of_run(req.forget_from_run, forget) if req.forget_from_run else forget_source(req)
+    return RequestData(train, evaluation, forget, retain, fc, members, source)
 
 
 def data_warnings(train: NoteSet, evaluation: NoteSet, forget: NoteSet, retain: NoteSet) -> list[str]:

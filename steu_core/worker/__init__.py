@@ -36,7 +36,8 @@ from .jobs import RUNNING_STATES, JobKind, RunStatus
 from .process import REPO_ROOT, build_command, is_zombie, process_alive
 
 RUNS = JobKind(noun="run", root=runs_dir, done_file="results.json", id_prefix="run")
-COMPARISONS = JobKind(noun="comparison", root=comparisons_dir, done_file="comparison.json", id_prefix="cmp")
+COMPARISONS = JobKind(noun="comparison", root=comparisons_dir, done_file="comparison.json", id_prefix="cmp",
+                      keeps_cancelled=False)
 ERASURES = JobKind(noun="erasure", root=erasures_dir, done_file="erasure.json", id_prefix="erase")
 # it only reads the request's uploads, which stay the request's (a run's end deletes them)
 PRECOMPUTES = JobKind(noun="background scoring", root=precomputed_dir, done_file=PRECOMPUTED_FILE, id_prefix="pre",

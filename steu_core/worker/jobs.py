@@ -36,6 +36,9 @@ class JobKind:
     done_file: str                # a directory holding this file is finished
     id_prefix: str                # new ids: <prefix>-<UTC time>-<hex>
     owns_uploads: bool = True     # its end deletes the request's uploads (a run's, a comparison's)
+    # a cancelled job leaves its staging directory with progress.json saying so (a run), or nothing at all
+    # (a comparison: its launch record says it was cancelled)
+    keeps_cancelled: bool = True
 
 
 @dataclass
@@ -170,6 +173,9 @@ def from_progress(kind: JobKind, out: Path, prog: dict, launch: dict, base: dict
 def from_launch(kind: JobKind, out: Path, launch: dict, base: dict, cancel_requested: bool) -> RunStatus:
     """A job that has not written its progress yet (or never will)."""
     pid = launch.get("pid")
+    if launch.get("cancelled") and not kind.keeps_cancelled:  # its process removed everything, or is doing so
+        return RunStatus(state="cancelled", stage="cancelled",
+                         message=f"the {kind.noun} was cancelled; nothing from it was kept", **base)
     if is_worker(pid):
         return RunStatus(state="starting", stage="starting", pid=pid, cancel_requested=cancel_requested,
                          elapsed_s=max(0.0, time.time() - float(launch.get("started_at") or time.time())), **base)
@@ -242,14 +248,18 @@ def cancel(kind: JobKind, job: str | Path, force: bool = False) -> bool:
         pid = st.pid or (launch or {}).get("pid")
         if pid and process_alive(pid):
             stop_process(pid)
-        mark_cancelled(out, f"the {kind.noun} was stopped")
+        mark_cancelled(out, f"the {kind.noun} was stopped", keep=kind.keeps_cancelled)
     return True
 
 
-def mark_cancelled(out: Path, message: str) -> None:
-    """What a job does itself on cancel, done for a process that was stopped from outside."""
+def mark_cancelled(out: Path, message: str, keep: bool = True) -> None:
+    """What a job does itself on cancel, done for a process that was stopped from outside (``keep``: its
+    progress.json stays, saying so; else the staging directory goes entirely)."""
     stage = staging_dir(out)
     if not stage.is_dir():
+        return
+    if not keep:
+        shutil.rmtree(stage, ignore_errors=True)
         return
     prog = read_progress(out) or {}
     if prog.get("state") == "running":  # the stopped process never wrote its outcome: the request is closed here

@@ -22,7 +22,12 @@ Trust and staleness:
 When no server answers, :func:`launch` returns None and the caller starts a plain process.
 STEU_WARM_WORKER=0 switches the warm worker off.
 
-    python -m steu_core.worker.warm SOCKET [--idle SECONDS] [--lock-fd FD]
+Its owners: the dashboard process that starts it, and every process that pings it through
+:func:`ensure` (each dashboard using it). It leaves within a second or two once none of them lives, so
+stopping the dashboard stops it; a job it forked goes on (its own session) and is found again from its
+files by the next dashboard.
+
+    python -m steu_core.worker.warm SOCKET [--idle SECONDS] [--lock-fd FD] [--owner PID]
 """
 from __future__ import annotations
 
@@ -42,6 +47,7 @@ import time
 from pathlib import Path
 
 import steu_core
+from steu_core.runs.staging import pid_alive
 
 try:
     import fcntl
@@ -125,7 +131,7 @@ def ensure(log: Path) -> bool:
     path = socket_path()
     if path is None:
         return False
-    if ask(path, {"ping": True}, timeout=2.0) is not None:
+    if ask(path, {"ping": True, "owner": os.getpid()}, timeout=2.0) is not None:
         return True
     lock = open(lock_file(path), "a+b")
     try:
@@ -136,7 +142,8 @@ def ensure(log: Path) -> bool:
     # The lock goes to the new server with its file descriptor, so from this moment until that
     # server exits no other caller can start a second one (its imports take seconds).
     with lock, open(log, "ab") as out:
-        subprocess.Popen([sys.executable, "-m", "steu_core.worker.warm", str(path), "--lock-fd", str(lock.fileno())],
+        subprocess.Popen([sys.executable, "-m", "steu_core.worker.warm", str(path), "--lock-fd", str(lock.fileno()),
+                          "--owner", str(os.getpid())],
                          cwd=str(_PACKAGE.parent), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                          start_new_session=True, pass_fds=(lock.fileno(),))
     return False
@@ -199,10 +206,11 @@ def preload() -> None:
         raise RuntimeError("CUDA was initialised while importing; a forked job could not use the GPU")
 
 
-def serve(path: Path, idle_s: float, lock_fd: int | None = None) -> dict | None:
-    """Serve until idle for ``idle_s`` or the socket is taken away. Returns None in the server; in a
-    forked child it returns that child's job (the caller runs it). ``lock_fd``: the socket's lock,
-    already taken by the caller that started this server."""
+def serve(path: Path, idle_s: float, lock_fd: int | None = None, owner: int | None = None) -> dict | None:
+    """Serve until idle for ``idle_s``, the socket is taken away, or every owner has ended (``owner``:
+    the first; every ping naming one adds it). Returns None in the server; in a forked child it returns
+    that child's job (the caller runs it). ``lock_fd``: the socket's lock, already taken by the caller that
+    started this server."""
     with (os.fdopen(lock_fd, "a+b") if lock_fd is not None else open(lock_file(path), "a+b")) as lock:
         if lock_fd is None:
             try:
@@ -212,7 +220,7 @@ def serve(path: Path, idle_s: float, lock_fd: int | None = None) -> dict | None:
         preload()
         signal.signal(signal.SIGTERM, leave)  # a stopped server removes its socket on the way out
         with bind(path) as listener:
-            return accept_jobs(listener, path, idle_s)
+            return accept_jobs(listener, path, idle_s, {owner} if owner else set())
 
 
 def leave(_signum, _frame) -> None:
@@ -232,17 +240,17 @@ def bind(path: Path) -> socket.socket:
     return listener
 
 
-def accept_jobs(listener: socket.socket, path: Path, idle_s: float) -> dict | None:
+def accept_jobs(listener: socket.socket, path: Path, idle_s: float, owners: set[int]) -> dict | None:
     server_pid, inode, last_job = os.getpid(), path.stat().st_ino, time.monotonic()
     try:
-        while time.monotonic() - last_job < idle_s and socket_still_ours(path, inode):
+        while time.monotonic() - last_job < idle_s and socket_still_ours(path, inode) and owned(owners):
             reap_children()
             try:
                 conn, _ = listener.accept()
             except socket.timeout:
                 continue
             with conn:
-                job = answer(conn)
+                job = answer(conn, owners)
                 if job is None:
                     continue
                 if os.fork() == 0:
@@ -255,9 +263,20 @@ def accept_jobs(listener: socket.socket, path: Path, idle_s: float) -> dict | No
             path.unlink(missing_ok=True)
 
 
-def answer(conn: socket.socket) -> dict | None:
-    """Read one request: a ping is answered here; a job is returned with its own copy of the
-    connection, on which the forked child sends its pid (:func:`run_job`)."""
+def owned(owners: set[int]) -> bool:
+    """True while some owner lives (or none was named: then only the idle time ends the server)."""
+    for pid in list(owners):
+        if not pid_alive(pid):
+            owners.discard(pid)
+            if not owners:
+                return False
+    return True
+
+
+def answer(conn: socket.socket, owners: set[int] | None = None) -> dict | None:
+    """Read one request: a ping is answered here (a ping naming an ``owner`` pid adds it to ``owners``); a
+    job is returned with its own copy of the connection, on which the forked child sends its pid
+    (:func:`run_job`)."""
     conn.settimeout(REPLY_TIMEOUT_S)
     try:
         if peer_uid(conn) not in (None, os.getuid()):
@@ -268,6 +287,9 @@ def answer(conn: socket.socket) -> dict | None:
     if not isinstance(message, dict):
         return None
     if message.get("ping"):
+        owner = message.get("owner")
+        if owners is not None and isinstance(owner, int) and not isinstance(owner, bool) and owner > 0:
+            owners.add(owner)
         conn.sendall(json.dumps({"pong": True, "pid": os.getpid()}).encode() + b"\n")
         return None
     args, env = message.get("args"), message.get("env")
@@ -343,8 +365,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("socket", type=Path)
     p.add_argument("--idle", type=float, default=IDLE_SECONDS, help="leave after this many seconds without a job")
     p.add_argument("--lock-fd", type=int, help="the socket's lock, inherited already taken")
+    p.add_argument("--owner", type=int, help="leave once this process (and every later owner) has ended")
     args = p.parse_args(argv)
-    job = serve(args.socket, args.idle, args.lock_fd)
+    job = serve(args.socket, args.idle, args.lock_fd, args.owner)
     return run_job(job) if job is not None else 0
 
 
