@@ -321,3 +321,21 @@ def test_an_erasure_started_as_a_worker_job_finishes_and_records_its_requests(wo
     assert ended.state == "finished", (ended.state, ended.message)
     erased = find_request("R13").latest(states.ERASED)
     assert erased.actor == "officer" and erased.detail["erasure"] == started.run_dir
+
+
+def test_an_erasure_audits_with_the_containment_runs_forget_set_once_the_forget_file_is_gone(world, tmp_path):
+    import shutil
+
+    forget = tmp_path / "upload-forget.csv"  # as the dashboard's upload, deleted when its run ends
+    shutil.copy(world["f1"], forget)
+    contain(world, "R14", forget, tmp_path / "run14")
+    forget.unlink()
+    done = erase(["R14"], tmp_path / "e14", checkpoint_every=50)
+    audit = load_results_of(done["audits"]["R14"]["run_dir"])
+    assert audit["data"]["forget_source"]["given_by"] != "notes" and audit["data"]["forget"]["rows"] == 12
+
+
+def load_results_of(run_dir):
+    from steu_core.runs import load_results
+
+    return load_results(run_dir)

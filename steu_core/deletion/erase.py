@@ -26,17 +26,18 @@ from ..runs.staging import Staging
 from ..train import TrainConfig, train_classifier
 from ..training_manifest import MANIFEST_FILE, HashList, read_manifest
 from ..runs.forget_hashes import load_forget_hashes
+from ..runs.forget_index import INDEX_FILE
 from .actions import actor_name, record_state
 from .book import ERASED_METHOD, RequestStatus, find_request
 from .checkpoint import TrainingCheckpoint
-from .states import ERASED, LABELS, can_move
+from .states import CONTAINED, ERASED, LABELS, can_move
 
 RETRAIN_FILE = "retrain.json"    # the saved retrain (an erasure stopped after it resumes at the audits)
 ERASURE_FILE = "erasure.json"    # the finished erasure: retrain, audits and ledger entries
 TRAIN_OVERRIDES = ("epochs", "batch_size", "lr", "max_length", "seed")
 # where each of a request's files can be given again (a forget file is the request's own: run it again to renew)
-FLAGS = {"train": "--train", "eval": "--eval", "forget": "a new run of the request",
-         "forget_ids": "a new run of the request"}
+FLAGS = {"train": "--train", "eval": "--eval", "forget": "a new run of the request (or keep the file)",
+         "forget_ids": "a new run of the request (or keep the file)"}
 
 
 @dataclass(frozen=True)
@@ -239,15 +240,31 @@ def audit_request(request_id: str, out: Path, actor: str, given: dict, progress=
 
 def audit_request_of(status: RequestStatus, out: Path, run_dir: Path, actor: str, given: dict) -> UnlearnRequest:
     f, files, rid = status.facts, status.facts["files"], status.request_id
-    where = {key: located(files[key], given.get(key) if key in ("train", "eval") else None,
-                          f"{key.replace('_', ' ')} file of request '{rid}'", FLAGS[key])
-             for key in ("train", "eval", "forget", "forget_ids") if key in files}
+    where = {key: located(files[key], given.get(key), f"{key} file of request '{rid}'", FLAGS[key])
+             for key in ("train", "eval") if key in files}
     return UnlearnRequest(train=where["train"], eval=where["eval"], forget_class=f["forget_class"],
-                          out=run_dir, model=f["model_path"], forget=where.get("forget"),
-                          forget_ids=where.get("forget_ids"), **files.get("columns", {}),
+                          out=run_dir, model=f["model_path"], **{**files.get("columns", {}), **forget_given(status)},
                           method=ERASED_METHOD, settings={"model": str(out / "model")},
                           request_id=status.request_id, requester=f.get("requester", ""),
                           reason=f.get("reason", ""), operator=actor)
+
+
+def forget_given(status: RequestStatus) -> dict:
+    """How the audit names the request's forget set: its file (notes or ids) as recorded, else, once that file is
+    gone (the dashboard deletes a run's uploads), the forget set of its containment run found again in the
+    training file by the notes' hashes (``--forget-from-run``)."""
+    files, rid = status.facts["files"], status.request_id
+    key = "forget_ids" if "forget_ids" in files else "forget" if "forget" in files else None
+    if key is None:
+        return {}  # the request forgets its whole class: the training notes of the class
+    try:
+        return {key: located(files[key], None, f"{key.replace('_', ' ')} file of request '{rid}'", FLAGS[key])}
+    except DataError:
+        contained = status.latest(CONTAINED)
+        run = (contained.detail.get("run_dir") if contained else None) or ""
+        if not (Path(run) / INDEX_FILE).is_file():
+            raise
+        return {"forget_from_run": run, "id_column": None, "forget_text_column": None, "forget_label_column": None}
 
 
 def record_erased(request_id: str, out: Path, record: dict, audit: dict, actor: str) -> dict:
