@@ -31,7 +31,8 @@ POINTS = {
     "select": {"in_staging": {"progress.json"}},
     "unlearn": {"in_staging": {"progress.json"}},
     "save": {"in_staging": {"progress.json", "model"}},
-    "finish": {"in_staging": {"progress.json", "model", "patch.safetensors", "manifest.json", "results.json"}},
+    "finish": {"in_staging": {"progress.json", "model", "patch.safetensors", "manifest.json", "results.json",
+                          "forget-notes.json"}},,
 }
 
 
@@ -81,7 +82,8 @@ def test_kill9_leaves_nothing_finished_and_rerun_succeeds(point, data, tmp_path,
     assert r["hashes"]["original_model"] == tree_before["sha256"]
     assert r["param_diff_verdict"] == "pass"
     assert not staging_dir(out).exists()
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "model", "patch.safetensors", "results.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["forget-notes.json", "manifest.json", "model", "patch.safetensors",
+                                                       "results.json"]
     verdict = Ledger().verify()
     assert verdict.ok and verdict.n_entries == 4
     closed = Ledger().entries()[1]  # reclaiming the dead run's staging closed its request
