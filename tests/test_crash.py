@@ -32,7 +32,7 @@ POINTS = {
     "unlearn": {"in_staging": {"progress.json"}},
     "save": {"in_staging": {"progress.json", "model"}},
     "finish": {"in_staging": {"progress.json", "model", "patch.safetensors", "manifest.json", "results.json",
-                          "forget-notes.json"}},,
+                          "forget-notes.json"}},
 }
 
 
