@@ -8,7 +8,7 @@ from html import escape
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..format import label
+from ..format import label, percent
 from ..phi import mask_tokens
 from .base import AFTER, AFTER_LIGHT, BEFORE, BEFORE_DARK, DIAGONAL, bar_text, label_text, layout, num, token_text
 
@@ -189,7 +189,7 @@ def changed_fraction(results: dict) -> go.Figure:
         emb = rows * int(hidden)
         bars.append((f"Changed: {rows} embedding rows", emb, AFTER_LIGHT, f"{emb:,}"))
         bars.append(("Changed: head and other", max(changed - emb, 0), AFTER_LIGHT, f"{max(changed - emb, 0):,}"))
-    bars.append(("Changed in total", changed, AFTER, f"{changed:,} ({100 * frac:.3f} %)"))
+    bars.append(("Changed in total", changed, AFTER, f"{changed:,} ({percent(frac, 3)})"))
     bars = [b for b in bars if b[1] > 0] or bars[:1]
     bars.reverse()
     fig = go.Figure(go.Bar(
@@ -198,9 +198,9 @@ def changed_fraction(results: dict) -> go.Figure:
         textposition=["inside" if b[1] == total and b[0] == "All parameters" else "outside" for b in bars],
         insidetextanchor="end", insidetextfont=dict(color="white"),
         hovertemplate="%{y}: %{x:,} parameters<extra></extra>"))
-    layout(fig, f"Parameters changed: {100 * frac:.3f} % of the model ({_human(changed)} of {_human(total)})",
+    layout(fig, f"Parameters changed: {percent(frac, 3)} of the model ({_human(changed)} of {_human(total)})",
             showlegend=False)
-    fig.add_annotation(text=f"{100 * (1 - frac):.3f} % of all parameters are bit-identical to the original model",
+    fig.add_annotation(text=f"{percent(1 - frac, 3)} of all parameters are bit-identical to the original model",
                        xref="paper", yref="paper", x=0, y=1.02, xanchor="left", yanchor="bottom", showarrow=False,
                        font=dict(size=13, color=BEFORE_DARK))
     hi = max(total, changed, 10)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from .. import distributed
-from ..format import printable
+from ..format import percent, printable
 from ..request import UnlearnRequest
 from ..runs import run_unlearning
 from ..report.summary import members_note, seeds_note
@@ -62,7 +62,7 @@ def summary_text(r: dict, out: Path) -> str:
                      f"(95% CI {lo:.3f}-{hi:.3f}; 0.5 = attacker guessing)")
     lines += [
         f"  parameters changed {r['params_changed']:,} of {r['params_total']:,} "
-        f"({100 * r['params_changed_fraction']:.3f} %), forget-set coverage {100 * r['coverage']['fraction']:.1f} %",
+        f"({percent(r['params_changed_fraction'])}), forget-set coverage {percent(r['coverage']['fraction'], 3)}",
         f"  parameter diff: {r['param_diff_verdict'].upper()} - {r['param_diff_message']}",
         f"  time: select {r['wall_seconds']['select']:.1f} s, unlearn {r['wall_seconds']['unlearn']:.1f} s, "
         f"audit {r['wall_seconds']['audit']:.1f} s",
