@@ -10,7 +10,7 @@ from .. import distributed
 from ..format import percent, printable
 from ..request import UnlearnRequest
 from ..runs import run_unlearning
-from ..report.summary import members_note, seeds_note
+from ..report.summary import beyond_limit_text, members_note, seeds_note
 from ..verdicts import QUESTIONS, VERDICT_WORDS, headline, run_verdicts, verdict_items
 from .progress import ProgressBar
 
@@ -86,7 +86,7 @@ def data_notes(r: dict) -> list[str]:
     if n_trunc:
         parts = ", ".join(f"{v} {k}" for k, v in n_trunc.items())
         lines.append(f"  note: {parts} note(s) were longer than {trunc.get('max_length')} tokens and were truncated "
-                     "(raise --max-length to use more of each note)")
+                     f"(raise --max-length to use more of each note).{beyond_limit_text(r)}")
     lines += [f"  note: {n}" for n in (seeds_note(r), members_note(r)) if n] + spread_lines(r)
     return lines + [f"  warning: {w}" for w in r.get("warnings") or []]
 
