@@ -97,8 +97,13 @@ def confusion_matrices(results: dict) -> go.Figure:
     return fig
 
 
-def mia_roc(results: dict) -> go.Figure:
-    """Membership-inference ROC curves (loss and confidence attacks), before and after, with AUCs."""
+ROC_WIDE_HEIGHT = 450  # the legend beside the plot: a slide at 1280x720 and half a PDF page hold it whole
+
+
+def mia_roc(results: dict, legend_beside: bool = False) -> go.Figure:
+    """Membership-inference ROC curves (loss and confidence attacks), before and after, with AUCs. The legend
+    sits under the square plot (a narrow column), or beside it (``legend_beside``: a wide, low figure for a
+    slide or a PDF page)."""
     mia = results.get("mia") or {}
     fig = go.Figure()
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="Chance: AUC 0.5 (the attacker guesses)",
@@ -125,10 +130,14 @@ def mia_roc(results: dict) -> go.Figure:
     title = ("Membership inference: ROC curves<br><span style='font-size:13px;color:#5f6368'>"
              "Can an attacker tell forget-set notes<br>from unseen notes of the class?</span>")
     layout(fig, title)
-    # The legend sits under the plot, so it never hides a curve and stays legible when printed.
-    fig.update_layout(legend=dict(orientation="v", yanchor="top", y=-0.13, xanchor="left", x=-0.15,
-                                  font=dict(size=12), title=dict(text="95 % intervals in brackets")),
-                      margin=dict(l=90, r=30, t=105, b=40), height=780)
+    # The legend sits outside the plot, so it never hides a curve and stays legible when printed.
+    legend = dict(font=dict(size=12), title=dict(text="95 % intervals in brackets"), orientation="v")
+    if legend_beside:
+        fig.update_layout(legend=dict(legend, yanchor="middle", y=0.5, xanchor="left", x=1.04),
+                          margin=dict(l=90, r=20, t=125, b=70), height=ROC_WIDE_HEIGHT)
+    else:
+        fig.update_layout(legend=dict(legend, yanchor="top", y=-0.13, xanchor="left", x=-0.15),
+                          margin=dict(l=90, r=30, t=105, b=40), height=780)
     # two-line axis titles: the plot is square, so a one-line title longer than its side was cut
     fig.update_xaxes(title_text="False positive rate<br>(unseen notes flagged as members)", range=[0, 1],
                      constrain="domain", tickformat=".1f", dtick=0.2)

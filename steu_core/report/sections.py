@@ -201,6 +201,10 @@ def results(doc: ReportDocument, c: dict) -> None:
              bold_rows={i for i, p in enumerate(per_class) if p["forgotten"]}, title="F1 per class")
 
 
+# A chart is at most this high (mm), so that two charts with their headings and captions share a page.
+CHART_MAX_H = 96
+
+
 def charts(doc: ReportDocument, c: dict, images: dict, sizes: dict) -> None:
     doc.h1("6. Charts")
     for spec in c["charts"]:
@@ -209,10 +213,9 @@ def charts(doc: ReportDocument, c: dict, images: dict, sizes: dict) -> None:
         img = images.get(spec["id"])
         if isinstance(img, Path):
             wpx, hpx = sizes[spec["id"]]
-            max_w = 140 if spec["id"] == "mia_roc" else doc.pdf.epw
-            doc.space_for(doc.image_height(wpx, hpx, max_w) + 24)  # the heading stays with its chart
+            doc.space_for(doc.image_height(wpx, hpx, max_h=CHART_MAX_H) + 24)  # the heading stays with its chart
             doc.h2(spec["title"])
-            doc.image(img, wpx, hpx, spec["caption"], max_w=max_w)
+            doc.image(img, wpx, hpx, spec["caption"], max_h=CHART_MAX_H)
         else:
             doc.h2(spec["title"])
             doc.para(str(img or "chart unavailable"), size=9, style="I", color=GREY)
@@ -287,8 +290,7 @@ def ledger(doc: ReportDocument, c: dict, n: int) -> None:
 
 def proof_of_run(doc: ReportDocument, c: dict) -> None:
     """The run entry's inclusion proof and checkpoint in words (the same JSON is attached to the file)."""
-    doc.h2("Inclusion proof of the run entry")
-    doc.kv(proof_rows(c["ledger"].get("proof")), size=8.5)
+    doc.kv(proof_rows(c["ledger"].get("proof")), size=8.5, title="Inclusion proof of the run entry")
     doc.note("The checkpoint was signed when this report was made and covers the run's entry; the audit path leads "
              "from the entry to the checkpoint's Merkle root (RFC 9162). The same evidence is attached to this PDF "
              "as steu-evidence.json. This file's own SHA-256 cannot be inside it: it is recorded in the ledger after "
