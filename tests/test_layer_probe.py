@@ -54,9 +54,9 @@ def test_layer_probe_caption_names_the_dashed_line_for_what_it_is():
     said in plain words to leave the class readable inside the model."""
     text = layer_probe_caption(_probe_comparison(original=[0.98, 0.99], steu=[0.97, 0.98], head_only=[0.96, 0.99]))
     assert "No retrain oracle was in this comparison" in text and "dashed line is the retrain oracle" not in text
-    assert "head_only dotted" in text and "steu solid" in text
+    assert "head_only dotted pink" in text and "steu solid teal" in text and "original solid grey" in text
     assert "For steu (lowest 0.97) and head_only (lowest 0.96), the probe AUC is at least 0.9 at every depth" in text
     assert "still readable inside the model" in text
     with_oracle = layer_probe_caption(_probe_comparison(original=[0.9, 0.99], retrain_oracle=[0.6, 0.7], steu=[0.5, 0.8]))
-    assert "The dashed line is the retrain oracle (retrain_oracle)" in with_oracle and "retrain_oracle dashed" in with_oracle
+    assert "The dashed line is the retrain oracle (retrain_oracle)" in with_oracle and "retrain_oracle dashed black" in with_oracle
     assert "still readable inside the model" not in with_oracle  # no model keeps the class above 0.9 everywhere

@@ -15,6 +15,8 @@ OTHER_COLOURS = ["#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d
 # A probe AUC at least this high at every depth is "near 1": the class is still readable inside the model.
 READABLE_AUC = 0.9
 LINE_WORDS = {"solid": "solid", "dash": "dashed", "dot": "dotted"}
+COLOUR_WORDS = dict(zip([BEFORE, AFTER, ORACLE_COLOUR, *OTHER_COLOURS],
+                        ["grey", "teal", "black", "orange", "purple", "pink", "green", "yellow", "brown"]))
 
 
 def _style(name: str, i: int) -> dict:
@@ -66,7 +68,8 @@ def layer_probe_caption(comparison: dict) -> str:
     """The layer-probe chart in words: which line is which (the dashed reference is the retrain oracle only
     when one was compared), and which models the probe still reads the class in at every depth."""
     curves = _curves(comparison)
-    lines = ", ".join(f"{name} {LINE_WORDS[_style(name, i)['dash']]}" for i, name in enumerate(curves))
+    styles = {name: _style(name, i) for i, name in enumerate(curves)}
+    lines = ", ".join(f"{name} {LINE_WORDS[s['dash']]} {COLOUR_WORDS[s['color']]}" for name, s in styles.items())
     text = ["A linear probe on held-out notes at each depth of the network: how well the forgotten class can still "
             "be told from the others (AUC 0.5: not at all; near 1: every time). "
             + (f"Lines: {lines}." if lines else "")]
@@ -76,7 +79,7 @@ def layer_probe_caption(comparison: dict) -> str:
     else:
         text.append("No retrain oracle was in this comparison, so no line is a floor: a pretrained encoder often "
                     "tells the class apart without ever being trained on it, and only a retrain shows how much of "
-                    "what the probe reads the forget notes left.")
+                    "that reading the forget notes leave behind.")
     lowest = {name: _lowest_auc(d) for name, d in curves.items() if name != "original"}
     readable = [f"{name} (lowest {number(a, 2)})" for name, a in lowest.items() if a is not None and a >= READABLE_AUC]
     if readable:
