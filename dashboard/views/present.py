@@ -7,7 +7,7 @@ import hashlib
 
 import streamlit as st
 
-from dashboard import run_choice
+from dashboard import common, run_choice
 from steu_core.report.html import PARTS_STYLE, facts_html, render_html, verdicts_html
 from steu_core.report.slides import build_slides, latest_report
 from steu_core.runs import load_results
@@ -55,16 +55,24 @@ top[4].button("Last", shortcut="End", on_click=_go, args=(len(ids) - 1,), width=
 slide = slides[current]
 st.query_params["slide"] = slide["id"]
 
-st.caption(f"Slide {current + 1} of {len(slides)} · keys: ← → Home End")
-st.markdown(f"# {slide['title']}".replace("$", "\\$"))
+where_am_i, back = st.columns([3, 1], vertical_alignment="center")
+where_am_i.caption(f"Slide {current + 1} of {len(slides)} · keys: ← → Home End")
+# the meeting page has no sidebar: the way back to the app is here
+back.page_link(common.PAGES.get("results", "views/results.py"), label="Back to the app", icon=":material/arrow_back:",
+               query_params={"run": run_id})
+st.markdown(f"## {slide['title']}".replace("$", "\\$"))
+n_charts = sum(block["kind"] == "chart" for block in slide["blocks"])
+chart_slots = None  # a slide's charts side by side, where the first of them comes
 for n, block in enumerate(slide["blocks"]):
     if block["kind"] == "verdicts":
         st.html(verdicts_html(block["items"]))
     elif block["kind"] == "facts":
         st.html(facts_html(block["rows"]))
     elif block["kind"] == "chart":
-        st.plotly_chart(block["figure"], theme=None, config=PLOT_CONFIG, key=f"p_{slide['id']}_{n}")
-        st.caption(block["caption"])
+        chart_slots = chart_slots or iter(st.columns(n_charts) if n_charts > 1 else [st.container()])
+        where = next(chart_slots)
+        where.plotly_chart(block["figure"], theme=None, config=PLOT_CONFIG, key=f"p_{slide['id']}_{n}")
+        where.caption(block["caption"])
     else:
         st.markdown(f"**{block['title']}.**")
         st.text(block["text"])

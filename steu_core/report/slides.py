@@ -35,7 +35,14 @@ def build_slides(r: dict, report: dict | None = None) -> list[dict]:
             membership_slide(r), proof_slide(r), limitations_slide(about), evidence_slide(r, report)]
 
 
+# A slide's chart is at most this high (px): with the slide's title and the chart's caption it fits a 1280x720
+# screen; a slide's two charts are shown side by side (the Presentation page).
+SLIDE_CHART_HEIGHT = 450
+
+
 def _chart(cid: str, figure, caption: str) -> dict:
+    if not figure.layout.height or figure.layout.height > SLIDE_CHART_HEIGHT:
+        figure.update_layout(height=SLIDE_CHART_HEIGHT)
     return {"kind": "chart", "id": cid, "figure": figure, "caption": caption}
 
 
@@ -83,7 +90,7 @@ def membership_slide(r: dict) -> dict:
     mia = r.get("mia") or {}
     facts = [(f"{a['attack']} ({a['attacker']})",
               f"original {a['original']} · after {a['after']} · retrain {a['retrain']}", False) for a in attack_table(r)]
-    blocks = [_chart("mia_roc", charts.mia_roc(r),
+    blocks = [_chart("mia_roc", charts.mia_roc(r, legend_beside=True),
                      f"A loss and a confidence attack on {mia.get('n_members', 'n/a')} forget-set notes against "
                      f"{mia.get('n_nonmembers', 'n/a')} unseen notes of the class; AUC 0.5 means guessing.")]
     if facts:
