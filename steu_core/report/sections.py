@@ -181,7 +181,7 @@ def _settings_table(doc: ReportDocument, settings: dict) -> None:
 
 
 def results(doc: ReportDocument, c: dict) -> None:
-    doc.h1("5. Results")
+    doc.h1("5. Results", keep=20 + 7.5 * (len(c["results_table"]) + 1))  # the heading stays with its table
     w = doc.pdf.epw
     widths = [w * 0.37, w * 0.22, w * 0.22, w * 0.19]
     table = [[r["metric"], r["before"], r["after"], r["change"]] for r in c["results_table"]]
@@ -206,10 +206,11 @@ CHART_MAX_H = 96
 
 
 def charts(doc: ReportDocument, c: dict, images: dict, sizes: dict) -> None:
-    doc.h1("6. Charts")
-    for spec in c["charts"]:
-        if spec["id"] == "changed_fraction":  # shown with the parameter-diff verification
-            continue
+    shown = [spec for spec in c["charts"] if spec["id"] != "changed_fraction"]  # that one: with the param diff
+    first = images.get(shown[0]["id"]) if shown else None
+    keep = doc.image_height(*sizes[shown[0]["id"]], max_h=CHART_MAX_H) + 36 if isinstance(first, Path) else 45
+    doc.h1("6. Charts", keep=keep)  # the heading stays with the first chart
+    for spec in shown:
         img = images.get(spec["id"])
         if isinstance(img, Path):
             wpx, hpx = sizes[spec["id"]]
