@@ -61,21 +61,22 @@ where_am_i.caption(f"Slide {current + 1} of {len(slides)} · keys: ← → Home 
 back.page_link(common.PAGES.get("results", "views/results.py"), label="Back to the app", icon=":material/arrow_back:",
                query_params={"run": run_id})
 st.markdown(f"## {slide['title']}".replace("$", "\\$"))
-n_charts = sum(block["kind"] == "chart" for block in slide["blocks"])
-chart_slots = None  # a slide's charts side by side, where the first of them comes
-for n, block in enumerate(slide["blocks"]):
+# a slide whose blocks stand in columns (steu_core.report.slides) gets them; the others, one block under another
+slots = [st.container()] * len(slide["blocks"])
+for column, indices in zip(st.columns(len(slide["columns"])) if slide.get("columns") else [], slide.get("columns", [])):
+    for i in indices:
+        slots[i] = column
+for n, (where, block) in enumerate(zip(slots, slide["blocks"])):
     if block["kind"] == "verdicts":
-        st.html(verdicts_html(block["items"]))
+        where.html(verdicts_html(block["items"]))
     elif block["kind"] == "facts":
-        st.html(facts_html(block["rows"]))
+        where.html(facts_html(block["rows"]))
     elif block["kind"] == "chart":
-        chart_slots = chart_slots or iter(st.columns(n_charts) if n_charts > 1 else [st.container()])
-        where = next(chart_slots)
         where.plotly_chart(block["figure"], theme=None, config=PLOT_CONFIG, key=f"p_{slide['id']}_{n}")
         where.caption(block["caption"])
     else:
-        st.markdown(f"**{block['title']}.**")
-        st.text(block["text"])
+        where.markdown(f"**{block['title']}.**")
+        where.text(block["text"])
 
 st.divider()
 data, digest = _export(str(run_dir), (run_dir / "results.json").stat().st_mtime_ns, (report or {}).get("sha256"))
