@@ -79,7 +79,7 @@ def _escaped(s: str) -> str:
 
 def test_slides_cover_the_meeting(exported):
     slides = build_slides(exported["results"], latest_report(exported["run"]))
-    assert [s["id"] for s in slides] == ["title", "verdicts", "utility", "collateral", "membership", "proof",
+    assert [s["id"] for s in slides] == ["title", "verdicts", "utility", "collateral", "membership", "share", "proof",
                                          "limitations", "evidence"]
     proof = next(s for s in slides if s["id"] == "proof")
     assert dict((k, v) for k, v, _ in proof["blocks"][0]["rows"])["Parameter check"] == "PASS"

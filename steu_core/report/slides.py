@@ -33,7 +33,7 @@ def build_slides(r: dict, report: dict | None = None) -> list[dict]:
     about = method_text(r)
     items = summary(r, about["edits"])
     return [title_slide(r, items), verdicts_slide(items, r), utility_slide(r), collateral_slide(r),
-            membership_slide(r), proof_slide(r), limitations_slide(about), evidence_slide(r, report)]
+            membership_slide(r), share_slide(r), proof_slide(r), limitations_slide(about), evidence_slide(r, report)]
 
 
 # A slide's chart is at most this high (px): with the slide's title and the chart's caption it fits a 1280x720
@@ -116,13 +116,17 @@ def proof_slide(r: dict) -> dict:
                                     f"({percent(r.get('params_changed_fraction'))})", False),
              ("Embedding rows changed", count(r.get("changed_embedding_rows")), False),
              ("Tensors changed", ", ".join(str(t) for t in r.get("changed_tensors", [])) or "none", False)]
-    return {"id": "proof", "title": "What changed in the model: the parameter-diff proof", "columns": [[0, 1], [2]],
+    return {"id": "proof", "title": "What changed in the model: the parameter-diff proof", "columns": [[0], [1]],
             "blocks": [{"kind": "facts", "rows": facts},
-                       _chart("changed_fraction", charts.changed_fraction(r),
-                              "Changed parameters against the whole model, on a log scale.", 230),
                        _chart("changed_rows", charts.changed_rows(r, top=15),
                               "The selected tokens whose embedding rows moved most (L2 norm of the change).",
                               SIDE_BY_SIDE_HEIGHT + 60)]}
+
+
+def share_slide(r: dict) -> dict:
+    return {"id": "share", "title": "How much of the model changed", "blocks": [_chart(
+        "changed_fraction", charts.changed_fraction(r),
+        "Changed parameters against the whole model, on a log scale: everything else is bit-identical.")]}
 
 
 def limitations_slide(about: dict) -> dict:
