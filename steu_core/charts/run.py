@@ -133,8 +133,9 @@ def mia_roc(results: dict, legend_beside: bool = False) -> go.Figure:
     # The legend sits outside the plot, so it never hides a curve and stays legible when printed.
     legend = dict(font=dict(size=12), title=dict(text="95 % intervals in brackets"), orientation="v")
     if legend_beside:
-        fig.update_layout(legend=dict(legend, yanchor="middle", y=0.5, xanchor="left", x=1.04),
+        fig.update_layout(legend=dict(legend, yanchor="middle", y=0.5, xanchor="left", x=0.62),
                           margin=dict(l=90, r=20, t=125, b=70), height=ROC_WIDE_HEIGHT)
+        fig.update_xaxes(domain=[0, 0.58])  # the square plot on the left, its legend right beside it
     else:
         fig.update_layout(legend=dict(legend, yanchor="top", y=-0.13, xanchor="left", x=-0.15),
                           margin=dict(l=90, r=30, t=105, b=40), height=780)
