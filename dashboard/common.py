@@ -20,7 +20,7 @@ from typing import Callable
 
 import streamlit as st
 
-from steu_core import demo, drafts, forget_ids, hints, uploads
+from steu_core import demo, drafts, forget_ids, hints, uploads, worker
 from steu_core.data import NoteSet, load_notes
 from steu_core.errors import SteuError
 from steu_core.model import device_description, load_classifier, resolve_device
@@ -186,7 +186,7 @@ COLUMN_KEYS = {"forget_text_column": "col_forget_text", "forget_label_column": "
 # keys: Streamlit drops a widget's key on a page that does not draw it, and the draft is saved on every page
 COMPARE_KEYS = ("cmp_methods", "cmp_full_relearning")
 DRAFT_KEYS = ("request_id", "requester", "reason", "operator", "forget_class", "min_forget", "files",
-              "forget_kind", *COLUMN_KEYS.values(), *COMPARE_KEYS)
+              "forget_kind", drafts.RUN_KEY, *COLUMN_KEYS.values(), *COMPARE_KEYS)
 
 
 def init_request_state() -> None:
@@ -203,6 +203,9 @@ def init_request_state() -> None:
     ss.setdefault("upload_session", uploads.new_session())  # this session's folder of uploads
     # an upload whose run ended was deleted with it: the request no longer has that file
     ss.setdefault("uploads_gone", []).extend(uploads.drop_missing(ss["files"]))
+    started = ss.get(drafts.RUN_KEY)  # a finished run used the request id up: the next request gets a new one
+    if started:
+        ss.update(drafts.after_its_run({drafts.RUN_KEY: started}, worker.status(started).state))
     save_draft()
 
 

@@ -30,11 +30,16 @@ SENSITIVE_CLASS = "substance_use_disorder"
 FORGET_FILE = "forget_substance_use.csv"
 CLASSES = ("substance_use_disorder", "heart_failure", "pneumonia", "type2_diabetes", "copd",
            "major_depression")
-MIN_WORDS, MAX_WORDS = 80, 300
+MIN_WORDS = 25
+# Every note fits the demo model's 128 tokens (steu_core.demo.DEMO_CONFIG.max_length), so the demo reads its
+# notes whole. The demo's WordPiece tokenizer gives up to about 0.38 tokens a character on these dense notes
+# (abbreviations, vitals): 320 characters (before typing slips) came to at most 123 tokens, [CLS] and [SEP]
+# included. tests/test_data_samples.py counts the tokens with the tokenizer itself.
+MAX_CHARS = 320
 
 # How a note carries its diagnosis: clearly from the start, only weakly / late (the decisive words
-# come in the assessment, past the first ~100 words), or genuinely mixed with a neighbouring
-# condition. Cumulative thresholds on one uniform draw.
+# come in the assessment at the end of the note), or genuinely mixed with a neighbouring condition.
+# Cumulative thresholds on one uniform draw.
 P_WEAK = 0.15
 P_AMBIGUOUS = 0.06
 TYPO_COUNTS = (0, 0, 0, 0, 1, 1, 1, 2, 2, 3)  # typos per note, drawn uniformly from this list
@@ -54,7 +59,6 @@ HEADERS = {
     "ap": ("ASSESSMENT/PLAN:", "A/P:", "Assessment and Plan:", "Impression/Plan:", "ASSESSMENT AND PLAN:"),
 }
 
-_HEADER_WORDS = {h: len(h.split()) for forms in HEADERS.values() for h in forms}
 
 OPENERS = ("", "", "", "", "Progress note.", "ED provider note.", "Clinic visit.", "Telehealth visit.",
            "Admission H&P.", "Urgent care note.", "Follow-up visit.", "Resident note, attending aware.")
@@ -506,22 +510,6 @@ def _typo(r, word: str) -> str:
     return word[:i] + word[i] + word[i:]
 
 
-_WC: dict[str, int] = {}
-
-
-def _words(parts) -> int:
-    """Word count of template strings (cached; a placeholder counts as the one word it becomes)."""
-    n = 0
-    for p in parts:
-        c = _WC.get(p)
-        if c is None:
-            c = len(p.split())
-            if len(_WC) < 20000:
-                _WC[p] = c
-        n += c
-    return n
-
-
 _VISIT_WORDS = ("follow-up", "refill", "review", "visit", "question", "check", "transfer of care", "MAT")
 _STATEMENT_STARTS = ("wants", "requesting", "s/p", "can't", "feeling", "sugars", '"')
 _CC_KIND: dict[str, str] = {}
@@ -719,35 +707,6 @@ def _note(r, label: str) -> str:
         sections.append(["labs", head("labs"), labs, " "])
     sections.append(["ap", head("ap"), ap, " " if r() < 0.5 else "\n"])
 
-    # ---- length control: fill short notes, trim long ones
-    def total():
-        return sum(_words(s[2]) + _HEADER_WORDS[s[1]] for s in sections)
-
-    hpi_sec = sections[1] if sections[0][0] == "cc" else sections[0]
-    if mode == "weak":  # push the assessment past the first ~100 words
-        pre = total() - _words(ap) - _HEADER_WORDS[sections[-1][1]]
-        spare = [s for s in GENERIC_HPI if s not in hpi]
-        while pre < 105 and spare:
-            extra = spare.pop(int(r() * len(spare)))
-            hpi_sec[2].insert(_int(r, 1, len(hpi_sec[2])), extra)
-            pre += len(extra.split())
-    n = total()
-    while n < MIN_WORDS:
-        extra = _pick(r, GENERIC_HPI + GENERIC_EXAM)
-        hpi_sec[2].append(extra)
-        n += len(extra.split())
-    for key in ("ros", "labs", "social", "pmh", "meds"):
-        if n <= MAX_WORDS:
-            break
-        for s in sections:
-            if s[0] == key and n - _words(s[2]) - _HEADER_WORDS[s[1]] >= MIN_WORDS:
-                sections.remove(s)
-                n = total()
-                break
-    while n > MAX_WORDS and len(hpi_sec[2]) > 2:
-        hpi_sec[2].pop()
-        n = total()
-
     opener = _pick(r, OPENERS)
     sep = "\n" if r() < 0.75 else " "
     for sec in sections:
@@ -760,19 +719,36 @@ def _note(r, label: str) -> str:
             lines.append(header + ("\n" if joiner == "\n" else " ") + joiner.join(parts).format_map(f))
         return sep.join(lines)
 
+    # ---- length control: fill short notes; trim long ones to MAX_CHARS, least telling parts first
     text = render()
-    # exact count (placeholders and the opener can shift the estimate by a word or two)
-    n = len(text.split())
-    while n > MAX_WORDS and len(hpi_sec[2]) > 2:
-        hpi_sec[2].pop()
-        text = render()
-        n = len(text.split())
-    while n < MIN_WORDS:
+    hpi_sec = sections[1] if sections[0][0] == "cc" else sections[0]
+    while len(text.split()) < MIN_WORDS:
         hpi_sec[2].append(_pick(r, GENERIC_EXAM))
         text = render()
-        n = len(text.split())
+    return _typos(r, _fit(sections, render, text))
 
-    # ---- typos at a low rate
+
+def _fit(sections: list, render, text: str) -> str:
+    """Drop whole optional sections, then the last items of the long ones, until the note has at most
+    MAX_CHARS characters; the history's opening sentence and the assessment's first line always stay."""
+    for key in ("ros", "labs", "social", "pmh", "meds", "cc"):
+        if len(text) <= MAX_CHARS:
+            return text
+        sections[:] = [sec for sec in sections if sec[0] != key]
+        text = render()
+    for key, keep in (("hpi", 3), ("exam", 2), ("ap", 2), ("hpi", 2), ("exam", 1), ("ap", 1), ("hpi", 1)):
+        for sec in sections:
+            while sec[0] == key and len(text) > MAX_CHARS and len(sec[2]) > keep:
+                sec[2].pop()
+                text = render()
+    if len(text) > MAX_CHARS:
+        sections[:] = [sec for sec in sections if sec[0] != "exam"]
+        text = render()
+    return text
+
+
+def _typos(r, text: str) -> str:
+    """A few typing slips (a swapped, dropped or doubled letter), at a low rate."""
     k = _pick(r, TYPO_COUNTS)
     if k:
         toks = text.split(" ")

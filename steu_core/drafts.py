@@ -17,9 +17,12 @@ import time
 from pathlib import Path
 
 from .paths import subdir
+from .request import new_request_id
 from .uploads import session_dir
 
 MAX_DRAFT_BYTES = 16 * 1024
+RUN_KEY = "draft_run"   # the run started from the draft, until it has ended
+RUN_ENDED_STATES = ("finished", "failed", "cancelled", "missing")
 MAX_TEXT = 2000         # longest string kept (a reason, a path): a guard against a slip, not a PHI filter
 MAX_AGE_S = 30 * 86400  # drafts untouched for this long are deleted when another is written
 FILE_MODE = 0o600
@@ -91,3 +94,15 @@ def remove_old_drafts(now: float | None = None) -> int:
         except OSError:
             continue
     return count
+
+
+def after_its_run(record: dict, run_state: str | None) -> dict:
+    """The draft's fields that change once the run started from it (``record[RUN_KEY]``) has ended, as
+    ``run_state`` (the worker's state of that run) says: a finished run used the request id up, so the next
+    request in this tab gets a new one; after a failed or cancelled run the id stays, for the retry. Empty
+    while the run goes on, or when the draft started none."""
+    if not record.get(RUN_KEY) or run_state not in RUN_ENDED_STATES:
+        return {}
+    if run_state == "finished":
+        return {"request_id": new_request_id(), RUN_KEY: None}
+    return {RUN_KEY: None}

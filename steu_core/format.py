@@ -50,9 +50,23 @@ def change(before: Any, after: Any, digits: int = REPORT_DIGITS) -> str:
 
 
 def percent(fraction: Any, digits: int = REPORT_DIGITS) -> str:
-    """A fraction as a percentage: 0.001894 -> "0.1894 %"."""
+    """A fraction as a percentage to ``digits`` significant digits, without trailing zeros:
+    0.001894 -> "0.1894 %", 0.9625 -> "96.25 %", 0.5 -> "50 %", 1 -> "100 %". A share that is not
+    all (or not none) never prints as "100 %" (or "0 %"): it gets the decimals that tell it apart."""
     v = to_number(fraction)
-    return MISSING if v is None else f"{100 * v:.{digits}f} %"
+    if v is None:
+        return MISSING
+    p = 100 * v
+    if p == 0:
+        return "0 %"
+    decimals = max(0, digits - 1 - math.floor(math.log10(abs(p))))
+    text = f"{p:.{decimals}f}"
+    while float(text) in (0.0, 100.0) and p not in (0.0, 100.0) and decimals < 12:
+        decimals += 1
+        text = f"{p:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return f"{text} %"
 
 
 def interval(ci: Any, digits: int = REPORT_DIGITS) -> str:

@@ -694,7 +694,8 @@ def test_long_notes_are_truncated_counted_and_reported(env, tmp_path, capsys):
     filler = " ".join(["patient seen in clinic vitals stable"] * 800)  # ~ 5000 tokens
     rows = list(env.train_rows)
     rows[0] = (rows[0][0] + " " + filler, rows[0][1])
-    forget = [(t + " " + filler, l) if i < 2 else (t, l) for i, (t, l) in enumerate(env.forget_rows)]
+    # the two long forget notes say their own text again after the filler: the model never reads that copy
+    forget = [(t + " " + filler + " " + t, l) if i < 2 else (t, l) for i, (t, l) in enumerate(env.forget_rows)]
     args = base_args(env, tmp_path / "run")
     args["--train"] = _file(tmp_path, "train.csv", _csv_rows(rows))
     args["--forget"] = _file(tmp_path, "forget.csv", _csv_rows(forget))
@@ -704,6 +705,10 @@ def test_long_notes_are_truncated_counted_and_reported(env, tmp_path, capsys):
     assert t["forget"] == 2 and t["max_length"] == 48
     assert t["retain"] == (0 if rows[0][1] == "substance" else 1)
     assert re.search(r"note: 2 forget.* note\(s\) were longer than 48 tokens and were truncated", stdout)
+    beyond = _results(tmp_path / "run")["coverage"]["beyond_limit"]  # the selected tokens in the cut-off text
+    assert beyond["max_length"] == 48 and 0 < beyond["beyond_limit"] < beyond["occurrences"]
+    assert beyond["fraction"] == beyond["beyond_limit"] / beyond["occurrences"]
+    assert f"occurrences of the selected tokens, {beyond['beyond_limit']:,} (" in stdout
 
 
 def test_allow_pickle_accepts_pickle_weights(env, tmp_path, capsys):

@@ -679,8 +679,29 @@ def test_request_metadata_and_id_survive_a_refresh_and_a_second_tab(dash_env):
     assert any("forget.csv" in s.value.replace("\\", "") and s.value.replace("\\", "").count("Ready") == 0
                for s in again.success)
     assert any(t.startswith("Ready") for t in (s.value.replace("\\", "") for s in again.success))
+    kept = [m.value.replace("\\", "") for m in again.markdown if "In use:" in m.value]  # the upload box is empty
+    assert kept and "forget.csv" in kept[0] and "kept for this request" in kept[0]
+    assert any(b.key == "drop_forget" for b in again.button)
+    run_page = _page(_app(draft=draft), "run")  # the Run page's summary says why, too
+    table = next(d for d in run_page.dataframe if "Request id" in d.value.iloc[:, 0].tolist())
+    assert dict(zip(table.value.iloc[:, 0], table.value.iloc[:, 1]))["Reason"] == "GDPR art. 17"
     fresh = _page(_app(), "request")  # no draft in the URL: a new request, with a new id
     assert fresh.text_input(key="request_id").value != request_id
+
+
+def test_a_draft_gets_a_new_request_id_once_its_run_has_finished(dash_env, finished_run):
+    from steu_core import drafts
+
+    _install_run(finished_run, "run-drafted")
+    at = _page(_app(), "request")
+    draft = at.query_params["draft"]
+    draft = draft[0] if isinstance(draft, list) else draft
+    record = drafts.load_draft(draft)
+    drafts.save_draft(draft, {**record, "request_id": "REQ-USED", drafts.RUN_KEY: "run-drafted"})  # as Run does
+    again = _page(_app(draft=draft), "request")  # the tab after the run finished
+    new_id = again.text_input(key="request_id").value
+    assert new_id != "REQ-USED" and new_id.startswith("REQ-")
+    assert drafts.load_draft(draft)["request_id"] == new_id and drafts.load_draft(draft)[drafts.RUN_KEY] is None
 
 
 def test_a_finished_run_shows_the_request_it_was_made_for(dash_env, finished_run):
@@ -724,6 +745,7 @@ def test_presentation_walks_the_slides_and_offers_the_html_export(dash_env, fini
     next(b for b in at.button if b.label == "Last").click().run()
     assert "The evidence on file" in _texts(at)
     assert dict(at.query_params)["slide"] == "evidence"
+    assert any(link.proto.label == "Back to the app" for link in at.get("page_link"))  # no sidebar here
     html_dl = next(d for d in at.get("download_button") if "HTML" in d.proto.label)
     assert html_dl is not None and "SHA-256" in _texts(at)
 

@@ -86,13 +86,27 @@ def test_forget_file_is_exactly_the_sensitive_training_notes(committed):
     assert len(expected) == 240
 
 
-def test_word_counts_in_range(committed):
-    counts = [len(r["text"].split()) for r in committed["train.csv"] + committed["test.csv"]]
-    assert gen.MIN_WORDS == 80 and gen.MAX_WORDS == 300
-    assert min(counts) >= 80 and max(counts) <= 300
-    # also at corpus scale, where rare long or short draws would show
-    big = [len(n["text"].split()) for n in gen.generate_notes(100, seed=11)]
-    assert min(big) >= 80 and max(big) <= 300
+def _demo_tokenizer():
+    from transformers import AutoTokenizer
+
+    from steu_core.train import base_model_path
+
+    return AutoTokenizer.from_pretrained(base_model_path("default"))
+
+
+def test_the_demo_model_reads_every_note_whole(committed):
+    """Every note, [CLS] and [SEP] included, fits the demo's max_length: the demo never cuts its own notes
+    (also at corpus scale, where rare long draws would show)."""
+    from steu_core.demo import DEMO_CONFIG
+
+    tok = _demo_tokenizer()
+    texts = [r["text"] for r in committed["train.csv"] + committed["test.csv"]]
+    texts += [n["text"] for n in gen.generate_notes(100, seed=11)]
+    lengths = [len(ids) for ids in tok(texts, truncation=False, verbose=False)["input_ids"]]
+    assert max(lengths) <= DEMO_CONFIG.max_length, max(lengths)
+    assert max(len(t) for t in texts) <= gen.MAX_CHARS + max(gen.TYPO_COUNTS)  # a typing slip may double a letter
+    words = [len(t.split()) for t in texts]
+    assert min(words) >= gen.MIN_WORDS and sum(lengths) / len(lengths) > 60  # short notes, not stubs
 
 
 def test_sizes_modest():

@@ -42,3 +42,14 @@ def test_old_drafts_are_deleted_when_another_is_written():
     os.utime(drafts.draft_path(old_id), (long_ago, long_ago))
     drafts.save_draft(new_id, {"request_id": "new"})
     assert drafts.load_draft(old_id) is None and drafts.load_draft(new_id) == {"request_id": "new"}
+
+
+def test_a_finished_run_uses_the_request_id_up_and_a_failed_one_leaves_it_for_the_retry():
+    started = {drafts.RUN_KEY: "run-1"}
+    for going_on in ("starting", "running", None):
+        assert drafts.after_its_run(started, going_on) == {}
+    assert drafts.after_its_run({drafts.RUN_KEY: None}, "finished") == {}  # the draft started no run
+    done = drafts.after_its_run(started, "finished")
+    assert done[drafts.RUN_KEY] is None and done["request_id"].startswith("REQ-")
+    for ended in ("failed", "cancelled", "missing"):
+        assert drafts.after_its_run(started, ended) == {drafts.RUN_KEY: None}

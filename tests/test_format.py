@@ -38,8 +38,14 @@ def test_change_is_signed():
 
 def test_percent_interval_and_count():
     assert fmt.percent(0.001894) == "0.1894 %"
-    assert fmt.percent(0.5, 3) == "50.000 %"
-    assert fmt.percent(1) == "100.0000 %"
+    assert fmt.percent(0.001894, 2) == "0.19 %"
+    assert fmt.percent(231 / 240) == "96.25 %"  # significant digits, not "96.2500 %"
+    assert fmt.percent(0.5, 3) == "50 %"
+    assert fmt.percent(1) == "100 %"
+    assert fmt.percent(0) == "0 %"
+    # a share that is not all (or not none) never prints as all (or none)
+    assert fmt.percent(0.9999999) == "99.99999 %"
+    assert fmt.percent(1e-9) == "0.0000001 %"
     assert fmt.interval([0.48124, 0.539]) == "[0.4812, 0.5390]"
     assert fmt.interval((0.4, 0.6), 2) == "[0.40, 0.60]"
     assert fmt.interval([0.4]) == fmt.interval(None) == fmt.interval("0.4, 0.6") == "n/a"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from steu_core.audits.deep import DEEP_AUDITS
-from steu_core.charts import layer_probe_curves
+from steu_core.charts import layer_probe_caption, layer_probe_curves
 from steu_core.compare.files import comparison_figures
 from test_methods_compare import SETTINGS, _real_inputs, _run
 
@@ -62,3 +62,22 @@ def test_a_sparse_edit_passes_again_only_the_notes_with_a_changed_row(tiny_bert,
     for a, b in zip(reused, fresh):
         assert np.allclose(a, b, atol=1e-5), "the reused states are the states a fresh pass gives"
     assert deep_base.model_layer_features(inp, "steu", "eval", idx) is reused and len(passed) <= 1
+
+
+def _probe_comparison(**curves) -> dict:
+    return {"rows": [], "audits": {"layer_probe": {"per_model": {
+        name: {"depths": [{"depth": f"layer {i}", "auc": a} for i, a in enumerate(aucs)]}
+        for name, aucs in curves.items()}}}}
+
+
+def test_layer_probe_caption_names_the_dashed_line_for_what_it_is():
+    """head_only without an oracle: no line is called the oracle, and a curve near 1 at every depth is
+    said in plain words to leave the class readable inside the model."""
+    text = layer_probe_caption(_probe_comparison(original=[0.98, 0.99], steu=[0.97, 0.98], head_only=[0.96, 0.99]))
+    assert "No retrain oracle was in this comparison" in text and "dashed line is the retrain oracle" not in text
+    assert "head_only dotted pink" in text and "steu solid teal" in text and "original solid grey" in text
+    assert "For steu (lowest 0.97) and head_only (lowest 0.96), the probe AUC is at least 0.9 at every depth" in text
+    assert "still readable inside the model" in text
+    with_oracle = layer_probe_caption(_probe_comparison(original=[0.9, 0.99], retrain_oracle=[0.6, 0.7], steu=[0.5, 0.8]))
+    assert "The dashed line is the retrain oracle (retrain_oracle)" in with_oracle and "retrain_oracle dashed black" in with_oracle
+    assert "still readable inside the model" not in with_oracle  # no model keeps the class above 0.9 everywhere

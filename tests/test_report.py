@@ -558,3 +558,20 @@ def test_a_pdf_with_hundreds_of_changed_tensors_and_long_names_builds(tmp_path, 
     assert "200 tensor(s) changed" in flat and "200 tensors: listed in the appendix" in flat
     assert "Appendix: Changed tensors (200)" in flat
     assert "query_199" in flat.replace(" ", "")  # the last tensor is listed
+
+
+def test_charts_share_pages_and_headings_stay_with_their_tables(built):
+    """No page holds one lone chart when the next page starts with another (two fit a page), and the
+    inclusion proof's heading stands on the page of its first rows, never alone at a page foot."""
+    pages = PdfReader(str(built["pdf"])).pages
+    texts = [p.extract_text() or "" for p in pages]
+    first = next(i for i, t in enumerate(texts) if "6. Charts" in t)
+    last = next(i for i, t in enumerate(texts) if "7. Parameter-diff verification" in t)  # the next section
+    images = [len(p.images) for p in pages]
+    assert images[first] >= 1, "the charts' heading stands with the first chart"
+    lone = [i + 1 for i in range(first, last) if images[i] == 1 and images[i + 1] >= 1]
+    assert not lone, f"pages {lone} hold one chart while the next page holds more: {images}"
+    results_page = next(t for t in texts if "5. Results" in t)
+    assert "Forget F1" in results_page, "the results heading stands with its table"
+    heading = [t for t in texts if "Inclusion proof of the run entry" in t]
+    assert heading and "Proven entry" in heading[0]

@@ -79,7 +79,7 @@ def _escaped(s: str) -> str:
 
 def test_slides_cover_the_meeting(exported):
     slides = build_slides(exported["results"], latest_report(exported["run"]))
-    assert [s["id"] for s in slides] == ["title", "verdicts", "utility", "collateral", "membership", "proof",
+    assert [s["id"] for s in slides] == ["title", "verdicts", "utility", "collateral", "membership", "share", "proof",
                                          "limitations", "evidence"]
     proof = next(s for s in slides if s["id"] == "proof")
     assert dict((k, v) for k, v, _ in proof["blocks"][0]["rows"])["Parameter check"] == "PASS"
@@ -146,3 +146,21 @@ def test_the_export_opens_offline_in_chromium_with_its_charts(exported):
         assert page.locator("section.slide.active").get_attribute("id") == "evidence"
         browser.close()
     assert blocked == []
+
+
+def test_slides_fit_a_1280x720_screen(exported):
+    """Every slide chart is low enough for a 1280x720 screen with its caption; the ROC's legend stands beside
+    the plot, and the slides with two blocks show them side by side."""
+    from steu_core.report.slides import SIDE_BY_SIDE_HEIGHT, SLIDE_CHART_HEIGHT
+
+    slides = {s["id"]: s for s in build_slides(exported["results"], latest_report(exported["run"]))}
+    for s in slides.values():
+        for b in s["blocks"]:
+            if b["kind"] == "chart":
+                assert b["figure"].layout.height <= SLIDE_CHART_HEIGHT, (s["id"], b["id"])
+    roc = next(b for b in slides["membership"]["blocks"] if b["kind"] == "chart")["figure"]
+    assert roc.layout.legend.x > 1 and roc.layout.height <= SLIDE_CHART_HEIGHT
+    for sid in ("collateral", "proof"):  # every block in one column
+        assert sorted(i for column in slides[sid]["columns"] for i in column) == list(range(len(slides[sid]["blocks"])))
+        assert len(slides[sid]["columns"]) == 2
+    assert all(b["figure"].layout.height <= SIDE_BY_SIDE_HEIGHT for b in slides["collateral"]["blocks"])

@@ -8,7 +8,7 @@ import random
 import pytest
 from tiny_models import CORPUS, _bpe_tokenizer, _wordpiece_tokenizer
 
-from steu_core.model import CHARS_PER_TOKEN, char_budget, encode
+from steu_core.model import CHARS_PER_TOKEN, beyond_limit, char_budget, encode
 from steu_core.model.tokens import cut_note
 
 WORDS = ["chest", "pain", "troponin", "cough,", "wheezing.", "naloxone", "mg", "q4h", "(stable)", "x-ray", "é"]
@@ -76,3 +76,25 @@ def test_encode_tells_how_many_notes_are_done(tmp_path):
     heard: list[int] = []
     enc = encode(tok, [f"note {i} about chest pain" for i in range(25)], 16, batch=10, progress=heard.append)
     assert heard == [10, 20, 25] and len(enc) == 25
+
+
+@pytest.mark.parametrize("max_length", [8, 32, 128])
+def test_beyond_limit_counts_the_occurrences_a_cut_note_loses(tokenizer, max_length):
+    """Counted in pieces of the character budget, the occurrences match the whole note tokenised at once:
+    all of them, and those past the first max_length tokens (the model reads max_length - 2 between specials)."""
+    notes = [_note(n, seed, spaces=(" ", "  ", "\n")) for seed, n in enumerate([3, 40, max_length * 3, max_length * 12])]
+    ids = tokenizer(["naloxone troponin"], add_special_tokens=False)["input_ids"][0]
+    full = [tokenizer([t], add_special_tokens=False, verbose=False)["input_ids"][0] for t in notes]
+    room = max_length - tokenizer.num_special_tokens_to_add(pair=False)
+    want_all = sum(sum(t in ids for t in seq) for seq in full)
+    want_beyond = sum(sum(t in ids for t in seq[room:]) for seq in full)
+    got = beyond_limit(tokenizer, notes, ids, max_length, batch=3)
+    assert want_beyond > 0 and (got["occurrences"], got["beyond_limit"]) == (want_all, want_beyond)
+    assert got["fraction"] == pytest.approx(want_beyond / want_all) and got["max_length"] == max_length
+
+
+def test_beyond_limit_of_no_tokens_or_short_notes(tokenizer):
+    assert beyond_limit(tokenizer, ["cough pain"], [], 16)["fraction"] is None  # a method that selected no rows
+    ids = tokenizer(["cough"], add_special_tokens=False)["input_ids"][0]
+    short = beyond_limit(tokenizer, ["cough and more cough"], ids, 64)
+    assert short["occurrences"] >= 2 and short["beyond_limit"] == 0 and short["fraction"] == 0.0

@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard import common, compare_job
 from steu_core import format as fmt
+from steu_core.charts import layer_probe_caption
 from steu_core.compare import (comparison_figures, list_comparisons, load_comparison_dir, relearn_verdict_lines,
                                table_rows, verdict_lines)
 from steu_core.errors import SteuError
@@ -102,6 +103,4 @@ st.caption("Each method is a point: lower = more forgotten, further right = more
 if "layer_probe" in figures:
     st.subheader(":material/stacked_line_chart: Where the class is still readable")
     st.plotly_chart(figures["layer_probe"], theme=None, config={"displaylogo": False}, key="cmp_layer_probe")
-    st.caption("A linear probe on held-out notes at each depth of the network: how well the forgotten class can "
-               "still be told from the others. The retrain oracle (dashed) is the honest floor: a curve above it "
-               "leaves more of the class there than retraining would.")
+    st.caption(common.md(layer_probe_caption(comparison)))

@@ -7,7 +7,7 @@ import hashlib
 
 import streamlit as st
 
-from dashboard import run_choice
+from dashboard import common, run_choice
 from steu_core.report.html import PARTS_STYLE, facts_html, render_html, verdicts_html
 from steu_core.report.slides import build_slides, latest_report
 from steu_core.runs import load_results
@@ -55,19 +55,28 @@ top[4].button("Last", shortcut="End", on_click=_go, args=(len(ids) - 1,), width=
 slide = slides[current]
 st.query_params["slide"] = slide["id"]
 
-st.caption(f"Slide {current + 1} of {len(slides)} · keys: ← → Home End")
-st.markdown(f"# {slide['title']}".replace("$", "\\$"))
-for n, block in enumerate(slide["blocks"]):
+where_am_i, back = st.columns([3, 1], vertical_alignment="center")
+where_am_i.caption(f"Slide {current + 1} of {len(slides)} · keys: ← → Home End")
+# the meeting page has no sidebar: the way back to the app is here
+back.page_link(common.PAGES.get("results", "views/results.py"), label="Back to the app", icon=":material/arrow_back:",
+               query_params={"run": run_id})
+st.markdown(f"## {slide['title']}".replace("$", "\\$"))
+# a slide whose blocks stand in columns (steu_core.report.slides) gets them; the others, one block under another
+slots = [st.container()] * len(slide["blocks"])
+for column, indices in zip(st.columns(len(slide["columns"])) if slide.get("columns") else [], slide.get("columns", [])):
+    for i in indices:
+        slots[i] = column
+for n, (where, block) in enumerate(zip(slots, slide["blocks"])):
     if block["kind"] == "verdicts":
-        st.html(verdicts_html(block["items"]))
+        where.html(verdicts_html(block["items"]))
     elif block["kind"] == "facts":
-        st.html(facts_html(block["rows"]))
+        where.html(facts_html(block["rows"]))
     elif block["kind"] == "chart":
-        st.plotly_chart(block["figure"], theme=None, config=PLOT_CONFIG, key=f"p_{slide['id']}_{n}")
-        st.caption(block["caption"])
+        where.plotly_chart(block["figure"], theme=None, config=PLOT_CONFIG, key=f"p_{slide['id']}_{n}")
+        where.caption(block["caption"])
     else:
-        st.markdown(f"**{block['title']}.**")
-        st.text(block["text"])
+        where.markdown(f"**{block['title']}.**")
+        where.text(block["text"])
 
 st.divider()
 data, digest = _export(str(run_dir), (run_dir / "results.json").stat().st_mtime_ns, (report or {}).get("sha256"))

@@ -60,6 +60,19 @@ def _use_sample(role: str) -> None:
         files.pop(role, None)  # train / eval fall back to the sample file
 
 
+def _kept_upload(role: str) -> None:
+    """Under an upload box that looks empty (after a browser refresh, or on coming back to this page), the
+    file the request kept from an earlier upload: its name, and a way to remove it."""
+    kept = files.get(role) or {}
+    if kept.get("source") != "upload" or ss.get(f"up_{role}") is not None:
+        return
+    name, remove = st.columns([4, 1], vertical_alignment="center")
+    name.markdown(f":material/attach_file: In use: **{common.md(kept['name'])}** (uploaded earlier; kept for this "
+                  "request). Upload another file to replace it.")
+    remove.button("Remove", key=f"drop_{role}", on_click=_drop_upload, args=(role,), icon=":material/close:",
+                  type="tertiary")
+
+
 def _summary(chk: checks.FileCheck, where) -> None:
     """One line on the file in use: what it is, or what is wrong with it."""
     if chk.path is None:
@@ -129,6 +142,7 @@ with st.container(border=True):
     st.file_uploader("Forget set (required)", type=uploads.UPLOAD_TYPES + ["txt"], key="up_forget",
                      on_change=_on_upload, args=("forget",),
                      help="Every note in this file (or named by it) must be of the class being forgotten.")
+    _kept_upload("forget")
     st.caption("Uploaded files are kept, readable only by this account, just while this request needs them: "
                "they are deleted when its run ends or when you replace or remove them. Runs keep only hashes, "
                "row counts and file names, never note text.")
@@ -170,6 +184,7 @@ for role, col, title, hint in (
         st.subheader(title)
         st.file_uploader(f"Upload {checks.ROLES[role]} (optional)", type=uploads.UPLOAD_TYPES, key=f"up_{role}",
                          on_change=_on_upload, args=(role,), help=hint)
+        _kept_upload(role)
         slot = st.container()
         if files.get(role):
             st.button(f"Use the sample {checks.ROLES[role]} instead", key=f"sample_{role}", on_click=_use_sample,

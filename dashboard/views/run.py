@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard import background, common
 from steu_core import format as fmt
-from steu_core import worker
+from steu_core import drafts, worker
 from steu_core.errors import SteuError
 from steu_core.methods import METHODS, selectable_methods, setting_fields
 from steu_core.pmi import DEFAULT_BUDGET, k_from_budget
@@ -144,6 +144,7 @@ with st.container(border=True):
         "Evaluation notes": f"{chk['eval'].name} ({len(chk['eval'].notes):,} notes)" if chk["eval"].ok else "(missing or invalid)",
         "Request id": ss.get("request_id", ""),
         "Requester": ss.get("requester", "") or "-",
+        "Reason": ss.get("reason", "") or "-",
         "Operator": ss.get("operator", "") or "-",
     }
     st.dataframe([{"": k, "Value": v} for k, v in rows.items()], hide_index=True, width="stretch")
@@ -262,4 +263,6 @@ if start:
     else:
         _follow(started.run_id)
         ss["_watching"] = started.run_id
+        ss[drafts.RUN_KEY] = started.run_id  # the request id is used up once this run has finished
+        common.save_draft()
         st.rerun()

@@ -6,6 +6,7 @@ import html
 
 import plotly.graph_objects as go
 
+from ..format import percent
 from .base import AFTER, BEFORE, layout
 
 
@@ -18,7 +19,7 @@ def note_probabilities(scored: dict) -> go.Figure:
     for key, name, colour in (("before", "Original model", BEFORE), ("after", "New model version", AFTER)):
         values = [float(v) for v in scored.get(key) or []]
         fig.add_bar(y=names, x=values, name=name, orientation="h", marker_color=colour,
-                    text=[f"{100 * v:.1f} %" for v in values], textposition="outside", cliponaxis=False,
+                    text=[percent(v, 3) for v in values], textposition="outside", cliponaxis=False,
                     hovertemplate="%{y}<br>" + name + ": %{x:.3f}<extra></extra>")
     layout(fig, "Class probabilities of this note", barmode="group", bargap=0.25)
     fig.update_xaxes(title_text="probability", range=[0, 1.15], tickformat=".0%")

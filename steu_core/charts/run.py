@@ -8,7 +8,7 @@ from html import escape
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from ..format import label
+from ..format import label, percent
 from ..phi import mask_tokens
 from ..result_keys import (CONF_AUC_AFTER, CONF_AUC_BEFORE, CONF_AUC_CI_AFTER, CONF_AUC_CI_BEFORE, CONFUSION_AFTER,
                            CONFUSION_BEFORE, LOSS_AUC_AFTER, LOSS_AUC_BEFORE, LOSS_AUC_CI_AFTER, LOSS_AUC_CI_BEFORE,
@@ -100,8 +100,13 @@ def confusion_matrices(results: dict) -> go.Figure:
     return fig
 
 
-def mia_roc(results: dict) -> go.Figure:
-    """Membership-inference ROC curves (loss and confidence attacks), before and after, with AUCs."""
+ROC_WIDE_HEIGHT = 450  # the legend beside the plot: a slide at 1280x720 and half a PDF page hold it whole
+
+
+def mia_roc(results: dict, legend_beside: bool = False) -> go.Figure:
+    """Membership-inference ROC curves (loss and confidence attacks), before and after, with AUCs. The legend
+    sits under the square plot (a narrow column), or beside it (``legend_beside``: a wide, low figure for a
+    slide or a PDF page)."""
     mia = results.get(MIA) or {}
     fig = go.Figure()
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="Chance: AUC 0.5 (the attacker guesses)",
@@ -132,10 +137,15 @@ def mia_roc(results: dict) -> go.Figure:
     title = ("Membership inference: ROC curves<br><span style='font-size:13px;color:#5f6368'>"
              "Can an attacker tell forget-set notes<br>from unseen notes of the class?</span>")
     layout(fig, title)
-    # The legend sits under the plot, so it never hides a curve and stays legible when printed.
-    fig.update_layout(legend=dict(orientation="v", yanchor="top", y=-0.13, xanchor="left", x=-0.15,
-                                  font=dict(size=12), title=dict(text="95 % intervals in brackets")),
-                      margin=dict(l=90, r=30, t=105, b=40), height=780)
+    # The legend sits outside the plot, so it never hides a curve and stays legible when printed.
+    legend = dict(font=dict(size=12), title=dict(text="95 % intervals in brackets"), orientation="v")
+    if legend_beside:
+        fig.update_layout(legend=dict(legend, yanchor="middle", y=0.5, xanchor="left", x=0.62),
+                          margin=dict(l=90, r=20, t=125, b=70), height=ROC_WIDE_HEIGHT)
+        fig.update_xaxes(domain=[0, 0.58])  # the square plot on the left, its legend right beside it
+    else:
+        fig.update_layout(legend=dict(legend, yanchor="top", y=-0.13, xanchor="left", x=-0.15),
+                          margin=dict(l=90, r=30, t=105, b=40), height=780)
     # two-line axis titles: the plot is square, so a one-line title longer than its side was cut
     fig.update_xaxes(title_text="False positive rate<br>(unseen notes flagged as members)", range=[0, 1],
                      constrain="domain", tickformat=".1f", dtick=0.2)
@@ -196,7 +206,7 @@ def changed_fraction(results: dict) -> go.Figure:
         emb = rows * int(hidden)
         bars.append((f"Changed: {rows} embedding rows", emb, AFTER_LIGHT, f"{emb:,}"))
         bars.append(("Changed: head and other", max(changed - emb, 0), AFTER_LIGHT, f"{max(changed - emb, 0):,}"))
-    bars.append(("Changed in total", changed, AFTER, f"{changed:,} ({100 * frac:.3f} %)"))
+    bars.append(("Changed in total", changed, AFTER, f"{changed:,} ({percent(frac, 3)})"))
     bars = [b for b in bars if b[1] > 0] or bars[:1]
     bars.reverse()
     fig = go.Figure(go.Bar(
@@ -205,9 +215,9 @@ def changed_fraction(results: dict) -> go.Figure:
         textposition=["inside" if b[1] == total and b[0] == "All parameters" else "outside" for b in bars],
         insidetextanchor="end", insidetextfont=dict(color="white"),
         hovertemplate="%{y}: %{x:,} parameters<extra></extra>"))
-    layout(fig, f"Parameters changed: {100 * frac:.3f} % of the model ({_human(changed)} of {_human(total)})",
+    layout(fig, f"Parameters changed: {percent(frac, 3)} of the model ({_human(changed)} of {_human(total)})",
             showlegend=False)
-    fig.add_annotation(text=f"{100 * (1 - frac):.3f} % of all parameters are bit-identical to the original model",
+    fig.add_annotation(text=f"{percent(1 - frac, 3)} of all parameters are bit-identical to the original model",
                        xref="paper", yref="paper", x=0, y=1.02, xanchor="left", yanchor="bottom", showarrow=False,
                        font=dict(size=13, color=BEFORE_DARK))
     hi = max(total, changed, 10)

@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 from .. import distributed
-from ..format import printable
+from ..format import percent, printable
 from ..request import UnlearnRequest, default_operator
 from ..result_keys import (FORGET_F1_AFTER, FORGET_F1_BEFORE, LOSS_AUC_AFTER, LOSS_AUC_BEFORE, LOSS_AUC_CI_AFTER,
                            MACRO_F1_AFTER, MACRO_F1_BEFORE, MIA, RETAIN_F1_AFTER, RETAIN_F1_BEFORE)
 from ..runs import run_unlearning
-from ..report.summary import members_note, seeds_note
+from ..report.summary import beyond_limit_text, members_note, seeds_note
 from ..verdicts import QUESTIONS, VERDICT_WORDS, headline, run_verdicts, verdict_items
 from .progress import ProgressBar
 
@@ -64,7 +64,7 @@ def summary_text(r: dict, out: Path) -> str:
                      f"(95% CI {lo:.3f}-{hi:.3f}; 0.5 = attacker guessing)")
     lines += [
         f"  parameters changed {r['params_changed']:,} of {r['params_total']:,} "
-        f"({100 * r['params_changed_fraction']:.3f} %), forget-set coverage {100 * r['coverage']['fraction']:.1f} %",
+        f"({percent(r['params_changed_fraction'])}), forget-set coverage {percent(r['coverage']['fraction'], 3)}",
         f"  parameter diff: {r['param_diff_verdict'].upper()} - {r['param_diff_message']}",
         f"  time: select {r['wall_seconds']['select']:.1f} s, unlearn {r['wall_seconds']['unlearn']:.1f} s, "
         f"audit {r['wall_seconds']['audit']:.1f} s",
@@ -88,7 +88,7 @@ def data_notes(r: dict) -> list[str]:
     if n_trunc:
         parts = ", ".join(f"{v} {k}" for k, v in n_trunc.items())
         lines.append(f"  note: {parts} note(s) were longer than {trunc.get('max_length')} tokens and were truncated "
-                     "(raise --max-length to use more of each note)")
+                     f"(raise --max-length to use more of each note).{beyond_limit_text(r)}")
     lines += [f"  note: {n}" for n in (seeds_note(r), members_note(r)) if n] + spread_lines(r)
     return lines + [f"  warning: {w}" for w in r.get("warnings") or []]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..demo import resolve_model_path
+from ..format import percent
 from ..ledger import Ledger
 from ..model import load_classifier
 from ..runs.verify import verify_run
@@ -29,7 +30,7 @@ def cmd_verify(args) -> int:
         d = v.diff
         print(f"Tensors changed: {', '.join(d['changed_tensors']) or 'none'}")
         print(f"Embedding rows changed: {d['changed_embedding_rows']}; parameters changed {d['params_changed']:,} of "
-              f"{d['params_total']:,} ({100 * d['params_changed_fraction']:.4f} %)")
+              f"{d['params_total']:,} ({percent(d['params_changed_fraction'])})")
         print(f"Encoder bit-identical: {'yes' if d['encoder_unchanged'] else 'NO'}")
     failed = [c.name for c in v.checks if not c.ok]
     print(f"Verdict: {'PASS' if v.ok else 'FAIL'}" + (f" - failed: {', '.join(failed)}" if failed else ""))

@@ -21,13 +21,13 @@ from .hashing import file_sha256, hash_directory
 from .heads import DistilBertHead, FirstTokenHead, HeadAdapter, PooledLinearHead, find_head_adapter
 from .loading import PICKLE_FILES, TOKENIZER_FILES, WEIGHT_FILES, check_model_dir, load_classifier
 from .saving import save_model_atomically, write_json_atomic, write_model
-from .tokens import (CHARS_PER_TOKEN, MIN_MAX_LENGTH, Encoded, TokenIds, char_budget, encode, iter_encode,
-                     length_batches, length_order, pad_batch, pad_id)
+from .tokens import (CHARS_PER_TOKEN, MIN_MAX_LENGTH, Encoded, TokenIds, beyond_limit, char_budget, encode,
+                     iter_encode, length_batches, length_order, pad_batch, pad_id)
 from .trainable import RowOverride, frozen
 
 __all__ = [
     "CHARS_PER_TOKEN", "Classifier", "DistilBertHead", "Encoded", "FirstTokenHead", "HeadAdapter", "MIN_MAX_LENGTH",
-    "PICKLE_FILES", "char_budget",
+    "PICKLE_FILES", "beyond_limit", "char_budget",
     "PooledLinearHead", "RowOverride", "TOKENIZER_FILES", "TokenIds", "WEIGHT_FILES", "check_model_dir",
     "compute_features", "compute_logits", "device_description", "encode", "file_sha256", "find_head_adapter",
     "frozen", "hash_directory", "head_logits", "iter_encode", "length_batches", "length_order", "load_classifier",

@@ -227,3 +227,38 @@ def length_order(enc: Encoded) -> np.ndarray:
 
 def pad_id(tokenizer) -> int:
     return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+
+def note_pieces(text: str, budget: int) -> Iterator[str]:
+    """A whole note in pieces of at most ``budget`` characters, each cut at whitespace (see :func:`cut_note`)."""
+    while text:
+        head = cut_note(text, budget) or text[:budget]
+        yield head
+        text = text[len(head):]
+
+
+def beyond_limit(tokenizer, texts: Iterable[str], ids: Iterable[int], max_length: int, batch: int = 256) -> dict:
+    """Where the occurrences of the token ``ids`` in ``texts`` lie: how many in all, and how many beyond the
+    first ``max_length`` tokens, in the part of a cut note that the model never reads.
+
+    Every note is tokenised whole, in pieces of at most :func:`char_budget` characters cut at whitespace, so
+    memory follows ``max_length`` as in :func:`encode`; a piece starts at a word, so WordPiece gives the
+    tokens of the whole note (a byte-level BPE may differ in the first token of a piece)."""
+    wanted = np.fromiter((int(i) for i in ids), dtype=np.int64)
+    room = max(0, int(max_length) - tokenizer.num_special_tokens_to_add(pair=False))  # tokens read between specials
+    counts = {"occurrences": 0, "beyond_limit": 0}
+    if not len(wanted):
+        return {**counts, "fraction": None, "max_length": int(max_length)}
+    pieces = ((i, piece) for i, text in enumerate(texts) for piece in note_pieces(text, char_budget(max_length)))
+    note, position = -1, 0
+    while chunk := list(itertools.islice(pieces, batch)):
+        encoded = tokenizer([p for _, p in chunk], add_special_tokens=False, return_attention_mask=False,
+                            verbose=False)["input_ids"]
+        for (i, _), seq in zip(chunk, encoded):
+            note, position = i, (position if i == note else 0)
+            hit = np.isin(np.asarray(seq, dtype=np.int64), wanted)
+            counts["occurrences"] += int(hit.sum())
+            counts["beyond_limit"] += int(hit[max(0, room - position):].sum())
+            position += len(seq)
+    n = counts["occurrences"]
+    return {**counts, "fraction": counts["beyond_limit"] / n if n else None, "max_length": int(max_length)}

@@ -81,11 +81,11 @@ def chart_specs(r: dict) -> list[dict]:
                     "the row; numbers: notes). * marks the forgotten class."},
         *collateral_specs(r),
         {"id": "mia_roc", "section": "charts", "title": "Membership-inference ROC curves",
-         "build": charts.mia_roc, "size": (640, 760),
+         "build": lambda res: charts.mia_roc(res, legend_beside=True), "size": (800, charts.ROC_WIDE_HEIGHT),
          "caption": ("Curves near the dotted diagonal mean the attacker cannot tell forget-set notes from unseen "
                      "notes of the same class.")},
         {"id": "changed_rows", "section": "charts", "title": "Changed embedding rows",
-         "build": lambda res: charts.changed_rows(res, top=30), "size": (800, 900),
+         "build": lambda res: charts.changed_rows(res, top=20), "size": (800, 500),
          "caption": _rows_caption(method_text(r)["edits"])},
         {"id": "changed_fraction", "section": "param_diff", "title": "Share of parameters changed",
          "build": charts.changed_fraction, "size": (820, 330),

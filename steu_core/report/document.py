@@ -157,14 +157,18 @@ class ReportDocument:
         """A small grey italic note under a table."""
         self.para(text, size=8.5, style="I", color=GREY, h=4.4)
 
-    def kv(self, rows: list[tuple[str, str, bool]], key_w: float = 48, size: float = 10) -> None:
-        """Key / value table without borders; the third item marks a monospace (hash) value."""
+    def kv(self, rows: list[tuple[str, str, bool]], key_w: float = 48, size: float = 10,
+           title: str | None = None) -> None:
+        """Key / value table without borders; the third item marks a monospace (hash) value. Under ``title``
+        (a sub-heading) if given, which moves to the next page with the table: never alone at a page foot."""
         pdf = self.pdf
         rows = [(key if i == 0 else "", part, mono) for key, value, mono in rows  # no row taller than a page
                 for i, part in enumerate(page_chunks(value) if not mono and value else [value])]
         lines = sum(max(2 if mono else 1, str(value).count("\n") + 1 + len(str(value)) // 70)
                     for _, value, mono in rows)
-        self.space_for(min(lines * 5.4 + len(rows) * 2.4 + 4, 110))  # keep short tables on one page
+        self.space_for(min(lines * 5.4 + len(rows) * 2.4 + 4, 110) + (12 if title else 0))  # short tables: one page
+        if title:
+            self.h2(title)
         pdf.set_font(self.sans, "", size)
         pdf.set_fill_color(*WHITE)
         pdf.set_draw_color(*RULE)
@@ -221,23 +225,25 @@ class ReportDocument:
                 for v in values:
                     row.cell(self.printable(v), style=style)
 
-    def _image_box(self, w_px: int, h_px: int, max_w: float | None) -> tuple[float, float]:
+    def _image_box(self, w_px: int, h_px: int, max_w: float | None, max_h: float | None = None) -> tuple[float, float]:
         pdf = self.pdf
         w = min(max_w or pdf.epw, pdf.epw)
         h = w * h_px / w_px
-        limit = pdf.page_break_trigger - pdf.t_margin - 30
+        limit = min(pdf.page_break_trigger - pdf.t_margin - 30, max_h or pdf.h)
         if h > limit:
             h = limit
             w = h * w_px / h_px
         return w, h
 
-    def image_height(self, w_px: int, h_px: int, max_w: float | None = None) -> float:
-        return self._image_box(w_px, h_px, max_w)[1]
+    def image_height(self, w_px: int, h_px: int, max_w: float | None = None, max_h: float | None = None) -> float:
+        return self._image_box(w_px, h_px, max_w, max_h)[1]
 
-    def image(self, path: Path, w_px: int, h_px: int, caption: str, max_w: float | None = None) -> None:
-        """An image centred on the page, scaled to fit, with its caption below."""
+    def image(self, path: Path, w_px: int, h_px: int, caption: str, max_w: float | None = None,
+              max_h: float | None = None) -> None:
+        """An image centred on the page, scaled to fit (at most ``max_w`` wide, ``max_h`` high), with its
+        caption below."""
         pdf = self.pdf
-        w, h = self._image_box(w_px, h_px, max_w)
+        w, h = self._image_box(w_px, h_px, max_w, max_h)
         self.space_for(h + 12)
         x = pdf.l_margin + (pdf.epw - w) / 2
         pdf.image(str(path), x=x, y=pdf.get_y(), w=w, h=h)

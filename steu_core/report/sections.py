@@ -183,7 +183,7 @@ def _settings_table(doc: ReportDocument, settings: dict) -> None:
 
 
 def results(doc: ReportDocument, c: dict) -> None:
-    doc.h1("5. Results")
+    doc.h1("5. Results", keep=20 + 7.5 * (len(c["results_table"]) + 1))  # the heading stays with its table
     w = doc.pdf.epw
     widths = [w * 0.37, w * 0.22, w * 0.22, w * 0.19]
     table = [[r["metric"], r["before"], r["after"], r["change"]] for r in c["results_table"]]
@@ -203,18 +203,22 @@ def results(doc: ReportDocument, c: dict) -> None:
              bold_rows={i for i, p in enumerate(per_class) if p["forgotten"]}, title="F1 per class")
 
 
+# A chart is at most this high (mm), so that two charts with their headings and captions share a page.
+CHART_MAX_H = 96
+
+
 def charts(doc: ReportDocument, c: dict, images: dict, sizes: dict) -> None:
-    doc.h1("6. Charts")
-    for spec in c["charts"]:
-        if spec["id"] == "changed_fraction":  # shown with the parameter-diff verification
-            continue
+    shown = [spec for spec in c["charts"] if spec["id"] != "changed_fraction"]  # that one: with the param diff
+    first = images.get(shown[0]["id"]) if shown else None
+    keep = doc.image_height(*sizes[shown[0]["id"]], max_h=CHART_MAX_H) + 36 if isinstance(first, Path) else 45
+    doc.h1("6. Charts", keep=keep)  # the heading stays with the first chart
+    for spec in shown:
         img = images.get(spec["id"])
         if isinstance(img, Path):
             wpx, hpx = sizes[spec["id"]]
-            max_w = 140 if spec["id"] == "mia_roc" else doc.pdf.epw
-            doc.space_for(doc.image_height(wpx, hpx, max_w) + 24)  # the heading stays with its chart
+            doc.space_for(doc.image_height(wpx, hpx, max_h=CHART_MAX_H) + 24)  # the heading stays with its chart
             doc.h2(spec["title"])
-            doc.image(img, wpx, hpx, spec["caption"], max_w=max_w)
+            doc.image(img, wpx, hpx, spec["caption"], max_h=CHART_MAX_H)
         else:
             doc.h2(spec["title"])
             doc.para(str(img or "chart unavailable"), size=9, style="I", color=GREY)
@@ -289,8 +293,7 @@ def ledger(doc: ReportDocument, c: dict, n: int) -> None:
 
 def proof_of_run(doc: ReportDocument, c: dict) -> None:
     """The run entry's inclusion proof and checkpoint in words (the same JSON is attached to the file)."""
-    doc.h2("Inclusion proof of the run entry")
-    doc.kv(proof_rows(c["ledger"].get("proof")), size=8.5)
+    doc.kv(proof_rows(c["ledger"].get("proof")), size=8.5, title="Inclusion proof of the run entry")
     doc.note("The checkpoint was signed when this report was made and covers the run's entry; the audit path leads "
              "from the entry to the checkpoint's Merkle root (RFC 9162). The same evidence is attached to this PDF "
              "as steu-evidence.json. This file's own SHA-256 cannot be inside it: it is recorded in the ledger after "

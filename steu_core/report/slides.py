@@ -2,7 +2,8 @@
 interactive HTML export (:mod:`.html`) writes. The words, verdicts and charts come from the same owners
 as the PDF (:mod:`.summary`, :mod:`.content`, :mod:`steu_core.charts`), so the three always agree.
 
-A slide is ``{"id", "title", "blocks"}``; a block is one of
+A slide is ``{"id", "title", "blocks"}`` (with ``"columns"``, lists of block indices, where its blocks stand in
+columns so that the slide fits a 1280x720 screen); a block is one of
 ``{"kind": "verdicts", "items": [...]}`` (summary items, the first shown largest),
 ``{"kind": "chart", "id", "figure", "caption"}`` (a Plotly figure),
 ``{"kind": "facts", "rows": [(label, value, is_hash)]}`` and ``{"kind": "text", "title", "text"}``.
@@ -32,10 +33,25 @@ def build_slides(r: dict, report: dict | None = None) -> list[dict]:
     about = method_text(r)
     items = summary(r, about["edits"])
     return [title_slide(r, items), verdicts_slide(items, r), utility_slide(r), collateral_slide(r),
-            membership_slide(r), proof_slide(r), limitations_slide(about), evidence_slide(r, report)]
+            membership_slide(r), share_slide(r), proof_slide(r), limitations_slide(about), evidence_slide(r, report)]
 
 
-def _chart(cid: str, figure, caption: str) -> dict:
+# A slide's chart is at most this high (px): with the slide's title and the chart's caption it fits a 1280x720
+# screen; a slide's two charts are shown side by side (the Presentation page).
+SLIDE_CHART_HEIGHT = 420
+SIDE_BY_SIDE_HEIGHT = 340  # a chart beside another block: its caption wraps to more lines in half the width
+SLIDE_TITLE_CHARS = 50  # a chart title's first line at most, so that it fits half a slide's width
+
+
+def _chart(cid: str, figure, caption: str, height: int = SLIDE_CHART_HEIGHT) -> dict:
+    if not figure.layout.height or figure.layout.height > height:
+        figure.update_layout(height=height)
+    title = figure.layout.title.text or ""
+    first, _, rest = title.partition("<br>")
+    if len(first) > SLIDE_TITLE_CHARS and " " in first[:SLIDE_TITLE_CHARS]:
+        cut = first.rindex(" ", 0, SLIDE_TITLE_CHARS)
+        figure.update_layout(title_text=f"{first[:cut]}<br>{first[cut + 1:]}" + (f"<br>{rest}" if rest else ""),
+                             margin_t=(figure.layout.margin.t or 90) + 22)
     return {"kind": "chart", "id": cid, "figure": figure, "caption": caption}
 
 
@@ -71,19 +87,20 @@ def collateral_slide(r: dict) -> dict:
     specs = collateral_specs(r)
     if specs:
         first, second = specs[0], specs[1]
-        blocks = [_chart(spec["id"], spec["build"](r), spec["caption"]) for spec in (first, second)]
+        blocks = [_chart(spec["id"], spec["build"](r), spec["caption"], SIDE_BY_SIDE_HEIGHT) for spec in (first, second)]
     else:
-        blocks = [_chart("per_class_f1", charts.per_class_f1(r), "Every class's F1 before and after."),
+        blocks = [_chart("per_class_f1", charts.per_class_f1(r), "Every class's F1 before and after.", SIDE_BY_SIDE_HEIGHT),
                   _chart("confusion_matrices", charts.confusion_matrices(r),
-                         "Where the evaluation notes are predicted (rows: true class; numbers: notes).")]
-    return {"id": "collateral", "title": "The other classes", "blocks": blocks}
+                         "Where the evaluation notes are predicted (rows: true class; numbers: notes).",
+                         SIDE_BY_SIDE_HEIGHT)]
+    return {"id": "collateral", "title": "The other classes", "blocks": blocks, "columns": [[0], [1]]}
 
 
 def membership_slide(r: dict) -> dict:
     mia = r.get("mia") or {}
     facts = [(f"{a['attack']} ({a['attacker']})",
               f"original {a['original']} · after {a['after']} · retrain {a['retrain']}", False) for a in attack_table(r)]
-    blocks = [_chart("mia_roc", charts.mia_roc(r),
+    blocks = [_chart("mia_roc", charts.mia_roc(r, legend_beside=True),
                      f"A loss and a confidence attack on {mia.get('n_members', 'n/a')} forget-set notes against "
                      f"{mia.get('n_nonmembers', 'n/a')} unseen notes of the class; AUC 0.5 means guessing.")]
     if facts:
@@ -99,12 +116,17 @@ def proof_slide(r: dict) -> dict:
                                     f"({percent(r.get('params_changed_fraction'))})", False),
              ("Embedding rows changed", count(r.get("changed_embedding_rows")), False),
              ("Tensors changed", ", ".join(str(t) for t in r.get("changed_tensors", [])) or "none", False)]
-    return {"id": "proof", "title": "What changed in the model: the parameter-diff proof", "blocks": [
-        {"kind": "facts", "rows": facts},
-        _chart("changed_fraction", charts.changed_fraction(r),
-               "Changed parameters against the whole model, on a log scale: everything else is bit-identical."),
-        _chart("changed_rows", charts.changed_rows(r, top=20),
-               "The selected tokens whose embedding rows moved most (L2 norm of the change).")]}
+    return {"id": "proof", "title": "What changed in the model: the parameter-diff proof", "columns": [[0], [1]],
+            "blocks": [{"kind": "facts", "rows": facts},
+                       _chart("changed_rows", charts.changed_rows(r, top=15),
+                              "The selected tokens whose embedding rows moved most (L2 norm of the change).",
+                              SIDE_BY_SIDE_HEIGHT + 60)]}
+
+
+def share_slide(r: dict) -> dict:
+    return {"id": "share", "title": "How much of the model changed", "blocks": [_chart(
+        "changed_fraction", charts.changed_fraction(r),
+        "Changed parameters against the whole model, on a log scale: everything else is bit-identical.")]}
 
 
 def limitations_slide(about: dict) -> dict:

@@ -116,7 +116,18 @@ def truncation_note(r: dict) -> str:
         return f"Each note was read up to {limit} tokens; no note was longer."
     cut = ", ".join(f"{count(trunc.get(k))} of {count(n)} {k} notes" for k, n in known.items())
     return (f"Each note was read up to {limit} tokens; longer notes were cut: {cut}. Text beyond the limit took "
-            "no part in training, unlearning or the audits.")
+            f"no part in training, unlearning or the audits.{beyond_limit_text(r)}")
+
+
+def beyond_limit_text(r: dict) -> str:
+    """The sentence on the selected tokens' occurrences in the forget notes that lie beyond the token limit
+    (empty where the method selected no tokens, or a run recorded no such count)."""
+    beyond = (r.get("coverage") or {}).get("beyond_limit") or {}
+    if not beyond.get("occurrences"):
+        return ""
+    return (f" Of the forget notes' {count(beyond['occurrences'])} occurrences of the selected tokens, "
+            f"{count(beyond.get('beyond_limit'))} ({percent(beyond.get('fraction'), 3)}) lie beyond the limit, "
+            "in text the model never read.")
 
 
 def seeds_note(r: dict) -> str:

@@ -8,7 +8,7 @@ import torch
 
 from .. import lanes
 from ..accel import precision_used
-from ..model import device_description
+from ..model import beyond_limit, device_description
 from ..pmi import coverage
 from . import record
 from .prepare import MEMBERS_RULE, request_warnings
@@ -39,7 +39,10 @@ def results_of(ctl: Control, computed: Computed, audited: Audited, seeds: SeedRu
                                       "patch_row": patch_rows.get(t.id)} for t in result.selected_tokens],
                  "coverage": {"forget_examples": len(tokens.forget),
                               "forget_examples_with_selected_token": int(cov_mask.sum()),
-                              "fraction": float(cov_mask.mean()) if len(cov_mask) else 0.0}}
+                              "fraction": float(cov_mask.mean()) if len(cov_mask) else 0.0,
+                              # the selected tokens' occurrences in the forget notes that a cut note loses
+                              "beyond_limit": beyond_limit(clf.tokenizer, data.forget.texts, result.row_ids,
+                                                           req.max_length)}}
     rest = {"wall_seconds": {"select": result.seconds.get("select", 0.0),
                              "unlearn": result.seconds.get("unlearn", 0.0),
                              "score_original": computed.original.seconds,
