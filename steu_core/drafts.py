@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from .paths import subdir
-from .request import new_request_id
 from .uploads import session_dir
 
 MAX_DRAFT_BYTES = 16 * 1024
@@ -26,6 +27,11 @@ RUN_ENDED_STATES = ("finished", "failed", "cancelled", "missing")
 MAX_TEXT = 2000         # longest string kept (a reason, a path): a guard against a slip, not a PHI filter
 MAX_AGE_S = 30 * 86400  # drafts untouched for this long are deleted when another is written
 FILE_MODE = 0o600
+
+
+def new_request_id() -> str:
+    """A fresh request id, "REQ-<UTC date>-<4 hex>": what the dashboard proposes for a new deletion request."""
+    return f"REQ-{datetime.now(timezone.utc).strftime('%Y%m%d')}-{secrets.token_hex(2).upper()}"
 
 
 def drafts_dir() -> Path:

@@ -12,8 +12,6 @@ import argparse
 import getpass
 import json
 import math
-import secrets
-from datetime import datetime, timezone
 from dataclasses import MISSING, dataclass, field, fields
 from typing import ClassVar
 from pathlib import Path
@@ -44,10 +42,6 @@ def default_operator() -> str:
     except (KeyError, OSError):  # an account with no name (a container's bare uid)
         return ""
 
-
-def new_request_id() -> str:
-    """A fresh request id, "REQ-<UTC date>-<4 hex>": what the dashboard proposes for a new deletion request."""
-    return f"REQ-{datetime.now(timezone.utc).strftime('%Y%m%d')}-{secrets.token_hex(2).upper()}"
 
 @dataclass(frozen=True)
 class Option:

@@ -159,7 +159,7 @@ def test_slides_fit_a_1280x720_screen(exported):
             if b["kind"] == "chart":
                 assert b["figure"].layout.height <= SLIDE_CHART_HEIGHT, (s["id"], b["id"])
     roc = next(b for b in slides["membership"]["blocks"] if b["kind"] == "chart")["figure"]
-    assert roc.layout.legend.x > 1 and roc.layout.height <= SLIDE_CHART_HEIGHT
+    assert roc.layout.legend.x >= roc.layout.xaxis.domain[1] and roc.layout.height <= SLIDE_CHART_HEIGHT  # beside the plot
     for sid in ("collateral", "proof"):  # every block in one column
         assert sorted(i for column in slides[sid]["columns"] for i in column) == list(range(len(slides[sid]["blocks"])))
         assert len(slides[sid]["columns"]) == 2

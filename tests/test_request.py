@@ -79,7 +79,7 @@ def test_compare_refuses_a_method_listed_twice():
 def test_a_new_request_id_names_the_day_and_differs_each_time():
     import re
 
-    from steu_core.request import new_request_id
+    from steu_core.drafts import new_request_id
 
     ids = {new_request_id() for _ in range(20)}
     assert all(re.fullmatch(r"REQ-\d{8}-[0-9A-F]{4}", i) for i in ids) and len(ids) > 1
