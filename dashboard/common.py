@@ -22,8 +22,8 @@ import streamlit as st
 
 from steu_core import demo, drafts, forget_ids, hints, uploads, worker
 from steu_core.data import NoteSet, load_notes
-from steu_core.errors import SteuError
 from steu_core.drafts import new_request_id
+from steu_core.errors import SteuError
 from steu_core.model import device_description, load_classifier, resolve_device
 from steu_core.request import PEOPLE, default_operator, request_fields_of
 from steu_core.runs import checks, stages
