@@ -52,7 +52,10 @@ class RequestStatus:
         return OWED.get(self.state or RECEIVED, "")
 
     def erasure_due(self) -> str | None:
-        """The date erasure is due: a scheduled date, else received + $STEU_ERASURE_DAYS (None: no deadline)."""
+        """The date erasure is due: a scheduled date, else received + $STEU_ERASURE_DAYS (None: no deadline, or
+        no erasure owed any more)."""
+        if self.state not in (None, RECEIVED, CONTAINED, SCHEDULED):
+            return None
         scheduled = self.latest(SCHEDULED)
         if scheduled and scheduled.detail.get("due"):
             return scheduled.detail["due"]
