@@ -2,6 +2,7 @@
 model file, still tell the forget notes from unseen notes of the class? Each verdict states its power."""
 from __future__ import annotations
 
+from ..reference import TRAINED_WITHOUT_NOTES
 from ..result_keys import LOSS_AUC_AFTER, LOSS_AUC_CI_AFTER
 from .base import (CHANCE, INCONCLUSIVE, MODEL_FILE, NO, OUTPUTS, POWER_HINT, REMEDY, THREAT_MODELS, YES, ci_text, f3,
                    seed_count, verdict)
@@ -85,6 +86,11 @@ def threat_model(r: dict, threat: str, reference: dict | None = None, relearn: d
 
     if mia.get("skipped") or not rows:
         return decided(INCONCLUSIVE, mia.get("skipped") or "membership inference was not measured", None)
+    if r.get("method") in TRAINED_WITHOUT_NOTES:
+        a = max(rows, key=lambda x: abs(x["after_auc"] - CHANCE))
+        return decided(YES, "this model was trained without these notes, so none of them is a member of its "
+                            f"training: the {attack_text(a)} measures how the forget notes differ from the evaluation "
+                            "notes of the class (their source or time), not their use", a)
     over = [a for a in rows if a["class_probability"] and a["after_ci"][1] < CHANCE]
     if over:
         a = min(over, key=lambda x: x["after_auc"])
