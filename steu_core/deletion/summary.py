@@ -25,13 +25,13 @@ def since(status: RequestStatus) -> str:
     return moved[-1].at[:19].replace("T", " ") if moved else ""
 
 
-def event_line(e: Event) -> str:
+def event_line(e: Event, keys: tuple[str, ...] = ("verdict", "due", "reason", "erasure")) -> str:
     """'2026-12-07 05:01:02  Contained  by alice  (entry 3f2a...)  steu run run-..., verdict ...'."""
     d = e.detail
     bits = [f"{e.at[:19].replace('T', ' ')}  {state_label(e.state)}  by {e.actor or '-'}  (entry {e.entry_hash[:16]})"]
     if d.get("run_id") or d.get("audit_run"):
         bits.append(f"{d.get('method') or 'audit'} run {d.get('run_id') or d.get('audit_run')}")
-    for key in ("verdict", "due", "reason", "erasure"):
+    for key in keys:
         if d.get(key):
             bits.append(f"{key} {d[key]}")
     if not e.moved:
@@ -68,7 +68,8 @@ def history_rows(status: RequestStatus) -> list[dict]:
     """The request's events as table rows: when, what, who, the proving ledger entry, and what it recorded."""
     return [{"When (UTC)": e.at[:19].replace("T", " "), "State": state_label(e.state), "By": e.actor or "-",
              "Ledger entry": e.entry_hash[:16], "Verdict": str(e.detail.get("verdict") or ""),
-             "Recorded": event_line(e).split(")", 1)[-1].lstrip(", ")} for e in status.events]
+             "Recorded": event_line(e, ("due", "reason", "erasure")).split(")", 1)[-1].lstrip(", ")}
+            for e in status.events]
 
 
 def verdict_rows(status: RequestStatus) -> list[dict]:
