@@ -12,9 +12,9 @@ from ..errors import ConfigError, DataError
 from ..ledger import Ledger
 from ..model import hash_directory
 from ..request import default_operator
+from ..runs.forget_hashes import request_record
 from ..runs.prepare import RequestData, check_forget_was_trained, load_forget_set, training_members
 from .book import all_requests, find_request
-from ..runs.forget_hashes import request_record
 from .states import CLOSED, DECLINED, LABELS, LEDGER_KIND, RECEIVED, SCHEDULED, VERIFIED, can_move
 
 MAX_TEXT = 1000

@@ -254,6 +254,8 @@ def forget_given(status: RequestStatus) -> dict:
     gone (the dashboard deletes a run's uploads), the forget set of its containment run found again in the
     training file by the notes' hashes (``--forget-from-run``)."""
     files, rid = status.facts["files"], status.request_id
+    if "forget_from_run" in files:
+        return {"forget_from_run": files["forget_from_run"]["path"]}
     key = "forget_ids" if "forget_ids" in files else "forget" if "forget" in files else None
     if key is None:
         return {}  # the request forgets its whole class: the training notes of the class

@@ -61,6 +61,8 @@ def request_files(req) -> dict:
         out["forget_ids"] = _file_fact(req.forget_ids)
     elif req.forget:
         out["forget"] = _file_fact(req.forget)
+    elif getattr(req, "forget_from_run", None):  # the forget set of an earlier run, found again by its hashes
+        out["forget_from_run"] = {"path": str(Path(req.forget_from_run).expanduser().resolve())}
     columns = {k: getattr(req, k) for k in ("id_column", "text_column", "label_column", "forget_text_column",
                                                "forget_label_column") if getattr(req, k, None)}
     return {**out, "columns": columns} if columns else out
