@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import common
+from steu_core import format as fmt
 from steu_core import worker
 from steu_core.deletion import actions, states
 from steu_core.deletion.book import all_requests
@@ -16,6 +17,7 @@ from steu_core.deletion.job import EraseRequest
 from steu_core.deletion.summary import history_rows, request_row, state_label, threat_model_line, verdict_rows
 from steu_core.deletion import verify as erasure_check
 from steu_core.errors import SteuError
+from steu_core.runs import stages
 
 ss = st.session_state
 
@@ -39,12 +41,23 @@ if picked.selection.rows:
     st.query_params["request"] = chosen  # the request stays open across a refresh
 
 active = worker.active_erasures()
-if active:
-    s = active[0]
-    st.info(f"**Erasure {s.run_id} in progress**: {s.stage or s.state}"
-            + (f", step {s.step} of {s.total}" if s.total else ""), icon=":material/hourglass_top:")
+
+
+@st.fragment(run_every=2.0)
+def erasure_progress(run_id: str) -> None:
+    """The erasure in progress, redrawn every 2 s; the whole page once it has ended (its requests moved)."""
+    s = worker.erasure_status(run_id)
+    if not s.active:
+        st.rerun()
+    where = stages.progress_text(s.stage, s.step, s.total, s.activity)
+    st.info(f"**Erasure {s.run_id} in progress**: {common.md(where)} · {fmt.duration(s.elapsed_s)}",
+            icon=":material/hourglass_top:")
     common.cancel_controls("erasure", s.cancel_requested, lambda force=False: worker.cancel_erasure(s.run_id, force),
                            "erase_cancel")
+
+
+if active:
+    erasure_progress(active[0].run_id)
 
 
 def erase_form() -> None:
@@ -71,9 +84,9 @@ if not chosen or chosen not in book:
 
 status = book[chosen]
 st.subheader(f"Request {chosen}: {state_label(status.state)}")
-line = threat_model_line(status.state)
+line, due = threat_model_line(status.state), status.erasure_due()
 st.markdown(f"{states.MEANING.get(status.state, '')} {('**' + line.capitalize() + '.**') if line else ''}  \n"
-            f"**Still owed:** {status.owed}" + (f" (**due by {status.erasure_due()}**)" if status.erasure_due() else ""))
+            f"**Still owed:** {status.owed}" + (f" (**due by {due}**)" if due else ""))
 serve = serving(status)
 st.markdown(f"**Serve:** the {serve['serve']} model `{serve['sha256'] or '?'}` ({serve['why']})"
             + (f"; never the original `{serve['retire'][:16]}` again." if serve.get("retire") else "."))
