@@ -70,7 +70,7 @@ def main() -> None:
                                 lambda rid=rid, rerun=rerun: verified(verify, rid, done["out"], rerun))
         print("   " + "; ".join(f"{s} {w}" for s, w, _ in check.lines))
         if check.ok:
-            actions.record_state(rid, "verified", "auditor", merkle_root=check.hashes.root)
+            verify.record_verified(rid, check, "auditor")
             actions.close(rid, "privacy officer")
     report(all_requests(), done, t_model, t_contain, t_erase)
 

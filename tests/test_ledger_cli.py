@@ -213,12 +213,18 @@ def test_a_deleted_ledger_stops_every_writer_until_a_new_start_is_asked_for(tmp_
     assert code == 2 and "nothing to start anew" in err
 
 
-def test_an_emptied_ledger_stops_a_run_before_it_writes(tmp_path):
+def _tampered(sql: str) -> Ledger:
+    """A ledger of 3 entries changed behind the tool's back by ``sql``."""
     ledger = Ledger()
     _fill(ledger, 3)
     con = sqlite3.connect(str(ledger.path))
-    con.executescript("DROP TRIGGER entries_no_delete; DELETE FROM entries;")
+    con.executescript(sql)
     con.close()
+    return ledger
+
+
+def test_an_emptied_ledger_stops_a_run_before_it_writes(tmp_path):
+    _tampered("DROP TRIGGER entries_no_delete; DELETE FROM entries;")
     from steu_core.errors import SteuError
 
     with pytest.raises(SteuError, match="it was deleted, emptied or rolled back"):
@@ -226,11 +232,7 @@ def test_an_emptied_ledger_stops_a_run_before_it_writes(tmp_path):
 
 
 def test_dropped_append_only_triggers_are_reported(capsys):
-    ledger = Ledger()
-    _fill(ledger, 3)
-    con = sqlite3.connect(str(ledger.path))
-    con.executescript("DROP TRIGGER entries_no_update; DROP TRIGGER entries_no_delete;")
-    con.close()
+    _tampered("DROP TRIGGER entries_no_update; DROP TRIGGER entries_no_delete;")
     code, out, _ = run(capsys, "verify")
     assert code == 1 and "entries_no_update, entries_no_delete were dropped" in out
     code, out, _ = run(capsys, "verify", "--json")

@@ -5,8 +5,8 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import common
-from steu_core.deletion.book import all_requests
-from steu_core.deletion.states import ERASED, FINAL, can_move
+from steu_core.deletion.book import open_requests as open_requests_of
+from steu_core.deletion.states import ERASED, can_move
 from steu_core import charts, worker
 from steu_core import format as fmt
 from steu_core.errors import SteuError
@@ -24,7 +24,7 @@ ss = st.session_state
 PLOT_CONFIG = {"displaylogo": False}
 
 st.title("5 · History")
-open_requests = [s for s in all_requests().values() if s.state not in FINAL]
+open_requests = open_requests_of()
 if open_requests:
     owed = sum(1 for s in open_requests if can_move(s.state, ERASED))
     st.page_link(common.PAGES["requests"], icon=":material/assignment:",

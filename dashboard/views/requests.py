@@ -116,14 +116,11 @@ with cols[0]:
 with cols[1]:
     erased = status.latest(states.ERASED)
     if erased and states.can_move(status.state, states.VERIFIED) and st.button("Verify the erasure", key="verify_go"):
-        check = erasure_check.start_check(erased.detail["erasure"])
-        erasure_check.check_absent(check, erasure_check.request_hashes(chosen), f"request {chosen}")
+        check = erasure_check.check_request(chosen, erased.detail["erasure"])
         for s_, what, detail in check.lines:
             st.markdown(f"**{s_.upper()}** {what}: {common.md(detail)}")
         if check.ok:
-            act("Verified.", lambda: actions.record_state(chosen, states.VERIFIED, ss.get("operator", ""),
-                                                         merkle_root=check.hashes.root, model_dir=str(check.model_dir),
-                                                         checks=[{"status": a, "what": b} for a, b, _ in check.lines]))
+            act("Verified.", lambda: erasure_check.record_verified(chosen, check, ss.get("operator", "")))
     if status.state == states.VERIFIED and st.button("Close the request", key="close_go"):
         act("Closed.", lambda: actions.close(chosen, ss.get("operator", "")))
 with cols[2]:

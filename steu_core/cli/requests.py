@@ -66,13 +66,13 @@ def cmd_report(args) -> int:
     for path, flag in ((out, "--out"), (packet_path(out), "--out (its packet)"), (args.html, "--html")):
         if path:
             check_output_file(path, flag)  # refused before anything is written: a report handed out stays as it is
-    pdf = build_request_report(args.request_id, out, args.organisation)
+    content = request_content(args.request_id, args.organisation)  # one reading of the ledger for PDF and HTML
+    pdf = build_request_report(args.request_id, out, content=content)
     packet = packet_for(pdf)
     write_output(packet_path(pdf), packet.data, "--out (its packet)")
     print(f"Wrote {pdf}, its proof file and the packet {packet_path(pdf)} (SHA-256 {packet.sha256}).")
     if args.html:
-        write_output(Path(args.html), request_html(request_content(args.request_id, args.organisation)).encode(),
-                     "--html")
+        write_output(Path(args.html), request_html(content).encode(), "--html")
         print(f"Wrote {args.html}.")
     return 0
 

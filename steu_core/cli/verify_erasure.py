@@ -4,8 +4,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..deletion import verify as v
-from ..deletion.actions import record_state
-from ..deletion.states import VERIFIED
 from ..errors import ConfigError
 from ..format import printable
 from ..model import file_sha256, write_json_atomic
@@ -31,17 +29,10 @@ def cmd_verify_erasure(args) -> int:
         write_json_atomic(Path(args.proofs), check.as_dict())
     print("PASS: the erased model was trained without these notes." if check.ok else "FAIL: see the lines above.")
     if check.ok and args.record and args.request:
-        entry = record_verified(args, check)
+        entry = v.record_verified(args.request, check, args.operator,
+                                  file_sha256(Path(args.proofs)) if args.proofs else None)
         print(f"Recorded request {args.request} verified (ledger entry {entry['entry_hash'][:16]}).")
     return 0 if check.ok else EXIT_VERIFY_FAILED
-
-
-def record_verified(args, check: v.ErasureCheck) -> dict:
-    proofs_sha = file_sha256(Path(args.proofs)) if args.proofs else None
-    return record_state(args.request, VERIFIED, args.operator, merkle_root=check.hashes.root,
-                        model_dir=str(check.model_dir), checks=[{"status": s, "what": w} for s, w, _ in check.lines],
-                        proofs_sha256=proofs_sha,
-                        rerun=any(w == "re-run" and s == v.PASS for s, w, _ in check.lines))
 
 
 def register(sub) -> None:

@@ -47,14 +47,6 @@ class TrainingCheckpoint:
         if os.environ.get(KILL_ENV) == str(step):  # test hook: die like a power cut right after this checkpoint
             os.kill(os.getpid(), signal.SIGKILL)
 
-    def saved_step(self) -> int | None:
-        if not self.path.exists():
-            return None
-        try:
-            return int(torch.load(self.path, map_location="cpu", weights_only=True)["step"])
-        except Exception:
-            return None
-
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
         self.path.with_suffix(".tmp").unlink(missing_ok=True)

@@ -10,7 +10,6 @@ from ..threat_models import MODEL_FILE, OUTPUTS
 
 RECEIVED, CONTAINED, SCHEDULED, ERASED, VERIFIED, CLOSED, DECLINED = (
     "received", "contained", "erasure_scheduled", "erased", "verified", "closed", "declined")
-ORDER = (RECEIVED, CONTAINED, SCHEDULED, ERASED, VERIFIED, CLOSED)
 FINAL = (CLOSED, DECLINED)
 LEDGER_KIND = "request_state"  # the ledger entries that move a request
 
@@ -50,7 +49,3 @@ def can_move(current: str | None, new: str) -> bool:
     if new == DECLINED:
         return current not in FINAL
     return new in NEXT.get(current, ())
-
-
-def rank(state: str) -> int:
-    return ORDER.index(state) if state in ORDER else len(ORDER)

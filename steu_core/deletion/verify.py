@@ -21,9 +21,10 @@ from ..ledger import Ledger
 from ..model import file_sha256, hash_directory
 from ..train import TrainConfig, train_classifier
 from ..training_manifest import MANIFEST_FILE, HashList, check_absence_proof, read_manifest
+from .actions import record_state
 from .book import find_request
 from ..runs.forget_hashes import load_forget_hashes
-from .states import ERASED, LEDGER_KIND
+from .states import ERASED, LEDGER_KIND, VERIFIED
 
 PASS, FAIL, NOT_CHECKED = "pass", "fail", "not checked"
 
@@ -97,6 +98,21 @@ def check_absent(check: ErasureCheck, hashes: list[str], source: str) -> None:
     check.add(FAIL if bad else PASS, f"forget notes ({source})",
               f"none of the {len(hashes)} note(s) is in the manifest; {len(proofs)} absence proof(s) against the root "
               "checked" if not bad else f"{len(bad)} absence proof(s) do not check")
+
+
+def check_request(request_id: str, run: str | Path) -> ErasureCheck:
+    """The erasure in ``run`` checked against the forget notes ``request_id`` recorded (no note text needed)."""
+    check = start_check(run)
+    check_absent(check, request_hashes(request_id), f"request {request_id}")
+    return check
+
+
+def record_verified(request_id: str, check: ErasureCheck, actor: str = "", proofs_sha256: str | None = None) -> dict:
+    """The request's "verified" ledger entry: the manifest root checked, each check's outcome, whether the model
+    was trained again bit for bit, and the hash of the proofs file when one was written."""
+    return record_state(request_id, VERIFIED, actor, merkle_root=check.hashes.root, model_dir=str(check.model_dir),
+                        checks=[{"status": s, "what": w} for s, w, _ in check.lines], proofs_sha256=proofs_sha256,
+                        rerun=any(w == "re-run" and s == PASS for s, w, _ in check.lines))
 
 
 def forget_file_hashes(path: str | Path, text_column: str | None = None) -> list[str]:

@@ -55,8 +55,7 @@ def erasure_proof(status: RequestStatus) -> dict | None:
             ("Trained on", f"{d.get('trained')} notes; {d.get('removed')} forget notes of {len(d.get('batch') or [])} "
                            f"request(s) left out; settings from {d.get('settings_source')}", False)]
     try:
-        check = erasure_check.start_check(d["erasure"])
-        erasure_check.check_absent(check, erasure_check.request_hashes(status.request_id), "this request")
+        check = erasure_check.check_request(status.request_id, d["erasure"])
         lines = [f"{s.upper()}: {w}: {t}" for s, w, t in check.lines]
     except Exception as exc:  # the erasure's folder is not on this machine: the ledger's record still stands
         lines = [f"NOT CHECKED: {type(exc).__name__}: {str(exc)[:200]}"]
@@ -148,10 +147,12 @@ def proof_text(proofs: dict, entry_hash: str) -> str:
     return f"entry #{p['seq']}, leaf {p['leaf_index']} of {p['tree_size']}" if p else "not proven"
 
 
-def build_request_report(request_id: str, out_pdf: str | Path, organisation: str | None = None) -> Path:
-    """The signed PDF of the request, recorded in the ledger, with its proof file beside it."""
+def build_request_report(request_id: str, out_pdf: str | Path, organisation: str | None = None,
+                         content: dict | None = None) -> Path:
+    """The signed PDF of the request, recorded in the ledger, with its proof file beside it; ``content``: the
+    request's :func:`request_content`, when the caller has it already (the HTML is made of the same)."""
     out_pdf = Path(out_pdf)
-    c = request_content(request_id, organisation)
+    c = content or request_content(request_id, organisation)
     ledger = Ledger()
     by_hash = {e["entry_hash"]: e for e in ledger.entries()}
     evidence = entries_evidence([by_hash[h] for h in c["entry_hashes"]], ledger)
