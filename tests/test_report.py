@@ -575,3 +575,12 @@ def test_charts_share_pages_and_headings_stay_with_their_tables(built):
     assert "Forget F1" in results_page, "the results heading stands with its table"
     heading = [t for t in texts if "Inclusion proof of the run entry" in t]
     assert heading and "Proven entry" in heading[0]
+
+
+def test_a_calibrated_runs_held_out_notes_are_named_beside_the_membership_test(tmp_path, monkeypatch, fast_charts):
+    monkeypatch.setenv("STEU_HOME", str(tmp_path / "home"))
+    results = make_results()
+    results["data"]["calibration"] = {"notes": 26, "eval_file_rows": list(range(1, 27)), "rule": "a seeded share"}
+    text = _squash(_pdf_text(report.build_report(make_run_dir(tmp_path, results=results), tmp_path / "r.pdf")))
+    assert _squash("26 held-out notes of the forgotten class, split off the evaluation set before the run") in text
+    assert _squash("no audit scores them") in text

@@ -172,6 +172,8 @@ def setting_widget(where, f) -> None:
     help = f"{f.help} (allowed: {f.bounds})" if f.bounds else f.help
     if f.kind == "bool":
         where.checkbox(label, value=bool(f.default), key=f.name, help=help)
+    elif f.kind == "str" and f.choices:
+        where.selectbox(label, f.choices, index=f.choices.index(f.default), key=f.name, help=help)
     elif f.kind == "str":
         where.text_input(label, value=str(f.default), key=f.name, help=help)
     elif f.kind == "int":

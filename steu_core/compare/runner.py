@@ -14,10 +14,12 @@ from ..audits.deep import ORACLE, ORIGINAL, DeepInputs, model_outputs, run_deep_
 from ..audits.hidden_mia import ATTACK as HIDDEN_ATTACK
 from ..demo import resolve_model_path
 from ..errors import Cancelled, SteuError, failure_message
+from ..methods import calibration_share
 from ..methods.sampling import stratified_sample
 from ..model import encode, load_classifier, seed_everything, write_json_atomic
 from ..request import CompareRequest
 from ..runs import Staging, load_request_data, reference_of, run_unlearning
+from ..runs.prepare import split_calibration
 from ..runs.record import append_rejudged, verdict_fields
 from ..verdicts import MODEL_FILE, OUTPUTS, compute_verdicts
 from .files import write_comparison
@@ -151,6 +153,14 @@ def _run_method(req: CompareRequest, method: str, index: int, directory: Path, r
         raise
 
 
+def without_calibration_notes(req: CompareRequest, evaluation, class_name: str, root: Path):
+    """The evaluation notes less those any compared method calibrated on: the deep audits score every model on
+    the same notes, and a calibrated method's held-out notes must be among none of them (the seeded draws
+    nest, so the largest share's notes hold every other's)."""
+    share = max(calibration_share(m, req.unlearn_request(m, root).settings) for m in req.methods)
+    return split_calibration(evaluation, class_name, share, req.seed)[0] if share else evaluation
+
+
 def deep_inputs_from_runs(req: CompareRequest, root: str | Path, report: Callable[[dict], None] | None = None,
                           is_cancelled: Callable[[], bool] | None = None) -> DeepInputs:
     """Score the original and the models in ``root/<method>/model`` (one per ``req.methods``) on the forget
@@ -164,6 +174,7 @@ def deep_inputs_from_runs(req: CompareRequest, root: str | Path, report: Callabl
     # the data are the same for every method: any method's request loads them
     ureq = req.unlearn_request(req.methods[0], root / "unused")
     _, evaluation, forget, retain, fc = load_request_data(ureq, clf)
+    evaluation = without_calibration_notes(req, evaluation, clf.labels[fc], root)
     retain_ids = torch.as_tensor([clf.labels.index(y) for y in retain.labels])
     pick = stratified_sample(retain_ids, req.retain_sample, req.seed)
     enc_f = encode(clf.tokenizer, forget.texts, req.max_length)

@@ -1,7 +1,7 @@
 """Unlearning methods behind one registry: same inputs (:class:`UnlearnContext`), same output
 (:class:`MethodResult`). ``get_method(name)`` returns the method; ``METHODS`` lists them."""
-from .base import (METHODS, MethodResult, SettingField, UnlearnContext, check_fits, describe, get_method,  # noqa: F401
-                   register, setting_fields, setting_names, settings_for)
+from .base import (METHODS, MethodResult, SettingField, UnlearnContext, calibration_share, check_fits,  # noqa: F401
+                   describe, get_method, register, setting_fields, setting_names, settings_for)
 from . import steu  # noqa: F401  (registers "steu")
 # Ablations, controls and baselines (compare them with `python -m steu_core compare`)
 from . import (finetune_retain, grad_ascent, head_only, random_tokens, retrain_oracle,  # noqa: F401,E402

@@ -34,6 +34,9 @@ class UnlearnContext:
     # checkpoint with its own tokenisation (retrain_oracle); None where the caller has no text.
     retain_notes: object = None
     max_length: int = 128
+    # Held-out notes of the forget class a stopping rule calibrates on (stop_at 'calibrated'): split off the
+    # evaluation notes before the run, so no audit scores them; None where the run took none
+    calibration: Encoded | None = None
 
     def report(self, **info) -> None:
         if self.progress:
@@ -100,6 +103,13 @@ def check_fits(name: str, settings: dict, clf) -> None:
         check(clf)
 
 
+def calibration_share(name: str, settings: dict | None) -> float:
+    """The share of the forget class's evaluation notes method ``name`` with ``settings`` calibrates on and so
+    takes off the audits (0: none; :func:`steu_core.runs.prepare.split_calibration`)."""
+    cfg = config_from_dict(get_method(name).Config, settings)
+    return float(getattr(cfg, "calibration_needed", 0.0))
+
+
 def describe(name: str) -> dict:
     """What the report and front ends say about method ``name``, in plain words: its ``label``, one-line
     ``description``, ``how`` it works (what is trained, what stays frozen), what it ``edits`` ("rows+head",
@@ -132,6 +142,7 @@ class SettingField:
     optional: bool       # None is allowed (the method derives a value)
     bounds: str = ""     # "at least 1", "between 0 and 1", ... (the field's own bounds, methods/settings.py)
     minimum: float | None = None  # the least value a form may offer, where the field has one
+    choices: tuple[str, ...] = ()  # the values a text setting may take (empty: any text)
 
 
 def setting_fields(name: str) -> list[SettingField]:
@@ -141,7 +152,8 @@ def setting_fields(name: str) -> list[SettingField]:
         kinds = annotation_kinds(f.type)
         default = f.default if f.default is not MISSING else f.default_factory()
         out.append(SettingField(f.name, kinds[0] if kinds else "str", default, f.metadata.get("help", ""),
-                                "None" in str(f.type), bounds_text(f.metadata), f.metadata.get("at_least")))
+                                "None" in str(f.type), bounds_text(f.metadata), f.metadata.get("at_least"),
+                                tuple(f.metadata.get("choices", ()))))
     return out
 
 

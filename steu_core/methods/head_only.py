@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, fields
 from .base import AllowedChanges, MethodResult, UnlearnContext, config_from_dict, register
 from .settings import SparseStoppingRule, check_bounds, setting
 from .steu import SteuConfig, retain_pool_notes, run_sparse_unlearning
-from .steu_settings import FORGET_TARGET_HELP, SUPPRESS, check_forget_target
+from .steu_settings import FORGET_TARGET_HELP, FORGET_TARGETS, SUPPRESS
 
 
 @dataclass
@@ -24,10 +24,9 @@ class HeadOnlyConfig(SparseStoppingRule):
     forget_weight: float = setting(1.0, "lambda: weight of the forget term", at_least=0.0)
     batch_size: int = setting(16, "forget examples per step (and as many retain)", at_least=1)
     retain_pool: int = setting(256, "retain notes sampled (stratified) for the retain term", at_least=1)
-    forget_target: str = setting(SUPPRESS, FORGET_TARGET_HELP)
+    forget_target: str = setting(SUPPRESS, FORGET_TARGET_HELP, choices=FORGET_TARGETS)
 
     def __post_init__(self):
-        check_forget_target(self.forget_target)
         check_bounds(self)
 
     def as_steu(self) -> SteuConfig:

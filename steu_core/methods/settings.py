@@ -10,9 +10,11 @@ from ..errors import ConfigError
 
 
 def setting(default, help: str, *, at_least: float | None = None, above: float | None = None,
-            at_most: float | None = None):
-    """A config field with its help text and its bounds (checked by :func:`check_bounds`, shown by forms)."""
-    bounds = {k: v for k, v in (("at_least", at_least), ("above", above), ("at_most", at_most)) if v is not None}
+            at_most: float | None = None, choices: tuple[str, ...] | None = None):
+    """A config field with its help text and its bounds or choices (checked by :func:`check_bounds`, shown by
+    forms)."""
+    bounds = {k: v for k, v in (("at_least", at_least), ("above", above), ("at_most", at_most),
+                                ("choices", choices)) if v is not None}
     return field(default=default, metadata={"help": help, **bounds})
 
 
@@ -21,6 +23,8 @@ def bounds_text(metadata) -> str:
     lo, above, hi = metadata.get("at_least"), metadata.get("above"), metadata.get("at_most")
     if lo is not None and hi is not None:
         return f"between {lo:g} and {hi:g}"
+    if above is not None and hi is not None:
+        return f"above {above:g}, at most {hi:g}"
     if above == 0:
         return "a positive number"
     if above is not None:
@@ -38,13 +42,27 @@ def within_bounds(value, metadata) -> bool:
 
 
 def check_bounds(config) -> None:
-    """Raise ConfigError naming the first setting of ``config`` outside its field's bounds."""
+    """Raise ConfigError naming the first setting of ``config`` outside its field's bounds or choices."""
     for f in fields(config):
         value = getattr(config, f.name)
+        choices = f.metadata.get("choices")
+        if choices and value not in choices:
+            raise ConfigError(f"setting '{f.name}' must be one of {', '.join(choices)} (got {value!r}).",
+                              hint=f.metadata["help"])
         if value is None or isinstance(value, (bool, str)) or not bounds_text(f.metadata):
             continue
         if not within_bounds(value, f.metadata):
             raise ConfigError(f"setting '{f.name}' must be {bounds_text(f.metadata)} (got {value}).")
+
+
+FORGOTTEN, CALIBRATED = "forgotten", "calibrated"
+STOP_AT = (FORGOTTEN, CALIBRATED)
+# Over-forgetting leaks as surely as under-forgetting: forget notes pushed further than unseen notes of their
+# class are told apart by their loss (Kurmanji et al., SCRUB+R, NeurIPS 2023), hence a stop calibrated on
+# held-out notes rather than at maximum forget error.
+STOP_AT_HELP = ("when the edit stops: 'forgotten' once forget F1 on the forget set reaches its target (STEU); "
+                "'calibrated' also waits until the forget notes' loss on the class is no lower than that of held-out "
+                "notes of the class (AUC <= 0.5), split off the evaluation notes and taken off every audit")
 
 
 @dataclass
@@ -67,3 +85,12 @@ class SparseStoppingRule(StoppingRule):
     max_steps: int = setting(60, "upper bound on optimisation steps", at_least=1)
     min_steps: int = setting(5, "steps before early stopping may trigger", at_least=0)
     retain_tolerance: float = setting(0.05, "retain loss may rise at most this much over its start", at_least=0.0)
+    stop_at: str = setting(FORGOTTEN, STOP_AT_HELP, choices=STOP_AT)
+    calibration_share: float = setting(0.33, "share of the evaluation notes of the forget class split off to "
+                                             "calibrate stop_at 'calibrated' (taken off every audit)",
+                                       above=0.0, at_most=0.5)
+
+    @property
+    def calibration_needed(self) -> float:
+        """The share of the forget class's evaluation notes this rule calibrates on (0: none)."""
+        return self.calibration_share if self.stop_at == CALIBRATED else 0.0

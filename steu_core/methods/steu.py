@@ -26,6 +26,7 @@ from ..errors import Cancelled, ConfigError
 from ..model import Classifier, RowOverride, head_logits, seed_everything
 from ..pmi import TokenScore, check_k_fits, coverage, k_from_budget, select_tokens
 from .base import AllowedChanges, MethodResult, UnlearnContext, config_from_dict, register
+from .calibration import CROSSING_AUC, auc_against_calibration, cache_calibration_inputs, calibration_pool
 from .pools import TrainingPool, pool_logits, pool_outputs, spread_targets, step_gradients
 from .sampling import Cycler, stratified_sample
 from .steu_settings import SPREAD, SteuConfig, allowed_hits, f1_from_hits, f1_on_forget  # noqa: F401 (re-exported)
@@ -84,6 +85,7 @@ class _Training:
     retain_pool: TrainingPool
     forget_logits: torch.Tensor | None = None  # of the last full check: the final model's, once training ends
     forget_feats: torch.Tensor | None = None   # the head inputs behind them (None without a head adapter)
+    calibration: TrainingPool | None = None    # held-out notes of the class a calibrated stop scores
 
     @property
     def forget_class(self) -> int:
@@ -99,7 +101,8 @@ def run_sparse_unlearning(ctx: UnlearnContext, cfg: SteuConfig, selected: list[T
     edit = _trainable_copy(ctx, cfg, selected)
     opt = torch.optim.Adam(edit.groups)  # no weight decay: only the trainable tensors carry optimizer state
     use_cache = use_cache and edit.clf.adapter is not None
-    run = _Training(ctx, cfg, edit, use_cache, *_training_pools(ctx, cfg, edit.row_ids))
+    run = _Training(ctx, cfg, edit, use_cache, *_training_pools(ctx, cfg, edit.row_ids),
+                    calibration=calibration_pool(ctx, cfg.stop_at, cfg.train_rows, edit.row_ids))
     t0 = time.perf_counter()
     if use_cache:
         _cache_head_inputs(run)
@@ -111,11 +114,13 @@ def run_sparse_unlearning(ctx: UnlearnContext, cfg: SteuConfig, selected: list[T
     _write_rows(edit)
     if scores is not None:
         scores["forget_logits"], scores["forget_features"] = run.forget_logits, run.forget_feats
-    log = {"steps": steps, "max_steps": cfg.max_steps, "forget_target": cfg.forget_target, "stopped_early": stopped_early, "history": history,
+    log = {"steps": steps, "max_steps": cfg.max_steps, "forget_target": cfg.forget_target, "stop_at": cfg.stop_at,
+           "stopped_early": stopped_early, "history": history,
            "forget_f1_on_forget_set": {"start": start[0], "end": end[0]},
            "retain_loss_on_pool": {"start": start[1], "end": end[1]},
            "cache_seconds": cache_s, "feature_cache": use_cache,
            "forget_touched": int(run.forget_pool.touched.sum()), "retain_pool": len(run.retain_pool),
+           "calibration_notes": len(run.calibration) if run.calibration is not None else 0,
            "retain_pool_touched": int(run.retain_pool.touched.sum())}
     return edit.clf, log
 
@@ -175,6 +180,8 @@ def _cache_head_inputs(run: _Training) -> None:
     enc = run.retain_pool.enc
     compute = lambda: distributed.compute_features(ctx.original, enc)  # noqa: E731
     run.retain_pool.feats = ctx.original_features(enc, compute) if ctx.original_features else compute()
+    if run.calibration is not None:
+        cache_calibration_inputs(ctx, run.calibration)
 
 
 def _original_spread(run: _Training) -> torch.Tensor:
@@ -263,12 +270,24 @@ def _optimise(run: _Training, opt: torch.optim.Optimizer, start: tuple[float, fl
                 continue
             end = checked
             entry.update(forget_f1=end[0], retain_eval_loss=end[1])
-            if end[0] <= cfg.forget_f1_target and end[1] <= start[1] + cfg.retain_tolerance:
+            if end[0] <= cfg.forget_f1_target and end[1] <= start[1] + cfg.retain_tolerance and _calibrated(run, entry):
                 stopped_early = True
                 break
     if not stopped_early:
         end = _check(run, doing="scoring the final model")
     return history, stopped_early, step, end
+
+
+def _calibrated(run: _Training, entry: dict) -> bool:
+    """True without a calibration pool; else whether the forget notes no longer look more familiar than the held-out
+    calibration notes (:mod:`.calibration`), the AUC written into the step's history entry."""
+    if run.calibration is None:
+        return True
+    edit = run.edit
+    auc = auc_against_calibration(edit.clf, run.calibration, run.forget_logits, run.forget_class, edit.override,
+                                  run.use_cache)
+    entry.update(loss_auc_vs_calibration=auc)
+    return auc <= CROSSING_AUC
 
 
 def _check(run: _Training, stop_above: int | None = None,

@@ -18,11 +18,6 @@ FORGET_TARGET_HELP = ("what the forget term trains the forget notes toward: 'sup
                       "class would spread them, instead of as far from the class as possible")
 
 
-def check_forget_target(value: str) -> None:
-    if value not in FORGET_TARGETS:
-        raise ConfigError(f"setting 'forget_target' must be one of {', '.join(FORGET_TARGETS)} (got {value!r}).",
-                          hint="'suppress' is STEU's forget term; 'spread' aims at the remaining classes' spread.")
-
 
 @dataclass
 class SteuConfig(SparseStoppingRule):
@@ -38,7 +33,7 @@ class SteuConfig(SparseStoppingRule):
     retain_pool: int = setting(256, "retain notes sampled (stratified) for the retain term", at_least=1)
     train_head: bool = setting(True, "train the classification head (STEU: yes)")
     train_rows: bool = setting(True, "train the selected embedding rows (STEU: yes)")
-    forget_target: str = setting(SUPPRESS, FORGET_TARGET_HELP)
+    forget_target: str = setting(SUPPRESS, FORGET_TARGET_HELP, choices=FORGET_TARGETS)
 
     def __post_init__(self):
         # k and the budget say how to fix them in the command's own words; every other bound is on its field
@@ -47,7 +42,6 @@ class SteuConfig(SparseStoppingRule):
         if not (0 < self.budget < 1):
             raise ConfigError(f"budget {self.budget} is not a fraction between 0 and 1 (exclusive).",
                               hint="Give e.g. --budget 0.0019 for the paper's 0.19 % of all parameters.")
-        check_forget_target(self.forget_target)
         check_bounds(self)
 
 

@@ -211,6 +211,7 @@ def _data(r: dict) -> dict:
         "coverage": _coverage_text(r.get("coverage") or {}),
         "mia_members": count(mia.get("n_members")), "mia_nonmembers": count(mia.get("n_nonmembers")),
         "ids_file": _ids_file(data),
+        "calibration_notes": count((data.get("calibration") or {}).get("notes")) if data.get("calibration") else None,
     }
 
 

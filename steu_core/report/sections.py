@@ -133,6 +133,10 @@ def data(doc: ReportDocument, c: dict) -> None:
     membership = (f"{d['mia_members']} forget-set notes (members) vs {d['mia_nonmembers']} held-out notes of the "
                   "forgotten class (non-members)")
     rows += [("Selected-token coverage", d["coverage"], False), ("Membership test", membership, False)]
+    if d["calibration_notes"]:
+        rows.append(("Calibration notes", f"{d['calibration_notes']} held-out notes of the forgotten class, split off "
+                                          "the evaluation set before the run to calibrate when the edit stops; no "
+                                          "audit scores them (their evaluation-file rows are in results.json)", False))
     doc.kv(rows)
     doc.note("No note text is stored in, or printed by, this report. Content hashes are SHA-256 over the "
              "[text, label] lines of the notes in file order.")

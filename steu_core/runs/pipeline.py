@@ -135,7 +135,7 @@ def record_request(ctl: Control, model: LoadedModel, data: RequestData) -> dict 
 
 def tokenize(ctl: Control, model: LoadedModel, data: RequestData, key: str | None) -> Tokens:
     tok, n, d, clf = model.clf.tokenizer, ctl.req.max_length, data, model.clf
-    total = len(d.forget) + len(d.retain) + len(d.evaluation)
+    total = len(d.forget) + len(d.retain) + len(d.evaluation) + len(d.calibration or ())
     ctl.report({"stage": "tokenize", "step": 0, "total": total})
     cached = original_cache.tokens_hook(key, model, n, original_cache.waiter(ctl))  # the same notes for the same model: read, not tokenised again
     done = [0]  # notes of the sets before this one
@@ -150,11 +150,13 @@ def tokenize(ctl: Control, model: LoadedModel, data: RequestData, key: str | Non
 
     # never kept for the forget notes: decoded, their ids give the deleted notes' text back
     forget, retain, evaluation = ids(d.forget, keep=False), ids(d.retain), ids(d.evaluation)
+    calibration = ids(d.calibration) if d.calibration is not None else None
     if cached:
         # a fast tokenizer's first call resets the padding state it saves into tokenizer.json: one note
         # through it keeps the new model's files (and hash) the same whether the ids were read or made
         encode(tok, list(d.forget.texts)[:1], n)
-    return Tokens(forget, retain, evaluation, np.array([clf.labels.index(y) for y in d.evaluation.labels]))
+    return Tokens(forget, retain, evaluation, np.array([clf.labels.index(y) for y in d.evaluation.labels]),
+                  calibration)
 
 
 def score_original(ctl: Control, model: LoadedModel, tokens: Tokens, key: str | None) -> OriginalScores:
@@ -200,7 +202,7 @@ def method_context(ctl: Control, model: LoadedModel, data: RequestData, tokens: 
                           forget_class_id=data.forget_class_id, seed=req.seed, progress=ctl.report,
                           cancel=ctl.is_cancelled, forget_features=original.scores.forget_feats,
                           original_features=original_cache.features_hook(key, model, original_cache.waiter(ctl)),
-                          retain_notes=data.retain, max_length=req.max_length)
+                          retain_notes=data.retain, max_length=req.max_length, calibration=tokens.calibration)
 
 
 def save_new_model(ctl: Control, result: MethodResult) -> None:
@@ -317,7 +319,7 @@ def write_evidence(ctl: Control, computed: Computed, audited: Audited, seeds: Se
     results = results_of(ctl, computed, audited, seeds, new_hash, hashes)
     d = computed.data  # the retrain that the verdicts read; a retrain_oracle run is itself the reference
     results["reference"] = None if req.method == record.ORACLE_METHOD else record.oracle_reference(
-        model.sha256, model.clf.labels[d.forget_class_id], d.train.sha256, d.evaluation.sha256)
+        model.sha256, model.clf.labels[d.forget_class_id], d.train.sha256, d.evaluation_file.sha256)
     results["verdicts"] = compute_verdicts(results)
     results["wall_seconds"]["total"] = time.perf_counter() - ctl.t_start
     write_json_atomic(path / "results.json", results)

@@ -8,8 +8,9 @@ import numpy as np
 from ..data import NoteSet, check_forget_set, check_labels_known, find_overlap, load_notes, note_digest
 from ..errors import ConfigError, DataError
 from ..forget_ids import forget_by_ids, read_forget_notes, read_ids, training_ids
+from ..methods import calibration_share
 from ..model import Classifier
-from ..request import RunRequest
+from ..request import RunRequest, UnlearnRequest
 from .forget_index import forget_from_run, forget_source_of_run
 
 # Models whose position ids start after the padding index (so fewer positions are usable)
@@ -25,6 +26,14 @@ class RequestData:
     forget_class_id: int
     members: np.ndarray       # forget notes found in the training file (the only real members)
     forget_source: dict = field(default_factory=dict)  # notes, ids (with the ids file's hash) or the class
+    # held-out notes of the forget class a stopping rule calibrates on, split off ``evaluation`` (which the
+    # audits score) before any work; ``eval_file`` is the evaluation file as given (None: nothing split off)
+    calibration: NoteSet | None = None
+    eval_file: NoteSet | None = None
+
+    @property
+    def evaluation_file(self) -> NoteSet:
+        return self.eval_file if self.eval_file is not None else self.evaluation
 
 
 def text_digests(notes: NoteSet) -> list[bytes]:
@@ -139,12 +148,47 @@ def forget_source(req: RunRequest) -> dict:
     return {"given_by": "notes" if req.forget else "training notes of the class"}
 
 
-def prepare_data(req: RunRequest, clf: Classifier) -> RequestData:
+CALIBRATION_RULE = ("a seeded random share of the evaluation notes of the forget class, split off before the run: "
+                    "the stopping rule's held-out reference, scored by no audit")
+
+
+def split_calibration(evaluation: NoteSet, class_name: str, share: float, seed: int) -> tuple[NoteSet, NoteSet]:
+    """(the evaluation notes the audits score, the calibration notes): ``share`` of the forget class's evaluation
+    notes, drawn with ``seed``. The draw is a prefix of one seeded order, so a smaller share's notes are part of a
+    larger one's: a comparison takes the largest share of its methods off every method's audits."""
+    of_class = [i for i, y in enumerate(evaluation.labels) if y == class_name]
+    n = round(share * len(of_class))
+    if n < 2 or len(of_class) - n < 2:
+        raise DataError(f"calibration_share {share:g} of the {len(of_class)} evaluation notes of '{class_name}' leaves "
+                        f"{n} to calibrate on and {len(of_class) - n} for the audits; each needs at least 2",
+                        file=evaluation.name, hint="Add held-out notes of the class to the evaluation file, change "
+                                                   "calibration_share, or use stop_at 'forgotten'.")
+    order = np.random.default_rng(seed).permutation(len(of_class))
+    chosen = {of_class[i] for i in order[:n]}
+    kept = [i for i in range(len(evaluation)) if i not in chosen]
+    return (evaluation.subset(kept, name=f"{evaluation.name} [without the calibration notes]"),
+            evaluation.subset(sorted(chosen), name=f"{evaluation.name} [calibration notes]"))
+
+
+def calibration_section(data: RequestData) -> dict | None:
+    """What results.json says of the calibration split (its share and seed are the run's): counts and
+    evaluation-file rows, never text; None where nothing was split off."""
+    if data.calibration is None:
+        return None
+    return {"notes": len(data.calibration), "eval_file_rows": list(data.calibration.row_numbers),
+            "rule": CALIBRATION_RULE}
+
+
+def prepare_data(req: UnlearnRequest, clf: Classifier) -> RequestData:
     train, evaluation, forget, retain, fc = load_request_data(req, clf)
     members = training_members(forget, train)
     check_forget_was_trained(forget, members, train)
     source = forget_source_of_run(req.forget_from_run, forget) if req.forget_from_run else forget_source(req)
-    return RequestData(train, evaluation, forget, retain, fc, members, source)
+    share = calibration_share(req.method, req.settings)
+    if not share:
+        return RequestData(train, evaluation, forget, retain, fc, members, source)
+    audited, calibration = split_calibration(evaluation, clf.labels[fc], share, req.seed)
+    return RequestData(train, audited, forget, retain, fc, members, source, calibration, evaluation)
 
 
 def data_warnings(train: NoteSet, evaluation: NoteSet, forget: NoteSet, retain: NoteSet) -> list[str]:

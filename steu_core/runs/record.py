@@ -21,6 +21,7 @@ from ..result_keys import (CONF_AUC_AFTER, CONF_AUC_CI_AFTER, CONFUSION_AFTER, F
                            LOSS_AUC_AFTER, LOSS_AUC_CI_AFTER, MACRO_F1_AFTER, MIA, PER_CLASS_F1_AFTER, RETAIN_F1_AFTER)
 from ..stats import retained_class_f1
 from ..verdicts import headline, verdict_items
+from .prepare import calibration_section
 
 SCHEMA_VERSION = 1
 ORACLE_METHOD = ORACLE
@@ -93,11 +94,12 @@ def data_section(data, tokens, eval_forget_rows: int, max_length: int) -> dict:
     :class:`.step_results.Tokens`): file names, hashes and counts, never text."""
     train = data.train
     return {"train": train.describe() | {"name": train.name},
-            "eval": data.evaluation.describe(), "forget": data.forget.describe(),
+            "eval": data.evaluation_file.describe(), "forget": data.forget.describe(),
             "retain_rows": len(data.retain), "eval_rows": len(data.evaluation),
             "truncated_notes": {"forget": tokens.forget.truncated, "retain": tokens.retain.truncated,
                                 "eval": tokens.evaluation.truncated, "max_length": max_length},
-            "eval_forget_class_rows": eval_forget_rows, "forget_source": data.forget_source}
+            "eval_forget_class_rows": eval_forget_rows, "forget_source": data.forget_source,
+            "calibration": calibration_section(data)}
 
 
 def request_section(req) -> dict:

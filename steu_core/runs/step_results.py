@@ -71,12 +71,14 @@ class LoadedModel:
 
 @dataclass(frozen=True)
 class Tokens:
-    """``tokenize``: the token ids of the three note sets, and the evaluation notes' label ids."""
+    """``tokenize``: the token ids of the three note sets (and of the calibration notes), and the evaluation
+    notes' label ids."""
 
     forget: Encoded
     retain: Encoded
     evaluation: Encoded
     eval_labels: np.ndarray
+    calibration: Encoded | None = None  # held-out notes a calibrated stop reads (RequestData.calibration)
 
 
 @dataclass(frozen=True)
