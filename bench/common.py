@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import sys
 import time
+from functools import lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from steu_core.data import load_notes, stratified_split, write_notes  # noqa: E402
+from steu_core.model import hash_directory  # noqa: E402
 from steu_core.train import TrainConfig, train_classifier  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "datasets" / "medical_abstracts" / "medical_tc_test.csv"
@@ -48,3 +51,33 @@ def original_model(paths: dict) -> tuple[Path, float | None]:
     t0 = time.perf_counter()
     train_classifier("default", load_notes(paths["train"]), target, TRAIN_CONFIG)
     return target, time.perf_counter() - t0
+
+
+@lru_cache(maxsize=None)
+def model_sha256(path: str) -> str:
+    return hash_directory(path)["sha256"]
+
+
+@lru_cache(maxsize=None)
+def notes_sha256(path: str) -> str:
+    return load_notes(path).sha256
+
+
+def own_copy(model, name: str) -> str:
+    """A copy of the shared demo model under bench/out/<name> (runs hold a per-model lock, and the dashboard and
+    the tests use the shared one), copied again whenever the shared one changed (new sample data retrain it)."""
+    target = OUT / name
+    if not (target / "config.json").is_file() or model_sha256(str(target)) != model_sha256(str(model)):
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(model, target)
+        model_sha256.cache_clear()
+    return str(target)
+
+
+def run_is_current(results: dict, spec: dict) -> bool:
+    """Whether a finished run in bench/out/ was made on this model and these files (a run kept from before the
+    model or the data changed is run again, not read)."""
+    data = results["data"]
+    return (results["hashes"]["original_model"] == model_sha256(str(spec["model"]))
+            and data["train"]["sha256"] == notes_sha256(str(spec["train"]))
+            and data["eval"]["sha256"] == notes_sha256(str(spec["eval"])))

@@ -1,6 +1,6 @@
 """Issue 27: sparse edits against an attacker who sees predictions, next to STEU and the retrain oracle.
 
-    python bench/indistinguishability.py [--data sample,ma] [--seeds 3] [--candidates NAME,...] [--probe]
+    python bench/indistinguishability.py [--data sample,ma] [--seeds 3] [--candidates NAME,...] [--relearn] [--probe]
     python bench/robustness.py --indist [same options]          (robustness.py hands over to this file)
 
 Every candidate is an ordinary run (``run_unlearning``, the pipeline's own audits) on the cases of
@@ -11,29 +11,42 @@ the MiniLM of bench/common.py. STEU's and the retrain oracle's runs of bench/ver
 the learned output attack) and the model-file head-input attack, AUC [95 %] after, % parameters changed, encoder
 unchanged, unlearning seconds and their ratio to the same seed's oracle run. Then issue 27's target per
 candidate and seed, criterion by criterion, and a stricter reading (each AUC inside the oracle's interval).
-No candidate uses held-out notes, so no calibration split is needed (none is taken from the evaluation notes).
+The calibrated candidates (``stop_at='calibrated'``, SCRUB+R's rewind point) split a seeded third of the evaluation
+notes of the class off before the run to calibrate their stop on; their audits score the other two thirds (the
+run's results.json records the split's evaluation-file rows; the n column counts the non-members scored). No other
+candidate uses held-out notes.
 
 ``--probe``: the learned membership attack (members = forget notes, non-members = the evaluation notes of the
 class) on the mean-pooled hidden states of each depth of the original and of seed 0's oracle: where in the
-frozen encoder members already differ from unseen notes. Relearning attacks and RMIA are not run here
-(bench/robustness.py runs them in a comparison).
+frozen encoder members already differ from unseen notes. ``--relearn``: both relearning attacks of the comparisons
+(the head attacker and the full-model attacker, CPU-sized: 8 forget notes a step, 5 draws, the same draws for every
+model) on the original, the oracle and each candidate of every seed. RMIA is not run here (bench/robustness.py runs
+it in a comparison).
 """
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
+import torch
 from common import MAX_LENGTH, OUT
-from verdicts import ORACLE, case, run
+from verdicts import ORACLE, case, finished_run, run
 
+from steu_core.audits.deep import DeepInputs, model_outputs
 from steu_core.audits.deep_base import layer_features, probe_scores
+from steu_core.audits.relearn import relearn
+from steu_core.audits.relearn_full import relearn_full
 from steu_core.data import load_notes
+from steu_core.methods.sampling import stratified_sample
 from steu_core.model import encode, load_classifier
+from steu_core.runs.prepare import split_calibration
 from steu_core.stats import auc_with_interval
 
 CANDIDATES = {"steu": ("steu", {}),
+              "steu_calibrated": ("steu", {"stop_at": "calibrated"}),
+              "head_calibrated": ("head_only", {"stop_at": "calibrated"}),
               "steu_spread": ("steu", {"forget_target": "spread"}),
+              "steu_spread_calibrated": ("steu", {"forget_target": "spread", "stop_at": "calibrated"}),
               "head_spread": ("head_only", {"forget_target": "spread"}),
               "head_only": ("head_only", {})}
 FORGET_MAX, PARAMS_MAX, RATIO_MAX = 0.01, 0.002, 0.1
@@ -45,12 +58,7 @@ def candidate_run(data: str, name: str, seed: int, spec: dict) -> dict:
     if name in ("steu", ORACLE):
         return run(data, name, seed, spec, {})[0]
     method, settings = CANDIDATES[name]
-    out = OUT / f"indist-{data}-{name}-s{seed}"
-    if not (out / "results.json").is_file():
-        from steu_core.runs import UnlearnRequest, run_unlearning  # the runs' machinery, only when running one
-        run_unlearning(UnlearnRequest(**spec, out=out, method=method, seed=seed, max_length=MAX_LENGTH,
-                                      settings=settings, record_ledger=False))
-    return json.loads((out / "results.json").read_text())
+    return finished_run(OUT / f"indist-{data}-{name}-s{seed}", spec, method, seed, settings)
 
 
 def figures(r: dict) -> dict:
@@ -59,7 +67,8 @@ def figures(r: dict) -> dict:
     retained = r["collateral"]["retained_notes"]["retain_f1"]
     return {"forget_f1": r["forget_f1_after"], "retain_f1": retained["f1_after"], "retain_ci": retained["ci_after"],
             "attacks": attacks, "params": r["params_changed_fraction"], "encoder_same": r["encoder_unchanged"],
-            "seconds": r["wall_seconds"]["unlearn"], "steps": r["training"].get("steps")}
+            "seconds": r["wall_seconds"]["unlearn"], "steps": r["training"].get("steps"),
+            "nonmembers": r["mia"]["n_nonmembers"]}
 
 
 def before(r: dict) -> dict:
@@ -68,7 +77,8 @@ def before(r: dict) -> dict:
     attacks = {a["attack"]: a["before"] for threat in ("outputs", "model_file") for a in r["mia"]["attacks"][threat]}
     retained = r["collateral"]["retained_notes"]["retain_f1"]
     return {"forget_f1": r["forget_f1_before"], "retain_f1": retained["f1_before"], "retain_ci": retained["ci_before"],
-            "attacks": attacks, "params": 0.0, "encoder_same": True, "seconds": 0.0, "steps": 0}
+            "attacks": attacks, "params": 0.0, "encoder_same": True, "seconds": 0.0, "steps": 0,
+            "nonmembers": r["mia"]["n_nonmembers"]}
 
 
 def overlaps(a: list, b: list) -> bool:
@@ -108,12 +118,12 @@ def print_row(data: str, seed: int, name: str, f: dict, oracle: dict) -> None:
     print(f"{data:<6} {seed:<4} {name:<14} {f['forget_f1']:.3f}  {f['retain_f1']:.3f} [{f['retain_ci'][0]:.3f}, "
           f"{f['retain_ci'][1]:.3f}]  {auc_text(att['loss'])}  {auc_text(att['learned (outputs)'])}  "
           f"{auc_text(head) if head else 'n/a':<22}  {100 * f['params']:.3f}  {f['seconds']:7.1f}  "
-          f"{f['seconds'] / oracle['seconds']:.3f}")
+          f"{f['seconds'] / oracle['seconds']:.3f}  {f['steps']:>5}  {f['nonmembers']:>4}")
 
 
 def table(datasets: list[str], seeds: int, names: list[str]) -> dict:
     print("data   seed method         forgetF1 retained F1 [95 %]   loss AUC [95 %]         learned outputs AUC     "
-          "head input AUC          %par   unlearn s  x oracle")
+          "head input AUC          %par   unlearn s  x oracle  steps     n")
     results = {}
     for data in datasets:
         spec, _ = case(data)
@@ -165,12 +175,60 @@ def probe(data: str) -> None:
         print(f"  {data:<6} {label:<15} " + "  ".join(cells), flush=True)
 
 
+# the robustness bench's CPU-sized attackers: 8 forget notes (+ 8 retain) per step, 5 draws, the full-model
+# attacker up to 20 steps with forget F1 on 150 evaluation notes
+RELEARN_SETTINGS = {"relearn": {"n_values": [8], "repeats": 5},
+                    "relearn_full": {"draws": 5, "max_steps": 20, "eval_max": 150}}
+
+
+def run_model(data: str, name: str, seed: int) -> str:
+    """Where a candidate's (or STEU's, the oracle's) model of one seed is."""
+    prefix = "verdicts" if name in ("steu", ORACLE) else "indist"
+    return str(OUT / f"{prefix}-{data}-{name}-s{seed}" / "model")
+
+
+def relearning(data: str, seed: int, names: list[str]) -> dict:
+    """Both relearning attacks on the original, the oracle and every candidate of one seed, on the same draws;
+    the evaluation notes less the calibrated candidates' held-out notes (the calibration split of this seed)."""
+    spec, _ = case(data)
+    clf = load_classifier(spec["model"], device="cpu")
+    train, evaluation = load_notes(spec["train"]), load_notes(spec["eval"])
+    fc = clf.label_id(spec["forget_class"])
+    evaluation = split_calibration(evaluation, clf.labels[fc], 0.33, seed)[0]
+    forget, retain = train.where_label(clf.labels[fc]), train.where_label(clf.labels[fc], equal=False)
+    retain_y = np.array([clf.labels.index(y) for y in retain.labels])
+    pick = stratified_sample(torch.as_tensor(retain_y), 256, seed)
+    enc_f, enc_e = encode(clf.tokenizer, forget.texts, MAX_LENGTH), encode(clf.tokenizer, evaluation.texts, MAX_LENGTH)
+    enc_r = encode(clf.tokenizer, [retain.texts[i] for i in pick], MAX_LENGTH)
+    models = {"original": model_outputs("original", clf, enc_f, enc_e, enc_r)}
+    for name in [ORACLE] + names:
+        models[name] = model_outputs(name, load_classifier(run_model(data, name, seed), device="cpu"), enc_f, enc_e,
+                                     enc_r, original=models["original"])
+    inp = DeepInputs(labels=clf.labels, forget_class_id=fc, forget=enc_f, eval=enc_e,
+                     eval_labels=np.array([clf.labels.index(y) for y in evaluation.labels]), retain=enc_r,
+                     retain_labels=retain_y[pick], models=models, seed=seed, settings=RELEARN_SETTINGS)
+    head, full = relearn(inp)["relearn"]["per_model"], relearn_full(inp)["relearn_full"]["per_model"]
+    return {name: (head[name]["n8"], full[name]["n8"]) for name in models}
+
+
+def print_relearning(datasets: list[str], seeds: int, names: list[str]) -> None:
+    print("\nRelearning attacks, median steps until forget F1 > 0.5 [order-statistic interval] (head attacker | "
+          "full-model attacker, 8 forget notes a step, 5 draws; more steps = harder to undo):")
+    for data in datasets:
+        for seed in range(seeds):
+            rows = relearning(data, seed, names)
+            for name, (head, full) in rows.items():
+                print(f"  {data:<6} s{seed} {name:<22} head {head['text']:>10} {head['ci_text']:<24} "
+                      f"full {full['text']:>10} {full['ci_text']}", flush=True)
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="sample,ma")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--candidates", default="steu,steu_spread,head_spread,head_only")
     ap.add_argument("--probe", action="store_true", help="the per-depth membership probe of the original and oracle")
+    ap.add_argument("--relearn", action="store_true", help="both relearning attacks on every model (after the table)")
     args = ap.parse_args(argv)
     datasets, names = args.data.split(","), [n for n in args.candidates.split(",") if n]
     unknown = [n for n in names if n not in CANDIDATES]
@@ -178,6 +236,8 @@ def main(argv=None) -> None:
         raise SystemExit(f"unknown candidate(s) {', '.join(unknown)}; known: {', '.join(CANDIDATES)}")
     results = table(datasets, args.seeds, names)
     print_targets(results, names)
+    if args.relearn:
+        print_relearning(datasets, args.seeds, names)
     if args.probe:
         print("\nLearned membership attack on each depth's mean-pooled hidden states (C = 0.001, 2 folds), AUC [95 %]:")
         for data in datasets:

@@ -29,7 +29,7 @@ import shutil
 import sys
 import time
 
-from common import FORGET_CLASS, MAX_LENGTH, OUT, TRAIN_CONFIG, original_model, split
+from common import FORGET_CLASS, MAX_LENGTH, OUT, TRAIN_CONFIG, original_model, own_copy, split
 
 from steu_core.audits.deep_base import ORACLE, ORIGINAL
 from steu_core.compare import CompareRequest, load_comparison_dir, run_comparison
@@ -55,18 +55,9 @@ def subsample(path, limit: int | None, name: str):
     return target
 
 
-def own_copy(model) -> str:
-    """A copy of the shared demo model under bench/out/: runs hold a per-model lock, and the demo model is
-    the one every dashboard and test session uses, so a long benchmark on it would wait for them."""
-    target = OUT / "robust-demo-model"
-    if not (target / "config.json").is_file():
-        shutil.copytree(model, target, dirs_exist_ok=True)
-    return str(target)
-
-
 def request_files(args) -> dict:
     if args.data == "sample":
-        model, train, evaluation, cls, cfg = own_copy(resolve_model_path("default")), DEMO_TRAIN, DEMO_TEST, SAMPLE_CLASS, DEMO_CONFIG
+        model, train, evaluation, cls, cfg = own_copy(resolve_model_path("default"), "robust-demo-model"), DEMO_TRAIN, DEMO_TEST, SAMPLE_CLASS, DEMO_CONFIG
     else:
         paths = split()
         model, cls, cfg = str(original_model(paths)[0]), FORGET_CLASS, TRAIN_CONFIG

@@ -19,7 +19,7 @@ import argparse
 import json
 import shutil
 
-from common import FORGET_CLASS, MAX_LENGTH, OUT, TRAIN_CONFIG, original_model, split
+from common import FORGET_CLASS, MAX_LENGTH, OUT, TRAIN_CONFIG, original_model, own_copy, run_is_current, split
 
 from steu_core.demo import DEMO_CONFIG, DEMO_FORGET, DEMO_TEST, DEMO_TRAIN, resolve_model_path
 from steu_core.runs import UnlearnRequest, reference_of, run_unlearning
@@ -29,19 +29,10 @@ SAMPLE_CLASS = "substance_use_disorder"
 ORACLE = "retrain_oracle"
 
 
-def own_copy(model) -> str:
-    """A copy of the shared demo model under bench/out/ (runs hold a per-model lock; the dashboard and the
-    tests use the shared one)."""
-    target = OUT / "verdicts-demo-model"
-    if not (target / "config.json").is_file():
-        shutil.copytree(model, target, dirs_exist_ok=True)
-    return str(target)
-
-
 def case(data: str) -> tuple[dict, dict]:
     """(the request's files and class, the retrain's settings: as the original was trained)."""
     if data == "sample":
-        spec = {"model": own_copy(resolve_model_path("default")), "train": DEMO_TRAIN, "eval": DEMO_TEST,
+        spec = {"model": own_copy(resolve_model_path("default"), "verdicts-demo-model"), "train": DEMO_TRAIN, "eval": DEMO_TEST,
                 "forget": DEMO_FORGET, "forget_class": SAMPLE_CLASS}
         cfg = DEMO_CONFIG
     else:
@@ -55,12 +46,18 @@ def case(data: str) -> tuple[dict, dict]:
 def run(data: str, method: str, seed: int, spec: dict, settings: dict) -> tuple[dict, float]:
     """The run's results and its wall time (as the run recorded it: a finished run is reused)."""
     out = OUT / f"verdicts-{data}-{method}-s{seed}"
-    if not (out / "results.json").is_file():
+    r = finished_run(out, spec, method, seed, settings)
+    return r, r["wall_seconds"]["total"]
+
+
+def finished_run(out, spec: dict, method: str, seed: int, settings: dict) -> dict:
+    """The results of the run in ``out``: read when it was made on the current model and files, else run now."""
+    results = out / "results.json"
+    if not (results.is_file() and run_is_current(json.loads(results.read_text()), spec)):
         shutil.rmtree(out, ignore_errors=True)
         run_unlearning(UnlearnRequest(**spec, out=out, method=method, seed=seed, max_length=MAX_LENGTH,
                                       settings=settings, record_ledger=False))
-    r = json.loads((out / "results.json").read_text())
-    return r, r["wall_seconds"]["total"]
+    return json.loads(results.read_text())
 
 
 def power_text(v: dict) -> str:
