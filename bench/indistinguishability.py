@@ -56,7 +56,8 @@ ATTACKS = ("loss", "learned (outputs)")
 def candidate_run(data: str, name: str, seed: int, spec: dict) -> dict:
     """A candidate's results: STEU's and the oracle's runs of bench/verdicts.py, or its own (reused when finished)."""
     if name in ("steu", ORACLE):
-        return run(data, name, seed, spec, {})[0]
+        # the oracle is retrained as the original was trained (bench/verdicts.py's settings for the case)
+        return run(data, name, seed, spec, case(data)[1] if name == ORACLE else {})[0]
     method, settings = CANDIDATES[name]
     return finished_run(OUT / f"indist-{data}-{name}-s{seed}", spec, method, seed, settings)
 
@@ -128,9 +129,9 @@ def table(datasets: list[str], seeds: int, names: list[str]) -> dict:
     for data in datasets:
         spec, _ = case(data)
         for seed in range(seeds):
-            oracle = figures(run(data, ORACLE, seed, spec, {})[0])
+            oracle = figures(candidate_run(data, ORACLE, seed, spec))
             print_row(data, seed, ORACLE, oracle, oracle)
-            original = before(run(data, "steu", seed, spec, {})[0])
+            original = before(candidate_run(data, "steu", seed, spec))
             results[(data, seed, "original")] = (original, oracle)
             print_row(data, seed, "original", original, oracle)
             for name in names:

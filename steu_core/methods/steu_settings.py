@@ -18,7 +18,6 @@ FORGET_TARGET_HELP = ("what the forget term trains the forget notes toward: 'sup
                       "class would spread them, instead of as far from the class as possible")
 
 
-
 @dataclass
 class SteuConfig(SparseStoppingRule):
     k: int | None = setting(None, "rows to edit; derived from budget when not given")
