@@ -5,6 +5,8 @@ there (an existing file is replaced only with --overwrite, which is recorded).""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -130,6 +132,38 @@ def test_a_run_the_ledger_cannot_record_is_not_finished(data, tmp_path, monkeypa
     monkeypatch.setattr(record, "run_entry", real_run_entry)
     assert main(_unlearn(data, out)) == 0, capsys.readouterr().err
     assert (out / "results.json").is_file() and Ledger().entries()[-1]["payload"]["outcome"] == "success"
+
+
+def _live_claim(out: Path) -> None:
+    """Another process's claim of ``out`` placed now: a staging directory "running" under this (live) pid."""
+    stage = staging_dir(out)
+    stage.mkdir()
+    (stage / "progress.json").write_text(json.dumps({"state": "running", "stage": "start", "pid": os.getpid()}))
+
+
+def test_a_reclaim_puts_back_a_live_claim_that_replaced_the_dead_run_it_read(tmp_path, monkeypatch):
+    # the window the two-process race found once under load: what was removed was not the run whose progress
+    # was read but a new claim placed in between
+    from steu_core.runs import staging
+
+    out, dead = tmp_path / "out", _dead_pid()
+    stage = staging_dir(out)
+    stage.mkdir()
+    (stage / "progress.json").write_text(json.dumps({"state": "running", "stage": "unlearn", "pid": dead}))
+    read = staging.read_progress
+
+    def dead_run_replaced_after_reading(o):
+        progress = read(o)
+        shutil.rmtree(stage)
+        _live_claim(out)
+        return progress
+
+    monkeypatch.setattr(staging, "read_progress", dead_run_replaced_after_reading)
+    abandoned = []
+    Staging(out, on_abandoned=abandoned.append)._reclaim()
+    assert json.loads((stage / "progress.json").read_text())["pid"] == os.getpid(), "the live claim is in place"
+    assert [a["pid"] for a in abandoned] == [dead]
+    assert not list(tmp_path.glob(".out.reclaimed-*"))
 
 
 def test_a_dead_run_is_called_abandoned_and_recorded_so_when_reclaimed(data, tmp_path, capsys):

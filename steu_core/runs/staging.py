@@ -34,10 +34,13 @@ def staging_dir(out: str | Path) -> Path:
 
 def read_progress(out: str | Path) -> dict | None:
     """The progress of a run writing to ``out`` (None if there is none)."""
-    path = staging_dir(out) / PROGRESS_FILE
+    return progress_in(staging_dir(out))
+
+
+def progress_in(directory: Path) -> dict | None:
     try:
-        return json.loads(path.read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        return json.loads((directory / PROGRESS_FILE).read_text())
+    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
         return None
 
 
@@ -126,18 +129,23 @@ class Staging:
         with a dead pid); refuse while its writer lives. Under the reclaim lock, so that a claim placed
         after another claimant's reclaim is never taken for the dead one and removed."""
         with claim_lock(self.out):
+            # what is there is looked at before its progress is read: a claim placed (without the lock) after
+            # another claimant's reclaim would otherwise be read as "no progress" and removed as over
+            if not os.path.lexists(self.path):
+                return  # reclaimed by another claimant meanwhile
             prev = read_progress(self.out) or {}
             if prev.get("state") == "running" and pid_alive(prev.get("pid")):
                 raise ConfigError(f"another run (process {prev.get('pid')}) is already writing '{self.out}'.",
                                   hint="Wait for it to finish or cancel it, or choose another --out.")
-            if not os.path.lexists(self.path):
-                return  # reclaimed by another claimant meanwhile
             if prev.get("state") == "running" and self.on_abandoned:
                 self.on_abandoned(prev)
             aside = self.out.parent / f".{self.out.name}.reclaimed-{uuid.uuid4().hex[:8]}"
             try:
                 os.rename(self.path, aside)
             except FileNotFoundError:
+                return
+            if (progress_in(aside) or {}) != prev:  # the run read went, and a new claim took its place
+                os.rename(aside, self.path)
                 return
         shutil.rmtree(aside, ignore_errors=True) if aside.is_dir() else aside.unlink(missing_ok=True)
 
