@@ -1,6 +1,7 @@
 """Issue 27: sparse edits against an attacker who sees predictions, next to STEU and the retrain oracle.
 
-    python bench/indistinguishability.py [--data sample,ma] [--seeds 3] [--candidates NAME,...] [--relearn] [--probe]
+    python bench/indistinguishability.py [--data sample,ma] [--seeds 3] [--candidates NAME,...] [--relearn [NAME,...]]
+                                         [--probe]
     python bench/robustness.py --indist [same options]          (robustness.py hands over to this file)
 
 Every candidate is an ordinary run (``run_unlearning``, the pipeline's own audits) on the cases of
@@ -19,13 +20,16 @@ candidate uses held-out notes.
 ``--probe``: the learned membership attack (members = forget notes, non-members = the evaluation notes of the
 class) on the mean-pooled hidden states of each depth of the original and of seed 0's oracle: where in the
 frozen encoder members already differ from unseen notes. ``--relearn``: both relearning attacks of the comparisons
-(the head attacker and the full-model attacker, CPU-sized: 8 forget notes a step, 5 draws, the same draws for every
-model) on the original, the oracle and each candidate of every seed. RMIA is not run here (bench/robustness.py runs
+(the head attacker and the full-model attacker, CPU-sized: 8 forget notes a step, 5 draws, the full-model attacker up
+to 8 steps, the same draws for every model) on the original, the oracle and each candidate (or those named) of
+every seed; the evaluation notes less the calibration split of the seed, so every model is scored on the same notes. RMIA is not run here (bench/robustness.py runs
 it in a comparison).
 """
 from __future__ import annotations
 
 import argparse
+import sys
+import time
 
 import numpy as np
 import torch
@@ -35,7 +39,7 @@ from verdicts import ORACLE, case, finished_run, run
 from steu_core.audits.deep import DeepInputs, model_outputs
 from steu_core.audits.deep_base import layer_features, probe_scores
 from steu_core.audits.relearn import relearn
-from steu_core.audits.relearn_full import relearn_full
+from steu_core.audits.relearn_full import QUICK, relearn_full
 from steu_core.data import load_notes
 from steu_core.methods.sampling import stratified_sample
 from steu_core.model import encode, load_classifier
@@ -176,16 +180,29 @@ def probe(data: str) -> None:
         print(f"  {data:<6} {label:<15} " + "  ".join(cells), flush=True)
 
 
-# the robustness bench's CPU-sized attackers: 8 forget notes (+ 8 retain) per step, 5 draws, the full-model
-# attacker up to 20 steps with forget F1 on 150 evaluation notes
-RELEARN_SETTINGS = {"relearn": {"n_values": [8], "repeats": 5},
-                    "relearn_full": {"draws": 5, "max_steps": 20, "eval_max": 150}}
+# the comparisons' CPU-sized attackers: 8 forget notes (+ 8 retain) per step, 5 draws; the full-model attacker
+# up to 8 steps with forget F1 on 90 evaluation notes (relearn_full.QUICK: bench/relearn_sensitivity.py's attacker
+# undid STEU in about 4 steps, the retrain held past 20)
+RELEARN_SETTINGS = {"relearn": {"n_values": [8], "repeats": 5}, "relearn_full": dict(QUICK)}
 
 
 def run_model(data: str, name: str, seed: int) -> str:
     """Where a candidate's (or STEU's, the oracle's) model of one seed is."""
     prefix = "verdicts" if name in ("steu", ORACLE) else "indist"
     return str(OUT / f"{prefix}-{data}-{name}-s{seed}" / "model")
+
+
+def model_started(where: str):
+    """A progress hook printing (to stderr) when an attack moves on to the next model: these attacks are the long
+    part of the bench."""
+    seen, t0 = set(), time.perf_counter()
+
+    def hear(info: dict) -> None:
+        key = (info.get("stage"), info.get("model"))
+        if info.get("model") and key not in seen:
+            seen.add(key)
+            print(f"  [{time.perf_counter() - t0:6.0f} s] {where} {key[0]} {key[1]}", file=sys.stderr, flush=True)
+    return hear
 
 
 def relearning(data: str, seed: int, names: list[str]) -> dict:
@@ -207,14 +224,16 @@ def relearning(data: str, seed: int, names: list[str]) -> dict:
                                      enc_r, original=models["original"])
     inp = DeepInputs(labels=clf.labels, forget_class_id=fc, forget=enc_f, eval=enc_e,
                      eval_labels=np.array([clf.labels.index(y) for y in evaluation.labels]), retain=enc_r,
-                     retain_labels=retain_y[pick], models=models, seed=seed, settings=RELEARN_SETTINGS)
+                     retain_labels=retain_y[pick], models=models, seed=seed, settings=RELEARN_SETTINGS,
+                     progress=model_started(f"{data} s{seed}"))
     head, full = relearn(inp)["relearn"]["per_model"], relearn_full(inp)["relearn_full"]["per_model"]
     return {name: (head[name]["n8"], full[name]["n8"]) for name in models}
 
 
 def print_relearning(datasets: list[str], seeds: int, names: list[str]) -> None:
     print("\nRelearning attacks, median steps until forget F1 > 0.5 [order-statistic interval] (head attacker | "
-          "full-model attacker, 8 forget notes a step, 5 draws; more steps = harder to undo):")
+          "full-model attacker, 8 forget notes a step, 5 draws, the full attacker up to 8 steps; more steps = harder to "
+          "undo):")
     for data in datasets:
         for seed in range(seeds):
             rows = relearning(data, seed, names)
@@ -229,20 +248,23 @@ def main(argv=None) -> None:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--candidates", default="steu,steu_spread,head_spread,head_only")
     ap.add_argument("--probe", action="store_true", help="the per-depth membership probe of the original and oracle")
-    ap.add_argument("--relearn", action="store_true", help="both relearning attacks on every model (after the table)")
+    ap.add_argument("--relearn", nargs="?", const="all", default=None, metavar="NAMES",
+                    help="both relearning attacks (after the table) on the original, the oracle and the candidates "
+                         "NAMES (comma-separated; all candidates when no names are given)")
     args = ap.parse_args(argv)
     datasets, names = args.data.split(","), [n for n in args.candidates.split(",") if n]
-    unknown = [n for n in names if n not in CANDIDATES]
+    relearned = [] if args.relearn is None else names if args.relearn == "all" else args.relearn.split(",")
+    unknown = [n for n in names + relearned if n not in CANDIDATES]
     if unknown:
         raise SystemExit(f"unknown candidate(s) {', '.join(unknown)}; known: {', '.join(CANDIDATES)}")
     results = table(datasets, args.seeds, names)
     print_targets(results, names)
-    if args.relearn:
-        print_relearning(datasets, args.seeds, names)
     if args.probe:
         print("\nLearned membership attack on each depth's mean-pooled hidden states (C = 0.001, 2 folds), AUC [95 %]:")
         for data in datasets:
             probe(data)
+    if relearned:
+        print_relearning(datasets, args.seeds, relearned)
 
 
 if __name__ == "__main__":
