@@ -240,6 +240,10 @@ def print_relearning(datasets: list[str], seeds: int, names: list[str]) -> None:
             for name, (head, full) in rows.items():
                 print(f"  {data:<6} s{seed} {name:<22} head {head['text']:>10} {head['ci_text']:<24} "
                       f"full {full['text']:>10} {full['ci_text']}", flush=True)
+            powerless = [kind for kind, r in zip(("head", "full"), rows["original"]) if r["median_steps"] > 0]
+            if powerless:
+                print(f"  {data:<6} s{seed} no power: the {' and '.join(powerless)} attacker's bar is one the original "
+                      "does not clear at once, so not clearing it says nothing", flush=True)
 
 
 def main(argv=None) -> None:
