@@ -22,8 +22,9 @@ class) on the mean-pooled hidden states of each depth of the original and of see
 frozen encoder members already differ from unseen notes. ``--relearn``: both relearning attacks of the comparisons
 (the head attacker and the full-model attacker, CPU-sized: 8 forget notes a step, 5 draws, the full-model attacker up
 to 8 steps, the same draws for every model) on the original, the oracle and each candidate (or those named) of
-every seed; the evaluation notes less the calibration split of the seed, so every model is scored on the same notes. RMIA is not run here (bench/robustness.py runs
-it in a comparison).
+every seed; the evaluation notes less the calibration split of the seed, so every model is scored on the same notes,
+and a line where an attacker has no power (the original does not clear its bar at once). RMIA is not run here
+(bench/robustness.py runs it in a comparison).
 """
 from __future__ import annotations
 
