@@ -154,6 +154,7 @@ def _run(walk: Walk) -> None:
     if not REAL:
         page.get_by_text("Advanced settings").click()
         _fill(page, "spinbutton", "Max steps", "20")
+        walk.shoot("run-settings")  # the method's settings form: numbers, switches and select boxes (stop_at)
     run_button = page.get_by_role("button", name="Run STEU")
     run_button.wait_for()
     page.wait_for_timeout(1000)  # let the settings reach the server
