@@ -16,8 +16,10 @@ UNDECIDABLE_WIDTH = 0.5
 CHANCE = 0.5
 QUESTIONS = {"overall": "Is the forgetting shown?", "forgotten": "Was the class forgotten?",
              "utility_kept": "Was the model's usefulness kept?",
-             OUTPUTS: "Could someone who only sees this model's predictions tell that these notes were used?",
-             MODEL_FILE: "Does the model file still carry what it learned from these notes?"}
+             # asked so that "Yes" is the protected answer, as in every other question: "Could someone tell ...?
+             # Yes: every attack is at chance" read as the opposite of what it says
+             OUTPUTS: "Are these notes hidden from someone who only sees this model's predictions?",
+             MODEL_FILE: "Is the model file free of what it learned from these notes?"}
 RELEARN_QUESTION = "Is the class as hard to teach back as to a model that never saw it?"
 VERDICT_WORDS = {YES: "Yes", NO: "No", INCONCLUSIVE: "Inconclusive"}
 REMEDY = ("Only a model trained without these notes is free of what its encoder learned from them: a full retrain "
